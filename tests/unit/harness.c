@@ -1,0 +1,114 @@
+/*
+ *	bird-autopilot unit tests -- an in-process BIRD to test the module against
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+#include "lib/event.h"
+#include "nest/route.h"
+#include "test/birdtest.h"
+#include "test/bt-utils.h"
+
+char ap_parse_error[256];
+
+static const char *ap_text;		/* Rest of the config text being parsed */
+static uint ap_text_len;		/* Its length */
+
+static int
+ap_read_text(byte *dest, uint max, int fd UNUSED)
+{
+  if (max > ap_text_len)
+    max = ap_text_len;
+
+  memcpy(dest, ap_text, max);
+  ap_text += max;
+  ap_text_len -= max;
+  return max;
+}
+
+void
+ap_bird_init(void)
+{
+  static int done;
+  static char *argv[] = { "autopilot-unit-test", NULL };
+
+  if (done)
+    return;
+
+  /* Resources, logging to stderr, then the subsystems BIRD's main() starts */
+  bt_init(1, argv);
+  bt_bird_init();
+  done = 1;
+}
+
+struct config *
+ap_parse(const char *text)
+{
+  struct config *cfg = config_alloc("unit-test.conf");
+
+  ap_text = text;
+  ap_text_len = strlen(text);
+  cf_read_hook = ap_read_text;
+  ap_parse_error[0] = 0;
+
+  if (config_parse(cfg) && !cfg->err_msg)
+    return cfg;
+
+  bsnprintf(ap_parse_error, sizeof(ap_parse_error), "line %d: %s",
+	    cfg->err_lino, cfg->err_msg ?: "unknown error");
+  config_free(cfg);
+  return NULL;
+}
+
+void
+ap_run_events(void)
+{
+  /* Protocol starts, feeds and flushes schedule each other */
+  for (int i = 0; i < 1000; i++)
+  {
+    ev_run_list(&global_event_list);
+    ev_run_list(&global_work_list);
+
+    if (EMPTY_LIST(global_event_list) && EMPTY_LIST(global_work_list))
+      return;
+  }
+
+  fail_msg("BIRD events still pending after 1000 rounds");
+}
+
+void
+ap_commit(struct config *cfg)
+{
+  config_commit(cfg, RECONFIG_HARD, 0);
+  ap_run_events();
+}
+
+void
+ap_configure(const char *text)
+{
+  struct config *cfg = ap_parse(text);
+
+  if (!cfg)
+    fail_msg("config does not parse: %s", ap_parse_error);
+
+  ap_commit(cfg);
+}
+
+struct proto *
+ap_find_proto(const char *name)
+{
+  struct proto *p;
+
+  WALK_LIST(p, proto_list)
+    if (!strcmp(p->name, name))
+      return p;
+
+  return NULL;
+}

@@ -1,0 +1,106 @@
+/*
+ *	bird-autopilot unit tests -- protocol configuration and table watching
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+#include "harness.h"
+
+#include "proto/autopilot/autopilot.h"
+
+#define BASE \
+  "router id 192.0.2.1;\n" \
+  "protocol device {}\n"
+
+static void
+no_channel_is_an_error(void **state UNUSED)
+{
+  assert_config_error(BASE "protocol autopilot ap { }\n",
+		      "at least one channel (ipv4 or ipv6) is required");
+}
+
+static void
+wrong_channel_type_is_an_error(void **state UNUSED)
+{
+  assert_config_error(BASE "protocol autopilot ap { vpn4; }\n",
+		      "Autopilot supports only ipv4 and ipv6 channels");
+}
+
+static void
+duplicate_channel_is_an_error(void **state UNUSED)
+{
+  assert_config_error(BASE "protocol autopilot ap { ipv4; ipv4; }\n",
+		      "Multiple ipv4 channels");
+}
+
+static void
+valid_config_parses(void **state UNUSED)
+{
+  assert_non_null(ap_parse(BASE "protocol autopilot ap { ipv4; ipv6 { table master6; }; }\n"));
+}
+
+/* Two static protocols give 10.0.0.0/8 two paths; 10.1.0.0/16 has one */
+#define TWO_SOURCES \
+  BASE \
+  "protocol static s1 { ipv4; route 10.0.0.0/8 blackhole; route 10.1.0.0/16 blackhole; }\n" \
+  "protocol static s2 { ipv4; route 10.0.0.0/8 unreachable; }\n" \
+  "protocol static s6 { ipv6; route 2001:db8::/32 blackhole; }\n"
+
+static void
+counts_every_path_of_the_table(void **state UNUSED)
+{
+  ap_configure(TWO_SOURCES "protocol autopilot ap { ipv4; ipv6; }\n");
+
+  struct autopilot_proto *p = (void *) ap_find_proto("ap");
+  assert_non_null(p);
+  assert_int_equal(p->p.proto_state, PS_UP);
+  assert_int_equal(p->ip4.prefixes, 2);
+  assert_int_equal(p->ip4.paths, 3);
+  assert_int_equal(p->ip6.prefixes, 1);
+  assert_int_equal(p->ip6.paths, 1);
+
+  /* Dropping s2 removes a path but no prefix; dropping s1 too empties it */
+  ap_configure(BASE
+	       "protocol static s1 { ipv4; route 10.0.0.0/8 blackhole; route 10.1.0.0/16 blackhole; }\n"
+	       "protocol autopilot ap { ipv4; ipv6; }\n");
+  p = (void *) ap_find_proto("ap");
+  assert_int_equal(p->ip4.prefixes, 2);
+  assert_int_equal(p->ip4.paths, 2);
+  assert_int_equal(p->ip6.paths, 0);
+
+  ap_configure(BASE "protocol autopilot ap { ipv4; ipv6; }\n");
+  p = (void *) ap_find_proto("ap");
+  assert_int_equal(p->ip4.prefixes, 0);
+  assert_int_equal(p->ip4.paths, 0);
+}
+
+static void
+export_filter_limits_what_is_counted(void **state UNUSED)
+{
+  ap_configure(TWO_SOURCES
+	       "protocol autopilot ap { ipv4 { export where net ~ [ 10.1.0.0/16+ ]; }; }\n");
+
+  struct autopilot_proto *p = (void *) ap_find_proto("ap");
+  assert_int_equal(p->ip4.prefixes, 1);
+  assert_int_equal(p->ip4.paths, 1);
+  assert_null(p->ip6_channel);
+}
+
+int
+main(void)
+{
+  ap_bird_init();
+
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(no_channel_is_an_error),
+    cmocka_unit_test(wrong_channel_type_is_an_error),
+    cmocka_unit_test(duplicate_channel_is_an_error),
+    cmocka_unit_test(valid_config_parses),
+    cmocka_unit_test(counts_every_path_of_the_table),
+    cmocka_unit_test(export_filter_limits_what_is_counted),
+  };
+
+  return cmocka_run_group_tests_name("autopilot skeleton", tests, NULL, NULL);
+}
