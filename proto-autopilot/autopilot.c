@@ -31,6 +31,7 @@
 #include "conf/conf.h"
 #include "lib/string.h"
 
+#include "proto/bgp/bgp.h"
 #include "autopilot.h"
 
 static struct autopilot_table_stats *
@@ -90,8 +91,15 @@ autopilot_preexport(struct channel *C, rte *e)
 static void
 autopilot_postconfig(struct proto_config *CF)
 {
-  if (EMPTY_LIST(CF->channels))
-    cf_error("Autopilot: at least one channel (ipv4 or ipv6) is required");
+  struct autopilot_config *cf = (void *) CF;
+
+  if (EMPTY_LIST(CF->channels) && EMPTY_LIST(cf->egresses))
+    cf_error("Autopilot: nothing to do, give an egress or a channel (ipv4, ipv6)");
+
+  if (proto_cf_mpls_channel(CF) && EMPTY_LIST(cf->egresses))
+    cf_error("Autopilot: mpls channel (LFIB) without egresses");
+
+  autopilot_egress_postconfig(cf);
 }
 
 static struct proto *
@@ -102,11 +110,57 @@ autopilot_init(struct proto_config *CF)
 
   proto_configure_channel(P, &p->ip4_channel, proto_cf_find_channel(CF, NET_IP4));
   proto_configure_channel(P, &p->ip6_channel, proto_cf_find_channel(CF, NET_IP6));
+  proto_configure_channel(P, &P->mpls_channel, proto_cf_mpls_channel(CF));
 
   P->rt_notify = autopilot_rt_notify;
   P->preexport = autopilot_preexport;
+  P->neigh_notify = autopilot_neigh_notify;
 
   return P;
+}
+
+static void
+autopilot_apply_config(struct autopilot_proto *p)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+
+  p->asn = cf->asn;
+  p->label_community = cf->label_community;
+}
+
+/* Ask egresses whose tags changed to send their paths again */
+static void
+autopilot_retag(struct autopilot_proto *p, struct autopilot_config *old, struct autopilot_config *new)
+{
+  struct autopilot_egress_config *e, *o;
+  int all = (old->asn != new->asn) || (old->label_community != new->label_community);
+
+  WALK_LIST(e, new->egresses)
+  {
+    o = autopilot_egress_find(old, e->name);
+    if (!all && o && autopilot_egress_same(o, e))
+      continue;
+
+    struct proto *bp = e->bgp ? e->bgp->proto : NULL;
+    if (!bp || (bp->proto_state != PS_UP))
+      continue;
+
+    struct channel *c;
+    WALK_LIST(c, bp->channels)
+      if ((c->net_type == NET_IP4) || (c->net_type == NET_IP6))
+      {
+	/* What "birdc reload in" does: route refresh, or the import table */
+	if ((c->channel_state == CS_UP) && bp->reload_routes && c->reloadable)
+	{
+	  log(L_INFO "%s: Egress %s retagged, reloading %s.%s", p->p.name, e->name, bp->name, c->name);
+	  bp->reload_routes(c);
+	}
+	else
+	  log(L_WARN "%s: Egress %s retagged, but %s.%s cannot reload (no route refresh): "
+	      "its paths keep their old tags until the session restarts",
+	      p->p.name, e->name, bp->name, c->name);
+      }
+  }
 }
 
 static int
@@ -117,23 +171,60 @@ autopilot_start(struct proto *P)
   /* Channels are fed from scratch on every start */
   p->ip4 = p->ip6 = (struct autopilot_table_stats) {};
 
+  autopilot_apply_config(p);
+  add_tail(&autopilot_instances, &p->instance_n);
+  autopilot_lfib_start(p);
+
   return PS_UP;
+}
+
+static int
+autopilot_shutdown(struct proto *P)
+{
+  struct autopilot_proto *p = (void *) P;
+
+  /* Paths received from now on are not tagged; the nest flushes our routes */
+  rem_node(&p->instance_n);
+
+  return PS_DOWN;
 }
 
 static int
 autopilot_reconfigure(struct proto *P, struct proto_config *CF)
 {
   struct autopilot_proto *p = (void *) P;
+  struct autopilot_config *old = (void *) P->cf;
+  struct autopilot_config *new = (void *) CF;
 
-  return
-    proto_configure_channel(P, &p->ip4_channel, proto_cf_find_channel(CF, NET_IP4)) &&
-    proto_configure_channel(P, &p->ip6_channel, proto_cf_find_channel(CF, NET_IP6));
+  if (!proto_configure_channel(P, &p->ip4_channel, proto_cf_find_channel(CF, NET_IP4)) ||
+      !proto_configure_channel(P, &p->ip6_channel, proto_cf_find_channel(CF, NET_IP6)) ||
+      !proto_configure_channel(P, &P->mpls_channel, proto_cf_mpls_channel(CF)))
+    return 0;
+
+  /* The nest sets P->cf after we return; our helpers read the new one now */
+  P->cf = CF;
+  autopilot_apply_config(p);
+  autopilot_lfib_update(p);
+  autopilot_retag(p, old, new);
+
+  return 1;
 }
 
 static void
-autopilot_copy_config(struct proto_config *dest UNUSED, struct proto_config *src UNUSED)
+autopilot_copy_config(struct proto_config *dest, struct proto_config *src)
 {
-  /* Nothing but channels yet, and proto_copy_config() copies those */
+  struct autopilot_config *d = (void *) dest;
+  struct autopilot_config *s = (void *) src;
+  struct autopilot_egress_config *e;
+
+  /* The memcpy of proto_copy_config() left d->egresses pointing into s */
+  init_list(&d->egresses);
+  WALK_LIST(e, s->egresses)
+  {
+    struct autopilot_egress_config *x = cfg_alloc(sizeof(struct autopilot_egress_config));
+    *x = *e;
+    add_tail(&d->egresses, &x->n);
+  }
 }
 
 /* Names of PS_* and CS_* states; nest/proto.c keeps its own tables static */
@@ -151,6 +242,67 @@ autopilot_show_channel(struct channel *c, struct autopilot_table_stats *s)
 	  s->prefixes, s->paths);
 }
 
+/* The BGP protocol instance of an egress, if it runs */
+static struct bgp_proto *
+autopilot_egress_bgp(struct autopilot_egress_config *e)
+{
+  struct proto *bp;
+
+  if (e->bgp)
+    return (void *) e->bgp->proto;
+
+  WALK_LIST(bp, proto_list)
+    if ((bp->proto == &proto_bgp) && ipa_equal(((struct bgp_proto *) bp)->remote_ip, e->neighbor))
+      return (void *) bp;
+
+  return NULL;
+}
+
+static uint
+autopilot_bgp_routes(struct bgp_proto *bp, uint net_type)
+{
+  struct channel *c;
+  uint n = 0;
+
+  if (bp)
+    WALK_LIST(c, bp->p.channels)
+      if (c->net_type == net_type)
+	n += c->stats.imp_routes;
+
+  return n;
+}
+
+static void
+autopilot_show_egresses(struct autopilot_proto *p)
+{
+  struct autopilot_egress *e;
+
+  if (EMPTY_LIST(p->egresses))
+    return;
+
+  cli_msg(-1100, "  Large communities: (%u, %u, pp label)%s", p->asn, AUTOPILOT_LC_PP_LABEL,
+	  p->label_community ? ", (asn, 1, label)" : "");
+  cli_msg(-1100, "  %-16s %8s %8s %-7s %8s %8s  %s",
+	  "Egress", "Label", "PP label", "Session", "IPv4", "IPv6", "LFIB");
+
+  WALK_LIST(e, p->egresses)
+  {
+    if (!e->cf)
+      continue;
+
+    struct bgp_proto *bp = autopilot_egress_bgp(e->cf);
+    const char *lfib =
+      !p->p.mpls_channel ? "-" :
+      (e->lfib_label != AUTOPILOT_NO_LABEL) ? "up" :
+      (e->nbr && (e->nbr->scope >= 0)) ? "pending" : "unreachable";
+
+    cli_msg(-1100, "  %-16s %8u %8u %-7s %8u %8u  %s",
+	    e->cf->name, e->cf->label, e->cf->pp_label,
+	    !bp ? "none" : (bp->p.proto_state == PS_UP) ? "up" : "down",
+	    autopilot_bgp_routes(bp, NET_IP4), autopilot_bgp_routes(bp, NET_IP6), lfib);
+  }
+}
+
 void
 autopilot_show(struct proto *P)
 {
@@ -159,18 +311,20 @@ autopilot_show(struct proto *P)
   cli_msg(-1100, "%s: %s", P->name, autopilot_proto_states[P->proto_state]);
   autopilot_show_channel(p->ip4_channel, &p->ip4);
   autopilot_show_channel(p->ip6_channel, &p->ip6);
+  autopilot_show_egresses(p);
 }
 
 struct protocol proto_autopilot = {
   .name =		"Autopilot",
   .template =		"autopilot%d",
   .class =		PROTOCOL_AUTOPILOT,
-  .channel_mask =	NB_IP,
+  .channel_mask =	NB_IP | NB_MPLS,
   .proto_size =		sizeof(struct autopilot_proto),
   .config_size =	sizeof(struct autopilot_config),
   .postconfig =		autopilot_postconfig,
   .init =		autopilot_init,
   .start =		autopilot_start,
+  .shutdown =		autopilot_shutdown,
   .reconfigure =	autopilot_reconfigure,
   .copy_config =	autopilot_copy_config,
 };
@@ -179,4 +333,5 @@ void
 autopilot_build(void)
 {
   proto_build(&proto_autopilot);
+  autopilot_tag_init();
 }

@@ -12,9 +12,41 @@
 #include "nest/bird.h"
 #include "nest/protocol.h"
 #include "nest/route.h"
+#include "lib/lists.h"
+#include "lib/event.h"
+
+struct bgp_proto;
+struct bgp_channel;
+
+/* Labels an egress may use: 0..15 are reserved (RFC 3032), 2^20 is the end */
+#define AUTOPILOT_MIN_LABEL	16
+#define AUTOPILOT_MAX_LABEL	1048575
+#define AUTOPILOT_NO_LABEL	((u32) -1)
+
+/*
+ * Large communities (ASN, function, value) of the wire contract. Functions
+ * 1..4 of our ASN belong to us: what egresses send of them is removed.
+ */
+#define AUTOPILOT_LC_LABEL	1	/* Primary label, for hosts without labeled unicast */
+#define AUTOPILOT_LC_PP_LABEL	2	/* Precision Path label of the path's egress */
+#define AUTOPILOT_LC_OVERRIDE	3	/* Override marker: the path is an Autopilot copy */
+#define AUTOPILOT_LC_PP_DISABLE	4	/* Precision Path disabled for this path */
+#define AUTOPILOT_LC_MAX	4	/* Highest function we own */
+
+struct autopilot_egress_config {
+  node n;
+  const char *name;			/* BGP protocol name, or neighbor address */
+  struct proto_config *bgp;		/* Egress BGP protocol, NULL if named by neighbor */
+  ip_addr neighbor;			/* Neighbor address when bgp is NULL */
+  u32 label;				/* Primary label (LFIB: to this egress) */
+  u32 pp_label;				/* Precision Path label (alternate paths) */
+};
 
 struct autopilot_config {
   struct proto_config c;
+  list egresses;			/* struct autopilot_egress_config, in config order */
+  u32 asn;				/* Global admin of our large communities, 0 = from egress BGP */
+  int label_community;			/* Also carry the primary label in a large community */
 };
 
 /* What one watched table looks like through its channel */
@@ -23,15 +55,44 @@ struct autopilot_table_stats {
   uint paths;				/* Paths exported to us (all of them, RA_ANY) */
 };
 
+/* Run-time state of one egress */
+struct autopilot_egress {
+  node n;
+  struct autopilot_egress_config *cf;	/* Its configuration (current) */
+  struct neighbor *nbr;			/* Next hop for its LFIB routes, NULL if unreachable */
+  ip_addr nh;				/* Neighbor address used for the LFIB */
+  u32 lfib_label, lfib_pp_label;	/* Labels announced to the LFIB, or AUTOPILOT_NO_LABEL */
+};
+
 struct autopilot_proto {
   struct proto p;
+  node instance_n;			/* In autopilot_instances while running */
   struct channel *ip4_channel;		/* Watched IPv4 table */
   struct channel *ip6_channel;		/* Watched IPv6 table */
   struct autopilot_table_stats ip4;	/* Counters for ip4_channel */
   struct autopilot_table_stats ip6;	/* Counters for ip6_channel */
+  list egresses;			/* struct autopilot_egress */
+  struct event *lfib_event;		/* Brings LFIB entries in line with egresses */
+  u32 asn;				/* Global admin of our large communities (resolved) */
+  int label_community;			/* Copy of the config option */
 };
 
 extern struct protocol proto_autopilot;
+
+/* egress.c */
+void autopilot_egress_add(struct autopilot_config *cf, struct autopilot_egress_config *e);
+void autopilot_egress_postconfig(struct autopilot_config *cf);
+struct autopilot_egress_config *autopilot_egress_find(struct autopilot_config *cf, const char *name);
+struct autopilot_egress_config *autopilot_egress_of_bgp(struct autopilot_proto *p, struct bgp_proto *bp);
+int autopilot_egress_same(struct autopilot_egress_config *a, struct autopilot_egress_config *b);
+void autopilot_tag_init(void);
+void autopilot_tag_attrs(struct autopilot_proto *p, struct autopilot_egress_config *e, rta *a, struct linpool *pool);
+extern list autopilot_instances;
+
+/* lfib.c */
+void autopilot_lfib_start(struct autopilot_proto *p);
+void autopilot_lfib_update(struct autopilot_proto *p);
+void autopilot_neigh_notify(struct neighbor *n);
 
 void autopilot_show(struct proto *P);
 

@@ -90,15 +90,21 @@ ap_commit(struct config *cfg)
   ap_run_events();
 }
 
-void
-ap_configure(const char *text)
+struct config *
+ap_parse_ok(const char *text)
 {
   struct config *cfg = ap_parse(text);
 
   if (!cfg)
     fail_msg("config does not parse: %s", ap_parse_error);
 
-  ap_commit(cfg);
+  return cfg;
+}
+
+void
+ap_configure(const char *text)
+{
+  ap_commit(ap_parse_ok(text));
 }
 
 struct proto *

@@ -29,6 +29,9 @@ void ap_bird_init(void);
 struct config *ap_parse(const char *text);
 extern char ap_parse_error[256];
 
+/* Parse @text; fail the test with the parse error if there is one */
+struct config *ap_parse_ok(const char *text);
+
 /* Make @cfg the running configuration and run events until BIRD is idle */
 void ap_commit(struct config *cfg);
 

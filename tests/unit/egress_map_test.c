@@ -1,0 +1,204 @@
+/*
+ *	bird-autopilot unit tests -- egress map validation
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+#include "harness.h"
+
+#include "proto/autopilot/autopilot.h"
+
+/* Two egress sessions and a non-BGP protocol to refer to */
+#define BASE \
+  "router id 192.0.2.1;\n" \
+  "protocol device {}\n" \
+  "protocol static st { ipv4; }\n" \
+  "protocol bgp t1 { local 10.0.1.1 as 65000; neighbor 10.0.1.2 as 64501; ipv4 { import all; export none; }; }\n" \
+  "protocol bgp t2 { local 10.0.2.1 as 65000; neighbor 10.0.2.2 as 64502;\n" \
+  "  ipv4 { import all; export none; }; ipv6 { import all; export none; }; }\n"
+
+#define AP(body) BASE "protocol autopilot ap {\n" body "}\n"
+
+static void
+valid_map_parses(void **state UNUSED)
+{
+  struct config *c = ap_parse_ok(AP(
+    "  egress t1 { label 1001; pp label 2001; };\n"
+    "  egress t2 { label 1002; pp label 2002; };\n"
+    "  egress neighbor 10.0.3.2 { label 1003; pp label 2003; };\n"));
+  assert_non_null(c);
+
+  struct autopilot_config *cf = (void *) ((struct symbol *) cf_find_symbol(c, (const byte *) "ap"))->proto;
+  assert_int_equal(list_length(&cf->egresses), 3);
+  assert_int_equal(cf->asn, 65000);	/* taken from the egress sessions */
+
+  struct autopilot_egress_config *e = autopilot_egress_find(cf, "10.0.3.2");
+  assert_non_null(e);
+  assert_int_equal(e->label, 1003);
+  assert_int_equal(e->pp_label, 2003);
+  assert_null(e->bgp);
+}
+
+static void
+label_bounds_are_inclusive(void **state UNUSED)
+{
+  assert_non_null(ap_parse_ok(AP("  egress t1 { label 16; pp label 1048575; };\n")));
+}
+
+static void
+label_below_16(void **state UNUSED)
+{
+  assert_config_error(AP("  egress t1 { label 15; pp label 2001; };\n"),
+		      "Egress t1: label 15 out of range 16..1048575");
+}
+
+static void
+label_above_20_bits(void **state UNUSED)
+{
+  assert_config_error(AP("  egress t1 { label 1001; pp label 1048576; };\n"),
+		      "Egress t1: label 1048576 out of range 16..1048575");
+}
+
+static void
+missing_label(void **state UNUSED)
+{
+  assert_config_error(AP("  egress t1 { pp label 2001; };\n"), "Egress t1: label not specified");
+}
+
+static void
+missing_pp_label(void **state UNUSED)
+{
+  assert_config_error(AP("  egress t1 { label 1001; };\n"), "Egress t1: pp label not specified");
+}
+
+static void
+duplicate_egress(void **state UNUSED)
+{
+  assert_config_error(AP("  egress t1 { label 1001; pp label 2001; };\n"
+			 "  egress t1 { label 1002; pp label 2002; };\n"),
+		      "Egress t1 defined twice");
+}
+
+static void
+duplicate_neighbor_egress(void **state UNUSED)
+{
+  assert_config_error(AP("  egress neighbor 10.0.3.2 { label 1001; pp label 2001; };\n"
+			 "  egress neighbor 10.0.3.2 { label 1002; pp label 2002; };\n"),
+		      "Egress 10.0.3.2 defined twice");
+}
+
+static void
+neighbor_of_a_bgp_egress(void **state UNUSED)
+{
+  assert_config_error(AP("  egress t1 { label 1001; pp label 2001; };\n"
+			 "  egress neighbor 10.0.1.2 { label 1002; pp label 2002; };\n"),
+		      "Egress 10.0.1.2: neighbor 10.0.1.2 is already egress t1");
+}
+
+static void
+duplicate_primary_label(void **state UNUSED)
+{
+  assert_config_error(AP("  egress t1 { label 1001; pp label 2001; };\n"
+			 "  egress t2 { label 1001; pp label 2002; };\n"),
+		      "Egress t2: label 1001 already used as label of egress t1");
+}
+
+static void
+duplicate_pp_label(void **state UNUSED)
+{
+  assert_config_error(AP("  egress t1 { label 1001; pp label 2001; };\n"
+			 "  egress t2 { label 1002; pp label 2001; };\n"),
+		      "Egress t2: pp label 2001 already used as pp label of egress t1");
+}
+
+static void
+primary_overlaps_pp_of_other(void **state UNUSED)
+{
+  assert_config_error(AP("  egress t1 { label 1001; pp label 2001; };\n"
+			 "  egress t2 { label 2001; pp label 2002; };\n"),
+		      "Egress t2: label 2001 already used as pp label of egress t1");
+}
+
+static void
+pp_overlaps_primary_of_other(void **state UNUSED)
+{
+  assert_config_error(AP("  egress t1 { label 1001; pp label 2001; };\n"
+			 "  egress t2 { label 1002; pp label 1001; };\n"),
+		      "Egress t2: pp label 1001 already used as label of egress t1");
+}
+
+static void
+primary_equals_own_pp(void **state UNUSED)
+{
+  assert_config_error(AP("  egress t1 { label 1001; pp label 1001; };\n"),
+		      "Egress t1: label and pp label must differ (both 1001)");
+}
+
+static void
+unknown_protocol(void **state UNUSED)
+{
+  assert_config_error(AP("  egress nosuch { label 1001; pp label 2001; };\n"),
+		      "Egress nosuch: no BGP protocol of that name");
+}
+
+static void
+not_a_bgp_protocol(void **state UNUSED)
+{
+  assert_config_error(AP("  egress st { label 1001; pp label 2001; };\n"),
+		      "Egress st: st is a Static protocol, not BGP");
+}
+
+static void
+asn_needed_without_bgp_egress(void **state UNUSED)
+{
+  assert_config_error(AP("  egress neighbor 10.0.3.2 { label 1001; pp label 2001; };\n"),
+		      "asn not specified, and no egress BGP protocol to take it from");
+  assert_non_null(ap_parse_ok(AP("  asn 65000;\n"
+			      "  egress neighbor 10.0.3.2 { label 1001; pp label 2001; };\n")));
+}
+
+static void
+empty_protocol(void **state UNUSED)
+{
+  assert_config_error(AP(""), "nothing to do, give an egress or a channel");
+}
+
+static void
+lfib_without_egress(void **state UNUSED)
+{
+  assert_config_error(BASE "mpls domain md;\nmpls table mt;\n"
+		      "protocol autopilot ap { ipv4; mpls { table mt; }; }\n",
+		      "mpls channel (LFIB) without egresses");
+}
+
+int
+main(void)
+{
+  ap_bird_init();
+
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(valid_map_parses),
+    cmocka_unit_test(label_bounds_are_inclusive),
+    cmocka_unit_test(label_below_16),
+    cmocka_unit_test(label_above_20_bits),
+    cmocka_unit_test(missing_label),
+    cmocka_unit_test(missing_pp_label),
+    cmocka_unit_test(duplicate_egress),
+    cmocka_unit_test(duplicate_neighbor_egress),
+    cmocka_unit_test(neighbor_of_a_bgp_egress),
+    cmocka_unit_test(duplicate_primary_label),
+    cmocka_unit_test(duplicate_pp_label),
+    cmocka_unit_test(primary_overlaps_pp_of_other),
+    cmocka_unit_test(pp_overlaps_primary_of_other),
+    cmocka_unit_test(primary_equals_own_pp),
+    cmocka_unit_test(unknown_protocol),
+    cmocka_unit_test(not_a_bgp_protocol),
+    cmocka_unit_test(asn_needed_without_bgp_egress),
+    cmocka_unit_test(empty_protocol),
+    cmocka_unit_test(lfib_without_egress),
+  };
+
+  return cmocka_run_group_tests_name("egress map", tests, NULL, NULL);
+}
