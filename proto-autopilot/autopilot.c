@@ -318,6 +318,7 @@ struct protocol proto_autopilot = {
   .name =		"Autopilot",
   .template =		"autopilot%d",
   .class =		PROTOCOL_AUTOPILOT,
+  .preference =		DEF_PREF_STATIC,
   .channel_mask =	NB_IP | NB_MPLS,
   .proto_size =		sizeof(struct autopilot_proto),
   .config_size =	sizeof(struct autopilot_config),

@@ -33,6 +33,7 @@
 #include "nest/protocol.h"
 #include "nest/route.h"
 #include "nest/attrs.h"
+#include "nest/mpls.h"
 #include "lib/event.h"
 #include "conf/conf.h"
 
@@ -112,6 +113,23 @@ void
 autopilot_egress_postconfig(struct autopilot_config *cf)
 {
   struct autopilot_egress_config *e;
+  struct mpls_channel_config *mc = (void *) proto_cf_mpls_channel(&cf->c);
+
+  /* LFIB labels live in the channel's range of its MPLS domain */
+  if (mc)
+  {
+    struct mpls_range_config *r = mc->range;
+
+    WALK_LIST(e, cf->egresses)
+      for (int i = 0; i < 2; i++)
+      {
+	u32 l = i ? e->pp_label : e->label;
+	if ((l < r->start) || (l >= r->start + r->length))
+	  cf_error("Egress %s: %s %u outside label range %s (%u..%u) of MPLS domain %s",
+		   e->name, i ? "pp label" : "label", l, r->name,
+		   r->start, r->start + r->length - 1, mc->domain->name);
+      }
+  }
 
   if (cf->asn || EMPTY_LIST(cf->egresses))
     return;

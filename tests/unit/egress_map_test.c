@@ -173,6 +173,30 @@ lfib_without_egress(void **state UNUSED)
 		      "mpls channel (LFIB) without egresses");
 }
 
+static void
+lfib_labels_inside_channel_range(void **state UNUSED)
+{
+  const char *domain =
+    "mpls domain md { label range aplabels { start 3000; length 100; }; }\n"
+    "mpls table mt;\n";
+
+  assert_non_null(ap_parse_ok(BASE "mpls domain md;\nmpls table mt;\n"
+			      "protocol autopilot ap { mpls { table mt; };\n"
+			      "  egress t1 { label 1001; pp label 2001; }; }\n"));
+
+  assert_config_error(BASE "mpls domain md;\nmpls table mt;\n"
+		      "protocol autopilot ap { mpls { table mt; label range static; };\n"
+		      "  egress t1 { label 100; pp label 2001; }; }\n",
+		      "Egress t1: pp label 2001 outside label range static (16..999) of MPLS domain md");
+
+  struct config *c = ap_parse(tmp_sprintf("%s%s%s", BASE, domain,
+	"protocol autopilot ap { mpls { table mt; label range aplabels; };\n"
+	"  egress t1 { label 3000; pp label 3100; }; }\n"));
+  assert_null(c);
+  if (!strstr(ap_parse_error, "Egress t1: pp label 3100 outside label range aplabels (3000..3099)"))
+    fail_msg("unexpected error: %s", ap_parse_error);
+}
+
 int
 main(void)
 {
@@ -198,6 +222,7 @@ main(void)
     cmocka_unit_test(asn_needed_without_bgp_egress),
     cmocka_unit_test(empty_protocol),
     cmocka_unit_test(lfib_without_egress),
+    cmocka_unit_test(lfib_labels_inside_channel_range),
   };
 
   return cmocka_run_group_tests_name("egress map", tests, NULL, NULL);
