@@ -1,0 +1,174 @@
+/*
+ *	bird-autopilot unit tests -- tagging of received attributes
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+#include "harness.h"
+
+#include "nest/attrs.h"
+#include "lib/resource.h"
+#include "proto/bgp/bgp.h"
+#include "proto/autopilot/autopilot.h"
+
+/* Egress sessions stay disabled: we need their instances, not connections */
+#define BASE \
+  "router id 192.0.2.1;\n" \
+  "protocol device {}\n" \
+  "protocol bgp t1 { disabled; local 10.0.1.1 as 65000; neighbor 10.0.1.2 as 64501; ipv4 { import all; export none; }; }\n" \
+  "protocol bgp t2 { disabled; local 10.0.2.1 as 65000; neighbor 10.0.2.2 as 64502; ipv4 { import all; export none; }; }\n" \
+  "protocol bgp h1 { disabled; local 10.0.10.1 as 65000; neighbor 10.0.10.2 as 65000; ipv4 { import none; export all; }; }\n"
+
+static linpool *lp;
+
+static struct autopilot_proto *
+setup(const char *ap_body)
+{
+  ap_configure(tmp_sprintf("%sprotocol autopilot ap {\n%s}\n", BASE, ap_body));
+  struct autopilot_proto *p = (void *) ap_find_proto("ap");
+  assert_non_null(p);
+  assert_int_equal(p->p.proto_state, PS_UP);
+  return p;
+}
+
+static struct bgp_proto *
+bgp(const char *name)
+{
+  struct bgp_proto *bp = (void *) ap_find_proto(name);
+  assert_non_null(bp);
+  return bp;
+}
+
+/* The ipv4 channel of a BGP session, as BGP passes it to the hook */
+static struct bgp_channel *
+ipv4_of(const char *name)
+{
+  struct channel *c = HEAD(bgp(name)->p.channels);
+  assert_true(NODE_VALID(c));
+  assert_int_equal(c->net_type, NET_IP4);
+  return (void *) c;
+}
+
+/* Attributes as received: large communities @lcs (count @n) */
+static rta *
+received(const lcomm *lcs, uint n)
+{
+  rta *a = lp_allocz(lp, RTA_MAX_SIZE);
+  const struct adata *set = NULL;
+
+  for (uint i = 0; i < n; i++)
+    set = lc_set_add(lp, set, lcs[i]);
+
+  if (set)
+    bgp_set_attr_ptr(&a->eattrs, lp, BA_LARGE_COMMUNITY, 0, set);
+
+  return a;
+}
+
+static const struct adata *
+lcs_of(rta *a)
+{
+  eattr *e = bgp_find_attr(a->eattrs, BA_LARGE_COMMUNITY);
+  assert_non_null(e);
+  return e->u.ptr;
+}
+
+static void
+egress_is_found_by_session(void **state UNUSED)
+{
+  struct autopilot_proto *p = setup(
+    "  egress t1 { label 1001; pp label 2001; };\n"
+    "  egress neighbor 10.0.2.2 { label 1002; pp label 2002; };\n");
+
+  assert_string_equal(autopilot_egress_of_bgp(p, bgp("t1"))->name, "t1");
+  assert_string_equal(autopilot_egress_of_bgp(p, bgp("t2"))->name, "10.0.2.2");
+  assert_null(autopilot_egress_of_bgp(p, bgp("h1")));
+}
+
+static void
+path_gets_label_and_pp_community(void **state UNUSED)
+{
+  struct autopilot_proto *p = setup("  egress t1 { label 1001; pp label 2001; };\n");
+  rta *a = received(NULL, 0);
+
+  /* BGP's receive path calls the hook; a session that is no egress is left alone */
+  bgp_rx_attrs_hook(bgp("h1"), ipv4_of("h1"), a, lp);
+  assert_null(ea_find(a->eattrs, EA_MPLS_LABEL));
+  assert_null(bgp_find_attr(a->eattrs, BA_LARGE_COMMUNITY));
+
+  bgp_rx_attrs_hook(bgp("t1"), ipv4_of("t1"), a, lp);
+  assert_int_equal(ea_get_int(a->eattrs, EA_MPLS_LABEL, 0), 1001);
+
+  const struct adata *set = lcs_of(a);
+  assert_int_equal(lc_set_get_size(set), 1);
+  assert_true(lc_set_contains(set, (lcomm) { 65000, AUTOPILOT_LC_PP_LABEL, 2001 }));
+}
+
+static void
+egress_cannot_choose_our_communities(void **state UNUSED)
+{
+  struct autopilot_proto *p = setup("  egress t1 { label 1001; pp label 2001; };\n");
+  const lcomm sent[] = {
+    { 65000, AUTOPILOT_LC_LABEL, 9 },		/* spoofed primary label */
+    { 65000, AUTOPILOT_LC_PP_LABEL, 999 },	/* spoofed pp label */
+    { 65000, AUTOPILOT_LC_OVERRIDE, 1 },	/* spoofed override marker */
+    { 65000, AUTOPILOT_LC_PP_DISABLE, 0 },	/* spoofed disable */
+    { 65000, 7, 5 },				/* our ASN, not our function */
+    { 64501, AUTOPILOT_LC_PP_LABEL, 1 },	/* someone else's */
+  };
+  rta *a = received(sent, ARRAY_SIZE(sent));
+
+  autopilot_tag_attrs(p, autopilot_egress_of_bgp(p, bgp("t1")), a, lp);
+
+  const struct adata *set = lcs_of(a);
+  assert_int_equal(lc_set_get_size(set), 3);
+  assert_true(lc_set_contains(set, (lcomm) { 65000, 7, 5 }));
+  assert_true(lc_set_contains(set, (lcomm) { 64501, AUTOPILOT_LC_PP_LABEL, 1 }));
+  assert_true(lc_set_contains(set, (lcomm) { 65000, AUTOPILOT_LC_PP_LABEL, 2001 }));
+}
+
+static void
+label_community_and_asn_options(void **state UNUSED)
+{
+  struct autopilot_proto *p = setup("  asn 4200000000;\n  label community on;\n"
+				    "  egress t1 { label 1001; pp label 2001; };\n");
+  rta *a = received(NULL, 0);
+
+  autopilot_tag_attrs(p, autopilot_egress_of_bgp(p, bgp("t1")), a, lp);
+
+  const struct adata *set = lcs_of(a);
+  assert_int_equal(lc_set_get_size(set), 2);
+  assert_true(lc_set_contains(set, (lcomm) { 4200000000u, AUTOPILOT_LC_LABEL, 1001 }));
+  assert_true(lc_set_contains(set, (lcomm) { 4200000000u, AUTOPILOT_LC_PP_LABEL, 2001 }));
+}
+
+static void
+reconfigured_labels_are_used(void **state UNUSED)
+{
+  setup("  egress t1 { label 1001; pp label 2001; };\n");
+  struct autopilot_proto *p = setup("  egress t1 { label 1101; pp label 2101; };\n");
+  rta *a = received(NULL, 0);
+
+  autopilot_tag_attrs(p, autopilot_egress_of_bgp(p, bgp("t1")), a, lp);
+  assert_int_equal(ea_get_int(a->eattrs, EA_MPLS_LABEL, 0), 1101);
+  assert_true(lc_set_contains(lcs_of(a), (lcomm) { 65000, AUTOPILOT_LC_PP_LABEL, 2101 }));
+}
+
+int
+main(void)
+{
+  ap_bird_init();
+  lp = lp_new_default(&root_pool);
+
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(egress_is_found_by_session),
+    cmocka_unit_test(path_gets_label_and_pp_community),
+    cmocka_unit_test(egress_cannot_choose_our_communities),
+    cmocka_unit_test(label_community_and_asn_options),
+    cmocka_unit_test(reconfigured_labels_are_used),
+  };
+
+  return cmocka_run_group_tests_name("tagging", tests, NULL, NULL);
+}
