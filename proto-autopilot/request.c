@@ -1,0 +1,415 @@
+/*
+ *	BIRD -- Autopilot override requests (controller protocol, state file)
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+/**
+ * DOC: Override requests
+ *
+ * One line is one request, in the same words for the controller socket, a
+ * file loaded with "autopilot load" and the state file:
+ *
+ *   [@tag] add PREFIX TARGET [expires SECONDS | expires-at UNIXTIME]
+ *                            [reason "TEXT"] [source cli|controller|bgp]
+ *                            [created UNIXTIME]
+ *   [@tag] withdraw PREFIX
+ *   [@tag] flush [TARGET]
+ *   [@tag] begin | sync | commit | abort | ping | status
+ *
+ * TARGET is an egress name or "next-best". Empty lines and lines starting
+ * with '#' are no requests. The parser is strict: anything it does not know
+ * is an error naming the column, and nothing of a bad line is used.
+ */
+
+#include <stdlib.h>
+#include <errno.h>
+
+#include "nest/bird.h"
+#include "lib/ip.h"
+#include "lib/net.h"
+#include "lib/string.h"
+
+#include "request.h"
+
+const char *autopilot_source_names[AP_SRC_MAX] = {
+  [AP_SRC_CLI] = "cli",
+  [AP_SRC_CONTROLLER] = "controller",
+  [AP_SRC_BGP] = "bgp",
+};
+
+#define US_PER_S	((btime) 1000000)
+#define MAX_SECONDS	((u64) 10 * 366 * 86400)	/* Relative expiry: at most ten years */
+
+/* Parser state: the line and where we are in it */
+struct ap_lex {
+  const char *line;			/* Start of the line, for columns */
+  const char *pos;			/* Next character */
+  char *err;				/* Error buffer (AUTOPILOT_ERR_MAX) */
+};
+
+#define LEX_ERR(lx, at, msg, args...) \
+  ({ bsnprintf((lx)->err, AUTOPILOT_ERR_MAX, "column %d: " msg, (int) ((at) - (lx)->line) + 1, ##args); -1; })
+
+static void
+lex_skip_space(struct ap_lex *lx)
+{
+  while ((*lx->pos == ' ') || (*lx->pos == '\t'))
+    lx->pos++;
+}
+
+/* Next bare word into @buf (size @size); 0 at end of line */
+static int
+lex_word(struct ap_lex *lx, char *buf, uint size, const char **start)
+{
+  lex_skip_space(lx);
+  *start = lx->pos;
+
+  uint n = 0;
+  while (*lx->pos && (*lx->pos != ' ') && (*lx->pos != '\t') && (*lx->pos != '\r') && (*lx->pos != '\n'))
+  {
+    byte c = *lx->pos;
+    if ((c < 0x21) || (c > 0x7e))
+      return LEX_ERR(lx, lx->pos, "bad byte 0x%02x", c);
+
+    if (n + 1 >= size)
+      return LEX_ERR(lx, *start, "word too long (at most %u characters)", size - 1);
+
+    buf[n++] = c;
+    lx->pos++;
+  }
+
+  buf[n] = 0;
+  return n;
+}
+
+static int
+lex_at_end(struct ap_lex *lx)
+{
+  lex_skip_space(lx);
+  while ((*lx->pos == '\r') || (*lx->pos == '\n'))
+    lx->pos++;
+  return !*lx->pos;
+}
+
+/* A "quoted string" with \" and \\ escapes */
+static int
+lex_quoted(struct ap_lex *lx, char *buf, uint size)
+{
+  lex_skip_space(lx);
+  const char *start = lx->pos;
+
+  if (*lx->pos != '"')
+    return LEX_ERR(lx, start, "expected a quoted string");
+
+  uint n = 0;
+  for (lx->pos++; *lx->pos != '"'; lx->pos++)
+  {
+    byte c = *lx->pos;
+    if (!c || (c == '\n') || (c == '\r'))
+      return LEX_ERR(lx, start, "unterminated string");
+
+    if (c == '\\')
+    {
+      c = *++lx->pos;
+      if ((c != '"') && (c != '\\'))
+	return LEX_ERR(lx, lx->pos, "bad escape in string (only \\\" and \\\\)");
+    }
+    else if ((c < 0x20) || (c == 0x7f))
+      return LEX_ERR(lx, lx->pos, "bad byte 0x%02x in string", c);
+
+    if (n + 1 >= size)
+      return LEX_ERR(lx, start, "string too long (at most %u bytes)", size - 1);
+
+    buf[n++] = c;
+  }
+
+  lx->pos++;
+  buf[n] = 0;
+  return 0;
+}
+
+static int
+parse_u64(const char *s, u64 max, u64 *val)
+{
+  char *end;
+
+  if ((*s < '0') || (*s > '9'))
+    return -1;
+
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end || (v > max))
+    return -1;
+
+  *val = v;
+  return 0;
+}
+
+int
+autopilot_parse_prefix(const char *s, net_addr_ip6 *n, char *err)
+{
+  char addr[INET6_ADDRSTRLEN + 1];
+  const char *slash = strchr(s, '/');
+  u64 len;
+
+  if (!slash || (slash == s) || ((uint) (slash - s) >= sizeof(addr)))
+    return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': expected ADDRESS/LENGTH", s), -1;
+
+  memcpy(addr, s, slash - s);
+  addr[slash - s] = 0;
+
+  ip4_addr a4;
+  ip6_addr a6;
+  net_addr *N = (net_addr *) n;
+
+  if (!strchr(addr, ':') && ip4_pton(addr, &a4))
+  {
+    if (parse_u64(slash + 1, IP4_MAX_PREFIX_LENGTH, &len) < 0)
+      return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': length must be 0..32", s), -1;
+    net_fill_ip4(N, a4, len);
+  }
+  else if (strchr(addr, ':') && ip6_pton(addr, &a6))
+  {
+    if (parse_u64(slash + 1, IP6_MAX_PREFIX_LENGTH, &len) < 0)
+      return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': length must be 0..128", s), -1;
+    net_fill_ip6(N, a6, len);
+  }
+  else
+    return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': not an IPv4 or IPv6 address", s), -1;
+
+  if (!net_validate(N))
+    return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': host bits set", s), -1;
+
+  return 0;
+}
+
+static int
+valid_target(const char *t)
+{
+  for (; *t; t++)
+    if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') ||
+	  (*t == '_') || (*t == '-') || (*t == '.') || (*t == ':')))
+      return 0;
+
+  return 1;
+}
+
+static const struct { const char *name; uint op; } ops[] = {
+  { "add", AP_OP_ADD },
+  { "withdraw", AP_OP_WITHDRAW },
+  { "flush", AP_OP_FLUSH },
+  { "begin", AP_OP_BEGIN },
+  { "sync", AP_OP_SYNC },
+  { "commit", AP_OP_COMMIT },
+  { "abort", AP_OP_ABORT },
+  { "ping", AP_OP_PING },
+  { "status", AP_OP_STATUS },
+};
+
+static int
+parse_add_options(struct ap_lex *lx, btime now, struct autopilot_request *req)
+{
+  char w[32];
+  const char *at;
+  int n;
+  u64 v;
+
+  while ((n = lex_word(lx, w, sizeof(w), &at)) > 0)
+  {
+    if (!strcmp(w, "reason"))
+    {
+      if (lex_quoted(lx, req->reason, sizeof(req->reason)) < 0)
+	return -1;
+      continue;
+    }
+
+    if (!strcmp(w, "expires") || !strcmp(w, "expires-at") || !strcmp(w, "created") || !strcmp(w, "source"))
+    {
+      char val[32];
+      const char *vat;
+      if (lex_word(lx, val, sizeof(val), &vat) <= 0)
+	return (*lx->err) ? -1 : LEX_ERR(lx, vat, "%s needs a value", w);
+
+      if (!strcmp(w, "source"))
+      {
+	for (req->source = 0; req->source < AP_SRC_MAX; req->source++)
+	  if (!strcmp(val, autopilot_source_names[req->source]))
+	    break;
+	if (req->source == AP_SRC_MAX)
+	  return LEX_ERR(lx, vat, "unknown source '%s' (cli, controller, bgp)", val);
+	continue;
+      }
+
+      if (parse_u64(val, !strcmp(w, "expires") ? MAX_SECONDS : (u64) 0xffffffff, &v) < 0)
+	return LEX_ERR(lx, vat, "bad %s '%s': expected seconds", w, val);
+
+      if (!strcmp(w, "expires"))
+      {
+	if (!v)
+	  return LEX_ERR(lx, vat, "expires must be at least 1 second");
+	req->expires = now + (btime) v * US_PER_S;
+      }
+      else if (!strcmp(w, "expires-at"))
+	req->expires = (btime) v * US_PER_S;
+      else
+	req->created = (btime) v * US_PER_S;
+
+      continue;
+    }
+
+    return LEX_ERR(lx, at, "unknown option '%s'", w);
+  }
+
+  return n;
+}
+
+/**
+ * autopilot_request_parse - parse one request line
+ * @line: the line, NUL-terminated, with or without its newline
+ * @now: current real time, for relative expiry
+ * @req: result
+ * @err: error message buffer of AUTOPILOT_ERR_MAX bytes
+ */
+int
+autopilot_request_parse(const char *line, btime now, struct autopilot_request *req, char *err)
+{
+  struct ap_lex lx = { .line = line, .pos = line, .err = err };
+  char w[INET6_ADDRSTRLEN + 8];
+  const char *at;
+  int n;
+
+  *req = (struct autopilot_request) { .op = AP_OP_NONE, .source = AP_SRC_MAX };
+  err[0] = 0;
+
+  lex_skip_space(&lx);
+  if ((*lx.pos == '#') || lex_at_end(&lx))
+    return 0;
+
+  if ((n = lex_word(&lx, w, sizeof(w), &at)) < 0)
+    return -1;
+
+  if (w[0] == '@')
+  {
+    if ((n < 2) || (n >= AUTOPILOT_TAG_MAX) || !valid_target(w + 1))
+      return LEX_ERR(&lx, at, "bad tag (1..%d letters, digits, '_', '-', '.', ':')", AUTOPILOT_TAG_MAX - 2);
+    strcpy(req->tag, w + 1);
+
+    if ((n = lex_word(&lx, w, sizeof(w), &at)) <= 0)
+      return (n < 0) ? -1 : LEX_ERR(&lx, at, "request expected after tag");
+  }
+
+  for (uint i = 0; i < ARRAY_SIZE(ops); i++)
+    if (!strcmp(w, ops[i].name))
+      req->op = ops[i].op;
+
+  if (req->op == AP_OP_NONE)
+    return LEX_ERR(&lx, at, "unknown request '%s'", w);
+
+  switch (req->op)
+  {
+  case AP_OP_ADD:
+  case AP_OP_WITHDRAW:
+    if ((n = lex_word(&lx, w, sizeof(w), &at)) <= 0)
+      return (n < 0) ? -1 : LEX_ERR(&lx, at, "prefix expected");
+    if (autopilot_parse_prefix(w, &req->net, err) < 0)
+      return -1;
+    if (req->op == AP_OP_WITHDRAW)
+      break;
+    /* fall through: add needs a target */
+
+  case AP_OP_FLUSH:
+    if ((n = lex_word(&lx, req->target, sizeof(req->target), &at)) < 0)
+      return -1;
+    if (!n && (req->op == AP_OP_ADD))
+      return LEX_ERR(&lx, at, "target egress expected");
+    if (!valid_target(req->target))
+      return LEX_ERR(&lx, at, "bad egress name '%s'", req->target);
+    if ((req->op == AP_OP_ADD) && (parse_add_options(&lx, now, req) < 0))
+      return -1;
+    break;
+  }
+
+  if (!lex_at_end(&lx))
+    return LEX_ERR(&lx, lx.pos, "unexpected '%c'", *lx.pos);
+
+  return 0;
+}
+
+static uint
+format_quoted(const char *s, char *buf, uint size)
+{
+  uint n = 0;
+
+  if (size < 3)
+    return size;
+
+  buf[n++] = '"';
+  for (; *s && (n + 3 < size); s++)
+  {
+    if ((*s == '"') || (*s == '\\'))
+      buf[n++] = '\\';
+    buf[n++] = *s;
+  }
+
+  /* Did not fit: tell the caller */
+  if (*s)
+    return size;
+
+  buf[n++] = '"';
+  buf[n] = 0;
+  return n;
+}
+
+/**
+ * autopilot_request_format - write @req as a line
+ * @req: an add or withdraw request
+ * @buf: output
+ * @size: its size
+ *
+ * Times are written as absolute UNIX seconds, so that the line means the
+ * same when read back later. Returns the length, or -1 if it does not fit.
+ */
+int
+autopilot_request_format(const struct autopilot_request *req, char *buf, uint size)
+{
+  int n = bsnprintf(buf, size, "%s %N", (req->op == AP_OP_WITHDRAW) ? "withdraw" : "add", &req->net);
+
+  if ((n < 0) || (req->op == AP_OP_WITHDRAW))
+    return n;
+
+  int m = bsnprintf(buf + n, size - n, " %s", req->target);
+  if (m < 0) return -1;
+  n += m;
+
+  if (req->expires)
+  {
+    if ((m = bsnprintf(buf + n, size - n, " expires-at %u", (uint) (req->expires / US_PER_S))) < 0) return -1;
+    n += m;
+  }
+
+  if (req->created)
+  {
+    if ((m = bsnprintf(buf + n, size - n, " created %u", (uint) (req->created / US_PER_S))) < 0) return -1;
+    n += m;
+  }
+
+  if (req->source < AP_SRC_MAX)
+  {
+    if ((m = bsnprintf(buf + n, size - n, " source %s", autopilot_source_names[req->source])) < 0) return -1;
+    n += m;
+  }
+
+  if (req->reason[0])
+  {
+    if ((m = bsnprintf(buf + n, size - n, " reason ")) < 0) return -1;
+    n += m;
+    uint q = format_quoted(req->reason, buf + n, size - n);
+    if (q >= size - n) return -1;
+    n += q;
+  }
+
+  return n;
+}

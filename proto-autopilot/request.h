@@ -1,0 +1,68 @@
+/*
+ *	BIRD -- Autopilot override requests (controller protocol, state file)
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+#ifndef _BIRD_AUTOPILOT_REQUEST_H_
+#define _BIRD_AUTOPILOT_REQUEST_H_
+
+#include "nest/bird.h"
+#include "lib/net.h"
+
+#define AUTOPILOT_NEXT_BEST	"next-best"	/* Target: best path of another egress */
+#define AUTOPILOT_TARGET_MAX	64		/* Longest egress name, with the NUL */
+#define AUTOPILOT_REASON_MAX	256		/* Longest reason, with the NUL */
+#define AUTOPILOT_TAG_MAX	33		/* Longest request tag, with the NUL */
+
+enum autopilot_op {
+  AP_OP_NONE,				/* Empty line or comment */
+  AP_OP_ADD,				/* add PREFIX TARGET [options] */
+  AP_OP_WITHDRAW,			/* withdraw PREFIX */
+  AP_OP_FLUSH,				/* flush [TARGET] */
+  AP_OP_BEGIN,				/* begin: start an all-or-nothing batch */
+  AP_OP_SYNC,				/* sync: start a batch that replaces the whole set */
+  AP_OP_COMMIT,				/* commit: apply the batch */
+  AP_OP_ABORT,				/* abort: drop the batch */
+  AP_OP_PING,				/* ping: liveness */
+  AP_OP_STATUS,				/* status: counts */
+};
+
+enum autopilot_source {
+  AP_SRC_CLI,				/* birdc */
+  AP_SRC_CONTROLLER,			/* the controller socket */
+  AP_SRC_BGP,				/* a routing manager's BGP session */
+  AP_SRC_MAX,
+};
+
+extern const char *autopilot_source_names[AP_SRC_MAX];
+
+struct autopilot_request {
+  uint op;				/* enum autopilot_op */
+  net_addr_ip6 net;			/* Prefix (IPv4 or IPv6) for add and withdraw */
+  char target[AUTOPILOT_TARGET_MAX];	/* Egress name or AUTOPILOT_NEXT_BEST; flush: "" for all */
+  btime expires;			/* Real time of expiry, 0 for never */
+  btime created;			/* Real time of creation, 0 for now (state file sets it) */
+  uint source;				/* enum autopilot_source, AP_SRC_MAX if not given */
+  char reason[AUTOPILOT_REASON_MAX];	/* Free text, "" for none */
+  char tag[AUTOPILOT_TAG_MAX];		/* Client's tag (@tag), echoed in the reply */
+};
+
+/*
+ * Parse one line. @now is the real time used for relative expiry. Returns 0
+ * and fills @req, or -1 with a message in @err. @err has room for
+ * AUTOPILOT_ERR_MAX bytes; the tag is filled as soon as it is parsed, so that
+ * an error reply can carry it.
+ */
+#define AUTOPILOT_ERR_MAX	160
+int autopilot_request_parse(const char *line, btime now, struct autopilot_request *req, char *err);
+
+/* Format @req as a line that autopilot_request_parse() reads back (no newline) */
+int autopilot_request_format(const struct autopilot_request *req, char *buf, uint size);
+
+/* Parse a prefix "a.b.c.d/len" or "x:y::/len" with no host bits set */
+int autopilot_parse_prefix(const char *s, net_addr_ip6 *n, char *err);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ *	bird-autopilot unit tests -- override request parser
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+#include "harness.h"
+
+#include "lib/string.h"
+#include "proto/autopilot/request.h"
+
+#define NOW ((btime) 1700000000 * 1000000)
+
+static struct autopilot_request req;
+static char err[AUTOPILOT_ERR_MAX];
+
+static void
+parses(const char *line)
+{
+  if (autopilot_request_parse(line, NOW, &req, err) < 0)
+    fail_msg("'%s' should parse, got: %s", line, err);
+}
+
+static void
+fails(const char *line, const char *msg)
+{
+  if (autopilot_request_parse(line, NOW, &req, err) == 0)
+    fail_msg("'%s' should fail with '%s'", line, msg);
+  if (!strstr(err, msg))
+    fail_msg("'%s': expected '%s', got '%s'", line, msg, err);
+}
+
+static void
+add_with_every_option(void **state UNUSED)
+{
+  parses("@r17 add 203.0.113.0/24 transit_b expires 300 reason \"link \\\"A\\\" hot\" source controller\n");
+  assert_int_equal(req.op, AP_OP_ADD);
+  assert_string_equal(req.tag, "r17");
+  assert_string_equal(req.target, "transit_b");
+  assert_true(req.expires == NOW + (btime) 300 * 1000000);
+  assert_string_equal(req.reason, "link \"A\" hot");
+  assert_int_equal(req.source, AP_SRC_CONTROLLER);
+
+  char buf[64];
+  bsnprintf(buf, sizeof(buf), "%N", &req.net);
+  assert_string_equal(buf, "203.0.113.0/24");
+}
+
+static void
+add_ipv6_next_best_minimal(void **state UNUSED)
+{
+  parses("add 2001:db8:100::/48 next-best");
+  assert_int_equal(req.net.type, NET_IP6);
+  assert_int_equal(req.net.pxlen, 48);
+  assert_string_equal(req.target, AUTOPILOT_NEXT_BEST);
+  assert_true(req.expires == 0);
+  assert_int_equal(req.source, AP_SRC_MAX);
+  assert_string_equal(req.reason, "");
+  assert_string_equal(req.tag, "");
+}
+
+static void
+other_requests(void **state UNUSED)
+{
+  parses("withdraw 10.0.0.0/8");
+  assert_int_equal(req.op, AP_OP_WITHDRAW);
+  parses("flush");
+  assert_int_equal(req.op, AP_OP_FLUSH);
+  assert_string_equal(req.target, "");
+  parses("flush t1");
+  assert_string_equal(req.target, "t1");
+  parses("  begin  ");
+  assert_int_equal(req.op, AP_OP_BEGIN);
+  parses("sync\r\n");
+  assert_int_equal(req.op, AP_OP_SYNC);
+  parses("@x commit");
+  assert_int_equal(req.op, AP_OP_COMMIT);
+  parses("abort");
+  parses("ping");
+  parses("status");
+  assert_int_equal(req.op, AP_OP_STATUS);
+  parses("");
+  assert_int_equal(req.op, AP_OP_NONE);
+  parses("# a comment");
+  assert_int_equal(req.op, AP_OP_NONE);
+}
+
+static void
+absolute_times_round_trip(void **state UNUSED)
+{
+  struct autopilot_request again;
+  char line[1024];
+
+  parses("add 198.51.100.128/25 10.0.3.2 expires-at 1800000000 created 1700000001 source bgp reason \"a\\\\b\"");
+  assert_true(req.expires == (btime) 1800000000 * 1000000);
+  assert_true(req.created == (btime) 1700000001 * 1000000);
+
+  assert_true(autopilot_request_format(&req, line, sizeof(line)) > 0);
+  assert_int_equal(autopilot_request_parse(line, NOW, &again, err), 0);
+  assert_memory_equal(&req, &again, sizeof(req));
+
+  /* Too small a buffer is an error, not a truncated line */
+  assert_int_equal(autopilot_request_format(&req, line, 40), -1);
+}
+
+static void
+bad_prefixes(void **state UNUSED)
+{
+  fails("add 10.0.0.1/8 t1", "bad prefix '10.0.0.1/8': host bits set");
+  fails("add 10.0.0.0/33 t1", "length must be 0..32");
+  fails("add 2001:db8::/129 t1", "length must be 0..128");
+  fails("add 10.0.0.0 t1", "expected ADDRESS/LENGTH");
+  fails("add 10.0.0.256/24 t1", "not an IPv4 or IPv6 address");
+  fails("add 10.0.0.0/-1 t1", "length must be 0..32");
+  fails("add 10.0.0.0/2x t1", "length must be 0..32");
+  fails("withdraw /24", "expected ADDRESS/LENGTH");
+  fails("add", "prefix expected");
+}
+
+static void
+bad_words(void **state UNUSED)
+{
+  fails("frobnicate 10.0.0.0/8", "column 1: unknown request 'frobnicate'");
+  fails("add 10.0.0.0/8", "target egress expected");
+  fails("add 10.0.0.0/8 t1 colour blue", "column 19: unknown option 'colour'");
+  fails("add 10.0.0.0/8 t/1", "bad egress name 't/1'");
+  fails("add 10.0.0.0/8 t1 expires", "expires needs a value");
+  fails("add 10.0.0.0/8 t1 expires 0", "expires must be at least 1 second");
+  fails("add 10.0.0.0/8 t1 expires -5", "bad expires '-5'");
+  fails("add 10.0.0.0/8 t1 expires 999999999999", "bad expires");
+  fails("add 10.0.0.0/8 t1 source martian", "unknown source 'martian'");
+  fails("add 10.0.0.0/8 t1 reason unquoted", "expected a quoted string");
+  fails("add 10.0.0.0/8 t1 reason \"open", "unterminated string");
+  fails("add 10.0.0.0/8 t1 reason \"a\\nb\"", "bad escape");
+  fails("withdraw 10.0.0.0/8 extra", "unexpected 'e'");
+  fails("ping pong", "unexpected 'p'");
+  fails("@ ping", "bad tag");
+  fails("@bad/tag ping", "bad tag");
+  fails("@lonely", "request expected after tag");
+}
+
+static void
+garbage_bytes(void **state UNUSED)
+{
+  fails("\x01\x02\x03", "column 1: bad byte 0x01");
+  fails("add 10.0.0.0/8 t\xff", "bad byte 0xff");
+  fails("add 10.0.0.0/8 t1 reason \"x\x7f\"", "bad byte 0x7f in string");
+
+  char longname[200];
+  memset(longname, 'a', sizeof(longname) - 1);
+  longname[sizeof(longname) - 1] = 0;
+  fails(tmp_sprintf("add 10.0.0.0/8 %s", longname), "word too long");
+
+  char longreason[400];
+  memset(longreason, 'r', sizeof(longreason) - 1);
+  longreason[sizeof(longreason) - 1] = 0;
+  fails(tmp_sprintf("add 10.0.0.0/8 t1 reason \"%s\"", longreason), "string too long");
+}
+
+int
+main(void)
+{
+  ap_bird_init();
+
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(add_with_every_option),
+    cmocka_unit_test(add_ipv6_next_best_minimal),
+    cmocka_unit_test(other_requests),
+    cmocka_unit_test(absolute_times_round_trip),
+    cmocka_unit_test(bad_prefixes),
+    cmocka_unit_test(bad_words),
+    cmocka_unit_test(garbage_bytes),
+  };
+
+  return cmocka_run_group_tests_name("request parser", tests, NULL, NULL);
+}
