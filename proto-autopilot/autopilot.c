@@ -63,6 +63,8 @@ autopilot_rt_notify(struct proto *P, struct channel *c, net *n, rte *new, rte *o
   struct autopilot_proto *p = (void *) P;
   struct autopilot_table_stats *s = autopilot_stats(p, c);
 
+  autopilot_ovr_notify(p, n->n.addr, new && !old);
+
   /* The export map is updated before we are called: @new is set, @old cleared */
   if (new && !old)
   {
@@ -174,6 +176,8 @@ autopilot_start(struct proto *P)
   autopilot_apply_config(p);
   add_tail(&autopilot_instances, &p->instance_n);
   autopilot_lfib_start(p);
+  autopilot_ovr_start(p);
+  autopilot_state_start(p);
 
   return PS_UP;
 }
@@ -185,6 +189,9 @@ autopilot_shutdown(struct proto *P)
 
   /* Paths received from now on are not tagged; the nest flushes our routes */
   rem_node(&p->instance_n);
+
+  /* Overrides stay in the state file for the next start (fail static) */
+  autopilot_state_flush(p);
 
   return PS_DOWN;
 }
@@ -206,6 +213,7 @@ autopilot_reconfigure(struct proto *P, struct proto_config *CF)
   autopilot_apply_config(p);
   autopilot_lfib_update(p);
   autopilot_retag(p, old, new);
+  autopilot_ovr_reconfigure(p);
 
   return 1;
 }

@@ -14,6 +14,8 @@
 #include "nest/route.h"
 #include "lib/lists.h"
 #include "lib/event.h"
+#include "lib/timer.h"
+#include "proto/autopilot/override.h"
 
 struct bgp_proto;
 struct bgp_channel;
@@ -47,7 +49,14 @@ struct autopilot_config {
   list egresses;			/* struct autopilot_egress_config, in config order */
   u32 asn;				/* Global admin of our large communities, 0 = from egress BGP */
   int label_community;			/* Also carry the primary label in a large community */
+  uint max_overrides;			/* Requests beyond this many overrides are refused */
+  int shadow;				/* Shadow mode: resolve and report, originate nothing */
+  u32 override_local_pref;		/* LOCAL_PREF of override copies, for the hosts */
+  const char *state_file;		/* Where overrides persist, NULL for nowhere */
 };
+
+#define AUTOPILOT_DEFAULT_MAX_OVERRIDES	1000000
+#define AUTOPILOT_DEFAULT_LOCAL_PREF	4294967295U
 
 /* What one watched table looks like through its channel */
 struct autopilot_table_stats {
@@ -75,6 +84,20 @@ struct autopilot_proto {
   struct event *lfib_event;		/* Brings LFIB entries in line with egresses */
   u32 asn;				/* Global admin of our large communities (resolved) */
   int label_community;			/* Copy of the config option */
+
+  HASH(struct autopilot_override) ovr_hash;	/* Overrides by prefix */
+  HASH(struct autopilot_override) ovr_src;	/* Covering copies by copied prefix */
+  struct autopilot_override *ovr_dirty;	/* To resolve in ovr_event */
+  slab *ovr_slab;			/* Allocator of struct autopilot_override */
+  event *ovr_event;			/* Resolves dirty overrides, updates routes */
+  timer *ovr_timer;			/* Expiry and recheck, every second */
+  uint ovr_count;			/* Overrides not withdrawn */
+  uint ovr_states[AP_OVR_STATES];	/* Overrides by state (withdrawn ones included until freed) */
+  uint ovr_expired;			/* Overrides removed by expiry since start */
+  int ovr_recheck;			/* Paths were added: recheck pending and covering */
+
+  event *state_event;			/* Writes the state file */
+  int state_loaded;			/* The state file was read (or there is none) */
 };
 
 extern struct protocol proto_autopilot;
@@ -89,11 +112,19 @@ void autopilot_tag_init(void);
 void autopilot_tag_attrs(struct autopilot_proto *p, struct autopilot_egress_config *e, rta *a, struct linpool *pool);
 extern list autopilot_instances;
 
+int autopilot_rte_better(rte *new, rte *old);
+
 /* lfib.c */
 void autopilot_lfib_start(struct autopilot_proto *p);
 void autopilot_lfib_update(struct autopilot_proto *p);
 void autopilot_neigh_notify(struct neighbor *n);
 
 void autopilot_show(struct proto *P);
+
+/* cli.c */
+void autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uint expires, const char *reason);
+void autopilot_cmd_withdraw(struct symbol *sym, const net_addr *n);
+void autopilot_cmd_flush(struct symbol *sym, const char *target);
+void autopilot_cmd_load(struct symbol *sym, const char *file);
 
 #endif

@@ -1,0 +1,195 @@
+/*
+ *	BIRD -- Autopilot birdc commands for overrides
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+/**
+ * DOC: Override commands
+ *
+ * birdc front end of the override store: add, withdraw, flush, load (a whole
+ * desired set from a file, all or nothing, applied as a diff) and show.
+ * Every command that changes state refuses restricted clients ("birdc -r"
+ * and sockets declared restrict) before it looks at anything else.
+ *
+ * Replies: 0 for success, 8100 for a refused request (with the reason),
+ * 1101 for override listings.
+ */
+
+#undef LOCAL_DEBUG
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <errno.h>
+
+#include "nest/bird.h"
+#include "nest/protocol.h"
+#include "nest/cli.h"
+#include "conf/conf.h"
+#include "lib/string.h"
+#include "autopilot.h"
+
+#define REPLY_REFUSED	8100
+
+/* The running autopilot protocol named by @sym, or NULL after a reply */
+static struct autopilot_proto *
+autopilot_cli_proto(struct symbol *sym)
+{
+  if ((sym->class != SYM_PROTO) || !sym->proto->proto || (sym->proto->protocol != &proto_autopilot))
+  {
+    cli_msg(REPLY_REFUSED, "%s is not an autopilot protocol", sym->name);
+    return NULL;
+  }
+
+  struct autopilot_proto *p = (void *) sym->proto->proto;
+  if (p->p.proto_state != PS_UP)
+  {
+    cli_msg(REPLY_REFUSED, "Protocol %s is not up", sym->name);
+    return NULL;
+  }
+
+  return p;
+}
+
+void
+autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uint expires, const char *reason)
+{
+  struct autopilot_request req = { .op = AP_OP_ADD, .source = AP_SRC_CLI };
+  char err[AUTOPILOT_ERR_MAX];
+
+  if (cli_access_restricted())
+    return;
+
+  struct autopilot_proto *p = autopilot_cli_proto(sym);
+  if (!p)
+    return;
+
+  if ((strlen(target) >= sizeof(req.target)) || (reason && (strlen(reason) >= sizeof(req.reason))))
+  {
+    cli_msg(REPLY_REFUSED, "Egress name or reason too long");
+    return;
+  }
+
+  net_copy((net_addr *) &req.net, n);
+  strcpy(req.target, target);
+  if (reason)
+    strcpy(req.reason, reason);
+  if (expires)
+    req.expires = current_real_time() + (btime) expires S;
+
+  if (autopilot_ovr_add(p, &req, AP_SRC_CLI, err) < 0)
+    cli_msg(REPLY_REFUSED, "%s", err);
+  else
+    cli_msg(0, "Override %N -> %s added%s", n, target, ((struct autopilot_config *) p->p.cf)->shadow ? " (shadow mode)" : "");
+}
+
+void
+autopilot_cmd_withdraw(struct symbol *sym, const net_addr *n)
+{
+  char err[AUTOPILOT_ERR_MAX];
+
+  if (cli_access_restricted())
+    return;
+
+  struct autopilot_proto *p = autopilot_cli_proto(sym);
+  if (!p)
+    return;
+
+  if (autopilot_ovr_withdraw(p, n, err) < 0)
+    cli_msg(REPLY_REFUSED, "%s", err);
+  else
+    cli_msg(0, "Override %N withdrawn", n);
+}
+
+void
+autopilot_cmd_flush(struct symbol *sym, const char *target)
+{
+  if (cli_access_restricted())
+    return;
+
+  struct autopilot_proto *p = autopilot_cli_proto(sym);
+  if (!p)
+    return;
+
+  uint n = autopilot_ovr_flush(p, target);
+  cli_msg(0, "%u overrides withdrawn", n);
+}
+
+/**
+ * autopilot_cmd_load - replace all overrides by those listed in a file
+ * @sym: protocol
+ * @file: a file of add lines (the controller protocol's words)
+ *
+ * Nothing changes unless every line is good and the whole set validates.
+ */
+void
+autopilot_cmd_load(struct symbol *sym, const char *file)
+{
+  char line[1026], err[AUTOPILOT_ERR_MAX];
+  uint n = 0, max = 1024, lineno = 0;
+
+  if (cli_access_restricted())
+    return;
+
+  struct autopilot_proto *p = autopilot_cli_proto(sym);
+  if (!p)
+    return;
+
+  FILE *f = fopen(file, "r");
+  if (!f)
+  {
+    cli_msg(8009, "Cannot open %s: %m", file);
+    return;
+  }
+
+  btime now = current_real_time();
+  struct autopilot_request *reqs = xmalloc(max * sizeof(struct autopilot_request));
+
+  while (fgets(line, sizeof(line), f))
+  {
+    lineno++;
+
+    if (!strchr(line, '\n') && !feof(f))
+    {
+      cli_msg(REPLY_REFUSED, "%s line %u: line too long; nothing changed", file, lineno);
+      goto done;
+    }
+
+    if (n == max)
+      reqs = xrealloc(reqs, (max *= 2) * sizeof(struct autopilot_request));
+
+    if (autopilot_request_parse(line, now, &reqs[n], err) < 0)
+    {
+      cli_msg(REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lineno, err);
+      goto done;
+    }
+
+    if (reqs[n].op == AP_OP_NONE)
+      continue;
+
+    if (reqs[n].op != AP_OP_ADD)
+    {
+      cli_msg(REPLY_REFUSED, "%s line %u: a set lists add lines only; nothing changed", file, lineno);
+      goto done;
+    }
+
+    n++;
+  }
+
+  if (ferror(f))
+  {
+    cli_msg(REPLY_REFUSED, "Error reading %s: %m; nothing changed", file);
+    goto done;
+  }
+
+  if (autopilot_ovr_batch(p, reqs, n, 1, AP_SRC_CLI, err) < 0)
+    cli_msg(REPLY_REFUSED, "%s: %s; nothing changed", file, err);
+  else
+    cli_msg(0, "Loaded %u overrides from %s", n, file);
+
+done:
+  fclose(f);
+  xfree(reqs);
+}

@@ -1,0 +1,743 @@
+/*
+ *	BIRD -- Autopilot controller overrides
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+/**
+ * DOC: Overrides
+ *
+ * An override moves a prefix to a target egress by originating a copy of
+ * the target's path with our (higher) preference, a very high local-pref
+ * for the hosts' own best-path selection, and the override marker. The copy
+ * carries the target's tags (label, Precision Path label) from the copied
+ * path's attributes.
+ *
+ * The copied path is the target's path for the prefix itself or for the
+ * most specific covering prefix that has one ("src"), so a controller may
+ * move a more specific part of a prefix. With target next-best, it is the
+ * best path, by the table's own order, of an egress other than the one of
+ * BGP's best path, on the most specific covering prefix with paths.
+ *
+ * An override never points at a path that does not exist: every change of a
+ * watched prefix (RA_ANY notifications) marks the overrides whose prefix or
+ * src it is as dirty, and one event resolves them again, so the copy goes
+ * in the same event loop round as the path it copies. Overrides whose
+ * resolution might change by a new covering path appearing elsewhere
+ * (pending ones, covering copies) are checked again by a one-second timer,
+ * and only after paths were added. The same timer removes expired ones.
+ *
+ * All route updates happen in the event, never in a request handler or in
+ * rt_notify(): requests only change the store and mark overrides dirty.
+ */
+
+#undef LOCAL_DEBUG
+
+#include "nest/bird.h"
+#include "nest/iface.h"
+#include "nest/protocol.h"
+#include "nest/route.h"
+#include "nest/attrs.h"
+#include "lib/event.h"
+#include "lib/timer.h"
+#include "lib/string.h"
+#include "conf/conf.h"
+#include "proto/bgp/bgp.h"
+#include "autopilot.h"
+
+const char *autopilot_ovr_state_names[AP_OVR_STATES] = {
+  [AP_OVR_PENDING] = "pending",
+  [AP_OVR_ACTIVE] = "active",
+  [AP_OVR_SHADOW] = "shadow",
+};
+
+#define OVR_KEY(o)		((net_addr *) &(o)->net)
+#define OVR_NEXT(o)		(o)->next_hash
+#define OVR_EQ(a,b)		net_equal(a, b)
+#define OVR_FN(a)		net_hash(a)
+#define OVR_ORDER		10
+#define OVR_REHASH		autopilot_ovr_rehash
+#define OVR_PARAMS		/8, *2, 2, 2, 10, 24
+
+#define SRC_KEY(o)		((net_addr *) &(o)->src)
+#define SRC_NEXT(o)		(o)->next_src
+#define SRC_EQ(a,b)		net_equal(a, b)
+#define SRC_FN(a)		net_hash(a)
+#define SRC_ORDER		6
+#define SRC_REHASH		autopilot_src_rehash
+#define SRC_PARAMS		/8, *2, 2, 2, 6, 24
+
+HASH_DEFINE_REHASH_FN(OVR, struct autopilot_override)
+HASH_DEFINE_REHASH_FN(SRC, struct autopilot_override)
+
+#define US_PER_S	((btime) 1000000)
+
+static inline struct autopilot_config *
+ap_cf(struct autopilot_proto *p)
+{
+  return (void *) p->p.cf;
+}
+
+static struct channel *
+autopilot_ovr_channel(struct autopilot_proto *p, const net_addr *n)
+{
+  return (n->type == NET_IP4) ? p->ip4_channel : (n->type == NET_IP6) ? p->ip6_channel : NULL;
+}
+
+static void
+autopilot_ovr_dirty(struct autopilot_proto *p, struct autopilot_override *o)
+{
+  if (o->dirty)
+    return;
+
+  o->dirty = 1;
+  o->next_dirty = p->ovr_dirty;
+  p->ovr_dirty = o;
+  ev_schedule(p->ovr_event);
+}
+
+/* The egress a path comes from, or NULL if it is no egress path */
+static struct autopilot_egress_config *
+autopilot_rte_egress(struct autopilot_proto *p, rte *r)
+{
+  struct proto *sp = r->src->proto;
+
+  if (sp->proto != &proto_bgp)
+    return NULL;
+
+  return autopilot_egress_of_bgp(p, (struct bgp_proto *) sp);
+}
+
+/*
+ * The order of rte_better() in nest/rt-table.c (static there): preference,
+ * then protocol, then the protocol's own comparison (bgp_rte_better, which
+ * is no total order because of MED, so we only ever pick a best of a set).
+ */
+int
+autopilot_rte_better(rte *new, rte *old)
+{
+  if (!old)
+    return 1;
+
+  if (new->attrs->pref != old->attrs->pref)
+    return new->attrs->pref > old->attrs->pref;
+
+  if (new->src->proto->proto != old->src->proto->proto)
+    return new->src->proto->proto > old->src->proto->proto;
+
+  return new->src->proto->rte_better ? new->src->proto->rte_better(new, old) : 0;
+}
+
+/* Is @r a path we may copy: valid, not ours */
+static inline int
+autopilot_rte_usable(struct autopilot_proto *p, rte *r)
+{
+  return rte_is_valid(r) && (r->src->proto != &p->p);
+}
+
+/* The target's best path in @n, or NULL */
+static rte *
+autopilot_path_of(struct autopilot_proto *p, net *n, struct autopilot_egress_config *target)
+{
+  rte *best = NULL;
+
+  for (rte *r = n->routes; r; r = r->next)
+    if (autopilot_rte_usable(p, r) && (autopilot_rte_egress(p, r) == target) && autopilot_rte_better(r, best))
+      best = r;
+
+  return best;
+}
+
+/* Best path of @n from an egress other than that of BGP's best; *@bgp_best gets that */
+static rte *
+autopilot_next_best(struct autopilot_proto *p, net *n, rte **bgp_best)
+{
+  rte *best = NULL, *alt = NULL;
+  struct autopilot_egress_config *be;
+
+  for (rte *r = n->routes; r; r = r->next)
+    if (autopilot_rte_usable(p, r) && autopilot_rte_better(r, best))
+      best = r;
+
+  *bgp_best = best;
+  if (!best)
+    return NULL;
+
+  be = autopilot_rte_egress(p, best);
+  for (rte *r = n->routes; r; r = r->next)
+  {
+    struct autopilot_egress_config *e;
+    if (autopilot_rte_usable(p, r) && (e = autopilot_rte_egress(p, r)) && (e != be) && autopilot_rte_better(r, alt))
+      alt = r;
+  }
+
+  return alt;
+}
+
+static int
+autopilot_net_has_paths(struct autopilot_proto *p, net *n)
+{
+  for (rte *r = n->routes; r; r = r->next)
+    if (autopilot_rte_usable(p, r))
+      return 1;
+
+  return 0;
+}
+
+static void
+autopilot_net_truncate(net_addr_ip6 *dst, const net_addr_ip6 *src, uint len)
+{
+  net_copy((net_addr *) dst, (const net_addr *) src);
+  dst->pxlen = len;
+  net_normalize((net_addr *) dst);
+}
+
+/*
+ * Find the path @o copies: walk from its prefix towards /0 and take the
+ * first prefix in the table with a suitable path. Returns the path and sets
+ * o->src, or returns NULL and sets o->why.
+ */
+static rte *
+autopilot_ovr_resolve(struct autopilot_proto *p, struct autopilot_override *o)
+{
+  struct channel *c = autopilot_ovr_channel(p, (net_addr *) &o->net);
+  struct autopilot_egress_config *target = NULL;
+  net_addr_ip6 probe;
+
+  if (!c || (c->channel_state != CS_UP))
+    return o->why = "channel down", NULL;
+
+  if (o->target && !(target = autopilot_egress_find(ap_cf(p), o->target)))
+    return o->why = "egress not configured", NULL;
+
+  for (int len = o->net.pxlen; len >= 0; len--)
+  {
+    autopilot_net_truncate(&probe, &o->net, len);
+    net *n = net_find(c->table, (net_addr *) &probe);
+    if (!n)
+      continue;
+
+    rte *r, *bgp_best;
+    if (target)
+      r = autopilot_path_of(p, n, target);
+    else
+    {
+      /* next-best follows forwarding: only the longest prefix with paths counts */
+      if (!autopilot_net_has_paths(p, n))
+	continue;
+      if (!(r = autopilot_next_best(p, n, &bgp_best)))
+	return o->why = "no path from another egress", NULL;
+    }
+
+    if (r)
+    {
+      o->src = probe;
+      return r;
+    }
+  }
+
+  return o->why = target ? "no path from the target egress" : "no path", NULL;
+}
+
+static void
+autopilot_ovr_src_index(struct autopilot_proto *p, struct autopilot_override *o, int covering)
+{
+  if (o->in_src)
+    HASH_REMOVE2(p->ovr_src, SRC, p->p.pool, o);
+
+  o->in_src = covering;
+  if (covering)
+    HASH_INSERT2(p->ovr_src, SRC, p->p.pool, o);
+}
+
+/* Originate the copy of @r for @o */
+static void
+autopilot_ovr_announce(struct autopilot_proto *p, struct autopilot_override *o, struct channel *c, rte *r)
+{
+  struct autopilot_config *cf = ap_cf(p);
+  rta *a = alloca(rta_size(r->attrs));
+
+  memcpy(a, r->attrs, rta_size(r->attrs));
+  a->cached = 0;
+  a->hostentry = NULL;
+  a->pref = c->preference;
+
+  /* The hosts choose by BGP rules: make the copy win there too, and mark it */
+  bgp_set_attr_u32(&a->eattrs, tmp_linpool, BA_LOCAL_PREF, 0, cf->override_local_pref);
+
+  eattr *lc = bgp_find_attr(a->eattrs, BA_LARGE_COMMUNITY);
+  const struct adata *set = lc_set_add(tmp_linpool, lc ? lc->u.ptr : NULL,
+				       (lcomm) { p->asn, AUTOPILOT_LC_OVERRIDE, 1 });
+  bgp_set_attr_ptr(&a->eattrs, tmp_linpool, BA_LARGE_COMMUNITY, 0, set);
+
+  rte *e = rte_get_temp(a, p->p.main_source);
+  rte_update2(c, (net_addr *) &o->net, e, p->p.main_source);
+  o->announced = 1;
+}
+
+static void
+autopilot_ovr_withdraw_route(struct autopilot_proto *p, struct autopilot_override *o)
+{
+  struct channel *c = autopilot_ovr_channel(p, (net_addr *) &o->net);
+
+  if (o->announced && c && (c->channel_state == CS_UP))
+    rte_update2(c, (net_addr *) &o->net, NULL, p->p.main_source);
+
+  o->announced = 0;
+}
+
+static void
+autopilot_ovr_set_state(struct autopilot_proto *p, struct autopilot_override *o, uint state)
+{
+  p->ovr_states[o->state]--;
+  o->state = state;
+  p->ovr_states[o->state]++;
+}
+
+/* Bring one override's route in line with the table and the config */
+static void
+autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
+{
+  struct channel *c = autopilot_ovr_channel(p, (net_addr *) &o->net);
+  rte *r = autopilot_ovr_resolve(p, o);
+
+  if (!r)
+  {
+    autopilot_ovr_withdraw_route(p, o);
+    autopilot_ovr_src_index(p, o, 0);
+    if (o->state != AP_OVR_PENDING)
+      log(L_INFO "%s: Override %N -> %s pending: %s", p->p.name, &o->net,
+	  o->target ?: AUTOPILOT_NEXT_BEST, o->why);
+    autopilot_ovr_set_state(p, o, AP_OVR_PENDING);
+    return;
+  }
+
+  struct autopilot_egress_config *e = autopilot_rte_egress(p, r);
+  o->why = NULL;
+  o->via_label = e ? e->label : 0;
+  autopilot_ovr_src_index(p, o, !net_equal((net_addr *) &o->src, (net_addr *) &o->net));
+
+  if (ap_cf(p)->shadow)
+  {
+    autopilot_ovr_withdraw_route(p, o);
+    if (o->state != AP_OVR_SHADOW)
+      log(L_INFO "%s: Shadow: would move %N to %s (path of %N)", p->p.name, &o->net,
+	  e ? e->name : "?", &o->src);
+    autopilot_ovr_set_state(p, o, AP_OVR_SHADOW);
+    return;
+  }
+
+  autopilot_ovr_announce(p, o, c, r);
+  autopilot_ovr_set_state(p, o, AP_OVR_ACTIVE);
+}
+
+static void
+autopilot_ovr_free(struct autopilot_proto *p, struct autopilot_override *o)
+{
+  autopilot_ovr_withdraw_route(p, o);
+  autopilot_ovr_src_index(p, o, 0);
+  HASH_REMOVE2(p->ovr_hash, OVR, p->p.pool, o);
+  p->ovr_states[o->state]--;
+  mb_free(o->target);
+  mb_free(o->reason);
+  sl_free(o);
+}
+
+static void
+autopilot_ovr_event(void *data)
+{
+  struct autopilot_proto *p = data;
+  struct autopilot_override *o, *next;
+
+  /* Take the list: updates may mark more (they go to a new list) */
+  o = p->ovr_dirty;
+  p->ovr_dirty = NULL;
+
+  for (; o; o = next)
+  {
+    next = o->next_dirty;
+    o->dirty = 0;
+
+    if (o->deleted)
+      autopilot_ovr_free(p, o);
+    else
+      autopilot_ovr_update(p, o);
+  }
+}
+
+/*
+ * Once a second: remove expired overrides, and, after paths were added,
+ * resolve again those a new covering path could change.
+ */
+static void
+autopilot_ovr_tick(timer *t)
+{
+  struct autopilot_proto *p = t->data;
+  btime now = current_real_time();
+  int recheck = p->ovr_recheck;
+  uint expired = 0;
+
+  p->ovr_recheck = 0;
+
+  HASH_WALK(p->ovr_hash, next_hash, o)
+  {
+    if (o->deleted)
+      continue;
+
+    if (o->expires && (o->expires <= now))
+    {
+      log(L_INFO "%s: Override %N -> %s expired", p->p.name, &o->net, o->target ?: AUTOPILOT_NEXT_BEST);
+      o->deleted = 1;
+      p->ovr_count--;
+      expired++;
+      autopilot_ovr_dirty(p, o);
+    }
+    else if (recheck && ((o->state == AP_OVR_PENDING) || o->in_src))
+      autopilot_ovr_dirty(p, o);
+  }
+  HASH_WALK_END;
+
+  if (expired)
+  {
+    p->ovr_expired += expired;
+    autopilot_state_changed(p);
+  }
+}
+
+/**
+ * autopilot_ovr_notify - a path of a watched table changed
+ * @p: autopilot instance
+ * @n: the prefix
+ * @added: a path was added (not only changed or removed)
+ */
+void
+autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, int added)
+{
+  struct autopilot_override *o;
+
+  if (!p->ovr_count && !p->ovr_hash.count)
+    return;
+
+  if (o = HASH_FIND(p->ovr_hash, OVR, n))
+    autopilot_ovr_dirty(p, o);
+
+  /* Every override copying a path of this prefix */
+  if (p->ovr_src.count)
+    for (o = p->ovr_src.data[HASH_FN(p->ovr_src, SRC, n)]; o; o = o->next_src)
+      if (net_equal((net_addr *) &o->src, n))
+	autopilot_ovr_dirty(p, o);
+
+  if (added && (p->ovr_states[AP_OVR_PENDING] || p->ovr_src.count))
+    p->ovr_recheck = 1;
+}
+
+struct autopilot_override *
+autopilot_ovr_find(struct autopilot_proto *p, const net_addr *n)
+{
+  struct autopilot_override *o = HASH_FIND(p->ovr_hash, OVR, n);
+  return (o && !o->deleted) ? o : NULL;
+}
+
+uint
+autopilot_ovr_count(struct autopilot_proto *p)
+{
+  return p->ovr_count;
+}
+
+static char *
+autopilot_strdup(pool *pool, const char *s)
+{
+  if (!s || !*s)
+    return NULL;
+
+  uint len = strlen(s) + 1;
+  char *d = mb_alloc(pool, len);
+  memcpy(d, s, len);
+  return d;
+}
+
+#define OVR_ERR(code, msg, args...) \
+  ({ bsnprintf(err, AUTOPILOT_ERR_MAX, code ": " msg, ##args); -1; })
+
+/* Validate an add request without changing anything; @extra: how many new prefixes before it */
+static int
+autopilot_ovr_check_add(struct autopilot_proto *p, const struct autopilot_request *req, uint extra, char *err)
+{
+  struct autopilot_config *cf = ap_cf(p);
+  const net_addr *n = (const net_addr *) &req->net;
+
+  if (!autopilot_ovr_channel(p, n))
+    return OVR_ERR("no-channel", "no %s channel in protocol %s", (n->type == NET_IP4) ? "ipv4" : "ipv6", p->p.name);
+
+  if (strcmp(req->target, AUTOPILOT_NEXT_BEST) && !autopilot_egress_find(cf, req->target))
+    return OVR_ERR("unknown-egress", "no egress '%s' in protocol %s", req->target, p->p.name);
+
+  if (!autopilot_ovr_find(p, n) && (p->ovr_count + extra >= cf->max_overrides))
+    return OVR_ERR("over-limit", "%u overrides, the limit is %u", p->ovr_count + extra, cf->max_overrides);
+
+  return 0;
+}
+
+/* Apply a validated add */
+static void
+autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source)
+{
+  const net_addr *n = (const net_addr *) &req->net;
+  struct autopilot_override *o = HASH_FIND(p->ovr_hash, OVR, n);
+
+  if (!o)
+  {
+    o = sl_allocz(p->ovr_slab);
+    net_copy((net_addr *) &o->net, n);
+    o->state = AP_OVR_PENDING;
+    p->ovr_states[AP_OVR_PENDING]++;
+    HASH_INSERT2(p->ovr_hash, OVR, p->p.pool, o);
+    p->ovr_count++;
+  }
+  else if (o->deleted)
+  {
+    o->deleted = 0;
+    p->ovr_count++;
+  }
+
+  mb_free(o->target);
+  mb_free(o->reason);
+  o->target = strcmp(req->target, AUTOPILOT_NEXT_BEST) ? autopilot_strdup(p->p.pool, req->target) : NULL;
+  o->reason = autopilot_strdup(p->p.pool, req->reason);
+  o->created = req->created ?: current_real_time();
+  o->expires = req->expires;
+  o->source = (req->source < AP_SRC_MAX) ? req->source : source;
+  o->why = "not resolved yet";
+
+  autopilot_ovr_dirty(p, o);
+}
+
+static void
+autopilot_ovr_do_withdraw(struct autopilot_proto *p, struct autopilot_override *o)
+{
+  o->deleted = 1;
+  p->ovr_count--;
+  autopilot_ovr_dirty(p, o);
+}
+
+/**
+ * autopilot_ovr_add - add or replace one override
+ * @p: autopilot instance
+ * @req: add request
+ * @source: where it came from, unless @req says
+ * @err: error message (AUTOPILOT_ERR_MAX), "code: text"
+ */
+int
+autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, char *err)
+{
+  if (autopilot_ovr_check_add(p, req, 0, err) < 0)
+    return -1;
+
+  if (req->expires && (req->expires <= current_real_time()))
+    return OVR_ERR("expired", "expiry time is in the past");
+
+  autopilot_ovr_do_add(p, req, source);
+  autopilot_state_changed(p);
+  return 0;
+}
+
+/**
+ * autopilot_ovr_restore - add an override read from the state file
+ * @p: autopilot instance
+ * @req: the add request of one line
+ * @err: error message
+ *
+ * Unlike a new request, an override of an egress that is no longer
+ * configured is kept, pending: the egress may come back with the config.
+ */
+int
+autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, char *err)
+{
+  const net_addr *n = (const net_addr *) &req->net;
+
+  if (!autopilot_ovr_channel(p, n))
+    return OVR_ERR("no-channel", "no %s channel in protocol %s", (n->type == NET_IP4) ? "ipv4" : "ipv6", p->p.name);
+
+  if (!autopilot_ovr_find(p, n) && (p->ovr_count >= ap_cf(p)->max_overrides))
+    return OVR_ERR("over-limit", "%u overrides, the limit is %u", p->ovr_count, ap_cf(p)->max_overrides);
+
+  autopilot_ovr_do_add(p, req, AP_SRC_CLI);
+  return 0;
+}
+
+int
+autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, char *err)
+{
+  struct autopilot_override *o = autopilot_ovr_find(p, n);
+
+  if (!o)
+    return OVR_ERR("not-found", "no override for %N", n);
+
+  autopilot_ovr_do_withdraw(p, o);
+  autopilot_state_changed(p);
+  return 0;
+}
+
+/**
+ * autopilot_ovr_flush - withdraw all overrides, or those of one target
+ * @p: autopilot instance
+ * @target: egress name (or "next-best"), NULL for all
+ *
+ * Returns how many were withdrawn.
+ */
+uint
+autopilot_ovr_flush(struct autopilot_proto *p, const char *target)
+{
+  uint n = 0;
+
+  HASH_WALK(p->ovr_hash, next_hash, o)
+    if (!o->deleted && (!target || !strcmp(target, o->target ?: AUTOPILOT_NEXT_BEST)))
+    {
+      autopilot_ovr_do_withdraw(p, o);
+      n++;
+    }
+  HASH_WALK_END;
+
+  if (n)
+    autopilot_state_changed(p);
+
+  return n;
+}
+
+/**
+ * autopilot_ovr_batch - apply requests all or nothing
+ * @p: autopilot instance
+ * @reqs: add and withdraw requests
+ * @n: their count
+ * @sync: the adds are the whole desired set: withdraw every other override
+ * @source: source of the adds
+ * @err: error message, naming the first bad request (1-based)
+ *
+ * Everything is validated before anything changes. Adds of prefixes that
+ * already have an override with the same target, expiry and reason keep it
+ * as it is (a sync is applied as a diff).
+ */
+int
+autopilot_ovr_batch(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err)
+{
+  uint extra = 0;
+  btime now = current_real_time();
+  char msg[AUTOPILOT_ERR_MAX];
+
+  /* A sync replaces the set: only its own adds count against the limit */
+  if (sync && (n > ap_cf(p)->max_overrides))
+    return OVR_ERR("over-limit", "%u overrides, the limit is %u", n, ap_cf(p)->max_overrides);
+
+  for (uint i = 0; i < n; i++)
+  {
+    const struct autopilot_request *r = &reqs[i];
+
+    if (r->op == AP_OP_ADD)
+    {
+      if (autopilot_ovr_check_add(p, r, sync ? 0 : extra, msg) < 0)
+      {
+	if (sync && !strncmp(msg, "over-limit", 10))
+	  continue;
+	return OVR_ERR("batch", "request %u: %s", i + 1, msg);
+      }
+      if (r->expires && (r->expires <= now))
+	return OVR_ERR("batch", "request %u: expired: expiry time is in the past", i + 1);
+      if (!autopilot_ovr_find(p, (net_addr *) &r->net))
+	extra++;
+    }
+    else if (r->op == AP_OP_WITHDRAW)
+    {
+      if (sync)
+	return OVR_ERR("batch", "request %u: withdraw in a sync (a sync lists the whole set)", i + 1);
+      if (!autopilot_ovr_find(p, (net_addr *) &r->net))
+	return OVR_ERR("batch", "request %u: not-found: no override for %N", i + 1, &r->net);
+    }
+    else
+      return OVR_ERR("batch", "request %u: only add and withdraw in a batch", i + 1);
+  }
+
+  if (sync)
+  {
+    /* Mark what the set keeps; withdraw the rest */
+    HASH_WALK(p->ovr_hash, next_hash, o)
+      o->in_sync = 0;
+    HASH_WALK_END;
+
+    for (uint i = 0; i < n; i++)
+    {
+      struct autopilot_override *o = autopilot_ovr_find(p, (net_addr *) &reqs[i].net);
+      if (o)
+	o->in_sync = 1;
+    }
+
+    HASH_WALK(p->ovr_hash, next_hash, o)
+      if (!o->deleted && !o->in_sync)
+	autopilot_ovr_do_withdraw(p, o);
+    HASH_WALK_END;
+  }
+
+  for (uint i = 0; i < n; i++)
+  {
+    const struct autopilot_request *r = &reqs[i];
+    struct autopilot_override *o = autopilot_ovr_find(p, (net_addr *) &r->net);
+
+    if (r->op == AP_OP_WITHDRAW)
+    {
+      if (o)
+	autopilot_ovr_do_withdraw(p, o);
+      continue;
+    }
+
+    /* Unchanged: keep it, with its age */
+    if (o && !strcmp(o->target ?: AUTOPILOT_NEXT_BEST, r->target) && (o->expires == r->expires) &&
+	!strcmp(o->reason ?: "", r->reason))
+      continue;
+
+    autopilot_ovr_do_add(p, r, source);
+  }
+
+  autopilot_state_changed(p);
+  return 0;
+}
+
+void
+autopilot_ovr_to_request(struct autopilot_override *o, struct autopilot_request *req)
+{
+  *req = (struct autopilot_request) {
+    .op = AP_OP_ADD,
+    .net = o->net,
+    .expires = o->expires,
+    .created = o->created,
+    .source = o->source,
+  };
+
+  strcpy(req->target, o->target ?: AUTOPILOT_NEXT_BEST);
+  if (o->reason)
+    strcpy(req->reason, o->reason);
+}
+
+void
+autopilot_ovr_start(struct autopilot_proto *p)
+{
+  p->ovr_slab = sl_new(p->p.pool, sizeof(struct autopilot_override));
+  HASH_INIT(p->ovr_hash, p->p.pool, OVR_ORDER);
+  HASH_INIT(p->ovr_src, p->p.pool, SRC_ORDER);
+  p->ovr_dirty = NULL;
+  p->ovr_count = p->ovr_expired = p->ovr_recheck = 0;
+  memset(p->ovr_states, 0, sizeof(p->ovr_states));
+
+  p->ovr_event = ev_new_init(p->p.pool, autopilot_ovr_event, p);
+  p->ovr_timer = tm_new_init(p->p.pool, autopilot_ovr_tick, p, 1 S, 0);
+  tm_start(p->ovr_timer, 1 S);
+}
+
+/* Egresses, shadow mode or local-pref may have changed: resolve everything again */
+void
+autopilot_ovr_reconfigure(struct autopilot_proto *p)
+{
+  HASH_WALK(p->ovr_hash, next_hash, o)
+    autopilot_ovr_dirty(p, o);
+  HASH_WALK_END;
+}

@@ -1,0 +1,70 @@
+/*
+ *	BIRD -- Autopilot controller overrides
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+#ifndef _BIRD_AUTOPILOT_OVERRIDE_H_
+#define _BIRD_AUTOPILOT_OVERRIDE_H_
+
+#include "nest/bird.h"
+#include "lib/hash.h"
+#include "lib/net.h"
+#include "proto/autopilot/request.h"
+
+struct autopilot_proto;
+
+enum autopilot_ovr_state {
+  AP_OVR_PENDING,			/* No usable path: nothing originated */
+  AP_OVR_ACTIVE,			/* Copy of the target's path originated */
+  AP_OVR_SHADOW,			/* Shadow mode: would be active, nothing originated */
+  AP_OVR_STATES,
+};
+
+extern const char *autopilot_ovr_state_names[AP_OVR_STATES];
+
+struct autopilot_override {
+  struct autopilot_override *next_hash;	/* In autopilot_proto.ovr_hash, by net */
+  struct autopilot_override *next_src;	/* In autopilot_proto.ovr_src, by src (covering copies) */
+  struct autopilot_override *next_dirty;	/* In autopilot_proto.ovr_dirty */
+  net_addr_ip6 net;			/* Overridden prefix (IPv4 or IPv6) */
+  net_addr_ip6 src;			/* Prefix whose path is copied, when src_len is valid */
+  char *target;				/* Egress name, or NULL for next-best */
+  char *reason;				/* Free text, or NULL */
+  btime created;			/* Real time of the request */
+  btime expires;			/* Real time of expiry, 0 for never */
+  const char *why;			/* Why pending (static text), NULL otherwise */
+  u32 via_label;			/* Primary label of the copied path's egress */
+  u8 source;				/* enum autopilot_source */
+  u8 state;				/* enum autopilot_ovr_state */
+  u8 dirty;				/* In the dirty list */
+  u8 deleted;				/* Withdrawn by a request; freed by the event */
+  u8 announced;				/* Our route for net is in the table */
+  u8 in_src;				/* In ovr_src (src differs from net) */
+  u8 in_sync;				/* Listed by the sync being applied */
+};
+
+/* override.c */
+void autopilot_ovr_start(struct autopilot_proto *p);
+void autopilot_ovr_reconfigure(struct autopilot_proto *p);
+void autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, int added);
+int autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, char *err);
+int autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, char *err);
+int autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, char *err);
+uint autopilot_ovr_flush(struct autopilot_proto *p, const char *target);
+int autopilot_ovr_batch(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err);
+struct autopilot_override *autopilot_ovr_find(struct autopilot_proto *p, const net_addr *n);
+uint autopilot_ovr_count(struct autopilot_proto *p);
+void autopilot_ovr_to_request(struct autopilot_override *o, struct autopilot_request *req);
+
+/* override-show.c */
+void autopilot_ovr_show(struct autopilot_proto *p, const net_addr *n, const char *egress, int pending_only);
+
+/* state.c */
+void autopilot_state_start(struct autopilot_proto *p);
+void autopilot_state_changed(struct autopilot_proto *p);
+void autopilot_state_flush(struct autopilot_proto *p);
+
+#endif

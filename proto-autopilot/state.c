@@ -1,0 +1,277 @@
+/*
+ *	BIRD -- Autopilot override persistence
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+/**
+ * DOC: State file
+ *
+ * Overrides survive restarts of BIRD and of the protocol in a text file of
+ * "add" request lines (the controller protocol's own words, with absolute
+ * times), between a header and an "# end N" trailer that tells a complete
+ * file from a truncated one.
+ *
+ * Changes schedule one write per event loop round, so a batch of any size
+ * costs one write. A write goes to FILE.tmp, is fsync()ed, renamed over
+ * FILE, and the directory is fsync()ed: a crash leaves the old file or the
+ * new one, never a mix.
+ *
+ * On start every valid line is restored; each bad line is logged with its
+ * number and skipped, a missing trailer is reported as truncation. If
+ * anything was wrong, the file is kept as FILE.corrupt for inspection
+ * before the next write replaces FILE with the overrides that were valid.
+ */
+
+#undef LOCAL_DEBUG
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <libgen.h>
+
+#include "nest/bird.h"
+#include "nest/protocol.h"
+#include "lib/event.h"
+#include "lib/string.h"
+#include "autopilot.h"
+
+#define STATE_HEADER	"# bird-autopilot overrides v1"
+#define STATE_LINE_MAX	1024
+
+static int
+autopilot_state_write(struct autopilot_proto *p, const char *file)
+{
+  char *tmp = tmp_sprintf("%s.tmp", file);
+  char line[STATE_LINE_MAX];
+  struct autopilot_request req;
+  uint n = 0;
+
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  FILE *f = (fd >= 0) ? fdopen(fd, "w") : NULL;
+  if (!f)
+  {
+    log(L_ERR "%s: Cannot write state file %s: %m", p->p.name, tmp);
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+
+  fprintf(f, "%s protocol %s\n", STATE_HEADER, p->p.name);
+
+  HASH_WALK(p->ovr_hash, next_hash, o)
+  {
+    if (o->deleted)
+      continue;
+
+    autopilot_ovr_to_request(o, &req);
+    if (autopilot_request_format(&req, line, sizeof(line)) < 0)
+      bug("Autopilot: override %N does not fit a state line", &o->net);
+
+    fputs(line, f);
+    fputc('\n', f);
+    n++;
+  }
+  HASH_WALK_END;
+
+  fprintf(f, "# end %u\n", n);
+
+  if ((fflush(f) != 0) || (fsync(fd) < 0))
+  {
+    log(L_ERR "%s: Cannot write state file %s: %m", p->p.name, tmp);
+    fclose(f);
+    unlink(tmp);
+    return -1;
+  }
+
+  fclose(f);
+
+  if (rename(tmp, file) < 0)
+  {
+    log(L_ERR "%s: Cannot rename %s to %s: %m", p->p.name, tmp, file);
+    unlink(tmp);
+    return -1;
+  }
+
+  /* The rename itself must reach the disk */
+  char *dir = tmp_sprintf("%s", file);
+  int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0)
+  {
+    fsync(dfd);
+    close(dfd);
+  }
+
+  return 0;
+}
+
+static void
+autopilot_state_event(void *data)
+{
+  struct autopilot_proto *p = data;
+  struct autopilot_config *cf = (void *) p->p.cf;
+
+  if (cf->state_file && p->state_loaded)
+    autopilot_state_write(p, cf->state_file);
+}
+
+void
+autopilot_state_changed(struct autopilot_proto *p)
+{
+  if (p->state_event)
+    ev_schedule(p->state_event);
+}
+
+/* Write now if a write is due (protocol shutdown) */
+void
+autopilot_state_flush(struct autopilot_proto *p)
+{
+  if (p->state_event && ev_active(p->state_event))
+  {
+    ev_postpone(p->state_event);
+    autopilot_state_event(p);
+  }
+}
+
+/* Read the state file; returns the number of problems found */
+static uint
+autopilot_state_read(struct autopilot_proto *p, const char *file)
+{
+  char line[STATE_LINE_MAX + 2], err[AUTOPILOT_ERR_MAX];
+  struct autopilot_request req;
+  btime now = current_real_time();
+  uint lineno = 0, restored = 0, expired = 0, problems = 0;
+  int end = -1;
+
+  FILE *f = fopen(file, "r");
+  if (!f)
+  {
+    if (errno != ENOENT)
+    {
+      log(L_ERR "%s: Cannot read state file %s: %m", p->p.name, file);
+      return 1;
+    }
+
+    log(L_INFO "%s: No state file %s, starting with no overrides", p->p.name, file);
+    return 0;
+  }
+
+  while (fgets(line, sizeof(line), f))
+  {
+    lineno++;
+
+    if (!strchr(line, '\n') && !feof(f))
+    {
+      log(L_ERR "%s: State file %s line %u: line too long, skipped", p->p.name, file, lineno);
+      problems++;
+      int c;
+      while (((c = fgetc(f)) != EOF) && (c != '\n'))
+	;
+      continue;
+    }
+
+    if (end >= 0)
+    {
+      log(L_ERR "%s: State file %s line %u: data after the end marker, ignored", p->p.name, file, lineno);
+      problems++;
+      break;
+    }
+
+    uint count;
+    if (sscanf(line, "# end %u", &count) == 1)
+    {
+      end = count;
+      continue;
+    }
+
+    if (autopilot_request_parse(line, now, &req, err) < 0)
+    {
+      log(L_ERR "%s: State file %s line %u: %s, skipped", p->p.name, file, lineno, err);
+      problems++;
+      continue;
+    }
+
+    if (req.op == AP_OP_NONE)
+      continue;
+
+    if (req.op != AP_OP_ADD)
+    {
+      log(L_ERR "%s: State file %s line %u: only add lines belong here, skipped", p->p.name, file, lineno);
+      problems++;
+      continue;
+    }
+
+    if (req.expires && (req.expires <= now))
+    {
+      expired++;
+      continue;
+    }
+
+    if (autopilot_ovr_restore(p, &req, err) < 0)
+    {
+      log(L_ERR "%s: State file %s line %u: %s, skipped", p->p.name, file, lineno, err);
+      problems++;
+      continue;
+    }
+
+    restored++;
+  }
+
+  if (ferror(f))
+  {
+    log(L_ERR "%s: Error reading state file %s after line %u: %m", p->p.name, file, lineno);
+    problems++;
+  }
+
+  fclose(f);
+
+  if (end < 0)
+  {
+    log(L_ERR "%s: State file %s is truncated (no end marker after line %u)", p->p.name, file, lineno);
+    problems++;
+  }
+  else if ((uint) end != restored + expired + problems)
+  {
+    log(L_ERR "%s: State file %s says %d overrides, has %u", p->p.name, file, end, restored + expired + problems);
+    problems++;
+  }
+
+  log(L_INFO "%s: Restored %u overrides from %s (%u expired meanwhile, %u problems)",
+      p->p.name, restored, file, expired, problems);
+
+  return problems;
+}
+
+/**
+ * autopilot_state_start - restore overrides when the protocol starts
+ * @p: autopilot instance
+ */
+void
+autopilot_state_start(struct autopilot_proto *p)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+
+  p->state_event = ev_new_init(p->p.pool, autopilot_state_event, p);
+  p->state_loaded = 0;
+
+  if (!cf->state_file)
+  {
+    p->state_loaded = 1;
+    return;
+  }
+
+  if (autopilot_state_read(p, cf->state_file))
+  {
+    char *keep = tmp_sprintf("%s.corrupt", cf->state_file);
+    if (rename(cf->state_file, keep) == 0)
+      log(L_WARN "%s: Kept the damaged state file as %s", p->p.name, keep);
+  }
+
+  /* Only now may writes replace the file */
+  p->state_loaded = 1;
+  autopilot_state_changed(p);
+}
