@@ -28,35 +28,7 @@ if [ -f "$out/$TARBALL" ] && verify "$out/$TARBALL"; then
   exit 0
 fi
 
-# Print the URI of the main Debian archive configured on this machine.
-# A main archive entry is one whose suite has no "-security" part and whose
-# URI serves the "main" component of a Debian suite.
-debian_mirror() {
-  local f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    awk '$1 == "deb" || $1 == "deb-src" {
-           i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-           uri = $i; suite = $(i + 1)
-           if (suite !~ /security/ && uri ~ /debian\/?$/) { print uri; exit }
-         }' "$f"
-  done
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    # deb822: paragraphs separated by blank lines
-    awk 'BEGIN { RS = ""; FS = "\n" }
-         {
-           uri = ""; suites = ""
-           for (i = 1; i <= NF; i++) {
-             if ($i ~ /^URIs:/)   { uri = $i;    sub(/^URIs:[ \t]*/, "", uri); sub(/[ \t].*/, "", uri) }
-             if ($i ~ /^Suites:/) { suites = $i }
-           }
-           if (uri != "" && suites !~ /security/ && uri ~ /debian\/?$/) { print uri; exit }
-         }' "$f"
-  done
-}
-
-mirror=${BIRD_DEBIAN_MIRROR:-$(debian_mirror | head -n 1)}
+mirror=$("$(dirname "$0")/debian-mirror.sh" 2>/dev/null || true)
 if [ -z "$mirror" ]; then
   cat >&2 <<MSG
 get-bird-source: no Debian archive found in /etc/apt/sources.list{,.d/}.
