@@ -61,6 +61,13 @@ static void
 autopilot_rt_notify(struct proto *P, struct channel *c, net *n, rte *new, rte *old)
 {
   struct autopilot_proto *p = (void *) P;
+
+  if ((c == p->mgr4_channel) || (c == p->mgr6_channel))
+  {
+    autopilot_manager_notify(p, n, new);
+    return;
+  }
+
   struct autopilot_table_stats *s = autopilot_stats(p, c);
 
   autopilot_ovr_notify(p, n->n.addr, new && !old);
@@ -110,8 +117,10 @@ autopilot_init(struct proto_config *CF)
   struct proto *P = proto_new(CF);
   struct autopilot_proto *p = (void *) P;
 
-  proto_configure_channel(P, &p->ip4_channel, proto_cf_find_channel(CF, NET_IP4));
-  proto_configure_channel(P, &p->ip6_channel, proto_cf_find_channel(CF, NET_IP6));
+  proto_configure_channel(P, &p->ip4_channel, autopilot_cf_channel(CF, "ipv4"));
+  proto_configure_channel(P, &p->ip6_channel, autopilot_cf_channel(CF, "ipv6"));
+  proto_configure_channel(P, &p->mgr4_channel, autopilot_cf_channel(CF, "manager4"));
+  proto_configure_channel(P, &p->mgr6_channel, autopilot_cf_channel(CF, "manager6"));
   proto_configure_channel(P, &P->mpls_channel, proto_cf_mpls_channel(CF));
 
   P->rt_notify = autopilot_rt_notify;
@@ -203,8 +212,10 @@ autopilot_reconfigure(struct proto *P, struct proto_config *CF)
   struct autopilot_config *old = (void *) P->cf;
   struct autopilot_config *new = (void *) CF;
 
-  if (!proto_configure_channel(P, &p->ip4_channel, proto_cf_find_channel(CF, NET_IP4)) ||
-      !proto_configure_channel(P, &p->ip6_channel, proto_cf_find_channel(CF, NET_IP6)) ||
+  if (!proto_configure_channel(P, &p->ip4_channel, autopilot_cf_channel(CF, "ipv4")) ||
+      !proto_configure_channel(P, &p->ip6_channel, autopilot_cf_channel(CF, "ipv6")) ||
+      !proto_configure_channel(P, &p->mgr4_channel, autopilot_cf_channel(CF, "manager4")) ||
+      !proto_configure_channel(P, &p->mgr6_channel, autopilot_cf_channel(CF, "manager6")) ||
       !proto_configure_channel(P, &P->mpls_channel, proto_cf_mpls_channel(CF)))
     return 0;
 
@@ -311,6 +322,28 @@ autopilot_show_egresses(struct autopilot_proto *p)
   }
 }
 
+static void
+autopilot_show_overrides(struct autopilot_proto *p)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+
+  if (!p->ip4_channel && !p->ip6_channel)
+    return;
+
+  cli_msg(-1100, "  Overrides: %u (%u active, %u pending, %u shadow), limit %u, shadow mode %s, local pref %u",
+	  p->ovr_count, p->ovr_states[AP_OVR_ACTIVE], p->ovr_states[AP_OVR_PENDING],
+	  p->ovr_states[AP_OVR_SHADOW], cf->max_overrides, cf->shadow ? "on" : "off", cf->override_local_pref);
+  cli_msg(-1100, "  State file: %s", cf->state_file ?: "none (overrides do not survive a restart)");
+
+  for (int i = 0; i < 2; i++)
+  {
+    struct channel *c = i ? p->mgr6_channel : p->mgr4_channel;
+    if (c)
+      cli_msg(-1100, "  Manager table %s: %s, %u routes, %u refused since start",
+	      c->table->name, autopilot_channel_states[c->channel_state], c->stats.exp_routes, p->mgr_rejected);
+  }
+}
+
 void
 autopilot_show(struct proto *P)
 {
@@ -320,6 +353,7 @@ autopilot_show(struct proto *P)
   autopilot_show_channel(p->ip4_channel, &p->ip4);
   autopilot_show_channel(p->ip6_channel, &p->ip6);
   autopilot_show_egresses(p);
+  autopilot_show_overrides(p);
 }
 
 struct protocol proto_autopilot = {

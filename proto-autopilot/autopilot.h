@@ -53,6 +53,9 @@ struct autopilot_config {
   int shadow;				/* Shadow mode: resolve and report, originate nothing */
   u32 override_local_pref;		/* LOCAL_PREF of override copies, for the hosts */
   const char *state_file;		/* Where overrides persist, NULL for nowhere */
+  const char *ctl_path;			/* Controller socket, NULL for none */
+  uint ctl_mode;			/* Its permissions */
+  const char *ctl_group;		/* Its group, NULL to leave it */
 };
 
 #define AUTOPILOT_DEFAULT_MAX_OVERRIDES	1000000
@@ -78,6 +81,8 @@ struct autopilot_proto {
   node instance_n;			/* In autopilot_instances while running */
   struct channel *ip4_channel;		/* Watched IPv4 table */
   struct channel *ip6_channel;		/* Watched IPv6 table */
+  struct channel *mgr4_channel;		/* Routing manager's IPv4 requests */
+  struct channel *mgr6_channel;		/* Routing manager's IPv6 requests */
   struct autopilot_table_stats ip4;	/* Counters for ip4_channel */
   struct autopilot_table_stats ip6;	/* Counters for ip6_channel */
   list egresses;			/* struct autopilot_egress */
@@ -95,12 +100,26 @@ struct autopilot_proto {
   uint ovr_states[AP_OVR_STATES];	/* Overrides by state (withdrawn ones included until freed) */
   uint ovr_expired;			/* Overrides removed by expiry since start */
   int ovr_recheck;			/* Paths were added: recheck pending and covering */
+  uint mgr_rejected;			/* Manager routes refused since start */
 
   event *state_event;			/* Writes the state file */
   int state_loaded;			/* The state file was read (or there is none) */
 };
 
 extern struct protocol proto_autopilot;
+
+/* Channel config of @CF by name: ipv4 and manager4 have the same net type */
+static inline struct channel_config *
+autopilot_cf_channel(struct proto_config *CF, const char *name)
+{
+  struct channel_config *cc;
+
+  WALK_LIST(cc, CF->channels)
+    if (!strcmp(cc->name, name))
+      return cc;
+
+  return NULL;
+}
 
 /* egress.c */
 void autopilot_egress_add(struct autopilot_config *cf, struct autopilot_egress_config *e);
@@ -113,6 +132,9 @@ void autopilot_tag_attrs(struct autopilot_proto *p, struct autopilot_egress_conf
 extern list autopilot_instances;
 
 int autopilot_rte_better(rte *new, rte *old);
+
+/* manager.c */
+void autopilot_manager_notify(struct autopilot_proto *p, net *n, rte *new);
 
 /* lfib.c */
 void autopilot_lfib_start(struct autopilot_proto *p);

@@ -1,0 +1,118 @@
+/*
+ *	BIRD -- Autopilot overrides from routing managers over BGP
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+/**
+ * DOC: Routing managers
+ *
+ * Existing routing managers (GoBGP, ExaBGP, ...) speak BGP: their sessions
+ * import into a table of their own ("manager table"), whose best route per
+ * prefix is an override request. The target egress is the one whose
+ * neighbor address is the route's BGP next hop (or gateway for non-BGP
+ * routes); a withdrawal removes the override if a manager made it.
+ *
+ * Session loss is a withdrawal like any other. For fail static, give the
+ * manager session (long-lived) graceful restart: BIRD then keeps the routes,
+ * stale, while the manager is away, and sweeps those it did not announce
+ * again when it is back.
+ */
+
+#undef LOCAL_DEBUG
+
+#include "nest/bird.h"
+#include "nest/iface.h"
+#include "nest/protocol.h"
+#include "nest/route.h"
+#include "lib/string.h"
+#include "proto/bgp/bgp.h"
+#include "autopilot.h"
+
+/* The address a manager's route points at */
+static ip_addr
+autopilot_manager_nh(rte *e)
+{
+  eattr *a = bgp_find_attr(e->attrs->eattrs, BA_NEXT_HOP);
+
+  if (a && (a->u.ptr->length >= sizeof(ip_addr)))
+    return *(ip_addr *) a->u.ptr->data;
+
+  return e->attrs->nh.gw;
+}
+
+static struct autopilot_egress_config *
+autopilot_egress_by_neighbor(struct autopilot_proto *p, ip_addr nh)
+{
+  struct autopilot_egress_config *e;
+
+  WALK_LIST(e, ((struct autopilot_config *) p->p.cf)->egresses)
+  {
+    ip_addr a = e->bgp ? ((struct bgp_config *) e->bgp)->remote_ip : e->neighbor;
+    if (ipa_equal(a, nh))
+      return e;
+  }
+
+  return NULL;
+}
+
+/* Remove the override of @n if a manager made it */
+static void
+autopilot_manager_drop(struct autopilot_proto *p, const net_addr *n)
+{
+  struct autopilot_override *o = autopilot_ovr_find(p, n);
+  char err[AUTOPILOT_ERR_MAX];
+
+  if (o && (o->source == AP_SRC_BGP))
+    autopilot_ovr_withdraw(p, n, err);
+}
+
+/**
+ * autopilot_manager_notify - the best manager route of a prefix changed
+ * @p: autopilot instance
+ * @n: prefix
+ * @new: new best route, or NULL
+ */
+void
+autopilot_manager_notify(struct autopilot_proto *p, net *n, rte *new)
+{
+  const net_addr *a = n->n.addr;
+  char err[AUTOPILOT_ERR_MAX];
+
+  if (!new)
+  {
+    autopilot_manager_drop(p, a);
+    return;
+  }
+
+  ip_addr nh = autopilot_manager_nh(new);
+  struct autopilot_egress_config *e = autopilot_egress_by_neighbor(p, nh);
+
+  if (!e)
+  {
+    /* The manager moved the prefix somewhere we cannot go: follow it by dropping ours */
+    log(L_WARN "%s: Manager route %N via %I from %s: %I is no egress, ignored",
+	p->p.name, a, nh, new->src->proto->name, nh);
+    p->mgr_rejected++;
+    autopilot_manager_drop(p, a);
+    return;
+  }
+
+  struct autopilot_request req = { .op = AP_OP_ADD, .source = AP_SRC_BGP };
+  net_copy((net_addr *) &req.net, a);
+  strcpy(req.target, e->name);
+  bsnprintf(req.reason, sizeof(req.reason), "from %s", new->src->proto->name);
+
+  /* A manager re-announcing the same thing changes nothing */
+  struct autopilot_override *o = autopilot_ovr_find(p, a);
+  if (o && (o->source == AP_SRC_BGP) && o->target && !strcmp(o->target, e->name))
+    return;
+
+  if (autopilot_ovr_add(p, &req, AP_SRC_BGP, err) < 0)
+  {
+    log(L_WARN "%s: Manager route %N via %I refused: %s", p->p.name, a, nh, err);
+    p->mgr_rejected++;
+  }
+}
