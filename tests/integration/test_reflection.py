@@ -1,0 +1,113 @@
+"""Transit -> switch -> host: every path reaches the host, and leaves it.
+
+Checked as an operator would, with birdc on the switch and on the host,
+against exact numbers: the transit announces routegen's N4 + N6 prefixes.
+"""
+
+import shutil
+
+import pytest
+
+from pop import (Pop, birdc, established, route_count, show_autopilot,
+                 show_protocols, wait_for)
+
+N4, N6 = 10000, 5000
+TRANSIT_AS = {"bird": 64501, "gobgp": 64502, "exabgp": 64503}
+PROGRAMS = {"bird": [], "gobgp": ["gobgpd", "gobgp"], "exabgp": ["exabgp"],
+            "frr": ["/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "vtysh"]}
+
+
+def need(kind):
+    missing = [p for p in PROGRAMS[kind] if not shutil.which(p)]
+    if missing:
+        pytest.skip(f"not installed: {' '.join(missing)}")
+
+
+def build(topo, bins, transit, hosts=("host1",)):
+    """One transit of the given kind, switch1, the hosts; sessions up."""
+    need(transit)
+    pop = Pop(topo, bins.patched, bins.stock, N4, N6)
+    pop.build([("transit1", transit, TRANSIT_AS[transit])], hosts)
+    pop.wait_established()
+    return pop
+
+
+def host_counts(host):
+    """((routes, networks) in master4, (routes, networks) in master6)."""
+    return route_count(host, "master4"), route_count(host, "master6")
+
+
+def autopilot_counts(switch):
+    ap = show_autopilot(switch)
+    return {ch: (ap[ch]["prefixes"], ap[ch]["paths"]) for ch in ("ipv4", "ipv6")}
+
+
+FULL = ((N4, N4), (N6, N6))
+EMPTY = ((0, 0), (0, 0))
+
+
+@pytest.mark.parametrize("transit", ["bird", "gobgp", "exabgp"])
+def test_transit_paths_reach_host(topo, bins, transit):
+    pop = build(topo, bins, transit)
+    sw, host = pop.switch, pop.hosts[0]
+
+    assert wait_for(lambda: host_counts(host), FULL) == FULL
+
+    # A prefix from the middle of each table: learned from the switch,
+    # forwarded to the switch (next hop self), AS path of the transit.
+    for prefix, via in ((pop.v4[N4 // 2], sw.addr4(host)), (pop.v6[N6 // 2], sw.addr6(host))):
+        out = birdc(host, f"show route {prefix}")
+        assert f"{prefix} " in out and "unicast [switch1 " in out, out
+        assert f"via {via} on switch1" in out, out
+        assert f"[AS{TRANSIT_AS[transit]}i]" in out, out
+
+    ap = show_protocols(sw)["ap"]
+    assert (ap["proto"], ap["state"]) == ("Autopilot", "up")
+    assert show_autopilot(sw)["state"] == "up"
+    assert autopilot_counts(sw) == {"ipv4": (N4, N4), "ipv6": (N6, N6)}
+
+
+@pytest.mark.parametrize("transit", ["bird", "gobgp"])
+def test_egress_down_withdraws_its_paths(topo, bins, transit):
+    pop = build(topo, bins, transit)
+    sw, host, tr = pop.switch, pop.hosts[0], pop.transits[0]
+    assert wait_for(lambda: host_counts(host), FULL) == FULL
+
+    if transit == "bird":
+        birdc(tr, "disable switch1_v4")      # an operator shutting the sessions
+        birdc(tr, "disable switch1_v6")
+    else:
+        tr.daemon.kill()                     # a crash: no NOTIFICATION, just a closed TCP
+
+    assert wait_for(lambda: host_counts(host), EMPTY) == EMPTY
+    assert wait_for(lambda: autopilot_counts(sw), {"ipv4": (0, 0), "ipv6": (0, 0)}) == \
+        {"ipv4": (0, 0), "ipv6": (0, 0)}
+    protos = show_protocols(sw)
+    for s in Pop.sessions(tr):
+        assert not protos[s]["info"].startswith("Established"), protos[s]
+    assert protos["ap"]["state"] == "up"     # the module outlives its egresses
+    assert established(sw, "host1")
+
+
+def test_paths_reach_frr_host(topo, bins):
+    """FRR, as a host no one here wrote, takes the switch's reflected paths."""
+    need("frr")
+    pop = build(topo, bins, "bird", hosts=[("frr1", "frr")])
+    sw, frr = pop.switch, pop.hosts[0]
+    peer = str(sw.addr4(frr))
+
+    def received():
+        s = frr.daemon.vtysh_json("show bgp summary")
+        return s["ipv4Unicast"]["peers"][peer]["pfxRcd"], s["ipv6Unicast"]["peers"][peer]["pfxRcd"]
+
+    assert wait_for(received, (N4, N6)) == (N4, N6)
+    # zebra puts the best path into the namespace's kernel, via the switch's
+    # link-local address (FRR prefers it when BIRD sends both)
+    prefix = str(pop.v6[N6 // 2])
+    want = f"via {sw.link_local(frr)} dev switch1 proto bgp"
+
+    def kernel_route():
+        return frr.run("ip", "-6", "route", "show", prefix)
+
+    wait_for(lambda: want in kernel_route(), True, timeout=10)
+    assert want in kernel_route()
