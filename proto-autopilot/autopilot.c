@@ -34,6 +34,14 @@
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
 
+struct autopilot_pp_community autopilot_pp;
+
+static void
+autopilot_preconfig(struct protocol *P UNUSED, struct config *c UNUSED)
+{
+  autopilot_pp = (struct autopilot_pp_community) { .large = 1, .lc = AUTOPILOT_PP_DEFAULT };
+}
+
 static struct autopilot_table_stats *
 autopilot_stats(struct autopilot_proto *p, struct channel *c)
 {
@@ -364,6 +372,7 @@ struct protocol proto_autopilot = {
   .channel_mask =	NB_IP | NB_MPLS,
   .proto_size =		sizeof(struct autopilot_proto),
   .config_size =	sizeof(struct autopilot_config),
+  .preconfig =		autopilot_preconfig,
   .postconfig =		autopilot_postconfig,
   .init =		autopilot_init,
   .start =		autopilot_start,

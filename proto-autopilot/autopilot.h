@@ -13,6 +13,7 @@
 #include "nest/protocol.h"
 #include "nest/route.h"
 #include "lib/lists.h"
+#include "nest/attrs.h"
 #include "lib/event.h"
 #include "lib/timer.h"
 #include "proto/autopilot/override.h"
@@ -107,6 +108,22 @@ struct autopilot_proto {
 };
 
 extern struct protocol proto_autopilot;
+
+/*
+ * The Precision Path disable community: a top-level option read by the
+ * filter keywords as they are parsed, so it must come before them. Reset
+ * for every config by the protocol's preconfig hook.
+ */
+struct autopilot_pp_community {
+  u8 large;				/* Large community (else standard) */
+  u8 used;				/* Read by a filter or protocol of this config */
+  lcomm lc;				/* The large community */
+  u32 pair;				/* The standard community, (a << 16) | b */
+};
+
+#define AUTOPILOT_PP_DEFAULT	((lcomm) { 4200000000U, AUTOPILOT_LC_PP_DISABLE, 0 })
+
+extern struct autopilot_pp_community autopilot_pp;
 
 /* Channel config of @CF by name: ipv4 and manager4 have the same net type */
 static inline struct channel_config *

@@ -1,0 +1,177 @@
+/*
+ *	bird-autopilot unit tests -- Precision Path filter keywords
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+#include "harness.h"
+
+#include "nest/attrs.h"
+#include "nest/route.h"
+#include "filter/filter.h"
+#include "lib/resource.h"
+#include "lib/string.h"
+#include "proto/bgp/bgp.h"
+#include "proto/autopilot/autopilot.h"
+
+static linpool *lp;
+
+#define FILTERS \
+  "filter disable { pp_disable; accept; }\n" \
+  "filter enable { pp_enable; accept; }\n" \
+  "filter only_disabled { if pp_disabled then accept; reject; }\n" \
+  "filter twice { pp_disable; pp_disable; accept; }\n"
+
+/* Run filter @name of @c on a route whose communities are set by @lcs/@comms */
+static rte *
+run(struct config *c, const char *name, const lcomm *lcs, uint nlc, const u32 *comms, uint nc, int *accepted)
+{
+  struct symbol *sym = cf_find_symbol(c, (const byte *) name);
+  assert_non_null(sym);
+  assert_int_equal(sym->class, SYM_FILTER);
+
+  rta *a = lp_allocz(lp, RTA_MAX_SIZE);
+  a->source = RTS_STATIC;
+  a->dest = RTD_BLACKHOLE;
+
+  const struct adata *set = NULL;
+  for (uint i = 0; i < nlc; i++)
+    set = lc_set_add(lp, set, lcs[i]);
+  if (set)
+    bgp_set_attr_ptr(&a->eattrs, lp, BA_LARGE_COMMUNITY, 0, set);
+
+  set = NULL;
+  for (uint i = 0; i < nc; i++)
+    set = int_set_add(lp, set, comms[i]);
+  if (set)
+    bgp_set_attr_ptr(&a->eattrs, lp, BA_COMMUNITY, 0, set);
+
+  rte *e = lp_allocz(lp, sizeof(rte));
+  e->attrs = a;
+  e->src = rt_get_source(ap_find_proto("device1"), 1);
+
+  *accepted = (f_run(sym->filter, &e, lp, FF_SILENT) <= F_ACCEPT);
+  return e;
+}
+
+static const struct adata *
+lcs_of(rte *e)
+{
+  eattr *a = bgp_find_attr(e->attrs->eattrs, BA_LARGE_COMMUNITY);
+  return a ? a->u.ptr : NULL;
+}
+
+static const struct adata *
+comms_of(rte *e)
+{
+  eattr *a = bgp_find_attr(e->attrs->eattrs, BA_COMMUNITY);
+  return a ? a->u.ptr : NULL;
+}
+
+static void
+default_is_the_documented_large_community(void **state UNUSED)
+{
+  ap_configure("router id 1.1.1.1;\nprotocol device {}\n" FILTERS);
+  struct config *c = config;
+  int ok;
+  const lcomm other = { 65000, 2, 2001 };
+
+  rte *e = run(c, "disable", &other, 1, NULL, 0, &ok);
+  assert_true(ok);
+  assert_true(lc_set_contains(lcs_of(e), (lcomm) { 4200000000U, 4, 0 }));
+  assert_true(lc_set_contains(lcs_of(e), other));	/* the others stay */
+
+  run(c, "only_disabled", &other, 1, NULL, 0, &ok);
+  assert_false(ok);
+
+  const lcomm both[] = { other, { 4200000000U, 4, 0 } };
+  run(c, "only_disabled", both, 2, NULL, 0, &ok);
+  assert_true(ok);
+
+  e = run(c, "enable", both, 2, NULL, 0, &ok);
+  assert_int_equal(lc_set_get_size(lcs_of(e)), 1);
+  assert_true(lc_set_contains(lcs_of(e), other));
+
+  e = run(c, "twice", NULL, 0, NULL, 0, &ok);
+  assert_int_equal(lc_set_get_size(lcs_of(e)), 1);
+}
+
+static void
+configured_large_community(void **state UNUSED)
+{
+  ap_configure("router id 1.1.1.1;\npp disable community (65000, 4, 7);\nprotocol device {}\n" FILTERS);
+  int ok;
+  const lcomm dflt = { 4200000000U, 4, 0 }, mine = { 65000, 4, 7 };
+
+  run(config, "only_disabled", &dflt, 1, NULL, 0, &ok);
+  assert_false(ok);
+  run(config, "only_disabled", &mine, 1, NULL, 0, &ok);
+  assert_true(ok);
+
+  rte *e = run(config, "disable", NULL, 0, NULL, 0, &ok);
+  assert_true(lc_set_contains(lcs_of(e), mine));
+}
+
+static void
+configured_standard_community(void **state UNUSED)
+{
+  ap_configure("router id 1.1.1.1;\npp disable community (65000, 666);\nprotocol device {}\n" FILTERS);
+  int ok;
+  const u32 mine = (65000 << 16) | 666, other = (65000 << 16) | 1;
+
+  run(config, "only_disabled", &(lcomm) { 65000, 666, 0 }, 1, &other, 1, &ok);
+  assert_false(ok);
+  run(config, "only_disabled", NULL, 0, &mine, 1, &ok);
+  assert_true(ok);
+
+  rte *e = run(config, "disable", NULL, 0, &other, 1, &ok);
+  assert_true(int_set_contains(comms_of(e), mine));
+  assert_true(int_set_contains(comms_of(e), other));
+  assert_null(lcs_of(e));
+
+  const u32 both[] = { other, mine };
+  e = run(config, "enable", NULL, 0, both, 2, &ok);
+  assert_false(int_set_contains(comms_of(e), mine));
+  assert_true(int_set_contains(comms_of(e), other));
+}
+
+static void
+each_config_starts_from_the_default(void **state UNUSED)
+{
+  ap_configure("router id 1.1.1.1;\npp disable community (65000, 666);\nprotocol device {}\n");
+  ap_configure("router id 1.1.1.1;\nprotocol device {}\n" FILTERS);
+  int ok;
+  run(config, "only_disabled", &(lcomm) { 4200000000U, 4, 0 }, 1, NULL, 0, &ok);
+  assert_true(ok);
+}
+
+static void
+community_errors(void **state UNUSED)
+{
+  assert_config_error("router id 1.1.1.1;\nfilter f { if pp_disabled then accept; reject; }\n"
+		      "pp disable community (65000, 4, 0);\n",
+		      "line 3: Set the pp disable community before any filter or protocol uses it");
+  assert_config_error("router id 1.1.1.1;\npp disable community 5;\n",
+		      "must be a pair (a, b) or a large community (a, b, c)");
+  assert_config_error("router id 1.1.1.1;\npp disable community 10.0.0.0/8;\n",
+		      "must be a pair (a, b) or a large community (a, b, c)");
+}
+
+int
+main(void)
+{
+  ap_bird_init();
+  lp = lp_new_default(&root_pool);
+
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(default_is_the_documented_large_community),
+    cmocka_unit_test(configured_large_community),
+    cmocka_unit_test(configured_standard_community),
+    cmocka_unit_test(each_config_starts_from_the_default),
+    cmocka_unit_test(community_errors),
+  };
+
+  return cmocka_run_group_tests_name("pp filter keywords", tests, NULL, NULL);
+}
