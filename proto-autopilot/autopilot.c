@@ -79,6 +79,7 @@ autopilot_rt_notify(struct proto *P, struct channel *c, net *n, rte *new, rte *o
   struct autopilot_table_stats *s = autopilot_stats(p, c);
 
   autopilot_ovr_notify(p, n->n.addr, new && !old);
+  autopilot_host_notify(p, c, n);
 
   /* The export map is updated before we are called: @new is set, @old cleared */
   if (new && !old)
@@ -105,6 +106,19 @@ autopilot_preexport(struct channel *C, rte *e)
   return 0;
 }
 
+/* Is an egress table of family @fam configured? */
+static int
+autopilot_etab_family_used(struct autopilot_config *cf UNUSED, struct proto_config *CF, uint fam)
+{
+  struct channel_config *cc;
+
+  WALK_LIST(cc, CF->channels)
+    if (!strncmp(cc->name, "egress", 6) && ((cc->net_type == NET_IP6) == fam))
+      return 1;
+
+  return 0;
+}
+
 static void
 autopilot_postconfig(struct proto_config *CF)
 {
@@ -115,6 +129,19 @@ autopilot_postconfig(struct proto_config *CF)
 
   if (proto_cf_mpls_channel(CF) && EMPTY_LIST(cf->egresses))
     cf_error("Autopilot: mpls channel (LFIB) without egresses");
+
+  /* The host role reads the switch's communities: it needs their ASN */
+  for (uint fam = 0; fam < 2; fam++)
+    if ((cf->alternates[fam] || cf->egress_tables) && !autopilot_cf_channel(CF, fam ? "ipv6" : "ipv4") &&
+	(cf->alternates[fam] || autopilot_etab_family_used(cf, CF, fam)))
+      cf_error("Autopilot: %s alternate or egress tables need the %s channel (the table with every path)",
+	       fam ? "ipv6" : "ipv4", fam ? "ipv6" : "ipv4");
+
+  if ((cf->alternates[0] || cf->alternates[1] || cf->egress_tables) && !cf->asn && EMPTY_LIST(cf->egresses))
+    cf_error("Autopilot: asn not specified (the ASN of the switch's large communities)");
+
+  cf->pp = autopilot_pp;
+  autopilot_pp.used = 1;
 
   autopilot_egress_postconfig(cf);
 }
@@ -130,6 +157,7 @@ autopilot_init(struct proto_config *CF)
   proto_configure_channel(P, &p->mgr4_channel, autopilot_cf_channel(CF, "manager4"));
   proto_configure_channel(P, &p->mgr6_channel, autopilot_cf_channel(CF, "manager6"));
   proto_configure_channel(P, &P->mpls_channel, proto_cf_mpls_channel(CF));
+  autopilot_host_channels(p, CF);
 
   P->rt_notify = autopilot_rt_notify;
   P->preexport = autopilot_preexport;
@@ -195,6 +223,7 @@ autopilot_start(struct proto *P)
   autopilot_lfib_start(p);
   autopilot_ovr_start(p);
   autopilot_state_start(p);
+  autopilot_host_start(p);
 
   return PS_UP;
 }
@@ -224,7 +253,13 @@ autopilot_reconfigure(struct proto *P, struct proto_config *CF)
       !proto_configure_channel(P, &p->ip6_channel, autopilot_cf_channel(CF, "ipv6")) ||
       !proto_configure_channel(P, &p->mgr4_channel, autopilot_cf_channel(CF, "manager4")) ||
       !proto_configure_channel(P, &p->mgr6_channel, autopilot_cf_channel(CF, "manager6")) ||
-      !proto_configure_channel(P, &P->mpls_channel, proto_cf_mpls_channel(CF)))
+      !proto_configure_channel(P, &P->mpls_channel, proto_cf_mpls_channel(CF)) ||
+      !autopilot_host_channels(p, CF))
+    return 0;
+
+  /* Host: new ranking rules (K, disable community) apply to every prefix */
+  if ((old->alternates[0] != new->alternates[0]) || (old->alternates[1] != new->alternates[1]) ||
+      memcmp(&old->pp, &new->pp, sizeof(old->pp)) || (old->asn != new->asn))
     return 0;
 
   /* The nest sets P->cf after we return; our helpers read the new one now */
@@ -331,11 +366,42 @@ autopilot_show_egresses(struct autopilot_proto *p)
 }
 
 static void
+autopilot_show_host(struct autopilot_proto *p)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+
+  if (!cf->alternates[0] && !cf->alternates[1] && !cf->egress_tables)
+    return;
+
+  if (cf->pp.large)
+    cli_msg(-1100, "  Precision Path: disable community (%u, %u, %u); %u prefixes disabled",
+	    cf->pp.lc.asn, cf->pp.lc.ldp1, cf->pp.lc.ldp2, p->disabled.count);
+  else
+    cli_msg(-1100, "  Precision Path: disable community (%u, %u); %u prefixes disabled",
+	    cf->pp.pair >> 16, cf->pp.pair & 0xffff, p->disabled.count);
+
+  for (uint fam = 0; fam < 2; fam++)
+    for (uint k = 0; k < cf->alternates[fam]; k++)
+    {
+      struct channel *c = p->alt[fam][k];
+      cli_msg(-1100, "  Alternate %u %s: table %-12s %u prefixes", k + 1,
+	      fam ? "ipv6" : "ipv4", c->table->name, c->stats.imp_routes);
+    }
+
+  for (uint i = 0; i < cf->egress_tables; i++)
+  {
+    struct channel *c = p->etab[i];
+    cli_msg(-1100, "  Egress label %-7u: table %-12s %u prefixes", cf->etab_label[i], c->table->name, c->stats.imp_routes);
+  }
+}
+
+static void
 autopilot_show_overrides(struct autopilot_proto *p)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
 
-  if (!p->ip4_channel && !p->ip6_channel)
+  /* A host has no egresses and no overrides: nothing to say */
+  if ((!p->ip4_channel && !p->ip6_channel) || (EMPTY_LIST(cf->egresses) && !p->ovr_count))
     return;
 
   cli_msg(-1100, "  Overrides: %u (%u active, %u pending, %u shadow), limit %u, shadow mode %s, local pref %u",
@@ -361,6 +427,7 @@ autopilot_show(struct proto *P)
   autopilot_show_channel(p->ip4_channel, &p->ip4);
   autopilot_show_channel(p->ip6_channel, &p->ip6);
   autopilot_show_egresses(p);
+  autopilot_show_host(p);
   autopilot_show_overrides(p);
 }
 

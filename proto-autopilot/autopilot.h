@@ -26,6 +26,9 @@ struct bgp_channel;
 #define AUTOPILOT_MAX_LABEL	1048575
 #define AUTOPILOT_NO_LABEL	((u32) -1)
 
+#define AUTOPILOT_MAX_ALT	8	/* Most alternate tables per family */
+#define AUTOPILOT_MAX_ETAB	64	/* Most egress tables */
+
 /*
  * Large communities (ASN, function, value) of the wire contract. Functions
  * 1..4 of our ASN belong to us: what egresses send of them is removed.
@@ -35,6 +38,22 @@ struct bgp_channel;
 #define AUTOPILOT_LC_OVERRIDE	3	/* Override marker: the path is an Autopilot copy */
 #define AUTOPILOT_LC_PP_DISABLE	4	/* Precision Path disabled for this path */
 #define AUTOPILOT_LC_MAX	4	/* Highest function we own */
+
+/*
+ * The Precision Path disable community: a top-level option read by the
+ * filter keywords as they are parsed, so it must come before them. Reset
+ * for every config by the protocol's preconfig hook.
+ */
+struct autopilot_pp_community {
+  u8 large;				/* Large community (else standard) */
+  u8 used;				/* Read by a filter or protocol of this config */
+  lcomm lc;				/* The large community */
+  u32 pair;				/* The standard community, (a << 16) | b */
+};
+
+#define AUTOPILOT_PP_DEFAULT	((lcomm) { 4200000000U, AUTOPILOT_LC_PP_DISABLE, 0 })
+
+extern struct autopilot_pp_community autopilot_pp;
 
 struct autopilot_egress_config {
   node n;
@@ -57,15 +76,33 @@ struct autopilot_config {
   const char *ctl_path;			/* Controller socket, NULL for none */
   uint ctl_mode;			/* Its permissions */
   const char *ctl_group;		/* Its group, NULL to leave it */
+  uint alternates[2];			/* Host: alternate tables (K) for IPv4, IPv6 */
+  uint egress_tables;			/* Host: number of egress tables */
+  u32 etab_label[AUTOPILOT_MAX_ETAB];	/* Host: primary label of each egress table, in channel order */
+  struct autopilot_pp_community pp;	/* Precision Path disable community in force */
 };
 
 #define AUTOPILOT_DEFAULT_MAX_OVERRIDES	1000000
+
 #define AUTOPILOT_DEFAULT_LOCAL_PREF	4294967295U
 
 /* What one watched table looks like through its channel */
 struct autopilot_table_stats {
   uint prefixes;			/* Prefixes with at least one exported path */
   uint paths;				/* Paths exported to us (all of them, RA_ANY) */
+};
+
+/* One Precision Path alternate of a prefix (rank.c) */
+struct autopilot_alt {
+  rte *r;				/* The path */
+  u32 label;				/* Its primary label (its egress, with its next hop) */
+  u32 pp_label;				/* Its egress's Precision Path label */
+};
+
+/* A host prefix whose paths carry the disable community, for counting */
+struct autopilot_disabled {
+  struct autopilot_disabled *next;	/* In autopilot_proto.disabled */
+  net_addr_ip6 net;			/* The prefix */
 };
 
 /* Run-time state of one egress */
@@ -103,27 +140,17 @@ struct autopilot_proto {
   int ovr_recheck;			/* Paths were added: recheck pending and covering */
   uint mgr_rejected;			/* Manager routes refused since start */
 
+  struct channel *alt[2][AUTOPILOT_MAX_ALT];	/* Host: alternate table k+1 for IPv4, IPv6 */
+  struct channel *etab[AUTOPILOT_MAX_ETAB];	/* Host: egress tables */
+  HASH(struct autopilot_disabled) disabled;	/* Host: prefixes with Precision Path disabled */
+  slab *disabled_slab;			/* Allocator of struct autopilot_disabled */
+
   event *state_event;			/* Writes the state file */
   int state_loaded;			/* The state file was read (or there is none) */
 };
 
 extern struct protocol proto_autopilot;
 
-/*
- * The Precision Path disable community: a top-level option read by the
- * filter keywords as they are parsed, so it must come before them. Reset
- * for every config by the protocol's preconfig hook.
- */
-struct autopilot_pp_community {
-  u8 large;				/* Large community (else standard) */
-  u8 used;				/* Read by a filter or protocol of this config */
-  lcomm lc;				/* The large community */
-  u32 pair;				/* The standard community, (a << 16) | b */
-};
-
-#define AUTOPILOT_PP_DEFAULT	((lcomm) { 4200000000U, AUTOPILOT_LC_PP_DISABLE, 0 })
-
-extern struct autopilot_pp_community autopilot_pp;
 
 /* Channel config of @CF by name: ipv4 and manager4 have the same net type */
 static inline struct channel_config *
@@ -149,6 +176,17 @@ void autopilot_tag_attrs(struct autopilot_proto *p, struct autopilot_egress_conf
 extern list autopilot_instances;
 
 int autopilot_rte_better(rte *new, rte *old);
+
+/* rank.c */
+u32 autopilot_path_label(rte *e, u32 asn);
+u32 autopilot_path_pp_label(rte *e, u32 asn);
+int autopilot_path_pp_disabled(rte *e, const struct autopilot_pp_community *pp);
+uint autopilot_rank(net *n, u32 asn, const struct autopilot_pp_community *pp, struct autopilot_alt *out, uint k, int *disabled);
+
+/* host.c */
+void autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n);
+int autopilot_host_channels(struct autopilot_proto *p, struct proto_config *CF);
+void autopilot_host_start(struct autopilot_proto *p);
 
 /* manager.c */
 void autopilot_manager_notify(struct autopilot_proto *p, net *n, rte *new);

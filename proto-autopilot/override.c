@@ -110,26 +110,6 @@ autopilot_rte_egress(struct autopilot_proto *p, rte *r)
   return autopilot_egress_of_bgp(p, (struct bgp_proto *) sp);
 }
 
-/*
- * The order of rte_better() in nest/rt-table.c (static there): preference,
- * then protocol, then the protocol's own comparison (bgp_rte_better, which
- * is no total order because of MED, so we only ever pick a best of a set).
- */
-int
-autopilot_rte_better(rte *new, rte *old)
-{
-  if (!old)
-    return 1;
-
-  if (new->attrs->pref != old->attrs->pref)
-    return new->attrs->pref > old->attrs->pref;
-
-  if (new->src->proto->proto != old->src->proto->proto)
-    return new->src->proto->proto > old->src->proto->proto;
-
-  return new->src->proto->rte_better ? new->src->proto->rte_better(new, old) : 0;
-}
-
 /* Is @r a path we may copy: valid, not ours */
 static inline int
 autopilot_rte_usable(struct autopilot_proto *p, rte *r)

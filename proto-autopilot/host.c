@@ -1,0 +1,188 @@
+/*
+ *	BIRD -- Autopilot host role: Precision Path alternates and egress tables
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+/**
+ * DOC: Host role
+ *
+ * On a host the protocol watches the table that holds every path from the
+ * switches (ADD-PATH rx, labeled unicast). For each prefix whose paths
+ * change it ranks the paths (rank.c) and originates the k-th alternate into
+ * alternate table k, as a copy of the path whose next hop label is the
+ * egress's Precision Path label; kernel protocols export those tables to
+ * kernel tables. A prefix with a path that carries the Precision Path
+ * disable community gets no alternates. With egress tables, each egress's
+ * best path for the prefix goes, with its primary label, into that egress's
+ * table, so probes can be sent over every provider.
+ *
+ * The work is done in rt_notify(), per changed prefix, into other tables
+ * (as the pipe protocol does): each path change costs one ranking of that
+ * prefix and never a scan of the table.
+ */
+
+#undef LOCAL_DEBUG
+
+#include "nest/bird.h"
+#include "nest/iface.h"
+#include "nest/protocol.h"
+#include "nest/route.h"
+#include "lib/hash.h"
+#include "proto/bgp/bgp.h"
+#include "autopilot.h"
+
+#define DIS_KEY(d)		((net_addr *) &(d)->net)
+#define DIS_NEXT(d)		(d)->next
+#define DIS_EQ(a,b)		net_equal(a, b)
+#define DIS_FN(a)		net_hash(a)
+#define DIS_ORDER		6
+#define DIS_REHASH		autopilot_dis_rehash
+#define DIS_PARAMS		/8, *2, 2, 2, 6, 20
+
+HASH_DEFINE_REHASH_FN(DIS, struct autopilot_disabled)
+
+/* Originate a copy of @r into @c with next hop label @label */
+static void
+autopilot_host_announce(struct autopilot_proto *p, struct channel *c, const net_addr *n, rte *r, u32 label)
+{
+  rta *a = alloca(sizeof(rta) + sizeof(u32));
+
+  memcpy(a, r->attrs, sizeof(rta));
+  a->cached = 0;
+  a->hostentry = NULL;
+  a->pref = c->preference;
+
+  /* One next hop, one label: the kernel route is "encap mpls LABEL via GW" */
+  a->nh.next = NULL;
+  a->nh.labels = 1;
+  a->nh.label[0] = label;
+
+  /* The received label stack is the best path's business, not this copy's */
+  bgp_unset_attr(&a->eattrs, tmp_linpool, BA_MPLS_LABEL_STACK);
+
+  rte *e = rte_get_temp(a, p->p.main_source);
+  rte_update2(c, n, e, p->p.main_source);
+}
+
+static inline int
+autopilot_channel_up(struct channel *c)
+{
+  return c && (c->channel_state == CS_UP);
+}
+
+static void
+autopilot_host_set_disabled(struct autopilot_proto *p, const net_addr *n, int disabled)
+{
+  struct autopilot_disabled *d = HASH_FIND(p->disabled, DIS, n);
+
+  if (disabled && !d)
+  {
+    d = sl_allocz(p->disabled_slab);
+    net_copy((net_addr *) &d->net, n);
+    HASH_INSERT2(p->disabled, DIS, p->p.pool, d);
+  }
+  else if (!disabled && d)
+  {
+    HASH_REMOVE2(p->disabled, DIS, p->p.pool, d);
+    sl_free(d);
+  }
+}
+
+/**
+ * autopilot_host_notify - paths of a prefix in a watched table changed
+ * @p: autopilot instance
+ * @c: the watched channel (ip4_channel or ip6_channel)
+ * @n: the prefix, its routes already in their new state
+ */
+void
+autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+  uint fam = (c == p->ip6_channel);
+  uint k = cf->alternates[fam];
+  struct autopilot_alt alts[AUTOPILOT_MAX_ALT];
+  int disabled;
+
+  if (k)
+  {
+    uint cnt = autopilot_rank(n, p->asn, &cf->pp, alts, k, &disabled);
+
+    for (uint i = 0; i < k; i++)
+    {
+      struct channel *ac = p->alt[fam][i];
+      if (!autopilot_channel_up(ac))
+	continue;
+
+      if (i < cnt)
+	autopilot_host_announce(p, ac, n->n.addr, alts[i].r, alts[i].pp_label);
+      else
+	rte_update2(ac, n->n.addr, NULL, p->p.main_source);
+    }
+
+    autopilot_host_set_disabled(p, n->n.addr, disabled);
+  }
+
+  /* Egress tables: the egress's own best path, with its primary label */
+  for (uint i = 0; i < cf->egress_tables; i++)
+  {
+    struct channel *ec = p->etab[i];
+    if (!autopilot_channel_up(ec) || (ec->net_type != n->n.addr->type))
+      continue;
+
+    rte *best = NULL;
+    for (rte *e = n->routes; e; e = e->next)
+      if (rte_is_valid(e) && (e->attrs->dest == RTD_UNICAST) &&
+	  (autopilot_path_label(e, p->asn) == cf->etab_label[i]) && autopilot_rte_better(e, best))
+	best = e;
+
+    if (best)
+      autopilot_host_announce(p, ec, n->n.addr, best, cf->etab_label[i]);
+    else
+      rte_update2(ec, n->n.addr, NULL, p->p.main_source);
+  }
+}
+
+/**
+ * autopilot_host_channels - configure the alternate and egress table channels
+ * @p: autopilot instance
+ * @CF: its (new) config
+ *
+ * Alternate channels come in rank order (the grammar makes sure), so the
+ * i-th alternate channel of a family is rank i + 1. Returns 0 when a
+ * channel cannot be changed in place (the nest restarts the protocol).
+ */
+int
+autopilot_host_channels(struct autopilot_proto *p, struct proto_config *CF)
+{
+  struct channel_config *cc, *alt[2][AUTOPILOT_MAX_ALT] = {}, *etab[AUTOPILOT_MAX_ETAB] = {};
+  uint na[2] = {}, ne = 0;
+  int ok = 1;
+
+  WALK_LIST(cc, CF->channels)
+    if (!strncmp(cc->name, "alt", 3))
+    {
+      uint fam = (cc->net_type == NET_IP6);
+      alt[fam][na[fam]++] = cc;
+    }
+    else if (!strncmp(cc->name, "egress", 6))
+      etab[ne++] = cc;
+
+  for (uint fam = 0; fam < 2; fam++)
+    for (uint i = 0; i < AUTOPILOT_MAX_ALT; i++)
+      ok = proto_configure_channel(&p->p, &p->alt[fam][i], alt[fam][i]) && ok;
+
+  for (uint i = 0; i < AUTOPILOT_MAX_ETAB; i++)
+    ok = proto_configure_channel(&p->p, &p->etab[i], etab[i]) && ok;
+
+  return ok;
+}
+
+void
+autopilot_host_start(struct autopilot_proto *p)
+{
+  p->disabled_slab = sl_new(p->p.pool, sizeof(struct autopilot_disabled));
+  HASH_INIT(p->disabled, p->p.pool, DIS_ORDER);
+}
