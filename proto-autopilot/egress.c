@@ -21,9 +21,11 @@
  * million routes costs neither a copy of the table nor a filter run per
  * route.
  *
- * Large communities of our ASN with functions we own (1..4) are removed from
- * what egresses send before we add ours: a transit must not be able to
- * choose the labels our hosts use.
+ * Large communities of our ASN with functions we own (1..4), and the
+ * Precision Path disable community, are removed from what egresses send
+ * before we add ours: a transit must not be able to choose the labels our
+ * hosts use, nor switch Precision Path off. Operators' import filters run
+ * after this and may add the disable community.
  */
 
 #undef LOCAL_DEBUG
@@ -229,8 +231,19 @@ autopilot_lc_scrub(const struct adata *set, u32 asn, struct linpool *pool)
 void
 autopilot_tag_attrs(struct autopilot_proto *p, struct autopilot_egress_config *e, rta *a, struct linpool *pool)
 {
+  struct autopilot_config *cf = (void *) p->p.cf;
   eattr *lc = bgp_find_attr(a->eattrs, BA_LARGE_COMMUNITY);
   const struct adata *set = autopilot_lc_scrub(lc ? lc->u.ptr : NULL, p->asn, pool);
+
+  /* Whether Precision Path is disabled is the operator's call, made in filters */
+  if (cf->pp.large)
+    set = lc_set_del(pool, set, cf->pp.lc);
+  else
+  {
+    eattr *c = bgp_find_attr(a->eattrs, BA_COMMUNITY);
+    if (c && int_set_contains(c->u.ptr, cf->pp.pair))
+      bgp_set_attr_ptr(&a->eattrs, pool, BA_COMMUNITY, 0, int_set_del(pool, c->u.ptr, cf->pp.pair));
+  }
 
   set = lc_set_add(pool, set, (lcomm) { p->asn, AUTOPILOT_LC_PP_LABEL, e->pp_label });
 

@@ -130,6 +130,31 @@ egress_cannot_choose_our_communities(void **state UNUSED)
 }
 
 static void
+egress_cannot_disable_precision_path(void **state UNUSED)
+{
+  struct autopilot_proto *p = setup("  egress t1 { label 1001; pp label 2001; };\n");
+  const lcomm sent[] = { AUTOPILOT_PP_DEFAULT, { 64501, 9, 9 } };
+  rta *a = received(sent, ARRAY_SIZE(sent));
+
+  autopilot_tag_attrs(p, autopilot_egress_of_bgp(p, bgp("t1")), a, lp);
+  assert_false(lc_set_contains(lcs_of(a), AUTOPILOT_PP_DEFAULT));
+  assert_true(lc_set_contains(lcs_of(a), (lcomm) { 64501, 9, 9 }));
+
+  /* A standard disable community is scrubbed from bgp_community */
+  ap_configure(BASE "pp disable community (65000, 666);\n"
+	       "protocol autopilot ap { egress t1 { label 1001; pp label 2001; }; }\n");
+  p = (void *) ap_find_proto("ap");
+  a = received(NULL, 0);
+  const struct adata *comms = int_set_add(lp, int_set_add(lp, NULL, (65000 << 16) | 666), (64501 << 16) | 1);
+  bgp_set_attr_ptr(&a->eattrs, lp, BA_COMMUNITY, 0, comms);
+
+  autopilot_tag_attrs(p, autopilot_egress_of_bgp(p, bgp("t1")), a, lp);
+  eattr *c = bgp_find_attr(a->eattrs, BA_COMMUNITY);
+  assert_false(int_set_contains(c->u.ptr, (65000 << 16) | 666));
+  assert_true(int_set_contains(c->u.ptr, (64501 << 16) | 1));
+}
+
+static void
 label_community_and_asn_options(void **state UNUSED)
 {
   struct autopilot_proto *p = setup("  asn 4200000000;\n  label community on;\n"
@@ -166,6 +191,7 @@ main(void)
     cmocka_unit_test(egress_is_found_by_session),
     cmocka_unit_test(path_gets_label_and_pp_community),
     cmocka_unit_test(egress_cannot_choose_our_communities),
+    cmocka_unit_test(egress_cannot_disable_precision_path),
     cmocka_unit_test(label_community_and_asn_options),
     cmocka_unit_test(reconfigured_labels_are_used),
   };
