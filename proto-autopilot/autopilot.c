@@ -196,16 +196,20 @@ autopilot_retag(struct autopilot_proto *p, struct autopilot_config *old, struct 
     WALK_LIST(c, bp->channels)
       if ((c->net_type == NET_IP4) || (c->net_type == NET_IP6))
       {
-	/* What "birdc reload in" does: route refresh, or the import table */
-	if ((c->channel_state == CS_UP) && bp->reload_routes && c->reloadable)
+	/*
+	 * What "birdc reload in" does, when it reaches BGP: route refresh.
+	 * An import table would replay the old tags: tags are set as BGP
+	 * decodes an UPDATE, before the import table stores it.
+	 */
+	if ((c->channel_state == CS_UP) && bp->reload_routes && c->reloadable && !c->in_table)
 	{
 	  log(L_INFO "%s: Egress %s retagged, reloading %s.%s", p->p.name, e->name, bp->name, c->name);
 	  bp->reload_routes(c);
 	}
 	else
-	  log(L_WARN "%s: Egress %s retagged, but %s.%s cannot reload (no route refresh): "
-	      "its paths keep their old tags until the session restarts",
-	      p->p.name, e->name, bp->name, c->name);
+	  log(L_WARN "%s: Egress %s retagged, but %s.%s cannot be asked again (no route refresh, "
+	      "or an import table): its paths keep their old tags until \"birdc restart %s\"",
+	      p->p.name, e->name, bp->name, c->name, bp->name);
       }
   }
 }
