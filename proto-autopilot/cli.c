@@ -33,10 +33,17 @@
 
 #define REPLY_REFUSED	8100
 
-/* The running autopilot protocol named by @sym, or NULL after a reply */
+/*
+ * The running autopilot protocol named by @sym, if this client may change
+ * it; NULL after a reply otherwise. Restricted clients are refused first,
+ * before anything about the request is looked at.
+ */
 static struct autopilot_proto *
 autopilot_cli_proto(struct symbol *sym)
 {
+  if (cli_access_restricted())
+    return NULL;
+
   if ((sym->class != SYM_PROTO) || !sym->proto->proto || (sym->proto->protocol != &proto_autopilot))
   {
     cli_msg(REPLY_REFUSED, "%s is not an autopilot protocol", sym->name);
@@ -58,9 +65,6 @@ autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uin
 {
   struct autopilot_request req = { .op = AP_OP_ADD, .source = AP_SRC_CLI };
   char err[AUTOPILOT_ERR_MAX];
-
-  if (cli_access_restricted())
-    return;
 
   struct autopilot_proto *p = autopilot_cli_proto(sym);
   if (!p)
@@ -90,9 +94,6 @@ autopilot_cmd_withdraw(struct symbol *sym, const net_addr *n)
 {
   char err[AUTOPILOT_ERR_MAX];
 
-  if (cli_access_restricted())
-    return;
-
   struct autopilot_proto *p = autopilot_cli_proto(sym);
   if (!p)
     return;
@@ -106,9 +107,6 @@ autopilot_cmd_withdraw(struct symbol *sym, const net_addr *n)
 void
 autopilot_cmd_flush(struct symbol *sym, const char *target)
 {
-  if (cli_access_restricted())
-    return;
-
   struct autopilot_proto *p = autopilot_cli_proto(sym);
   if (!p)
     return;
@@ -129,9 +127,6 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
 {
   char line[1026], err[AUTOPILOT_ERR_MAX];
   uint n = 0, max = 1024, lineno = 0;
-
-  if (cli_access_restricted())
-    return;
 
   struct autopilot_proto *p = autopilot_cli_proto(sym);
   if (!p)
