@@ -175,6 +175,41 @@ autopilot_apply_config(struct autopilot_proto *p)
   p->label_community = cf->label_community;
 }
 
+/*
+ * Ask an egress session for its paths again, so that BGP tags them anew:
+ * route refresh, as "birdc reload in" does. An import table would replay
+ * the old tags (they are set as BGP decodes an UPDATE, before the import
+ * table stores it), and without route refresh there is no asking: then the
+ * session is reset. Paths must never keep a label whose LFIB entry is gone.
+ */
+static void
+autopilot_reload_egress(struct autopilot_proto *p, struct autopilot_egress_config *e)
+{
+  struct bgp_proto *bp = e->bgp ? (void *) e->bgp->proto : NULL;
+  struct channel *c;
+
+  if (!bp || (bp->p.proto_state != PS_UP))
+    return;
+
+  WALK_LIST(c, bp->p.channels)
+    if (((c->net_type == NET_IP4) || (c->net_type == NET_IP6)) &&
+	((c->channel_state != CS_UP) || !c->reloadable || c->in_table))
+    {
+      log(L_WARN "%s: Egress %s retagged, but %s.%s cannot be asked for its routes again "
+	  "(no route refresh, or an import table): resetting the session", p->p.name, e->name,
+	  bp->p.name, c->name);
+      bgp_stop(bp, 4, NULL, 0);		/* Cease, Administrative Reset */
+      return;
+    }
+
+  WALK_LIST(c, bp->p.channels)
+    if ((c->net_type == NET_IP4) || (c->net_type == NET_IP6))
+    {
+      log(L_INFO "%s: Egress %s retagged, reloading %s.%s", p->p.name, e->name, bp->p.name, c->name);
+      bp->p.reload_routes(c);
+    }
+}
+
 /* Ask egresses whose tags changed to send their paths again */
 static void
 autopilot_retag(struct autopilot_proto *p, struct autopilot_config *old, struct autopilot_config *new)
@@ -182,35 +217,18 @@ autopilot_retag(struct autopilot_proto *p, struct autopilot_config *old, struct 
   struct autopilot_egress_config *e, *o;
   int all = (old->asn != new->asn) || (old->label_community != new->label_community);
 
+  /* Removed egresses lose their tags: their sessions send their paths again too */
+  WALK_LIST(o, old->egresses)
+    if (!autopilot_egress_find(new, o->name))
+      autopilot_reload_egress(p, o);
+
   WALK_LIST(e, new->egresses)
   {
     o = autopilot_egress_find(old, e->name);
     if (!all && o && autopilot_egress_same(o, e))
       continue;
 
-    struct proto *bp = e->bgp ? e->bgp->proto : NULL;
-    if (!bp || (bp->proto_state != PS_UP))
-      continue;
-
-    struct channel *c;
-    WALK_LIST(c, bp->channels)
-      if ((c->net_type == NET_IP4) || (c->net_type == NET_IP6))
-      {
-	/*
-	 * What "birdc reload in" does, when it reaches BGP: route refresh.
-	 * An import table would replay the old tags: tags are set as BGP
-	 * decodes an UPDATE, before the import table stores it.
-	 */
-	if ((c->channel_state == CS_UP) && bp->reload_routes && c->reloadable && !c->in_table)
-	{
-	  log(L_INFO "%s: Egress %s retagged, reloading %s.%s", p->p.name, e->name, bp->name, c->name);
-	  bp->reload_routes(c);
-	}
-	else
-	  log(L_WARN "%s: Egress %s retagged, but %s.%s cannot be asked again (no route refresh, "
-	      "or an import table): its paths keep their old tags until \"birdc restart %s\"",
-	      p->p.name, e->name, bp->name, c->name, bp->name);
-      }
+    autopilot_reload_egress(p, e);
   }
 }
 
@@ -227,6 +245,7 @@ autopilot_start(struct proto *P)
   autopilot_lfib_start(p);
   autopilot_ovr_start(p);
   autopilot_state_start(p);
+  autopilot_ctl_start(p);
   autopilot_host_start(p);
 
   return PS_UP;
@@ -239,6 +258,7 @@ autopilot_shutdown(struct proto *P)
 
   /* Paths received from now on are not tagged; the nest flushes our routes */
   rem_node(&p->instance_n);
+  autopilot_ctl_stop(p);
 
   /* Overrides stay in the state file for the next start (fail static) */
   autopilot_state_flush(p);
@@ -264,6 +284,10 @@ autopilot_reconfigure(struct proto *P, struct proto_config *CF)
   /* Host: new ranking rules (K, disable community) apply to every prefix */
   if ((old->alternates[0] != new->alternates[0]) || (old->alternates[1] != new->alternates[1]) ||
       memcmp(&old->pp, &new->pp, sizeof(old->pp)) || (old->asn != new->asn))
+    return 0;
+
+  /* The controller socket moves in place: a restart would withdraw every override */
+  if (!autopilot_ctl_reconfigure(p, old, new))
     return 0;
 
   /* The nest sets P->cf after we return; our helpers read the new one now */
@@ -418,7 +442,7 @@ autopilot_show_overrides(struct autopilot_proto *p)
     struct channel *c = i ? p->mgr6_channel : p->mgr4_channel;
     if (c)
       cli_msg(-1100, "  Manager table %s: %s, %u routes, %u refused since start",
-	      c->table->name, autopilot_channel_states[c->channel_state], c->stats.exp_routes, p->mgr_rejected);
+	      c->table->name, autopilot_channel_states[c->channel_state], c->stats.exp_routes, p->mgr_rejected[i]);
   }
 }
 

@@ -85,6 +85,7 @@ struct autopilot_config {
 #define AUTOPILOT_DEFAULT_MAX_OVERRIDES	1000000
 
 #define AUTOPILOT_DEFAULT_LOCAL_PREF	4294967295U
+#define AUTOPILOT_STATE_DELAY		(100 MS)	/* State file: longest a change waits to be written */
 
 /* What one watched table looks like through its channel */
 struct autopilot_table_stats {
@@ -138,15 +139,22 @@ struct autopilot_proto {
   uint ovr_states[AP_OVR_STATES];	/* Overrides by state (withdrawn ones included until freed) */
   uint ovr_expired;			/* Overrides removed by expiry since start */
   int ovr_recheck;			/* Paths were added: recheck pending and covering */
-  uint mgr_rejected;			/* Manager routes refused since start */
+  uint mgr_rejected[2];			/* IPv4, IPv6 manager routes refused since start */
 
   struct channel *alt[2][AUTOPILOT_MAX_ALT];	/* Host: alternate table k+1 for IPv4, IPv6 */
   struct channel *etab[AUTOPILOT_MAX_ETAB];	/* Host: egress tables */
   HASH(struct autopilot_disabled) disabled;	/* Host: prefixes with Precision Path disabled */
   slab *disabled_slab;			/* Allocator of struct autopilot_disabled */
 
-  event *state_event;			/* Writes the state file */
+  timer *state_timer;			/* Writes the state file a moment after changes */
   int state_loaded;			/* The state file was read (or there is none) */
+
+  /* --- Controller socket (ctl.c) --- */
+  struct birdsock *ctl_sk;		/* Listening socket, NULL if none */
+  char *ctl_path;			/* Its path (our copy: the config may go first), for unlink */
+  list ctl_conns;			/* Connected controllers: struct autopilot_ctl_conn */
+  event *ctl_event;			/* Frees closed connections, answers waiting status requests */
+  /* --- end of controller socket --- */
 };
 
 extern struct protocol proto_autopilot;
@@ -203,5 +211,40 @@ void autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target
 void autopilot_cmd_withdraw(struct symbol *sym, const net_addr *n);
 void autopilot_cmd_flush(struct symbol *sym, const char *target);
 void autopilot_cmd_load(struct symbol *sym, const char *file);
+
+/* --- Controller socket (ctl.c) --- */
+
+/* One connected controller. Unanswered input stays in its socket's rbuf. */
+struct autopilot_ctl_conn {
+  node n;				/* In autopilot_proto.ctl_conns */
+  struct autopilot_proto *p;		/* Our instance */
+  struct birdsock *sk;			/* Its socket */
+  byte *out;				/* Replies not yet written */
+  uint out_len;				/* Bytes in out */
+  uint out_size;			/* Allocated size of out */
+  uint out_sent;			/* Leading bytes of out the socket is writing, 0 if none */
+  uint requests;			/* Lines received, for the trace */
+  struct autopilot_request *batch;	/* Requests of the open batch */
+  u32 *batch_lineno;			/* Line (counted from begin) of each of them */
+  uint batch_len;			/* Requests in batch */
+  uint batch_size;			/* Room in batch and batch_lineno */
+  uint batch_lines;			/* Lines since begin or sync */
+  uint batch_bad;			/* First bad line of the batch, 0 if none */
+  char batch_err[AUTOPILOT_ERR_MAX + 64];	/* Why that line is bad */
+  char batch_tag[AUTOPILOT_TAG_MAX];	/* Tag of begin or sync, replied if commit has none */
+  char status_tag[AUTOPILOT_TAG_MAX];	/* Tag of the status request that waits */
+  u8 batch_op;				/* AP_OP_BEGIN or AP_OP_SYNC in a batch, else AP_OP_NONE */
+  u8 stall;				/* Why nothing is answered (nor read) now, CTL_STALL_* */
+  u8 status_tries;			/* Event rounds the status request has waited */
+  u8 discard;				/* Dropping the rest of a too long line */
+  u8 eof;				/* The client sent all it will: answer, then close */
+  u8 quiet;				/* The client cannot read: execute, do not answer */
+  u8 closed;				/* Done, freed by ctl_event */
+};
+
+void autopilot_ctl_start(struct autopilot_proto *p);
+void autopilot_ctl_stop(struct autopilot_proto *p);
+int autopilot_ctl_reconfigure(struct autopilot_proto *p, struct autopilot_config *old, struct autopilot_config *new);
+/* --- end of controller socket --- */
 
 #endif

@@ -14,7 +14,7 @@
  * Every command that changes state refuses restricted clients ("birdc -r"
  * and sockets declared restrict) before it looks at anything else.
  *
- * Replies: 0 for success, 8100 for a refused request (with the reason),
+ * Replies: 0100 for success, 8100 for a refused request (with the reason),
  * 1101 for override listings.
  */
 
@@ -31,6 +31,7 @@
 #include "lib/string.h"
 #include "autopilot.h"
 
+#define REPLY_DONE	100		/* birdc prints nothing for code 0 */
 #define REPLY_REFUSED	8100
 
 /*
@@ -86,7 +87,7 @@ autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uin
   if (autopilot_ovr_add(p, &req, AP_SRC_CLI, err) < 0)
     cli_msg(REPLY_REFUSED, "%s", err);
   else
-    cli_msg(0, "Override %N -> %s added%s", n, target, ((struct autopilot_config *) p->p.cf)->shadow ? " (shadow mode)" : "");
+    cli_msg(REPLY_DONE, "Override %N -> %s added%s", n, target, ((struct autopilot_config *) p->p.cf)->shadow ? " (shadow mode)" : "");
 }
 
 void
@@ -101,7 +102,7 @@ autopilot_cmd_withdraw(struct symbol *sym, const net_addr *n)
   if (autopilot_ovr_withdraw(p, n, err) < 0)
     cli_msg(REPLY_REFUSED, "%s", err);
   else
-    cli_msg(0, "Override %N withdrawn", n);
+    cli_msg(REPLY_DONE, "Override %N withdrawn", n);
 }
 
 void
@@ -112,7 +113,7 @@ autopilot_cmd_flush(struct symbol *sym, const char *target)
     return;
 
   uint n = autopilot_ovr_flush(p, target);
-  cli_msg(0, "%u overrides withdrawn", n);
+  cli_msg(REPLY_DONE, "%u overrides withdrawn", n);
 }
 
 /**
@@ -141,6 +142,8 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
 
   btime now = current_real_time();
   struct autopilot_request *reqs = xmalloc(max * sizeof(struct autopilot_request));
+  uint *lines = xmalloc(max * sizeof(uint));	/* Line of each request, for errors */
+  uint bad;
 
   while (fgets(line, sizeof(line), f))
   {
@@ -153,7 +156,11 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
     }
 
     if (n == max)
-      reqs = xrealloc(reqs, (max *= 2) * sizeof(struct autopilot_request));
+    {
+      max *= 2;
+      reqs = xrealloc(reqs, max * sizeof(struct autopilot_request));
+      lines = xrealloc(lines, max * sizeof(uint));
+    }
 
     if (autopilot_request_parse(line, now, &reqs[n], err) < 0)
     {
@@ -170,7 +177,7 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
       goto done;
     }
 
-    n++;
+    lines[n++] = lineno;
   }
 
   if (ferror(f))
@@ -179,12 +186,18 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
     goto done;
   }
 
-  if (autopilot_ovr_batch(p, reqs, n, 1, AP_SRC_CLI, err) < 0)
-    cli_msg(REPLY_REFUSED, "%s: %s; nothing changed", file, err);
+  if (autopilot_ovr_batch_at(p, reqs, n, 1, AP_SRC_CLI, err, &bad) < 0)
+  {
+    if (bad < n)
+      cli_msg(REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lines[bad], err);
+    else
+      cli_msg(REPLY_REFUSED, "%s: %s; nothing changed", file, err);
+  }
   else
-    cli_msg(0, "Loaded %u overrides from %s", n, file);
+    cli_msg(REPLY_DONE, "Loaded %u overrides from %s", n, file);
 
 done:
   fclose(f);
   xfree(reqs);
+  xfree(lines);
 }

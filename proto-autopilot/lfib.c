@@ -55,26 +55,45 @@ autopilot_lfib_set(struct autopilot_proto *p, struct autopilot_egress *e, u32 la
   rte_update2(p->p.mpls_channel, (net_addr *) &n, r, p->p.main_source);
 }
 
-/* Bring the announced entries of @e in line with its config and neighbor */
+/* The labels @e should have in the LFIB now (AUTOPILOT_NO_LABEL for none) */
 static void
-autopilot_lfib_sync(struct autopilot_proto *p, struct autopilot_egress *e)
+autopilot_lfib_wanted(struct autopilot_proto *p, struct autopilot_egress *e, u32 *label, u32 *pp_label)
 {
   int up = p->p.mpls_channel && e->cf && e->nbr && (e->nbr->scope >= 0);
-  u32 label = up ? e->cf->label : AUTOPILOT_NO_LABEL;
-  u32 pp_label = up ? e->cf->pp_label : AUTOPILOT_NO_LABEL;
 
-  /* Withdraw what changed first: labels are unique, so no entry is lost */
+  *label = up ? e->cf->label : AUTOPILOT_NO_LABEL;
+  *pp_label = up ? e->cf->pp_label : AUTOPILOT_NO_LABEL;
+}
+
+/* First pass: withdraw the entries of @e that are no longer wanted */
+static void
+autopilot_lfib_withdraw_stale(struct autopilot_proto *p, struct autopilot_egress *e)
+{
+  u32 label, pp_label;
+  autopilot_lfib_wanted(p, e, &label, &pp_label);
+
   if ((e->lfib_label != AUTOPILOT_NO_LABEL) && (e->lfib_label != label))
     autopilot_lfib_set(p, e, e->lfib_label, 0);
 
   if ((e->lfib_pp_label != AUTOPILOT_NO_LABEL) && (e->lfib_pp_label != pp_label))
     autopilot_lfib_set(p, e, e->lfib_pp_label, 0);
 
-  if (up)
-  {
+  e->lfib_label = (e->lfib_label == label) ? label : AUTOPILOT_NO_LABEL;
+  e->lfib_pp_label = (e->lfib_pp_label == pp_label) ? pp_label : AUTOPILOT_NO_LABEL;
+}
+
+/* Second pass: announce what is wanted (again: the same route changes nothing) */
+static void
+autopilot_lfib_announce(struct autopilot_proto *p, struct autopilot_egress *e)
+{
+  u32 label, pp_label;
+  autopilot_lfib_wanted(p, e, &label, &pp_label);
+
+  if (label != AUTOPILOT_NO_LABEL)
     autopilot_lfib_set(p, e, label, 1);
+
+  if (pp_label != AUTOPILOT_NO_LABEL)
     autopilot_lfib_set(p, e, pp_label, 1);
-  }
 
   e->lfib_label = label;
   e->lfib_pp_label = pp_label;
@@ -117,17 +136,26 @@ autopilot_lfib_event(void *data)
   if (p->p.mpls_channel && (p->p.mpls_channel->channel_state != CS_UP))
     return;
 
+  /*
+   * Withdraw everything stale before announcing anything: when egresses
+   * swap labels, one's new label is the other's old one, and a label is one
+   * route of ours in the MPLS table.
+   */
+  WALK_LIST(e, p->egresses)
+    autopilot_lfib_withdraw_stale(p, e);
+
   WALK_LIST_DELSAFE(e, enx, p->egresses)
   {
-    autopilot_lfib_sync(p, e);
-
-    if (!e->cf)
+    if (e->cf)
     {
-      if (e->nbr)
-	e->nbr->data = NULL;
-      rem_node(&e->n);
-      mb_free(e);
+      autopilot_lfib_announce(p, e);
+      continue;
     }
+
+    if (e->nbr)
+      e->nbr->data = NULL;
+    rem_node(&e->n);
+    mb_free(e);
   }
 }
 

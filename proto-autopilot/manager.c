@@ -95,7 +95,7 @@ autopilot_manager_notify(struct autopilot_proto *p, net *n, rte *new)
     /* The manager moved the prefix somewhere we cannot go: follow it by dropping ours */
     log(L_WARN "%s: Manager route %N via %I from %s: %I is no egress, ignored",
 	p->p.name, a, nh, new->src->proto->name, nh);
-    p->mgr_rejected++;
+    p->mgr_rejected[a->type == NET_IP6]++;
     autopilot_manager_drop(p, a);
     return;
   }
@@ -113,6 +113,6 @@ autopilot_manager_notify(struct autopilot_proto *p, net *n, rte *new)
   if (autopilot_ovr_add(p, &req, AP_SRC_BGP, err) < 0)
   {
     log(L_WARN "%s: Manager route %N via %I refused: %s", p->p.name, a, nh, err);
-    p->mgr_rejected++;
+    p->mgr_rejected[a->type == NET_IP6]++;
   }
 }

@@ -35,6 +35,8 @@
 
 #undef LOCAL_DEBUG
 
+#include <stdlib.h>
+
 #include "nest/bird.h"
 #include "nest/iface.h"
 #include "nest/protocol.h"
@@ -285,8 +287,8 @@ autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
 
   if (!r)
   {
+    /* Stay indexed by the last src: its path coming back wakes us at once */
     autopilot_ovr_withdraw_route(p, o);
-    autopilot_ovr_src_index(p, o, 0);
     if (o->state != AP_OVR_PENDING)
       log(L_INFO "%s: Override %N -> %s pending: %s", p->p.name, &o->net,
 	  o->target ?: AUTOPILOT_NEXT_BEST, o->why);
@@ -441,7 +443,11 @@ autopilot_strdup(pool *pool, const char *s)
 #define OVR_ERR(code, msg, args...) \
   ({ bsnprintf(err, AUTOPILOT_ERR_MAX, code ": " msg, ##args); -1; })
 
-/* Validate an add request without changing anything; @extra: how many new prefixes before it */
+/*
+ * Validate an add request without changing anything. @extra: how many new
+ * prefixes come before it in its batch; ~0 to skip the limit (a sync is
+ * checked against the limit as a whole).
+ */
 static int
 autopilot_ovr_check_add(struct autopilot_proto *p, const struct autopilot_request *req, uint extra, char *err)
 {
@@ -454,7 +460,7 @@ autopilot_ovr_check_add(struct autopilot_proto *p, const struct autopilot_reques
   if (strcmp(req->target, AUTOPILOT_NEXT_BEST) && !autopilot_egress_find(cf, req->target))
     return OVR_ERR("unknown-egress", "no egress '%s' in protocol %s", req->target, p->p.name);
 
-  if (!autopilot_ovr_find(p, n) && (p->ovr_count + extra >= cf->max_overrides))
+  if ((extra != ~0U) && !autopilot_ovr_find(p, n) && (p->ovr_count + extra >= cf->max_overrides))
     return OVR_ERR("over-limit", "%u overrides, the limit is %u", p->ovr_count + extra, cf->max_overrides);
 
   return 0;
@@ -586,25 +592,67 @@ autopilot_ovr_flush(struct autopilot_proto *p, const char *target)
   return n;
 }
 
+static int
+autopilot_req_cmp(const void *a, const void *b)
+{
+  const struct autopilot_request *x = *(const struct autopilot_request **) a;
+  const struct autopilot_request *y = *(const struct autopilot_request **) b;
+  int c = net_compare((const net_addr *) &x->net, (const net_addr *) &y->net);
+
+  /* Equal prefixes: keep request order, so the first one is named first */
+  return c ? c : (x < y) ? -1 : (x > y);
+}
+
+/* Two requests for one prefix make a batch ambiguous: refuse, naming both */
+static int
+autopilot_batch_duplicates(const struct autopilot_request *reqs, uint n, char *err, uint *bad)
+{
+  if (n < 2)
+    return 0;
+
+  const struct autopilot_request **s = xmalloc(n * sizeof(*s));
+  int res = 0;
+
+  for (uint i = 0; i < n; i++)
+    s[i] = &reqs[i];
+
+  qsort(s, n, sizeof(*s), autopilot_req_cmp);
+
+  for (uint i = 1; i < n; i++)
+    if (net_equal((const net_addr *) &s[i-1]->net, (const net_addr *) &s[i]->net))
+    {
+      *bad = s[i] - reqs;
+      res = OVR_ERR("batch", "requests %u and %u are both for %N",
+		    (uint) (s[i-1] - reqs) + 1, *bad + 1, &s[i]->net);
+      break;
+    }
+
+  xfree(s);
+  return res;
+}
+
 /**
- * autopilot_ovr_batch - apply requests all or nothing
+ * autopilot_ovr_batch_at - apply requests all or nothing
  * @p: autopilot instance
  * @reqs: add and withdraw requests
  * @n: their count
  * @sync: the adds are the whole desired set: withdraw every other override
  * @source: source of the adds
- * @err: error message, naming the first bad request (1-based)
+ * @err: error message
+ * @bad: index of the request the error is about, or @n if none
  *
- * Everything is validated before anything changes. Adds of prefixes that
- * already have an override with the same target, expiry and reason keep it
- * as it is (a sync is applied as a diff).
+ * Everything is validated before anything changes: each request, and that
+ * no prefix is named twice. Adds of prefixes that already have an override
+ * with the same target, expiry and reason keep it as it is (a sync is
+ * applied as a diff, and unchanged overrides keep their age).
  */
 int
-autopilot_ovr_batch(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err)
+autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err, uint *bad)
 {
   uint extra = 0;
   btime now = current_real_time();
-  char msg[AUTOPILOT_ERR_MAX];
+
+  *bad = n;
 
   /* A sync replaces the set: only its own adds count against the limit */
   if (sync && (n > ap_cf(p)->max_overrides))
@@ -613,30 +661,32 @@ autopilot_ovr_batch(struct autopilot_proto *p, const struct autopilot_request *r
   for (uint i = 0; i < n; i++)
   {
     const struct autopilot_request *r = &reqs[i];
+    *bad = i;
 
     if (r->op == AP_OP_ADD)
     {
-      if (autopilot_ovr_check_add(p, r, sync ? 0 : extra, msg) < 0)
-      {
-	if (sync && !strncmp(msg, "over-limit", 10))
-	  continue;
-	return OVR_ERR("batch", "request %u: %s", i + 1, msg);
-      }
+      if (autopilot_ovr_check_add(p, r, sync ? ~0U : extra, err) < 0)
+	return -1;
       if (r->expires && (r->expires <= now))
-	return OVR_ERR("batch", "request %u: expired: expiry time is in the past", i + 1);
+	return OVR_ERR("expired", "expiry time is in the past");
       if (!autopilot_ovr_find(p, (net_addr *) &r->net))
 	extra++;
     }
     else if (r->op == AP_OP_WITHDRAW)
     {
       if (sync)
-	return OVR_ERR("batch", "request %u: withdraw in a sync (a sync lists the whole set)", i + 1);
+	return OVR_ERR("batch", "withdraw in a sync (a sync lists the whole set)");
       if (!autopilot_ovr_find(p, (net_addr *) &r->net))
-	return OVR_ERR("batch", "request %u: not-found: no override for %N", i + 1, &r->net);
+	return OVR_ERR("not-found", "no override for %N", &r->net);
     }
     else
-      return OVR_ERR("batch", "request %u: only add and withdraw in a batch", i + 1);
+      return OVR_ERR("batch", "only add and withdraw in a batch");
   }
+
+  if (autopilot_batch_duplicates(reqs, n, err, bad) < 0)
+    return -1;
+
+  *bad = n;
 
   if (sync)
   {
@@ -680,6 +730,23 @@ autopilot_ovr_batch(struct autopilot_proto *p, const struct autopilot_request *r
 
   autopilot_state_changed(p);
   return 0;
+}
+
+/* autopilot_ovr_batch_at(), naming the bad request by number in @err */
+int
+autopilot_ovr_batch(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err)
+{
+  char msg[AUTOPILOT_ERR_MAX];
+  uint bad;
+
+  if (autopilot_ovr_batch_at(p, reqs, n, sync, source, msg, &bad) == 0)
+    return 0;
+
+  if (bad < n)
+    return OVR_ERR("batch", "request %u: %s", bad + 1, msg);
+
+  strcpy(err, msg);
+  return -1;
 }
 
 void

@@ -14,13 +14,19 @@
  * times), between a header and an "# end N" trailer that tells a complete
  * file from a truncated one.
  *
- * Changes schedule one write per event loop round, so a batch of any size
- * costs one write. A write goes to FILE.tmp, is fsync()ed, renamed over
- * FILE, and the directory is fsync()ed: a crash leaves the old file or the
- * new one, never a mix.
+ * A change starts a short timer (AUTOPILOT_STATE_DELAY) unless it runs, and
+ * the timer writes the whole set once: a batch of any size, or a stream of
+ * a hundred thousand requests a second, costs at most ten writes a second,
+ * and a crash loses at most that window. Stopping the protocol writes at
+ * once. A write goes to FILE.tmp, is fsync()ed, renamed over FILE, and the
+ * directory is fsync()ed: a crash leaves the old file or the new one,
+ * never a mix.
  *
- * On start every valid line is restored; each bad line is logged with its
- * number and skipped, a missing trailer is reported as truncation. If
+ * On start every valid line is restored, except a routing manager's
+ * (source bgp): the manager announces those again, and one it withdrew
+ * while we were down must not come back. Each bad line is logged with its
+ * number and skipped, as is a last line without its newline; a missing
+ * trailer is reported as truncation. If
  * anything was wrong, the file is kept as FILE.corrupt for inspection
  * before the next write replaces FILE with the overrides that were valid.
  */
@@ -37,6 +43,7 @@
 #include "nest/bird.h"
 #include "nest/protocol.h"
 #include "lib/event.h"
+#include "lib/timer.h"
 #include "lib/string.h"
 #include "autopilot.h"
 
@@ -110,9 +117,9 @@ autopilot_state_write(struct autopilot_proto *p, const char *file)
 }
 
 static void
-autopilot_state_event(void *data)
+autopilot_state_timer(timer *t)
 {
-  struct autopilot_proto *p = data;
+  struct autopilot_proto *p = t->data;
   struct autopilot_config *cf = (void *) p->p.cf;
 
   if (cf->state_file && p->state_loaded)
@@ -122,18 +129,18 @@ autopilot_state_event(void *data)
 void
 autopilot_state_changed(struct autopilot_proto *p)
 {
-  if (p->state_event)
-    ev_schedule(p->state_event);
+  if (p->state_timer && !tm_active(p->state_timer))
+    tm_start(p->state_timer, AUTOPILOT_STATE_DELAY);
 }
 
 /* Write now if a write is due (protocol shutdown) */
 void
 autopilot_state_flush(struct autopilot_proto *p)
 {
-  if (p->state_event && ev_active(p->state_event))
+  if (p->state_timer && tm_active(p->state_timer))
   {
-    ev_postpone(p->state_event);
-    autopilot_state_event(p);
+    tm_stop(p->state_timer);
+    autopilot_state_timer(p->state_timer);
   }
 }
 
@@ -144,7 +151,7 @@ autopilot_state_read(struct autopilot_proto *p, const char *file)
   char line[STATE_LINE_MAX + 2], err[AUTOPILOT_ERR_MAX];
   struct autopilot_request req;
   btime now = current_real_time();
-  uint lineno = 0, restored = 0, expired = 0, problems = 0;
+  uint lineno = 0, restored = 0, expired = 0, problems = 0, managed = 0;
   int end = -1;
 
   FILE *f = fopen(file, "r");
@@ -164,7 +171,14 @@ autopilot_state_read(struct autopilot_proto *p, const char *file)
   {
     lineno++;
 
-    if (!strchr(line, '\n') && !feof(f))
+    if (!strchr(line, '\n') && feof(f))
+    {
+      log(L_ERR "%s: State file %s line %u: last line cut off, skipped", p->p.name, file, lineno);
+      problems++;
+      continue;
+    }
+
+    if (!strchr(line, '\n'))
     {
       log(L_ERR "%s: State file %s line %u: line too long, skipped", p->p.name, file, lineno);
       problems++;
@@ -211,6 +225,16 @@ autopilot_state_read(struct autopilot_proto *p, const char *file)
       continue;
     }
 
+    /*
+     * A manager's overrides mirror its BGP routes, which it announces again:
+     * restored ones would outlive a withdrawal made while we were down.
+     */
+    if (req.source == AP_SRC_BGP)
+    {
+      managed++;
+      continue;
+    }
+
     if (autopilot_ovr_restore(p, &req, err) < 0)
     {
       log(L_ERR "%s: State file %s line %u: %s, skipped", p->p.name, file, lineno, err);
@@ -234,14 +258,15 @@ autopilot_state_read(struct autopilot_proto *p, const char *file)
     log(L_ERR "%s: State file %s is truncated (no end marker after line %u)", p->p.name, file, lineno);
     problems++;
   }
-  else if ((uint) end != restored + expired + problems)
+  else if ((uint) end != restored + expired + managed + problems)
   {
-    log(L_ERR "%s: State file %s says %d overrides, has %u", p->p.name, file, end, restored + expired + problems);
+    log(L_ERR "%s: State file %s says %d overrides, has %u", p->p.name, file, end, restored + expired + managed + problems);
     problems++;
   }
 
-  log(L_INFO "%s: Restored %u overrides from %s (%u expired meanwhile, %u problems)",
-      p->p.name, restored, file, expired, problems);
+  log(L_INFO "%s: Restored %u overrides from %s (%u expired meanwhile, %u problems)%s",
+      p->p.name, restored, file, expired, problems,
+      managed ? tmp_sprintf("; %u of routing managers left to them", managed) : "");
 
   return problems;
 }
@@ -255,7 +280,7 @@ autopilot_state_start(struct autopilot_proto *p)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
 
-  p->state_event = ev_new_init(p->p.pool, autopilot_state_event, p);
+  p->state_timer = tm_new_init(p->p.pool, autopilot_state_timer, p, 0, 0);
   p->state_loaded = 0;
 
   if (!cf->state_file)

@@ -80,6 +80,10 @@ default_is_the_documented_large_community(void **state UNUSED)
 
   rte *e = run(c, "disable", &other, 1, NULL, 0, &ok);
   assert_true(ok);
+
+  /* BGP export asserts these flags of every BGP attribute a filter sets */
+  eattr *a = bgp_find_attr(e->attrs->eattrs, BA_LARGE_COMMUNITY);
+  assert_int_equal(a->flags & (BAF_OPTIONAL | BAF_TRANSITIVE), BAF_OPTIONAL | BAF_TRANSITIVE);
   assert_true(lc_set_contains(lcs_of(e), (lcomm) { 4200000000U, 4, 0 }));
   assert_true(lc_set_contains(lcs_of(e), other));	/* the others stay */
 
@@ -128,6 +132,8 @@ configured_standard_community(void **state UNUSED)
 
   rte *e = run(config, "disable", NULL, 0, &other, 1, &ok);
   assert_true(int_set_contains(comms_of(e), mine));
+  assert_int_equal(bgp_find_attr(e->attrs->eattrs, BA_COMMUNITY)->flags & (BAF_OPTIONAL | BAF_TRANSITIVE),
+		   BAF_OPTIONAL | BAF_TRANSITIVE);
   assert_true(int_set_contains(comms_of(e), other));
   assert_null(lcs_of(e));
 

@@ -1,0 +1,1021 @@
+/*
+ *	BIRD -- Autopilot controller socket
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+/**
+ * DOC: Controller socket
+ *
+ * The machine interface for controller programs: a UNIX stream socket
+ * ("controller socket PATH") that any number of clients may use at once.
+ * Access is the file's: its mode and group. Each line is one request in
+ * the words of request.c; each request gets one reply line, in order:
+ *
+ *   [@tag ]ok[ detail]
+ *   [@tag ]error CODE message
+ *
+ * where CODE is the word before ':' in the override API's messages
+ * (bad-request for lines that do not parse). "begin" or "sync" opens a batch
+ * on the connection: the lines up to "commit" or "abort" get no reply of
+ * their own, the commit applies them all or nothing (autopilot_ovr_batch_at(),
+ * a sync as a diff against the whole set) and gets the one reply. A batch
+ * still open when the connection ends is dropped. Nothing else depends on
+ * the connection: overrides stay when a controller goes away (fail static).
+ * docs/controller-protocol.md is the full specification.
+ *
+ * Throughput: each read takes up to CTL_RBSIZE bytes and every complete
+ * line in them is answered before the next read; replies are appended to a
+ * growing per-connection buffer, written when the socket takes them, so a
+ * read of a few thousand requests costs one write. A client that does not
+ * read its replies is not read either once CTL_OUT_HIGH bytes of them wait
+ * (its lines stay in the receive buffer and the kernel's): replies are
+ * never dropped and BIRD never blocks.
+ *
+ * A connection is freed from an event, never from its own hooks, so no code
+ * up the stack of a socket hook can meet a freed connection. Requests only
+ * change the override store; routes change in the override event.
+ */
+
+#undef LOCAL_DEBUG
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "nest/bird.h"
+#include "nest/protocol.h"
+#include "lib/event.h"
+#include "lib/socket.h"
+#include "lib/string.h"
+#include "autopilot.h"
+
+#define CTL_LINE_MAX	1024		/* Longest request line, newline not counted */
+#define CTL_RBSIZE	65536		/* Receive buffer: a read is many requests */
+#define CTL_OUT_INIT	4096		/* First size of the reply buffer */
+#define CTL_OUT_HIGH	(1 << 20)	/* Replies waiting: above this, stop reading the client */
+#define CTL_OUT_LOW	(1 << 16)	/* ... until the client has read them down to this */
+#define CTL_REPLY_MAX	(AUTOPILOT_TAG_MAX + AUTOPILOT_ERR_MAX + 128)	/* Longest reply line */
+#define CTL_BACKLOG	64		/* Connections the kernel queues before we accept */
+#define CTL_STATUS_TRIES 16		/* Event rounds a status request waits for resolution */
+
+/* Why a connection answers nothing for now (and is not read) */
+#define CTL_STALL_OUTPUT 1		/* Too many replies wait: the client must read first */
+#define CTL_STALL_STATUS 2		/* A status request waits for overrides to be resolved */
+
+/* Accept errors (out of descriptors) repeat every loop: log some */
+static struct tbf ctl_log_tbf = TBF_DEFAULT_LOG_LIMITS;
+
+static void ctl_run(struct autopilot_ctl_conn *c);
+static int ctl_rx(sock *sk, uint size);
+
+
+/*
+ *	Replies
+ */
+
+/* Room for @n more bytes of replies */
+static byte *
+ctl_out_reserve(struct autopilot_ctl_conn *c, uint n)
+{
+  if (c->out_len + n > c->out_size)
+  {
+    uint size = MAX(2 * c->out_size, c->out_len + n);
+    sock *sk = c->sk;
+
+    /* The socket may be writing from the buffer: move its pointers along */
+    uint ttx = c->out_sent ? (uint) (sk->ttx - c->out) : 0;
+    uint tpos = c->out_sent ? (uint) (sk->tpos - c->out) : 0;
+
+    c->out = mb_realloc(c->out, size);
+    c->out_size = size;
+
+    if (c->out_sent)
+    {
+      sk->tbuf = c->out;
+      sk->ttx = c->out + ttx;
+      sk->tpos = c->out + tpos;
+    }
+  }
+
+  return c->out + c->out_len;
+}
+
+static void
+ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...)
+{
+  va_list args;
+  int n = 0, m;
+
+  /* Nobody reads them: the client has gone, its requests are still executed */
+  if (c->quiet)
+    return;
+
+  byte *b = ctl_out_reserve(c, CTL_REPLY_MAX);
+
+  if (tag && tag[0])
+    n = bsprintf(b, "@%s ", tag);
+
+  va_start(args, fmt);
+  m = bvsnprintf(b + n, CTL_REPLY_MAX - n - 1, fmt, args);
+  va_end(args);
+
+  /* Messages are bounded; should one not be, say so rather than cut it */
+  if (m < 0)
+    m = bsprintf(b + n, "error internal reply too long");
+
+  b[n + m] = '\n';
+  c->out_len += n + m + 1;
+}
+
+/* The reply to most requests: no format to interpret */
+static inline void
+ctl_ok(struct autopilot_ctl_conn *c, const char *tag)
+{
+  if (tag[0] || c->quiet)
+    return ctl_reply(c, tag, "ok");
+
+  memcpy(ctl_out_reserve(c, 3), "ok\n", 3);
+  c->out_len += 3;
+}
+
+/* An override API error, "code: message", as "error code message" */
+static void
+ctl_error(struct autopilot_ctl_conn *c, const char *tag, const char *err)
+{
+  const char *colon = strchr(err, ':');
+  uint len = colon ? colon - err : 0;
+
+  for (uint i = 0; i < len; i++)
+    if (!(((err[i] >= 'a') && (err[i] <= 'z')) || (err[i] == '-')))
+      len = 0;
+
+  if (len && (colon[1] == ' '))
+    ctl_reply(c, tag, "error %.*s %s", len, err, colon + 2);
+  else
+    ctl_reply(c, tag, "error internal %s", err);
+}
+
+static void
+ctl_status(struct autopilot_ctl_conn *c, const char *tag)
+{
+  struct autopilot_proto *p = c->p;
+
+  ctl_reply(c, tag, "ok overrides %u active %u pending %u shadow %u",
+	    autopilot_ovr_count(p), p->ovr_states[AP_OVR_ACTIVE],
+	    p->ovr_states[AP_OVR_PENDING], p->ovr_states[AP_OVR_SHADOW]);
+}
+
+/* The @tag of a line we do not parse (too long), if it starts with a valid one */
+static void
+ctl_line_tag(const byte *line, uint len, char *tag)
+{
+  uint n = 0;
+
+  tag[0] = 0;
+  if (!len || (line[0] != '@'))
+    return;
+
+  for (uint i = 1; (i < len) && (n + 1 < AUTOPILOT_TAG_MAX); i++)
+  {
+    byte ch = line[i];
+    if ((ch == ' ') || (ch == '\t'))
+      break;
+    if (!(((ch >= 'a') && (ch <= 'z')) || ((ch >= 'A') && (ch <= 'Z')) || ((ch >= '0') && (ch <= '9')) ||
+	  (ch == '_') || (ch == '-') || (ch == '.') || (ch == ':')))
+      return;
+    tag[n++] = ch;
+  }
+
+  tag[n] = 0;
+}
+
+
+/*
+ *	Batches
+ */
+
+static void
+ctl_batch_drop(struct autopilot_ctl_conn *c)
+{
+  mb_free(c->batch);
+  mb_free(c->batch_lineno);
+  c->batch = NULL;
+  c->batch_lineno = NULL;
+  c->batch_len = c->batch_size = c->batch_lines = c->batch_bad = 0;
+  c->batch_op = AP_OP_NONE;
+}
+
+/* Remember the first bad line; the commit reports it and applies nothing */
+static void
+ctl_batch_fail(struct autopilot_ctl_conn *c, const char *fmt, ...)
+{
+  va_list args;
+
+  if (c->batch_bad)
+    return;
+
+  c->batch_bad = c->batch_lines;
+  va_start(args, fmt);
+  if (bvsnprintf(c->batch_err, sizeof(c->batch_err), fmt, args) < 0)
+    strcpy(c->batch_err, "bad line");
+  va_end(args);
+}
+
+/* The slot for the next request of the batch, or NULL if the batch is full */
+static struct autopilot_request *
+ctl_batch_slot(struct autopilot_ctl_conn *c)
+{
+  struct autopilot_proto *p = c->p;
+
+  if (c->batch_len == c->batch_size)
+  {
+    /* Adds and withdraws of every override: more can only be a mistake */
+    u64 max = 2 * (u64) ((struct autopilot_config *) p->p.cf)->max_overrides + 16;
+    if (c->batch_len >= max)
+      return NULL;
+
+    uint size = c->batch_size ? (uint) MIN(2 * (u64) c->batch_size, max) : 256;
+    if (c->batch)
+    {
+      c->batch = mb_realloc(c->batch, size * sizeof(struct autopilot_request));
+      c->batch_lineno = mb_realloc(c->batch_lineno, size * sizeof(u32));
+    }
+    else
+    {
+      c->batch = mb_alloc(p->p.pool, size * sizeof(struct autopilot_request));
+      c->batch_lineno = mb_alloc(p->p.pool, size * sizeof(u32));
+    }
+    c->batch_size = size;
+  }
+
+  return &c->batch[c->batch_len];
+}
+
+/* The override API names the bad request by its index; the client knows lines */
+static void
+ctl_batch_error(struct autopilot_ctl_conn *c, const char *tag, const char *err, uint bad)
+{
+  uint first, second;
+
+  /* About the whole batch (a sync over the limit) */
+  if (bad >= c->batch_len)
+    return ctl_error(c, tag, err);
+
+  /* One prefix twice: both by line */
+  if ((sscanf(err, "batch: requests %u and %u ", &first, &second) == 2) &&
+      (first >= 1) && (first <= c->batch_len))
+    return ctl_reply(c, tag, "error batch line %u: %N is on line %u too",
+		     c->batch_lineno[bad], (net_addr *) &c->batch[bad].net, c->batch_lineno[first - 1]);
+
+  ctl_reply(c, tag, "error batch line %u: %s", c->batch_lineno[bad], err);
+}
+
+static void
+ctl_batch_commit(struct autopilot_ctl_conn *c, const char *tag)
+{
+  struct autopilot_proto *p = c->p;
+  char err[AUTOPILOT_ERR_MAX];
+  uint bad;
+
+  /* The commit's tag, else that of begin or sync */
+  if (!tag[0])
+    tag = c->batch_tag;
+
+  if (c->batch_bad)
+    ctl_reply(c, tag, "error batch line %u: %s", c->batch_bad, c->batch_err);
+  else if (autopilot_ovr_batch_at(p, c->batch, c->batch_len, c->batch_op == AP_OP_SYNC,
+				  AP_SRC_CONTROLLER, err, &bad) < 0)
+    ctl_batch_error(c, tag, err, bad);
+  else
+    ctl_reply(c, tag, "ok %u", c->batch_len);
+
+  ctl_batch_drop(c);
+}
+
+/* One parsed line (@rv, @err: the parse result) inside a batch */
+static void
+ctl_batch_line(struct autopilot_ctl_conn *c, struct autopilot_request *req, int rv, const char *err)
+{
+  if (rv < 0)
+    return ctl_batch_fail(c, "bad-request: %s", err);
+
+  switch (req->op)
+  {
+  case AP_OP_NONE:
+    return;
+
+  case AP_OP_COMMIT:
+    return ctl_batch_commit(c, req->tag);
+
+  case AP_OP_ABORT:
+    ctl_reply(c, req->tag[0] ? req->tag : c->batch_tag, "ok aborted %u", c->batch_len);
+    return ctl_batch_drop(c);
+
+  case AP_OP_WITHDRAW:
+    if (c->batch_op == AP_OP_SYNC)
+      return ctl_batch_fail(c, "bad-request: withdraw in a sync (a sync lists the whole set)");
+    /* fall through */
+
+  case AP_OP_ADD:
+    if (c->batch_bad)
+      return;
+    if (req != &c->batch[c->batch_len])
+      return ctl_batch_fail(c, "over-limit: too many requests in one batch");
+    c->batch_lineno[c->batch_len++] = c->batch_lines;
+    return;
+
+  default:
+    return ctl_batch_fail(c, "bad-request: only add%s, then commit or abort, in a batch",
+			  (c->batch_op == AP_OP_SYNC) ? "" : " and withdraw");
+  }
+}
+
+
+/*
+ *	Requests
+ */
+
+/* One line, NUL-terminated at @len (which may hold NUL bytes of its own) */
+static void
+ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
+{
+  struct autopilot_proto *p = c->p;
+  struct autopilot_request scratch, *req = &scratch;
+  char err[AUTOPILOT_ERR_MAX];
+  int rv;
+
+  c->requests++;
+
+  if (c->batch_op)
+  {
+    c->batch_lines++;
+
+    /* Parse straight into the batch: a sync may list a million overrides */
+    if (!c->batch_bad)
+      req = ctl_batch_slot(c) ?: &scratch;
+  }
+
+  /* The parser reads C strings: a NUL would hide the rest of the line */
+  const char *nul = memchr(line, 0, len);
+  if (nul)
+  {
+    req->op = AP_OP_NONE;
+    req->tag[0] = 0;
+    bsnprintf(err, sizeof(err), "column %u: bad byte 0x00", (uint) (nul - line) + 1);
+    rv = -1;
+  }
+  else if ((rv = autopilot_request_parse(line, now, req, err)) == 0)
+  {
+    /* Who asked is the socket's to say */
+    if ((req->source != AP_SRC_MAX) && (req->source != AP_SRC_CONTROLLER))
+    {
+      bsnprintf(err, sizeof(err), "source %s: requests on this socket come from the controller",
+		autopilot_source_names[req->source]);
+      rv = -1;
+    }
+    req->source = AP_SRC_CONTROLLER;
+  }
+
+  if (c->batch_op)
+    return ctl_batch_line(c, req, rv, err);
+
+  if (rv < 0)
+    return ctl_reply(c, req->tag, "error bad-request %s", err);
+
+  switch (req->op)
+  {
+  case AP_OP_NONE:
+    return;
+
+  case AP_OP_ADD:
+    if (autopilot_ovr_add(p, req, AP_SRC_CONTROLLER, err) < 0)
+      return ctl_error(c, req->tag, err);
+    return ctl_ok(c, req->tag);
+
+  case AP_OP_WITHDRAW:
+    if (autopilot_ovr_withdraw(p, (net_addr *) &req->net, err) < 0)
+      return ctl_error(c, req->tag, err);
+    return ctl_ok(c, req->tag);
+
+  case AP_OP_FLUSH:
+    return ctl_reply(c, req->tag, "ok %u", autopilot_ovr_flush(p, req->target[0] ? req->target : NULL));
+
+  case AP_OP_BEGIN:
+  case AP_OP_SYNC:
+    c->batch_op = req->op;
+    strcpy(c->batch_tag, req->tag);
+    return;
+
+  case AP_OP_COMMIT:
+  case AP_OP_ABORT:
+    return ctl_reply(c, req->tag, "error no-batch %s without begin or sync",
+		     (req->op == AP_OP_COMMIT) ? "commit" : "abort");
+
+  case AP_OP_PING:
+    return ctl_reply(c, req->tag, "ok pong");
+
+  case AP_OP_STATUS:
+    /* Answer once what came before is resolved: pending means no path, not "not yet" */
+    if (!ev_active(p->ovr_event))
+      return ctl_status(c, req->tag);
+
+    strcpy(c->status_tag, req->tag);
+    c->status_tries = 0;
+    c->stall |= CTL_STALL_STATUS;
+    ev_schedule(p->ctl_event);
+    return;
+
+  default:
+    bug("Autopilot: request %u unknown to the controller socket", req->op);
+  }
+}
+
+/* A line longer than CTL_LINE_MAX starting at @line (@len bytes of it seen) */
+static void
+ctl_too_long(struct autopilot_ctl_conn *c, const byte *line, uint len)
+{
+  char tag[AUTOPILOT_TAG_MAX];
+
+  c->requests++;
+
+  if (c->batch_op)
+  {
+    c->batch_lines++;
+    return ctl_batch_fail(c, "bad-request: line too long (more than %u bytes)", CTL_LINE_MAX);
+  }
+
+  ctl_line_tag(line, len, tag);
+  ctl_reply(c, tag, "error bad-request line too long (more than %u bytes)", CTL_LINE_MAX);
+}
+
+/*
+ * Answer the complete lines in the receive buffer, until a stall. What is
+ * left (a partial line, or lines held back) moves to the buffer's start.
+ */
+static void
+ctl_process(struct autopilot_ctl_conn *c)
+{
+  sock *sk = c->sk;
+  byte *pos = sk->rbuf, *end = sk->rpos;
+  btime now = current_real_time();
+
+  while ((pos < end) && !c->stall)
+  {
+    if (c->out_len >= CTL_OUT_HIGH)
+    {
+      c->stall |= CTL_STALL_OUTPUT;
+      break;
+    }
+
+    byte *nl = memchr(pos, '\n', end - pos);
+
+    /* The rest of a too long line, already answered */
+    if (c->discard)
+    {
+      c->discard = !nl;
+      pos = nl ? nl + 1 : end;
+      continue;
+    }
+
+    if (!nl)
+    {
+      /* Too long already: answer now, drop the rest as it comes */
+      if (end - pos > CTL_LINE_MAX + 1)
+      {
+	ctl_too_long(c, pos, end - pos);
+	c->discard = 1;
+	pos = end;
+      }
+      /* A cut line may mean something else than meant (expires 36 of 3600): never executed */
+      else if (c->eof)
+      {
+	char tag[AUTOPILOT_TAG_MAX];
+	ctl_line_tag(pos, end - pos, tag);
+	ctl_reply(c, tag, "error bad-request no newline at the end of input: line not executed");
+	pos = end;
+      }
+      break;
+    }
+
+    uint len = nl - pos;
+    if (len - ((len && (nl[-1] == '\r')) ? 1 : 0) > CTL_LINE_MAX)
+      ctl_too_long(c, pos, len);
+    else
+    {
+      *nl = 0;
+      ctl_line(c, (char *) pos, len, now);
+    }
+
+    pos = nl + 1;
+  }
+
+  uint left = end - pos;
+  if (left && (pos != sk->rbuf))
+    memmove(sk->rbuf, pos, left);
+  sk->rpos = sk->rbuf + left;
+}
+
+
+/*
+ *	Connections
+ */
+
+static void
+ctl_close(struct autopilot_ctl_conn *c)
+{
+  struct autopilot_proto *p = c->p;
+
+  if (c->closed)
+    return;
+
+  if (c->batch_op)
+    TRACE(D_EVENTS, "Controller disconnected with a batch open (%u requests): dropped", c->batch_len);
+
+  TRACE(D_EVENTS, "Controller disconnected after %u requests", c->requests);
+
+  c->closed = 1;
+  c->sk->rx_hook = NULL;
+  c->sk->tx_hook = NULL;
+  ctl_batch_drop(c);
+  ev_schedule(p->ctl_event);
+}
+
+static void
+ctl_free(struct autopilot_ctl_conn *c)
+{
+  rem_node(&c->n);
+  rfree(c->sk);
+  ctl_batch_drop(c);
+  mb_free(c->out);
+  mb_free(c);
+}
+
+/* Hand queued replies to the socket; 0 if the connection is closed */
+static int
+ctl_flush(struct autopilot_ctl_conn *c)
+{
+  sock *sk = c->sk;
+
+  if (c->closed)
+    return 0;
+
+  if (c->quiet)
+    c->out_len = 0;
+
+  /* Nothing to send, or a write under way: ctl_tx() goes on with the rest */
+  if (!c->out_len || c->out_sent)
+    return 1;
+
+  sk->tbuf = c->out;
+  c->out_sent = c->out_len;
+
+  int rv = sk_send(sk, c->out_len);
+  if (c->closed)
+    return 0;
+
+  if (rv > 0)
+  {
+    c->out_len = c->out_sent = 0;
+    sk_set_tbuf(sk, NULL);
+
+    /* A burst is over: give back its memory */
+    if (c->out_size > 16 * CTL_OUT_INIT)
+    {
+      c->out = mb_realloc(c->out, CTL_OUT_INIT);
+      c->out_size = CTL_OUT_INIT;
+    }
+  }
+
+  return 1;
+}
+
+/* Answer what can be answered, send it, and read more if we may */
+static void
+ctl_run(struct autopilot_ctl_conn *c)
+{
+  sock *sk = c->sk;
+
+  for (;;)
+  {
+    ctl_process(c);
+
+    if (!ctl_flush(c))
+      return;
+
+    /* All written at once: go on with the lines held back */
+    if (!(c->stall & CTL_STALL_OUTPUT) || (c->out_len >= CTL_OUT_LOW))
+      break;
+
+    c->stall &= ~CTL_STALL_OUTPUT;
+  }
+
+  if (!c->eof)
+  {
+    sk->rx_hook = c->stall ? NULL : ctl_rx;
+    return;
+  }
+
+  /* The client sent all it will: once all of it is answered, close */
+  if (c->stall)
+    return;
+
+  if (c->batch_op)
+  {
+    ctl_reply(c, c->batch_tag, "error batch no commit before the end of input: %u requests dropped", c->batch_len);
+    ctl_batch_drop(c);
+    if (!ctl_flush(c))
+      return;
+  }
+
+  if (!c->out_len)
+    ctl_close(c);
+}
+
+static int
+ctl_rx(sock *sk, uint size UNUSED)
+{
+  struct autopilot_ctl_conn *c = sk->data;
+
+  if (!c->closed)
+    ctl_run(c);
+
+  /* We keep the unanswered rest in the buffer ourselves */
+  return 0;
+}
+
+/* The socket wrote all it was given */
+static void
+ctl_tx(sock *sk)
+{
+  struct autopilot_ctl_conn *c = sk->data;
+
+  if (c->closed)
+    return;
+
+  /* Drop what was written, keep what was queued meanwhile */
+  uint sent = c->out_sent;
+  c->out_sent = 0;
+  sk_set_tbuf(sk, NULL);
+  c->out_len -= sent;
+  if (c->out_len)
+    memmove(c->out, c->out + sent, c->out_len);
+
+  if ((c->stall & CTL_STALL_OUTPUT) && (c->out_len < CTL_OUT_LOW))
+    c->stall &= ~CTL_STALL_OUTPUT;
+
+  ctl_run(c);
+}
+
+/* Has the client sent bytes we have not read yet? */
+static int
+ctl_input_waiting(sock *sk)
+{
+  char ch;
+  return recv(sk->fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/*
+ * End of input, an error, or the client gone. Whatever it sent before is
+ * still executed, in order: what a client sent must not depend on when it
+ * left. Replies go out as long as the client reads them.
+ */
+static void
+ctl_err(sock *sk, int err)
+{
+  struct autopilot_ctl_conn *c = sk->data;
+  struct autopilot_proto *p = c->p;
+  struct pollfd pfd = { .fd = sk->fd, .events = POLLOUT };
+
+  if (c->closed)
+    return;
+
+  /* Can the client still read? Not after an error, a hangup, or a failed write */
+  if (poll(&pfd, 1, 0) < 0)
+    pfd.revents = POLLERR;
+
+  if (err || (pfd.revents & (POLLHUP | POLLERR)) || (c->out_sent && (sk->ttx == sk->tpos)))
+  {
+    if (!c->quiet && err)
+      TRACE(D_EVENTS, "Controller connection lost: %M", err);
+    else if (!c->quiet)
+      TRACE(D_EVENTS, "Controller connection lost");
+
+    c->quiet = 1;
+    c->out_len = c->out_sent = 0;
+    sk_set_tbuf(sk, NULL);
+    c->stall &= ~CTL_STALL_OUTPUT;
+  }
+
+  /* BIRD reads the rest first */
+  if (ctl_input_waiting(sk))
+  {
+    if (!c->stall)
+      sk->rx_hook = ctl_rx;
+    return;
+  }
+
+  c->eof = 1;
+  sk->rx_hook = NULL;
+  ctl_run(c);
+}
+
+static int
+ctl_accept(sock *sk, uint size UNUSED)
+{
+  struct autopilot_proto *p = sk->data;
+  struct autopilot_ctl_conn *c = mb_allocz(p->p.pool, sizeof(struct autopilot_ctl_conn));
+
+  c->p = p;
+  c->sk = sk;
+  c->out_size = CTL_OUT_INIT;
+  c->out = mb_alloc(p->p.pool, c->out_size);
+  add_tail(&p->ctl_conns, &c->n);
+
+  sk->data = c;
+  sk->rx_hook = ctl_rx;
+  sk->tx_hook = ctl_tx;
+  sk->err_hook = ctl_err;
+  sk->fast_rx = 1;
+
+  TRACE(D_EVENTS, "Controller connected");
+  return 0;
+}
+
+static void
+ctl_accept_err(sock *sk, int err)
+{
+  struct autopilot_proto *p = sk->data;
+
+  log_rl(&ctl_log_tbf, L_ERR "%s: Controller socket %s: accept failed: %M", p->p.name, p->ctl_path, err);
+}
+
+/* Frees closed connections; answers status requests once overrides are resolved */
+static void
+ctl_event(void *data)
+{
+  struct autopilot_proto *p = data;
+  struct autopilot_ctl_conn *c, *next;
+  int again = 0;
+
+  WALK_LIST_DELSAFE(c, next, p->ctl_conns)
+  {
+    if (c->closed)
+    {
+      ctl_free(c);
+      continue;
+    }
+
+    if (!(c->stall & CTL_STALL_STATUS))
+      continue;
+
+    /* The override event may run again behind us; wait a few rounds, not forever */
+    if (ev_active(p->ovr_event) && (c->status_tries++ < CTL_STATUS_TRIES))
+    {
+      again = 1;
+      continue;
+    }
+
+    c->stall &= ~CTL_STALL_STATUS;
+    ctl_status(c, c->status_tag);
+    ctl_run(c);
+  }
+
+  if (again)
+    ev_schedule(p->ctl_event);
+}
+
+
+/*
+ *	Listening socket
+ */
+
+/* Does a program accept connections at @path? (Else it is a dead BIRD's leftover.) */
+static int
+ctl_path_alive(const char *path)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+  if (fd < 0)
+    return 0;
+
+  strcpy(sa.sun_path, path);
+  int rv = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+  int alive = (rv == 0) || (errno == EAGAIN) || (errno == EINPROGRESS);
+  close(fd);
+
+  return alive;
+}
+
+static sock *
+ctl_listen(struct autopilot_proto *p, struct autopilot_config *cf)
+{
+  const char *path = cf->ctl_path;
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  gid_t gid = (gid_t) -1;
+  struct stat st;
+
+  if (strlen(path) >= sizeof(sa.sun_path))
+  {
+    log(L_ERR "%s: Controller socket %s: path too long (at most %u bytes)",
+	p->p.name, path, (uint) sizeof(sa.sun_path) - 1);
+    return NULL;
+  }
+
+  /* No socket rather than one with other access than configured */
+  if (cf->ctl_group)
+  {
+    struct group *gr = getgrnam(cf->ctl_group);
+    if (!gr)
+    {
+      log(L_ERR "%s: Controller socket %s not opened: no group '%s'", p->p.name, path, cf->ctl_group);
+      return NULL;
+    }
+    gid = gr->gr_gid;
+  }
+
+  /* A dead BIRD's socket is removed; anything else at that path is not ours */
+  if (!lstat(path, &st))
+  {
+    if (!S_ISSOCK(st.st_mode))
+    {
+      log(L_ERR "%s: Controller socket %s not opened: the path exists and is not a socket", p->p.name, path);
+      return NULL;
+    }
+
+    if (ctl_path_alive(path))
+    {
+      log(L_ERR "%s: Controller socket %s not opened: another program listens there", p->p.name, path);
+      return NULL;
+    }
+
+    unlink(path);
+  }
+
+  /*
+   * We bind ourselves rather than with sk_open_unix(), which leaks its
+   * descriptor on failure (BIRD dies when its CLI socket fails; a protocol
+   * must not). BIRD takes the listening descriptor as SK_MAGIC, then we
+   * give the socket the type whose reads accept connections.
+   */
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+  {
+    log(L_ERR "%s: Controller socket %s: %m", p->p.name, path);
+    return NULL;
+  }
+
+  strcpy(sa.sun_path, path);
+
+  /* Created private, opened up below: never more access than configured */
+  mode_t mask = umask(0177);
+  int rv = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
+  umask(mask);
+
+  if (rv < 0)
+  {
+    log(L_ERR "%s: Cannot create controller socket %s: %m", p->p.name, path);
+    close(fd);
+    return NULL;
+  }
+
+  if ((gid != (gid_t) -1) && (chown(path, (uid_t) -1, gid) < 0))
+  {
+    log(L_ERR "%s: Cannot set group %s of controller socket %s: %m", p->p.name, cf->ctl_group, path);
+    goto fail;
+  }
+
+  if (chmod(path, cf->ctl_mode) < 0)
+  {
+    log(L_ERR "%s: Cannot chmod controller socket %s: %m", p->p.name, path);
+    goto fail;
+  }
+
+  if (listen(fd, CTL_BACKLOG) < 0)
+  {
+    log(L_ERR "%s: Cannot listen on controller socket %s: %m", p->p.name, path);
+    goto fail;
+  }
+
+  sock *sk = sk_new(p->p.pool);
+  sk->type = SK_MAGIC;
+  sk->fd = fd;
+  sk->rx_hook = ctl_accept;
+  sk->err_hook = ctl_accept_err;
+  sk->data = p;
+  sk->rbsize = CTL_RBSIZE;		/* Accepted sockets inherit it */
+  sk->fast_rx = 1;
+
+  if (sk_open(sk) < 0)
+  {
+    /* sk_open() closed the descriptor */
+    sk_log_error(sk, p->p.name);
+    rfree(sk);
+    unlink(path);
+    return NULL;
+  }
+
+  sk->type = SK_UNIX_PASSIVE;
+
+  log(L_INFO "%s: Controller socket %s (mode %04o%s%s)", p->p.name, path, cf->ctl_mode,
+      cf->ctl_group ? ", group " : "", cf->ctl_group ?: "");
+  return sk;
+
+fail:
+  close(fd);
+  unlink(path);
+  return NULL;
+}
+
+static void
+ctl_unlisten(struct autopilot_proto *p)
+{
+  if (!p->ctl_sk)
+    return;
+
+  rfree(p->ctl_sk);
+  p->ctl_sk = NULL;
+  unlink(p->ctl_path);
+  mb_free(p->ctl_path);
+  p->ctl_path = NULL;
+}
+
+static void
+ctl_open(struct autopilot_proto *p, struct autopilot_config *cf)
+{
+  if (!cf->ctl_path || !(p->ctl_sk = ctl_listen(p, cf)))
+    return;
+
+  /* The config may go before we unlink the path */
+  uint len = strlen(cf->ctl_path) + 1;
+  p->ctl_path = mb_alloc(p->p.pool, len);
+  memcpy(p->ctl_path, cf->ctl_path, len);
+}
+
+/**
+ * autopilot_ctl_start - open the controller socket
+ * @p: autopilot instance
+ *
+ * A socket that cannot be opened is logged; the protocol runs without it.
+ */
+void
+autopilot_ctl_start(struct autopilot_proto *p)
+{
+  init_list(&p->ctl_conns);
+  p->ctl_event = ev_new_init(p->p.pool, ctl_event, p);
+  p->ctl_sk = NULL;
+  p->ctl_path = NULL;
+
+  ctl_open(p, (struct autopilot_config *) p->p.cf);
+}
+
+/**
+ * autopilot_ctl_stop - close the controller socket and every connection
+ * @p: autopilot instance
+ *
+ * Open batches are dropped; applied requests stay (fail static).
+ */
+void
+autopilot_ctl_stop(struct autopilot_proto *p)
+{
+  struct autopilot_ctl_conn *c, *next;
+
+  WALK_LIST_DELSAFE(c, next, p->ctl_conns)
+    ctl_free(c);
+
+  ctl_unlisten(p);
+  ev_postpone(p->ctl_event);
+}
+
+/**
+ * autopilot_ctl_reconfigure - apply a new socket path, mode or group
+ * @p: autopilot instance
+ * @old: running configuration
+ * @new: new configuration
+ *
+ * The listening socket is replaced in place: connected controllers stay,
+ * and so do the overrides and their routes, which a protocol restart would
+ * withdraw (and, without a state file, lose). A socket that failed to open
+ * is tried again. Returns 1: nothing here needs a restart.
+ */
+int
+autopilot_ctl_reconfigure(struct autopilot_proto *p, struct autopilot_config *old, struct autopilot_config *new)
+{
+  if (!bstrcmp(old->ctl_path, new->ctl_path) && (old->ctl_mode == new->ctl_mode) &&
+      !bstrcmp(old->ctl_group, new->ctl_group) && (p->ctl_sk || !new->ctl_path))
+    return 1;
+
+  ctl_unlisten(p);
+  ctl_open(p, new);
+  return 1;
+}
