@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Demo POP in network namespaces: two transits (stock BIRD, gobgpd), a patched
 # switch and two patched hosts. Feeds generated tables, waits for them to
-# reach the hosts, prints what an operator looks at, then tears down.
+# reach the hosts with their egress labels, prints what an operator looks at
+# (egress table, a host's labeled route, the LFIB), moves one prefix to the
+# other egress with an override, then tears down.
 # Usage: ci/demo.sh PATCHED_DIR STOCK_DIR [--keep]
 #        ci/demo.sh --teardown        (remove a demo left by --keep)
-# Exits non-zero if the routes do not flow.
+# Exits non-zero if a step does not happen.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -6,7 +6,7 @@ In the manner of FRR's topotests, but small enough to read in one sitting:
   Node        one namespace: run commands in it, start daemons in it
   Bird, GoBGP, ExaBGP, FRR
               real daemons, each with its own run dir under the node's dir
-  birdc, route_count, show_protocols, show_autopilot
+  birdc, route_count, show_protocols, show_autopilot, show_routes
               what an operator would type, parsed just enough to assert on
   wait_until, wait_for
               polling, because routing converges, it does not return
@@ -200,6 +200,17 @@ class Topology:
                     print(f"--- {path} (last {len(tail)} lines)")
                     print("\n".join(tail))
 
+    def bug_lines(self):
+        """{daemon: its log's <BUG> lines} for every BIRD that logged one:
+        BIRD logs a failed ASSERT and carries on, so a test must look."""
+        found = {}
+        for d in self.daemons:
+            if isinstance(d, Bird) and d.log.exists():
+                bugs = [l for l in d.log.read_text(errors="replace").splitlines() if "<BUG>" in l]
+                if bugs:
+                    found[f"{d.node.name}/{d.name}"] = bugs
+        return found
+
     def teardown(self, keep_workdir=False):
         """Stop every daemon, delete every namespace. Safe to call twice."""
         for d in reversed(self.daemons):
@@ -243,6 +254,9 @@ class Node:
         # addresses exist from the start, as on a box that has been up a
         # while. Else whether BGP sends one depends on a race with DAD.
         self.run("sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0")
+        # A port taken down and up keeps its IPv6 addresses, as a switch's
+        # does; Linux would otherwise drop them and the neighbor never returns.
+        self.run("sysctl", "-qw", "net.ipv6.conf.default.keep_addr_on_down=1")
 
     def __repr__(self):
         return f"<Node {self.name} in {self.ns}>"
@@ -258,6 +272,10 @@ class Node:
     def addr6(self, peer):
         lk = self.links[peer.name]
         return lk.a6 if lk.a is self else lk.b6
+
+    def set_link(self, peer, up):
+        """`ip link set <peer> up|down` on this node: a port going down."""
+        self.run("ip", "link", "set", peer.name, "up" if up else "down")
 
     def link_local(self, peer):
         """This node's fe80:: address on its link to peer."""
@@ -488,15 +506,16 @@ def show_protocols(node):
     for line in birdc(node, "show protocols").splitlines()[1:]:
         f = line.split(None, 5)
         if len(f) >= 5:
-            protos[f[0]] = {"proto": f[1], "table": f[2], "state": f[3],
+            protos[f[0]] = {"proto": f[1], "table": f[2], "state": f[3], "since": f[4],
                             "info": f[5].strip() if len(f) > 5 else ""}
     return protos
 
 
 def show_autopilot(node, name="ap"):
-    """{"state": ..., "ipv4": {table, state, prefixes, paths}, ...}."""
+    """{"state": ..., "ipv4": {table, state, prefixes, paths}, ...,
+    "egresses": {name: {label, pp, session, ipv4, ipv6, lfib}}}."""
     out = birdc(node, f"show autopilot {name}")
-    res = {}
+    res = {"egresses": {}}
     for line in out.splitlines():
         m = re.match(rf"^{re.escape(name)}: (\S+)$", line)
         if m:
@@ -505,9 +524,56 @@ def show_autopilot(node, name="ap"):
         if m:
             res[m.group(1)] = {"table": m.group(2), "state": m.group(3),
                                "prefixes": int(m.group(4)), "paths": int(m.group(5))}
+        m = re.match(r"^\s+(\S+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\S+)$", line)
+        if m:
+            res["egresses"][m.group(1)] = {
+                "label": int(m.group(2)), "pp": int(m.group(3)), "session": m.group(4),
+                "ipv4": int(m.group(5)), "ipv6": int(m.group(6)), "lfib": m.group(7)}
     if "state" not in res:
         raise ValueError(f"unexpected `show autopilot` output:\n{out}")
     return res
+
+
+def parse_routes(text):
+    """`show route ... all` as {net: [path, ...]}, a path being a dict:
+    proto, best (bool), via, iface, labels (next hop MPLS stack, [] if
+    none), as_path ([int]), lc (set of large communities), attrs (the
+    other `Name: value` lines). Reads BIRD 2.0 to 2.17 output; a net line
+    may carry `mpls N` (a tagged path on the switch), kept in attrs."""
+    routes, path, net = {}, None, None
+    head = re.compile(r"^(\S+)?(?:\s+mpls (\d+))?\s+(\w+) \[(\S+) [^\]]*\]( \*)?")
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("Table "):
+            continue
+        if line.startswith("\t"):
+            body = line.strip()
+            m = re.match(r"via (\S+) on (\S+)(?: mpls ([\d/]+))?", body)
+            if m:
+                path["via"], path["iface"] = m.group(1), m.group(2)
+                path["labels"] = [int(l) for l in m.group(3).split("/")] if m.group(3) else []
+                continue
+            name, _, value = body.partition(": ")
+            if name == "BGP.as_path":
+                path["as_path"] = [int(a) for a in value.split()]
+            elif name == "BGP.large_community":
+                path["lc"] = {tuple(int(x) for x in c.split(", "))
+                              for c in re.findall(r"\(([^)]*)\)", value)}
+            path["attrs"][name] = value
+            continue
+        m = head.match(line)
+        if not m:
+            raise ValueError(f"unexpected route line: {line!r}")
+        net = m.group(1) or net
+        path = {"proto": m.group(4), "best": bool(m.group(5)), "dest": m.group(3),
+                "via": None, "iface": None, "labels": [], "as_path": [], "lc": set(),
+                "attrs": {"net_mpls": m.group(2)} if m.group(2) else {}}
+        routes.setdefault(net, []).append(path)
+    return routes
+
+
+def show_routes(node, table, where=""):
+    """parse_routes() of `show route table <table> [where ...] all` on node."""
+    return parse_routes(birdc(node, f"show route table {table} {where} all"))
 
 
 def established(node, *protos):
@@ -519,6 +585,7 @@ def established(node, *protos):
 # --- A POP --------------------------------------------------------------------
 
 SWITCH_AS = 65000
+DEBIAN_BIRD = pathlib.Path("/usr/sbin")     # Debian's own bird2 (2.0.12 on Debian 12)
 
 
 class Pop:
@@ -526,25 +593,42 @@ class Pop:
 
     Transits announce generated tables (routegen, fixed seed) on one eBGP
     session per address family; the switch (patched BIRD, autopilot
-    protocol `ap`) reflects every path over iBGP with ADD-PATH to the hosts
-    (patched BIRD) on one session carrying both families.
+    protocol `ap`) tags each session's paths with that egress's labels and
+    reflects every path over iBGP, labeled unicast with ADD-PATH, to the
+    hosts on one session carrying both families. Each egress session has
+    its own label pair (egresses, labels()); the LFIB is table mt.
     """
 
-    def __init__(self, topo, patched, stock, n4=10000, n6=5000, seed=1):
+    def __init__(self, topo, patched, stock, n4=10000, n6=5000, seed=1, unique=(0, 0)):
+        """n4, n6: prefixes every transit announces; unique: (v4, v6) more
+        prefixes per transit that no other transit announces."""
         self.topo, self.patched, self.stock = topo, patched, stock
+        self.seed, self.unique = seed, unique
         self.v4 = routegen.prefixes4(n4, seed)
         self.v6 = routegen.prefixes6(n6, seed)
         self.transits, self.hosts, self.switch = [], [], None
+        self.egresses = {}          # switch's BGP protocol -> [label, pp label]
+        self.autopilot_extra = ""   # more lines for the switch's `ap` block
 
     def build(self, transits, hosts):
         """transits: [(name, kind, asn)], kind bird|gobgp|exabgp;
-        hosts: [name] or [(name, kind)], kind bird (default) or frr."""
+        hosts: [name] or [(name, kind)], kind bird (patched, the default),
+        stock (unpatched 2.17.5), debian (the system's /usr/sbin/bird) or frr."""
         t0 = time.monotonic()
         self.switch = self.topo.add_node("switch1")
-        for name, kind, asn in transits:
+        taken4, taken6 = set(self.v4), set(self.v6)
+        for i, (name, kind, asn) in enumerate(transits, 1):
             node = self.topo.add_node(name)
             node.kind, node.asn = kind, asn
             self.topo.link(node, self.switch)
+            node.v4_only = routegen.extra_prefixes4(self.unique[0], self.seed * 100 + i, taken4)
+            node.v6_only = routegen.extra_prefixes6(self.unique[1], self.seed * 100 + i, taken6)
+            taken4.update(node.v4_only)
+            taken6.update(node.v6_only)
+            node.v4, node.v6 = self.v4 + node.v4_only, self.v6 + node.v6_only
+            v4s, v6s = self.sessions(node)
+            self.egresses[v4s] = [1000 + i, 2000 + i]
+            self.egresses[v6s] = [1100 + i, 2100 + i]
             self.transits.append(node)
         for h in hosts:
             name, kind = (h, "bird") if isinstance(h, str) else h
@@ -566,9 +650,17 @@ class Pop:
         """The switch's BGP protocol names towards a transit."""
         return [f"{transit.name}_v4", f"{transit.name}_v6"]
 
+    def session_of(self, transit, family):
+        """The switch's BGP protocol towards transit for family 4 or 6."""
+        return self.sessions(transit)[0 if family == 4 else 1]
+
+    def labels(self, transit, family):
+        """(label, pp label) of the switch's egress towards transit for family 4 or 6."""
+        return tuple(self.egresses[self.session_of(transit, family)])
+
     def _start_bird(self, t):
-        (t.dir / "routes4.conf").write_text(routegen.bird_static(self.v4))
-        (t.dir / "routes6.conf").write_text(routegen.bird_static(self.v6))
+        (t.dir / "routes4.conf").write_text(routegen.bird_static(t.v4))
+        (t.dir / "routes6.conf").write_text(routegen.bird_static(t.v6))
         Bird(t, self.stock, render(
             "transit-bird.conf", router_id=t.router_id, rundir=t.dir, asn=t.asn,
             switch="switch1", switch_as=SWITCH_AS,
@@ -578,7 +670,7 @@ class Pop:
         d = GoBGP(t, render("transit-gobgpd.toml", router_id=t.router_id, asn=t.asn,
                             switch_as=SWITCH_AS, switch4=self.switch.addr4(t),
                             switch6=self.switch.addr6(t)))
-        d.inject(self.v4, self.v6)
+        d.inject(t.v4, t.v6)
 
     def _start_exabgp(self, t):
         d = ExaBGP(t, render("transit-exabgp.conf", router_id=t.router_id, asn=t.asn,
@@ -587,27 +679,57 @@ class Pop:
                              switch4=self.switch.addr4(t), switch6=self.switch.addr6(t)))
         # Announced before the sessions are up: ExaBGP keeps them and sends
         # them when each session establishes.
-        d.send(*routegen.exabgp_announce(self.v4, self.switch.addr4(t)),
-               *routegen.exabgp_announce(self.v6, self.switch.addr6(t)))
+        d.send(*routegen.exabgp_announce(t.v4, self.switch.addr4(t)),
+               *routegen.exabgp_announce(t.v6, self.switch.addr6(t)))
 
-    def _start_switch(self):
+    def switch_config(self):
+        """switch1's bird.conf for the current transits, hosts and egresses."""
         sw = self.switch
         sessions = []
         for t in self.transits:
+            # ExaBGP 4.2 drops the session when asked for an enhanced route
+            # refresh ("'RouteRefresh' object is not iterable"); a plain
+            # one it answers, and relabeling that egress needs one.
+            extra = " enable enhanced route refresh off;" if t.kind == "exabgp" else ""
             sessions.append(f"protocol bgp {t.name}_v4 from transit4 "
-                            f"{{ neighbor {t.addr4(sw)} as {t.asn}; }}")
+                            f"{{ neighbor {t.addr4(sw)} as {t.asn};{extra} }}")
             sessions.append(f"protocol bgp {t.name}_v6 from transit6 "
-                            f"{{ neighbor {t.addr6(sw)} as {t.asn}; }}")
+                            f"{{ neighbor {t.addr6(sw)} as {t.asn};{extra} }}")
         for h in self.hosts:
             sessions.append(f"protocol bgp {h.name} from host "
                             f"{{ neighbor {h.addr4(sw)} as {SWITCH_AS}; }}")
-        Bird(sw, self.patched, render("switch.conf", router_id=sw.router_id, rundir=sw.dir,
-                                      asn=SWITCH_AS, sessions="\n".join(sessions)))
+        ap = ["\tmpls { table mt; };"] if self.egresses else []
+        ap += [f"\tegress {s} {{ label {l}; pp label {pp}; }};"
+               for s, (l, pp) in self.egresses.items()]
+        if self.autopilot_extra:
+            ap.append(self.autopilot_extra)
+        return render("switch.conf", router_id=sw.router_id, rundir=sw.dir, asn=SWITCH_AS,
+                      sessions="\n".join(sessions), autopilot="\n".join(ap))
+
+    def _start_switch(self):
+        Bird(self.switch, self.patched, self.switch_config())
+
+    def reconfigure_switch(self):
+        """Write switch_config() and `birdc configure`; return birdc's answer."""
+        self.switch.daemon.conf.write_text(self.switch_config())
+        out = birdc(self.switch, "configure")
+        if "Reconfigured" not in out:
+            raise RuntimeError(f"birdc configure on switch1: {out}")
+        return out
+
+    def _host_bird(self, h, bindir):
+        Bird(h, bindir, render("host.conf", router_id=h.router_id, rundir=h.dir,
+                               asn=SWITCH_AS, switch="switch1",
+                               switch4=self.switch.addr4(h)))
 
     def _start_host_bird(self, h):
-        Bird(h, self.patched, render("host.conf", router_id=h.router_id, rundir=h.dir,
-                                     asn=SWITCH_AS, switch="switch1",
-                                     switch4=self.switch.addr4(h)))
+        self._host_bird(h, self.patched)
+
+    def _start_host_stock(self, h):
+        self._host_bird(h, self.stock)
+
+    def _start_host_debian(self, h):
+        self._host_bird(h, DEBIAN_BIRD)
 
     def _start_host_frr(self, h):
         FRR(h, render("host-frr.conf", name=h.name, router_id=h.router_id, rundir=h.dir,

@@ -71,6 +71,27 @@ def prefixes6(count, seed=1):
     return _generate(count, seed, V6_MIX, V6_SPACE, V6_RESERVED)
 
 
+def _extra(count, seed, taken, generate):
+    """`count` prefixes of generate(n, seed) that are not in taken, sorted."""
+    n = count
+    while count:
+        fresh = [p for p in generate(n, seed) if p not in taken]
+        if len(fresh) >= count:
+            return sorted(random.Random(seed).sample(fresh, count))
+        n = 2 * n + len(taken)
+    return []
+
+
+def extra_prefixes4(count, seed, taken=()):
+    """`count` distinct IPv4 prefixes not in taken: what one transit alone
+    announces next to a table shared with others."""
+    return _extra(count, seed, set(taken), prefixes4)
+
+
+def extra_prefixes6(count, seed, taken=()):
+    return _extra(count, seed, set(taken), prefixes6)
+
+
 def bird_static(prefixes, kind="blackhole"):
     """Lines for a BIRD static protocol body (`route P blackhole;`)."""
     return "".join(f"route {p} {kind};\n" for p in prefixes)

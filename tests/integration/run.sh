@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Integration tests: real BIRD, gobgpd, ExaBGP and FRR in network namespaces.
-# Usage: run.sh PATCHED_DIR STOCK_DIR   (each holding bird and birdc)
+# Usage: run.sh PATCHED_DIR STOCK_DIR [PYTEST_ARGS...]   (each dir holding bird and birdc)
+#   e.g. run.sh _build/bird/patched _build/bird/stock -k switch_role
 # The last line printed is pytest's summary.
 set -euo pipefail
 
@@ -8,8 +9,8 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "integration: needs root (network namespaces, veth links); not running" >&2
   exit 1
 fi
-if [ $# -ne 2 ]; then
-  echo "usage: $0 PATCHED_DIR STOCK_DIR" >&2
+if [ $# -lt 2 ]; then
+  echo "usage: $0 PATCHED_DIR STOCK_DIR [PYTEST_ARGS...]" >&2
   exit 2
 fi
 for d in "$1" "$2"; do
@@ -26,4 +27,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 echo "integration: patched BIRD $BIRD_PATCHED, stock BIRD $BIRD_STOCK"
 # No bytecode or cache in the source tree (it may be read-only, as in distcheck).
 export PYTHONDONTWRITEBYTECODE=1
-exec pytest-3 -v -p no:cacheprovider --durations=0 --rootdir "$here" "$here"
+exec pytest-3 -v -p no:cacheprovider --durations=0 --rootdir "$here" "$here" "${@:3}"

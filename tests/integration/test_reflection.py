@@ -54,11 +54,14 @@ def test_transit_paths_reach_host(topo, bins, transit):
     assert wait_for(lambda: host_counts(host), FULL) == FULL
 
     # A prefix from the middle of each table: learned from the switch,
-    # forwarded to the switch (next hop self), AS path of the transit.
-    for prefix, via in ((pop.v4[N4 // 2], sw.addr4(host)), (pop.v6[N6 // 2], sw.addr6(host))):
+    # forwarded to the switch (next hop self) with the egress's label,
+    # AS path of the transit.
+    tr = pop.transits[0]
+    for prefix, via, family in ((pop.v4[N4 // 2], sw.addr4(host), 4),
+                                (pop.v6[N6 // 2], sw.addr6(host), 6)):
         out = birdc(host, f"show route {prefix}")
         assert f"{prefix} " in out and "unicast [switch1 " in out, out
-        assert f"via {via} on switch1" in out, out
+        assert f"via {via} on switch1 mpls {pop.labels(tr, family)[0]}\n" in out + "\n", out
         assert f"[AS{TRANSIT_AS[transit]}i]" in out, out
 
     ap = show_protocols(sw)["ap"]
@@ -98,16 +101,20 @@ def test_paths_reach_frr_host(topo, bins):
 
     def received():
         s = frr.daemon.vtysh_json("show bgp summary")
-        return s["ipv4Unicast"]["peers"][peer]["pfxRcd"], s["ipv6Unicast"]["peers"][peer]["pfxRcd"]
+        return (s["ipv4LabeledUnicast"]["peers"][peer]["pfxRcd"],
+                s["ipv6LabeledUnicast"]["peers"][peer]["pfxRcd"])
 
     assert wait_for(received, (N4, N6)) == (N4, N6)
-    # zebra puts the best path into the namespace's kernel, via the switch's
-    # link-local address (FRR prefers it when BIRD sends both)
+    # zebra takes the best path via the switch's link-local address (FRR
+    # prefers it when BIRD sends both), with the egress's label. The kernel
+    # here has no MPLS, so zebra cannot install it there: its RIB is where
+    # the route shows.
     prefix = str(pop.v6[N6 // 2])
-    want = f"via {sw.link_local(frr)} dev switch1 proto bgp"
+    want = [{"ip": str(sw.link_local(frr)), "interfaceName": "switch1",
+             "labels": [pop.labels(pop.transits[0], 6)[0]]}]
 
-    def kernel_route():
-        return frr.run("ip", "-6", "route", "show", prefix)
+    def zebra_route():
+        r = frr.daemon.vtysh_json(f"show ipv6 route {prefix}")[prefix][0]
+        return [{k: nh.get(k) for k in want[0]} for nh in r["nexthops"]]
 
-    wait_for(lambda: want in kernel_route(), True, timeout=10)
-    assert want in kernel_route()
+    assert wait_for(zebra_route, want, timeout=10) == want

@@ -1,0 +1,612 @@
+"""Controller overrides from birdc, checked as an operator would.
+
+A switch with two or three egresses (stock BIRD transits and gobgpd), one
+or two patched BIRD hosts over labeled unicast. Transit tN prepends its AS
+N-1 times, so BGP's best path is t1's (label 1001) and an override shows
+on a host as a best path whose next hop carries the target's label
+(`via ... mpls 1002`), marked with the large community (65000, 3, 1).
+"""
+
+import shutil
+import time
+
+import pytest
+
+from ovr_helpers import (OVERRIDE_LC, ONLY_T1_V4, ONLY_T1_V6, V4, V6, OvrPop, Transit,
+                         best_label, bird_reply, birdc_rc, host_best, host_routes, log_lines,
+                         overrides_on_host, show_ap, show_overrides, time_until)
+from pop import established, wait_for, wait_until
+
+P, Q, R = V4              # announced by every transit
+P6, Q6 = V6[:2]
+
+
+def need(*programs):
+    missing = [p for p in programs if not shutil.which(p)]
+    if missing:
+        pytest.skip(f"not installed: {' '.join(missing)}")
+
+
+def build(topo, bins, transits=None, hosts=("h1", "h2"), **kw):
+    """Default: t1 stock BIRD (IPv4+IPv6), t2 gobgpd (IPv4), t3 stock BIRD."""
+    if transits is None:
+        need("gobgpd", "gobgp")
+        transits = [Transit("t1"), Transit("t2", "gobgp", ("ipv4",)), Transit("t3")]
+    return OvrPop(topo, bins, transits, hosts, **kw).build()
+
+
+def ok(node, command):
+    """A command that must succeed: its reply text, read from the control
+    socket (see test_birdc_prints_confirmations for what birdc shows)."""
+    code, out = bird_reply(node.daemon, command)
+    assert code < 8000, f"{command!r} failed: {code} {out}"
+    return out
+
+
+def refused(node, command, **kw):
+    """A command that must fail (birdc exits 1): its reply text."""
+    rc, out = birdc_rc(node.daemon, command, **kw)
+    assert rc == 1, f"{command!r} was not refused: {out}"
+    return out
+
+
+def labels(hosts, prefixes):
+    """{(host, prefix): (best label, override copies)} over hosts."""
+    return {(h.name, p): (best_label(h, p), overrides_on_host(h, p))
+            for h in hosts for p in prefixes}
+
+
+def expect(hosts, moves, prefixes=V4):
+    """labels() when prefixes in moves {prefix: label} have an override
+    (one copy) and the others are on t1 (1001, no copy)."""
+    return {(h.name, p): ((moves[p], 1) if p in moves else (1001, 0))
+            for h in hosts for p in prefixes}
+
+
+def settle(hosts, moves, prefixes=V4, timeout=10):
+    want = expect(hosts, moves, prefixes)
+    got = wait_for(lambda: labels(hosts, prefixes), want, timeout)
+    assert got == want
+    return got
+
+
+def since(t0, predicate, timeout=5.0):
+    """Seconds from t0 (before the cause) until predicate() holds, polled
+    every 10 ms; None if it does not within timeout."""
+    took = time_until(predicate, timeout)
+    return None if took is None else time.monotonic() - t0
+
+
+def rows_without_age(rows):
+    return {p: {k: v for k, v in r.items() if k != "age"} for p, r in rows.items()}
+
+
+# --- moving, withdrawing, flushing ------------------------------------------------
+
+def test_override_moves_withdraws_flushes(topo, bins):
+    pop = build(topo, bins)
+    sw, hosts = pop.switch, pop.hosts
+
+    counts, rows = show_overrides(sw)
+    assert (counts["total"], counts["active"], counts["pending"], counts["shadow"],
+            counts["expired"], counts["limit"], counts["shadow_mode"]) == (0, 0, 0, 0, 0, 1000000, "off")
+    assert rows == {}
+    settle(hosts, {})
+
+    # Move P to t2 (gobgpd): both hosts' best path now leaves by label 1002
+    assert ok(sw, f'autopilot add ap {P} t2 reason "drain t1 for P"') == f"Override {P} -> t2 added"
+    settle(hosts, {P: 1002})
+    for h in hosts:
+        b = host_best(h, P)
+        assert (b["as_path"], b["lcs"]) == ("64502 64502", f"(65000, 2, 2002) {OVERRIDE_LC}"), b
+
+    counts, rows = show_overrides(sw)
+    assert (counts["total"], counts["active"], counts["pending"], counts["shadow"]) == (1, 1, 0, 0)
+    assert rows_without_age(rows) == {P: {
+        "target": "t2", "state": "active", "via": "t2 (1002)", "source": "cli",
+        "expires": "never", "reason": "drain t1 for P", "note": None}}
+    assert rows[P]["age"] in ("0s", "1s", "2s")
+    assert show_ap(sw)["overrides"] == (1, 1, 0, 0, 1000000, "off")
+    # the filters an operator uses
+    assert list(show_overrides(sw, P)[1]) == [P]
+    assert show_overrides(sw, Q)[1] is None                 # "No override for Q"
+    assert list(show_overrides(sw, "egress t2")[1]) == [P]
+    assert show_overrides(sw, "egress t3")[1] == {}
+    assert show_overrides(sw, "pending")[1] == {}
+
+    # Withdraw: back to BGP's choice; withdrawing again is an error
+    assert ok(sw, f"autopilot withdraw ap {P}") == f"Override {P} withdrawn"
+    settle(hosts, {})
+    assert show_overrides(sw)[0]["total"] == 0
+    assert refused(sw, f"autopilot withdraw ap {P}") == f"not-found: no override for {P}"
+
+    # Three overrides, two egresses; flush one egress, then everything
+    ok(sw, f"autopilot add ap {P} t2")
+    ok(sw, f"autopilot add ap {Q} t3")
+    ok(sw, f"autopilot add ap {R} t2")
+    settle(hosts, {P: 1002, Q: 1003, R: 1002})
+    assert {p: r["target"] for p, r in show_overrides(sw)[1].items()} == {P: "t2", Q: "t3", R: "t2"}
+
+    assert ok(sw, "autopilot flush ap egress t2") == "2 overrides withdrawn"
+    settle(hosts, {Q: 1003})
+    counts, rows = show_overrides(sw)
+    assert (counts["total"], counts["active"], list(rows)) == (1, 1, [Q])
+
+    assert ok(sw, "autopilot flush ap egress t2") == "0 overrides withdrawn"
+    assert ok(sw, "autopilot flush ap") == "1 overrides withdrawn"
+    settle(hosts, {})
+    counts, rows = show_overrides(sw)
+    assert (counts["total"], counts["active"], rows) == (0, 0, {})
+
+
+def test_covering_prefix_and_next_best(topo, bins):
+    """A /25 of an announced /24 gets the target's copy of the /24's path;
+    next-best takes the best path of another egress than BGP's best."""
+    pop = build(topo, bins, transits=[Transit("t1"), Transit("t2"), Transit("t3")], hosts=("h1",))
+    sw, h1 = pop.switch, pop.hosts[0]
+    half = P.replace("/24", "/25")          # 198.51.100.0/25
+
+    assert host_routes(h1, half) == []
+    ok(sw, f"autopilot add ap {half} t2")
+    assert wait_for(lambda: (best_label(h1, half), overrides_on_host(h1, half)), (1002, 1)) == (1002, 1)
+    assert [r["label"] for r in host_routes(h1, half)] == [1002]     # only the copy
+    assert (best_label(h1, P), overrides_on_host(h1, P)) == (1001, 0)  # the /24 stays
+    row = show_overrides(sw, half)[1][half]
+    assert (row["state"], row["via"], row["note"]) == ("active", "t2 (1002)", f"path of {P}")
+
+    # The /24's path of t2 goes (its session down): the /25 copy goes with it
+    t2 = pop.transit("t2")
+    t0 = time.monotonic()
+    ok(t2.node, "disable switch1")
+    took = since(t0, lambda: host_routes(h1, half) == [])
+    assert took is not None and took < 1.0, took
+    row = show_overrides(sw, half)[1][half]
+    assert (row["state"], row["via"], row["note"]) == ("pending", "-", "no path from the target egress")
+    # Back: a pending override finds a new covering path by the protocol's
+    # one-second recheck (by design), so within two seconds of the session
+    ok(t2.node, "enable switch1")
+    wait_until(lambda: established(sw, "t2"), 10)
+    took = time_until(lambda: best_label(h1, half) == 1002)
+    assert took is not None and took < 2.0, took
+
+    # next-best: t2 is second by AS path length (t3 prepends twice)
+    ok(sw, f'autopilot add ap {Q} "next-best"')
+    assert wait_for(lambda: (best_label(h1, Q), overrides_on_host(h1, Q)), (1002, 1)) == (1002, 1)
+    row = show_overrides(sw, Q)[1][Q]
+    assert (row["target"], row["state"], row["via"]) == ("next-best", "active", "t2 (1002)")
+    ok(sw, f'autopilot add ap {Q6} "next-best"')
+    assert wait_for(lambda: best_label(h1, Q6), 1002) == 1002
+    # quoted, as the help text writes it: unquoted, `next` is a BIRD keyword
+    assert "syntax error, unexpected NEXT" in refused(sw, f"autopilot add ap {R} next-best")
+    # With t2's session down the next best egress after t1 is t3
+    ok(t2.node, "disable switch1")
+    assert wait_for(lambda: best_label(h1, Q), 1003) == 1003
+    ok(t2.node, "enable switch1")
+    assert wait_for(lambda: best_label(h1, Q), 1002) == 1002
+    assert wait_for(lambda: best_label(h1, half), 1002) == 1002
+
+    # A prefix only t1 has: no target path, no other egress; pending, untouched
+    ok(sw, f"autopilot add ap {ONLY_T1_V4} t2")
+    time.sleep(0.5)
+    row = show_overrides(sw, ONLY_T1_V4)[1][ONLY_T1_V4]
+    assert (row["state"], row["note"]) == ("pending", "no path from the target egress")
+    ok(sw, f'autopilot add ap {ONLY_T1_V4} "next-best"')    # replaces it
+    wait_until(lambda: show_overrides(sw, ONLY_T1_V4)[1][ONLY_T1_V4]["target"] == "next-best", 5)
+    row = show_overrides(sw, ONLY_T1_V4)[1][ONLY_T1_V4]
+    assert (row["state"], row["note"]) == ("pending", "no path from another egress")
+    assert (best_label(h1, ONLY_T1_V4), overrides_on_host(h1, ONLY_T1_V4)) == (1001, 0)
+    counts, rows = show_overrides(sw)
+    assert {p: r["state"] for p, r in rows.items()} == \
+        {half: "active", Q: "active", Q6: "active", ONLY_T1_V4: "pending"}
+    assert (counts["total"], counts["active"], counts["pending"]) == (4, 3, 1)
+
+
+# --- the target's session goes down ------------------------------------------------
+
+def test_target_session_killed(topo, bins):
+    """gobgpd (t2) dies: the copy leaves both hosts within a second, the
+    override waits (pending, with its reason) and comes back with t2."""
+    pop = build(topo, bins)
+    sw, hosts, t2 = pop.switch, pop.hosts, pop.transit("t2")
+
+    ok(sw, f'autopilot add ap {P} t2 reason "TE-1234"')
+    settle(hosts, {P: 1002})
+
+    t0 = time.monotonic()
+    t2.node.daemon.kill()                       # a crash: the kernel closes its TCP
+    took = [since(t0, lambda h=h: (best_label(h, P), overrides_on_host(h, P)) == (1001, 0))
+            for h in hosts]
+    print(f"copy gone from the hosts {took} s after the kill")
+    assert all(t is not None and t < 1.0 for t in took), took
+
+    counts, rows = show_overrides(sw)
+    assert (counts["total"], counts["active"], counts["pending"]) == (1, 0, 1)
+    assert rows_without_age(rows) == {P: {
+        "target": "t2", "state": "pending", "via": "-", "source": "cli", "expires": "never",
+        "reason": "TE-1234", "note": "no path from the target egress"}}
+    assert list(show_overrides(sw, "pending")[1]) == [P]
+    assert log_lines(sw, rf"ap: Override {P} -> t2 pending: no path from the target egress")
+    settle(hosts, {})                            # Q, R untouched throughout
+
+    pop.start_transit(t2)                        # t2 is back
+    settle(hosts, {P: 1002}, timeout=20)
+    counts, rows = show_overrides(sw)
+    assert (counts["active"], counts["pending"], rows[P]["state"], rows[P]["via"]) == \
+        (1, 0, "active", "t2 (1002)")
+
+
+# --- state file ------------------------------------------------------------------
+
+def state_lines(pop):
+    return pop.state_file.read_text().splitlines()
+
+
+def wait_state(pop, n, timeout=5):
+    """The state file's lines, once it ends with "# end n" (written by an
+    event after each change)."""
+    return wait_until(lambda: (lambda l: l if l[-1:] == [f"# end {n}"] else None)(state_lines(pop)),
+                      timeout, what=f"state file with {n} overrides")
+
+
+def test_restart_restores_overrides(topo, bins):
+    pop = build(topo, bins, transits=[Transit("t1"), Transit("t2")], hosts=("h1",))
+    sw, hosts = pop.switch, pop.hosts
+
+    ok(sw, f'autopilot add ap {P} t2 reason "keep me"')
+    ok(sw, f"autopilot add ap {Q} \"next-best\" expires 3600")
+    ok(sw, f"autopilot add ap {P6} t2")
+    settle(hosts, {P: 1002, Q: 1002})
+    settle(hosts, {P6: 1002}, prefixes=V6)
+    before = rows_without_age(show_overrides(sw)[1])
+
+    # Written at each change (atomic rename), not only at shutdown
+    lines = wait_state(pop, 3)
+    assert lines[0] == "# bird-autopilot overrides v1 protocol ap" and len(lines) == 5, lines
+    body = sorted(lines[1:-1])
+    assert [l.split(" created ")[0] for l in body] == sorted([
+        f"add {P} t2", f"add {P6} t2", f"add {Q} next-best expires-at {body[2].split()[4]}"]), body
+    assert all(" source cli" in l for l in body) and f'reason "keep me"' in "".join(body), body
+
+    # A crash: nothing gets written on the way down
+    sw.daemon.kill()
+    pop.start_switch()
+    pop.wait_established()
+    settle(hosts, {P: 1002, Q: 1002}, timeout=20)
+    settle(hosts, {P6: 1002}, prefixes=V6)
+    after = rows_without_age(show_overrides(sw)[1])
+    assert after.keys() == before.keys()
+    for p in before:      # expiry counts down: it is a time, not a duration
+        assert {k: v for k, v in after[p].items() if k != "expires"} == \
+            {k: v for k, v in before[p].items() if k != "expires"}
+    assert after[Q]["expires"].startswith("59m"), after[Q]
+    assert log_lines(sw, rf"ap: Restored 3 overrides from {pop.state_file} \(0 expired meanwhile, 0 problems\)")
+    assert sorted(state_lines(pop)[1:-1]) == body       # same lines: same created times
+
+    # A clean restart after a withdrawal keeps the withdrawal
+    ok(sw, f"autopilot withdraw ap {Q}")
+    settle(hosts, {P: 1002})
+    sw.daemon.stop()
+    pop.start_switch()
+    pop.wait_established()
+    settle(hosts, {P: 1002}, timeout=20)
+    assert sorted(show_overrides(sw)[1]) == sorted([P, P6])
+    assert not (pop.state_file.parent / (pop.state_file.name + ".corrupt")).exists()
+
+
+def test_corrupt_state_file(topo, bins):
+    """Bad lines and a truncated end: the good lines are restored, each
+    problem is logged with its line number, the file is kept as .corrupt."""
+    pop = build(topo, bins, transits=[Transit("t1"), Transit("t2")], hosts=("h1",))
+    sw, hosts = pop.switch, pop.hosts
+    sw.daemon.stop()
+
+    damaged = "\n".join([
+        "# bird-autopilot overrides v1 protocol ap",
+        f'add {P} t2 created 1700000000 source cli reason "good one"',
+        "add 203.0.113.1/24 t2 created 1700000000 source cli",
+        f"add {Q} t2 created 1700000000 frobnicate 1",
+        f"add {P6} t2 created 1700000000 source controller",
+        f'add {R} t2 created 1700000000 source cli reason "cut of',     # no newline: truncated
+    ])
+    pop.state_file.write_text(damaged)
+    pop.start_switch()
+    pop.wait_established()
+    assert sw.daemon.alive()
+
+    settle(hosts, {P: 1002}, timeout=20)                  # R is not restored
+    settle(hosts, {P6: 1002}, prefixes=V6)
+    counts, rows = show_overrides(sw)
+    assert (counts["total"], counts["active"]) == (2, 2)
+    assert {p: (r["target"], r["source"], r["reason"]) for p, r in rows.items()} == \
+        {P: ("t2", "cli", "good one"), P6: ("t2", "controller", None)}
+
+    f = pop.state_file
+    for pattern in [
+            rf"State file {f} line 3: bad prefix '203\.0\.113\.1/24': host bits set, skipped",
+            rf"State file {f} line 4: column \d+: unknown option 'frobnicate', skipped",
+            rf"State file {f} line 6: last line cut off, skipped",
+            rf"State file {f} is truncated \(no end marker after line 6\)",
+            rf"Restored 2 overrides from {f} \(0 expired meanwhile, 4 problems\)",
+            rf"Kept the damaged state file as {f}\.corrupt"]:
+        assert log_lines(sw, pattern), f"no log line like {pattern!r}:\n" + \
+            "\n".join(log_lines(sw, "State file|Restored|Kept"))
+    assert log_lines(sw, "line 2:|line 5:") == []
+
+    assert (f.parent / (f.name + ".corrupt")).read_text() == damaged
+    lines = wait_state(pop, 2)
+    assert len(lines) == 4 and all(l.startswith(("add " + P + " ", "add " + P6 + " "))
+                                   for l in lines[1:3]), lines
+
+
+# --- expiry, shadow mode, limits ------------------------------------------------------
+
+def test_expiry(topo, bins):
+    pop = build(topo, bins, transits=[Transit("t1"), Transit("t2")], hosts=("h1",))
+    sw, hosts = pop.switch, pop.hosts
+
+    t0 = time.monotonic()
+    ok(sw, f'autopilot add ap {P} t2 expires 2 reason "short"')
+    settle(hosts, {P: 1002})
+    assert show_overrides(sw, P)[1][P]["expires"] in ("1s", "2s")
+    assert time_until(lambda: show_overrides(sw)[0]["total"] == 0, timeout=6) is not None
+    elapsed = time.monotonic() - t0
+    print(f"expired after {elapsed:.2f} s")
+    assert 1.9 <= elapsed <= 3.5, elapsed
+    settle(hosts, {})
+    counts, rows = show_overrides(sw)
+    assert (counts["total"], counts["expired"], rows) == (0, 1, {})
+    assert log_lines(sw, rf"ap: Override {P} -> t2 expired")
+    assert wait_state(pop, 0)[1:] == ["# end 0"]
+
+    assert "Expiry must be at least 1 second" in refused(sw, f"autopilot add ap {P} t2 expires 0")
+    assert show_overrides(sw)[0]["total"] == 0
+
+    # Expiry while BIRD is down: the state file has the time, not a countdown
+    ok(sw, f"autopilot add ap {Q} t2 expires 2")
+    ok(sw, f"autopilot add ap {R} t2")
+    wait_state(pop, 2)
+    sw.daemon.stop()
+    time.sleep(2.5)
+    pop.start_switch()
+    pop.wait_established()
+    settle(hosts, {R: 1002}, timeout=20)
+    assert list(show_overrides(sw)[1]) == [R]
+    assert log_lines(sw, rf"ap: Restored 1 overrides from {pop.state_file} \(1 expired meanwhile, 0 problems\)")
+
+
+def protocols_since(node):
+    """{protocol: the time it last changed state} from `show protocols`."""
+    return {l.split()[0]: l.split()[4] for l in ok(node, "show protocols").splitlines()[1:]}
+
+
+def write_conf(pop, **kw):
+    pop.switch.daemon.conf.write_text(pop.switch_config(**kw))
+
+
+def test_shadow_mode(topo, bins):
+    pop = build(topo, bins, hosts=("h1", "h2"), ap_options="\tshadow on;")
+    sw, hosts = pop.switch, pop.hosts
+    started = protocols_since(sw)
+
+    assert ok(sw, f"autopilot add ap {P} t2") == f"Override {P} -> t2 added (shadow mode)"
+    ok(sw, f"autopilot add ap {Q} t3")
+    wait_until(lambda: show_overrides(sw)[0]["shadow"] == 2, 5)
+    counts, rows = show_overrides(sw)
+    assert (counts["total"], counts["active"], counts["pending"], counts["shadow"],
+            counts["shadow_mode"]) == (2, 0, 0, 2, "on")
+    assert {p: (r["state"], r["via"], r["note"]) for p, r in rows.items()} == {
+        P: ("shadow", "t2 (1002)", "shadow: would move here"),
+        Q: ("shadow", "t3 (1003)", "shadow: would move here")}
+    assert log_lines(sw, rf"ap: Shadow: would move {P} to t2 \(path of {P}\)")
+    time.sleep(1)                                     # give a wrong copy time to show up
+    settle(hosts, {})
+    assert ok(sw, "show route protocol ap count").splitlines()[-1].startswith("Total: 0 of "), \
+        "the switch has routes of protocol ap"
+
+    # Shadow off, by configuration: the same overrides become active
+    write_conf(pop, ap_options="\tshadow off;")
+    assert "Reconfigured" in ok(sw, "configure")
+    settle(hosts, {P: 1002, Q: 1003})
+    counts = show_overrides(sw)[0]
+    assert (counts["active"], counts["shadow"], counts["shadow_mode"]) == (2, 0, "off")
+    # ... without restarting the protocol or any session
+    assert protocols_since(sw) == started
+
+    # and back
+    write_conf(pop, ap_options="\tshadow on;")
+    ok(sw, "configure")
+    settle(hosts, {})
+    assert show_overrides(sw)[0]["shadow"] == 2
+
+
+def test_limit_and_load(topo, bins):
+    pop = build(topo, bins, ap_options="\tmax overrides 3;")
+    sw, hosts = pop.switch, pop.hosts
+
+    for p, t in ((P, "t2"), (Q, "t3"), (R, "t2")):
+        ok(sw, f"autopilot add ap {p} {t}")
+    settle(hosts, {P: 1002, Q: 1003, R: 1002})
+    _, before = show_overrides(sw)
+
+    # A fourth: refused, nothing changed
+    assert refused(sw, f"autopilot add ap {P6} t3") == "over-limit: 3 overrides, the limit is 3"
+    counts, rows = show_overrides(sw)
+    assert (counts["total"], rows_without_age(rows)) == (3, rows_without_age(before))
+    settle(hosts, {P: 1002, Q: 1003, R: 1002})
+    assert host_best(hosts[0], P6)["label"] == 1001
+    # Replacing one at the limit is no new override
+    ok(sw, f"autopilot add ap {P} t3")
+    settle(hosts, {P: 1003, Q: 1003, R: 1002})
+
+    def load(text, name):
+        f = pop.switch.dir / name
+        f.write_text(text)
+        return f
+
+    def unchanged():
+        counts, rows = show_overrides(sw)
+        assert counts["total"] == 3
+        assert {p: r["target"] for p, r in rows.items()} == {P: "t3", Q: "t3", R: "t2"}
+        settle(hosts, {P: 1003, Q: 1003, R: 1002})
+
+    # A set larger than the limit
+    f = load("".join(f"add {p} t2\n" for p in (P, Q, R, P6)), "four.set")
+    assert refused(sw, f'autopilot load ap "{f}"') == \
+        f"{f}: over-limit: 4 overrides, the limit is 3; nothing changed"
+    unchanged()
+
+    # A bad line: named, nothing of the file used
+    f = load(f"# the set for today\nadd {P} t2\nadd {Q} t2 expires soon\n", "bad.set")
+    assert refused(sw, f'autopilot load ap "{f}"') == \
+        f"{f} line 3: column 31: bad expires 'soon': expected seconds; nothing changed"
+    unchanged()
+    f = load(f"add {P} t2\nwithdraw {Q}\n", "withdraw.set")
+    assert refused(sw, f'autopilot load ap "{f}"') == \
+        f"{f} line 2: a set lists add lines only; nothing changed"
+    unchanged()
+    assert refused(sw, f'autopilot load ap "{pop.switch.dir}/no.set"').startswith(
+        f"Cannot open {pop.switch.dir}/no.set: No such file")
+    unchanged()
+
+    # A good set replaces the whole set: P kept as it is (its age too), Q
+    # dropped, R moved, P6 new
+    time.sleep(2)
+    f = load(f"# desired\nadd {P} t3\n\nadd {R} t3 reason \"rebalance\"\nadd {P6} t3\n", "good.set")
+    assert ok(sw, f'autopilot load ap "{f}"') == f"Loaded 3 overrides from {f}"
+    settle(hosts, {P: 1003, R: 1003})
+    settle(hosts, {P6: 1003}, prefixes=V6)
+    counts, rows = show_overrides(sw)
+    assert counts["total"] == 3
+    assert {p: (r["target"], r["reason"]) for p, r in rows.items()} == \
+        {P: ("t3", None), R: ("t3", "rebalance"), P6: ("t3", None)}
+    assert rows[P]["age"] not in ("0s", "1s") and rows[R]["age"] in ("0s", "1s"), rows
+
+    # The empty set is a set too
+    f = load("# nothing today\n", "empty.set")
+    assert ok(sw, f'autopilot load ap "{f}"') == f"Loaded 0 overrides from {f}"
+    settle(hosts, {})
+    assert show_overrides(sw)[0]["total"] == 0
+
+
+# --- who may, and what is refused ---------------------------------------------------
+
+def test_restricted_cli_refused(topo, bins):
+    # BIRD 2.17.5's grammar: `restrict` without its semicolon
+    pop = build(topo, bins, transits=[Transit("t1"), Transit("t2")], hosts=("h1",),
+                global_=lambda sw: f'cli "{sw.dir}/ro.ctl" {{ restrict }};')
+    sw, hosts = pop.switch, pop.hosts
+    ro = sw.dir / "ro.ctl"
+    ok(sw, f"autopilot add ap {P} t2")
+    settle(hosts, {P: 1002})
+    before = rows_without_age(show_overrides(sw)[1])
+    setfile = sw.dir / "one.set"
+    setfile.write_text(f"add {Q} t2\n")
+
+    for how, kw in (("birdc -r", {"options": ("-r",)}), ("restricted socket", {"ctl": ro})):
+        opts = kw.get("options", ())
+        for command in (f"autopilot add ap {Q} t2", f"autopilot withdraw ap {P}",
+                        "autopilot flush ap", "autopilot flush ap egress t2",
+                        f'autopilot load ap "{setfile}"'):
+            rc, out = birdc_rc(sw.daemon, command, *opts, ctl=kw.get("ctl"))
+            # birdc -r first says so itself, then sends the command
+            assert (rc, out) == (1, ("Access restricted\n" if opts else "") + "Access denied"), \
+                (how, command, out)
+        # reading is what they are for
+        rc, out = birdc_rc(sw.daemon, "show autopilot ap overrides", *opts, ctl=kw.get("ctl"))
+        out = out.removeprefix("Access restricted\n")
+        assert rc == 0 and out.splitlines()[0].startswith("ap: 1 overrides: 1 active"), (how, out)
+        rc, out = birdc_rc(sw.daemon, "show autopilot ap", *opts, ctl=kw.get("ctl"))
+        assert rc == 0 and "Overrides: 1 (1 active" in out, (how, out)
+
+    assert rows_without_age(show_overrides(sw)[1]) == before
+    settle(hosts, {P: 1002})
+
+
+def test_malformed_requests_change_nothing(topo, bins):
+    pop = build(topo, bins, transits=[Transit("t1"), Transit("t2")], hosts=("h1",))
+    sw, hosts = pop.switch, pop.hosts
+    ok(sw, f"autopilot add ap {P} t2")
+    settle(hosts, {P: 1002})
+    wait_state(pop, 1)
+    state = pop.state_file.read_text()
+    before = rows_without_age(show_overrides(sw)[1])
+
+    cases = {
+        # host bits set: BIRD's own prefix check, at parse time
+        "autopilot add ap 198.51.100.1/24 t2":
+            "Invalid IPv4 prefix 198.51.100.1/24, maybe you wanted 198.51.100.0/24",
+        "autopilot add ap 2001:db8:1::1/48 t2":
+            "Invalid IPv6 prefix 2001:db8:1::1/48, maybe you wanted 2001:db8:1::/48",
+        f"autopilot add ap {Q} nosuch": "unknown-egress: no egress 'nosuch' in protocol ap",
+        f"autopilot add ap {Q} h1": "unknown-egress: no egress 'h1' in protocol ap",  # a BGP protocol, no egress
+        f"autopilot add ap {Q} 10.0.1.1": "unknown-egress: no egress '10.0.1.1' in protocol ap",
+        f"autopilot add t1 {Q} t2": "t1 is not an autopilot protocol",
+        f"autopilot withdraw ap {Q}": f"not-found: no override for {Q}",
+        "autopilot withdraw ap 198.51.100.1/24":
+            "Invalid IPv4 prefix 198.51.100.1/24, maybe you wanted 198.51.100.0/24",
+    }
+    for command, error in cases.items():
+        assert refused(sw, command) == error, command
+
+    f = sw.dir / "hostbits.set"
+    f.write_text(f"add {Q} t2\nadd 198.51.100.1/24 t2\n")
+    assert refused(sw, f'autopilot load ap "{f}"') == \
+        f"{f} line 2: bad prefix '198.51.100.1/24': host bits set; nothing changed"
+
+    assert rows_without_age(show_overrides(sw)[1]) == before
+    settle(hosts, {P: 1002})
+    time.sleep(0.2)
+    assert pop.state_file.read_text() == state
+
+
+# --- IPv6 ---------------------------------------------------------------------------
+
+def test_ipv6_move_and_session_down(topo, bins):
+    pop = build(topo, bins, transits=[Transit("t1"), Transit("t2")])
+    sw, hosts, t2 = pop.switch, pop.hosts, pop.transit("t2")
+
+    ok(sw, f'autopilot add ap {P6} t2 reason "v6 too"')
+    settle(hosts, {P6: 1002}, prefixes=V6)
+    row = show_overrides(sw, P6)[1][P6]
+    assert (row["target"], row["state"], row["via"], row["reason"]) == ("t2", "active", "t2 (1002)", "v6 too")
+    for h in hosts:
+        assert host_best(h, P6)["lcs"] == f"(65000, 2, 2002) {OVERRIDE_LC}"
+
+    t0 = time.monotonic()
+    ok(t2.node, "disable switch1")               # the transit's operator shuts the session
+    took = [since(t0, lambda h=h: (best_label(h, P6), overrides_on_host(h, P6)) == (1001, 0))
+            for h in hosts]
+    print(f"IPv6 copy gone from the hosts {took} s after the disable")
+    assert all(t is not None and t < 1.0 for t in took), took
+    row = show_overrides(sw, P6)[1][P6]
+    assert (row["state"], row["reason"], row["note"]) == ("pending", "v6 too", "no path from the target egress")
+
+    ok(t2.node, "enable switch1")
+    settle(hosts, {P6: 1002}, prefixes=V6, timeout=20)
+    assert show_overrides(sw, P6)[1][P6]["state"] == "active"
+    assert host_best(hosts[0], ONLY_T1_V6)["label"] == 1001
+
+
+# --- regressions of bugs found by these tests ------------------------------------
+
+def test_birdc_prints_confirmations(topo, bins):
+    pop = build(topo, bins, transits=[Transit("t1"), Transit("t2")], hosts=("h1",))
+    sw = pop.switch
+    f = sw.dir / "one.set"
+    f.write_text(f"add {Q} t2\n")
+    for command, reply in ((f"autopilot add ap {P} t2", f"Override {P} -> t2 added"),
+                           (f"autopilot withdraw ap {P}", f"Override {P} withdrawn"),
+                           (f'autopilot load ap "{f}"', f"Loaded 1 overrides from {f}"),
+                           ("autopilot flush ap egress t2", "1 overrides withdrawn")):
+        assert birdc_rc(sw.daemon, command) == (0, reply), command
+
+
+def test_load_refusal_names_the_line(topo, bins):
+    pop = build(topo, bins, transits=[Transit("t1"), Transit("t2")], hosts=("h1",))
+    sw = pop.switch
+    f = sw.dir / "typo.set"
+    f.write_text(f"# desired set\n\nadd {P} t2\nadd {Q} t9\n")
+    out = refused(sw, f'autopilot load ap "{f}"')
+    assert show_overrides(sw)[0]["total"] == 0
+    assert out.startswith(f"{f} line 4: ") and out.endswith(
+        "unknown-egress: no egress 't9' in protocol ap; nothing changed"), out

@@ -1,0 +1,427 @@
+"""The switch role: egress labels from transits to hosts, as an operator sees it.
+
+Three transits no one here wrote (stock BIRD AS 64501, gobgpd AS 64502,
+ExaBGP AS 64503) announce the same generated table plus a few prefixes of
+their own to the patched switch, whose egress map gives each eBGP session a
+label pair (pop.Pop.egresses: v4 sessions 1001..1003 / pp 2001..2003, v6
+sessions 1101..1103 / pp 2101..2103). Hosts (patched BIRD, stock 2.17.5,
+Debian's own bird2, FRR) receive every path over labeled unicast with
+ADD-PATH. Every check compares whole tables with what the transits
+announced: a path missing, doubled, or carrying another egress's label fails.
+"""
+
+import shutil
+
+import pytest
+
+from pop import (DEBIAN_BIRD, SWITCH_AS, Bird, Pop, birdc, established, route_count,
+                 show_autopilot, show_protocols, show_routes, wait_for)
+import routegen
+
+N4, N6 = 2000, 1000         # prefixes every transit announces
+U4, U6 = 20, 10             # prefixes each transit alone announces
+TRANSITS = [("transit1", "bird", 64501), ("transit2", "gobgp", 64502),
+            ("transit3", "exabgp", 64503)]
+PROGRAMS = {"gobgp": ["gobgpd", "gobgp"], "exabgp": ["exabgp"],
+            "frr": ["/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "vtysh"],
+            "debian": [str(DEBIAN_BIRD / "bird"), str(DEBIAN_BIRD / "birdc")]}
+
+
+@pytest.fixture(autouse=True)
+def no_bug_logged(topo):
+    """Every test also checks that no BIRD logged a <BUG> (a failed ASSERT),
+    before the topology and its logs go."""
+    yield
+    assert topo.bug_lines() == {}
+
+
+def need(*kinds):
+    missing = [p for k in kinds for p in PROGRAMS.get(k, []) if not shutil.which(p)]
+    if missing:
+        pytest.skip(f"not installed: {' '.join(missing)}")
+
+
+def build(topo, bins, hosts=("host1",)):
+    need("gobgp", "exabgp", *[h[1] for h in hosts if not isinstance(h, str)])
+    pop = Pop(topo, bins.patched, bins.stock, N4, N6, unique=(U4, U6))
+    pop.build(TRANSITS, hosts)
+    pop.wait_established()
+    return pop
+
+
+def family_prefixes(transit, family):
+    return transit.v4 if family == 4 else transit.v6
+
+
+def switch_addr(pop, host, family):
+    return str(pop.switch.addr4(host) if family == 4 else pop.switch.addr6(host))
+
+
+def expected(pop, host, family, transits=None):
+    """{net: sorted paths} a BIRD host must hold: one path per transit that
+    announces the net, via the switch, with that egress's label in the next
+    hop and its pp label as the only large community."""
+    want = {}
+    for t in pop.transits if transits is None else transits:
+        if pop.session_of(t, family) in pop.egresses:
+            label, pp = pop.labels(t, family)
+            tags = ((label,), ((SWITCH_AS, 2, pp),))
+        else:
+            tags = ((), ())     # no egress: implicit null label, no community
+        for net in family_prefixes(t, family):
+            want.setdefault(str(net), []).append(
+                ((t.asn,), *tags, switch_addr(pop, host, family)))
+    return {net: sorted(paths) for net, paths in want.items()}
+
+
+def host_view(host, family, prefix=""):
+    """{net: sorted paths} as `birdc show route table masterN [prefix] all`
+    shows them."""
+    return {net: sorted((tuple(p["as_path"]), tuple(p["labels"]), tuple(sorted(p["lc"])), p["via"])
+                        for p in paths)
+            for net, paths in show_routes(host, f"master{family}", str(prefix)).items()}
+
+
+def differences(got, want, show=3):
+    """{} when equal; else the number of differing nets and a few of them."""
+    bad = sorted(n for n in set(got) | set(want) if got.get(n) != want.get(n))
+    if not bad:
+        return {}
+    return {"differing nets": len(bad),
+            **{n: {"got": got.get(n), "want": want.get(n)} for n in bad[:show]}}
+
+
+def assert_host_has(pop, host, transits=None, timeout=30):
+    """Both tables of a BIRD host hold exactly what `transits` announce."""
+    for family in (4, 6):
+        want = expected(pop, host, family, transits)
+        diff = wait_for(lambda: differences(host_view(host, family), want), {},
+                        timeout=timeout, interval=0.5)
+        assert diff == {}, f"{host.name} IPv{family}: {diff}"
+
+
+def counts(pop, transits):
+    """(routes, networks) a host holds for each family when `transits` announce."""
+    res = []
+    for family in (4, 6):
+        nets = {n for t in transits for n in family_prefixes(t, family)}
+        res.append((sum(len(family_prefixes(t, family)) for t in transits), len(nets)))
+    return tuple(res)
+
+
+def host_counts(host):
+    return route_count(host, "master4"), route_count(host, "master6")
+
+
+def lfib(pop):
+    """{label: (via, iface)} of the switch's MPLS table mt."""
+    return {int(label): (paths[0]["via"], paths[0]["iface"])
+            for label, paths in show_routes(pop.switch, "mt").items() if len(paths) == 1}
+
+
+def expected_lfib(pop, transits=None):
+    want = {}
+    for t in pop.transits if transits is None else transits:
+        for family in (4, 6):
+            if pop.session_of(t, family) not in pop.egresses:
+                continue
+            via = str(t.addr4(pop.switch) if family == 4 else t.addr6(pop.switch))
+            for label in pop.labels(t, family):
+                want[label] = (via, t.name)
+    return want
+
+
+def egress_table(pop):
+    """`show autopilot ap` egress rows: {session: (label, pp, session, v4, v6, lfib)}."""
+    return {name: (e["label"], e["pp"], e["session"], e["ipv4"], e["ipv6"], e["lfib"])
+            for name, e in show_autopilot(pop.switch)["egresses"].items()}
+
+
+def expected_egress_table(pop, down=(), unreachable=()):
+    """Egress rows when the sessions in `down` are down and the transits in
+    `unreachable` cannot be reached (so their sessions are down too)."""
+    want = {}
+    for t in pop.transits:
+        for family in (4, 6):
+            s = pop.session_of(t, family)
+            if s not in pop.egresses:
+                continue
+            up = s not in down and t not in unreachable
+            n = len(family_prefixes(t, family)) if up else 0
+            want[s] = (*pop.labels(t, family), "up" if up else "down",
+                       n if family == 4 else 0, n if family == 6 else 0,
+                       "unreachable" if t in unreachable else "up")
+    return want
+
+
+def since(node):
+    """{protocol: its `show protocols` Since, in seconds of the day}. BIRD
+    converts its monotonic clock to the wall clock for each command, so
+    the same moment may print a millisecond apart: compare with a margin."""
+    res = {}
+    for name, p in show_protocols(node).items():
+        h, m, s = p["since"].split(":")
+        res[name] = int(h) * 3600 + int(m) * 60 + float(s)
+    return res
+
+
+@pytest.mark.parametrize("kind", ["bird", "stock", "debian"])
+def test_bird_host_gets_every_path_with_its_labels(topo, bins, kind):
+    """Patched BIRD, stock 2.17.5 and Debian's bird2 as hosts: every path of
+    both families, each with its egress's label and pp community."""
+    pop = build(topo, bins, [("host1", kind)])
+    sw, host = pop.switch, pop.hosts[0]
+    full = counts(pop, pop.transits)
+    assert wait_for(lambda: host_counts(host), full) == full
+    assert full == ((3 * N4 + 3 * U4, N4 + 3 * U4), (3 * N6 + 3 * U6, N6 + 3 * U6))
+    assert_host_has(pop, host)
+
+    # The switch's view of the same: every egress up, its own paths counted
+    assert wait_for(lambda: egress_table(pop), expected_egress_table(pop)) == \
+        expected_egress_table(pop)
+    ap = show_autopilot(sw)
+    assert (ap["ipv4"]["prefixes"], ap["ipv4"]["paths"]) == (N4 + 3 * U4, 3 * N4 + 3 * U4)
+    assert (ap["ipv6"]["prefixes"], ap["ipv6"]["paths"]) == (N6 + 3 * U6, 3 * N6 + 3 * U6)
+
+    # What an operator reads for one prefix: three next hops via the switch,
+    # each with the label of the egress whose AS ends the path
+    prefix = pop.v4[N4 // 2]
+    out = birdc(host, f"show route {prefix} all")
+    for t in pop.transits:
+        label, pp = pop.labels(t, 4)
+        assert f"via {sw.addr4(host)} on switch1 mpls {label}\n" in out + "\n", out
+        assert f"BGP.large_community: ({SWITCH_AS}, 2, {pp})\n" in out + "\n", out
+        assert f"[AS{t.asn}i]" in out, out
+
+
+def test_frr_host_decodes_labels(topo, bins):
+    """FRR 8.4 as a host: labeled unicast with ADD-PATH, every path's label."""
+    pop = build(topo, bins, [("frr1", "frr")])
+    sw, frr = pop.switch, pop.hosts[0]
+    vtysh, peer = frr.daemon.vtysh_json, str(sw.addr4(frr))
+    afs = {4: "ipv4", 6: "ipv6"}
+    full = counts(pop, pop.transits)
+
+    def received():
+        s = vtysh("show bgp summary")
+        return tuple(s[f"{afs[f]}LabeledUnicast"]["peers"][peer]["pfxRcd"] for f in (4, 6))
+    # pfxRcd counts paths: ADD-PATH took every path, not one per prefix
+    assert wait_for(received, (full[0][0], full[1][0])) == (full[0][0], full[1][0])
+
+    for family in (4, 6):
+        af = f"{afs[family]} labeled-unicast"
+        # Each pp community marks exactly one egress's paths: all of them
+        for t in pop.transits:
+            label, pp = pop.labels(t, family)
+            routes = vtysh(f"show bgp {af} large-community {SWITCH_AS}:2:{pp}")["routes"]
+            got = {n: [p["path"] for p in paths] for n, paths in routes.items()}
+            want = {str(n): [str(t.asn)] for n in family_prefixes(t, family)}
+            assert differences(got, want) == {}, f"{af} pp {pp}"
+
+        # One prefix in detail: three paths, each with its egress's remote label
+        prefixes = [pop.v4[N4 // 3] if family == 4 else pop.v6[N6 // 3]] + \
+            [family_prefixes(t, family)[-1] for t in pop.transits]
+        for prefix in prefixes:
+            paths = vtysh(f"show bgp {af} {prefix}")["paths"]
+            got = sorted((p["aspath"]["string"], p["remoteLabel"], p["largeCommunity"]["string"])
+                         for p in paths)
+            want = sorted((str(t.asn), pop.labels(t, family)[0],
+                           f"{SWITCH_AS}:2:{pop.labels(t, family)[1]}")
+                          for t in pop.transits if prefix in family_prefixes(t, family))
+            assert got == want, f"{prefix}: {paths}"
+
+        # zebra takes every best path with the label of that path's egress.
+        # It cannot install them: this kernel has no MPLS (zebra logs
+        # "Disabling MPLS support"), so the routes are selected but failed.
+        best = {n: next(p["path"] for p in paths if p.get("bestpath"))
+                for n, paths in vtysh(f"show bgp {af}")["routes"].items()}
+        label_of = {str(t.asn): pop.labels(t, family)[0] for t in pop.transits}
+        rib = vtysh(f"show {'ip' if family == 4 else 'ipv6'} route bgp")
+        got = {n: [(nh["interfaceName"], nh.get("labels")) for nh in r[0]["nexthops"]]
+               for n, r in rib.items()}
+        want = {n: [("switch1", [label_of[asn]])] for n, asn in best.items()}
+        assert len(best) == full[0 if family == 4 else 1][1]
+        assert differences(got, want) == {}, f"zebra IPv{family}"
+
+
+def test_egress_down_removes_exactly_its_paths(topo, bins):
+    """A session going down takes its paths, and only those, off the hosts;
+    the LFIB keeps its labels while the neighbor is reachable."""
+    pop = build(topo, bins, ["host1"])
+    sw, host = pop.switch, pop.hosts[0]
+    t1, t2, t3 = pop.transits
+    full = counts(pop, pop.transits)
+    assert wait_for(lambda: host_counts(host), full) == full
+
+    # An operator shuts transit1's IPv4 session: its IPv6 one carries on
+    birdc(t1, "disable switch1_v4")
+    want = (counts(pop, [t2, t3])[0], full[1])
+    assert wait_for(lambda: host_counts(host), want) == want
+    for family, transits in ((4, [t2, t3]), (6, [t1, t2, t3])):
+        exp = expected(pop, host, family, transits)
+        assert differences(host_view(host, family), exp) == {}, f"IPv{family}"
+    assert wait_for(lambda: egress_table(pop), expected_egress_table(pop, down=["transit1_v4"])) \
+        == expected_egress_table(pop, down=["transit1_v4"])
+
+    # gobgpd crashes: no NOTIFICATION, just a closed TCP, both families go
+    t2.daemon.kill()
+    want = (counts(pop, [t3])[0], counts(pop, [t1, t3])[1])
+    assert wait_for(lambda: host_counts(host), want) == want
+    for family, transits in ((4, [t3]), (6, [t1, t3])):
+        exp = expected(pop, host, family, transits)
+        assert differences(host_view(host, family), exp) == {}, f"IPv{family}"
+    down = ["transit1_v4", "transit2_v4", "transit2_v6"]
+    assert wait_for(lambda: egress_table(pop), expected_egress_table(pop, down=down)) == \
+        expected_egress_table(pop, down=down)
+    # The LFIB follows the neighbors, which are still there
+    assert lfib(pop) == expected_lfib(pop)
+    assert established(sw, "host1", "transit3_v4", "transit3_v6", "transit1_v6")
+
+
+def test_label_change_reaches_hosts_without_reset(topo, bins):
+    """New labels in bird.conf and `birdc configure`: the relabeled egresses
+    send their routes again (route refresh), hosts get the new labels, no
+    session restarts."""
+    pop = build(topo, bins, ["host1", ("deb1", "debian")])
+    sw = pop.switch
+    full = counts(pop, pop.transits)
+    for h in pop.hosts:
+        assert wait_for(lambda h=h: host_counts(h), full) == full
+    before = since(sw)
+    old = {s: tuple(l) for s, l in pop.egresses.items()}
+
+    # One egress of each kind of transit, both families among them
+    changed = {"transit1_v4": [1011, 2011], "transit2_v4": [1012, 2012],
+               "transit3_v6": [1113, 2113]}
+    pop.egresses.update(changed)
+    pop.reconfigure_switch()
+
+    for h in pop.hosts:
+        assert_host_has(pop, h)
+        for family in (4, 6):
+            used = {l for paths in host_view(h, family).values() for p in paths for l in p[1]}
+            assert not used & {old[s][0] for s in changed}, f"{h.name}: old labels {used}"
+    assert egress_table(pop) == expected_egress_table(pop)
+    assert lfib(pop) == expected_lfib(pop)
+
+    # Reloaded by route refresh: nothing restarted, nothing warned
+    after = since(sw)
+    assert after.keys() == before.keys()
+    assert {n for n in before if abs(after[n] - before[n]) > 0.05} == set(), (before, after)
+    log = sw.daemon.log.read_text()
+    for s in changed:
+        assert f"ap: Egress {s} retagged, reloading {s}.ipv{s[-1]}" in log
+    assert "cannot reload" not in log
+
+
+def test_lfib_follows_neighbor_reachability(topo, bins):
+    """Table mt holds both labels of every egress via its neighbor; a port
+    going down takes its egresses' entries away, coming up brings them back."""
+    pop = build(topo, bins, ["host1"])
+    sw, host = pop.switch, pop.hosts[0]
+    t1, t2, t3 = pop.transits
+    full = counts(pop, pop.transits)
+    assert wait_for(lambda: host_counts(host), full) == full
+    assert lfib(pop) == expected_lfib(pop)
+    assert len(expected_lfib(pop)) == 12
+
+    sw.set_link(t3, up=False)
+    assert wait_for(lambda: lfib(pop), expected_lfib(pop, [t1, t2])) == \
+        expected_lfib(pop, [t1, t2])
+    want = expected_egress_table(pop, unreachable=[t3])
+    assert wait_for(lambda: egress_table(pop), want) == want
+    # Hosts lose the paths that used those labels with the sessions
+    assert wait_for(lambda: host_counts(host), counts(pop, [t1, t2])) == counts(pop, [t1, t2])
+
+    sw.set_link(t3, up=True)
+    assert wait_for(lambda: lfib(pop), expected_lfib(pop)) == expected_lfib(pop)
+    pop.wait_established()
+    assert wait_for(lambda: host_counts(host), full) == full
+    assert_host_has(pop, host)
+
+
+def test_transit_large_communities_replaced(topo, bins):
+    """A transit cannot choose labels: our large communities (function 1..4)
+    that it sends are dropped, the switch's own (65000, 2, pp) is added,
+    anyone else's pass."""
+    pop = build(topo, bins, ["host1"])
+    sw, host = pop.switch, pop.hosts[0]
+    t1, t2, t3 = pop.transits
+    full = counts(pop, pop.transits)
+    assert wait_for(lambda: host_counts(host), full) == full
+
+    taken4 = {n for t in pop.transits for n in t.v4}
+    taken6 = {n for t in pop.transits for n in t.v6}
+    new4 = routegen.extra_prefixes4(2, 999, taken4)
+    new6 = routegen.extra_prefixes6(1, 999, taken6)
+    spoofed = [(SWITCH_AS, 1, 999), (SWITCH_AS, 2, 7777), (SWITCH_AS, 3, 1),
+               (SWITCH_AS, 4, 0)]
+    foreign = [(SWITCH_AS, 5, 5), (64999, 2, 1), (SWITCH_AS + 1, 2, 2)]
+    lcs = " ".join(f"{a}:{b}:{c}" for a, b, c in spoofed + foreign)
+    t3.daemon.send(
+        f"neighbor {sw.addr4(t3)} announce attributes next-hop self "
+        f"large-community [{lcs}] nlri {new4[0]}",
+        f"neighbor {sw.addr6(t3)} announce attributes next-hop self "
+        f"large-community [{lcs}] nlri {new6[0]}")
+    t2.daemon.cli("global", "rib", "add", "-a", "ipv4", str(new4[1]), "large-community",
+                  ",".join(f"{a}:{b}:{c}" for a, b, c in spoofed + foreign))
+
+    for prefix, transit, family in ((new4[0], t3, 4), (new6[0], t3, 6), (new4[1], t2, 4)):
+        label, pp = pop.labels(transit, family)
+        want = {str(prefix): [((transit.asn,), (label,),
+                               tuple(sorted(foreign + [(SWITCH_AS, 2, pp)])),
+                               switch_addr(pop, host, family))]}
+        assert wait_for(lambda p=prefix, f=family: host_view(host, f, p), want) == want
+
+
+def test_label_swap_keeps_every_lfib_entry(topo, bins):
+    """Two egresses swap labels in one `birdc configure`: every label still
+    has its LFIB entry, towards its new egress."""
+    pop = build(topo, bins, ["host1"])
+    host = pop.hosts[0]
+    full = counts(pop, pop.transits)
+    assert wait_for(lambda: host_counts(host), full) == full
+
+    pop.egresses["transit1_v4"], pop.egresses["transit2_v4"] = \
+        pop.egresses["transit2_v4"], pop.egresses["transit1_v4"]
+    pop.reconfigure_switch()
+    assert_host_has(pop, host)
+    assert wait_for(lambda: lfib(pop), expected_lfib(pop), timeout=5) == expected_lfib(pop)
+
+
+def test_egress_added_by_configure(topo, bins):
+    """A session that is no egress sends its paths unlabeled; added to the
+    map with `birdc configure`, it is asked for them again and they carry
+    its labels, without a session reset."""
+    pop = build(topo, bins, ["host1"])
+    sw, host = pop.switch, pop.hosts[0]
+    added = {s: pop.egresses.pop(s) for s in ("transit3_v4", "transit3_v6")}
+    sw.daemon.stop()
+    Bird(sw, bins.patched, pop.switch_config())
+    pop.wait_established()
+    assert_host_has(pop, host)
+    assert "transit3_v4" not in egress_table(pop)
+    before = since(sw)
+
+    pop.egresses.update(added)
+    pop.reconfigure_switch()
+    assert_host_has(pop, host)
+    assert egress_table(pop) == expected_egress_table(pop)
+    assert lfib(pop) == expected_lfib(pop)
+    after = since(sw)
+    assert {n for n in before if abs(after[n] - before[n]) > 0.05} == set(), (before, after)
+
+
+def test_egress_removed_by_configure(topo, bins):
+    """An egress taken out of the map with `birdc configure`: its paths
+    reach the hosts again without label or community, its LFIB entries go."""
+    pop = build(topo, bins, ["host1"])
+    sw, host = pop.switch, pop.hosts[0]
+    full = counts(pop, pop.transits)
+    assert wait_for(lambda: host_counts(host), full) == full
+
+    del pop.egresses["transit2_v4"]
+    pop.reconfigure_switch()
+    assert lfib(pop) == expected_lfib(pop)
+    assert egress_table(pop) == expected_egress_table(pop)
+    assert_host_has(pop, host, timeout=10)
