@@ -12,7 +12,7 @@ pkgs=(
   libcmocka-dev python3 python3-pytest iproute2 procps psmisc
   gobgpd exabgp frr bird2
   # kernel check (Precision Path) and Debian package
-  qemu-system-x86 busybox-static cpio kmod
+  qemu-system-x86 busybox-static cpio kmod file
   dpkg-dev debhelper devscripts quilt fakeroot debootstrap
 )
 

@@ -419,7 +419,7 @@ autopilot_show_host(struct autopilot_proto *p)
   for (uint i = 0; i < cf->egress_tables; i++)
   {
     struct channel *c = p->etab[i];
-    cli_msg(-1100, "  Egress label %-7u: table %-12s %u prefixes", cf->etab_label[i], c->table->name, c->stats.imp_routes);
+    cli_msg(-1100, "  Egress label %u: table %-12s %u prefixes", cf->etab_label[i], c->table->name, c->stats.imp_routes);
   }
 }
 
