@@ -210,6 +210,24 @@ autopilot_reload_egress(struct autopilot_proto *p, struct autopilot_egress_confi
     }
 }
 
+/*
+ * Tags exist only while we run: when we start after a restart, paths that
+ * came meanwhile are untagged; when we stop, our LFIB goes and paths must
+ * not keep its labels. Either way the egresses send their paths again.
+ * Not on BIRD's own start (no session is up yet) nor shutdown.
+ */
+static void
+autopilot_reload_all(struct autopilot_proto *p)
+{
+  struct autopilot_egress_config *e;
+
+  if ((p->p.down_code == PDC_CMD_SHUTDOWN) || (p->p.down_code == PDC_CMD_GR_DOWN))
+    return;
+
+  WALK_LIST(e, ((struct autopilot_config *) p->p.cf)->egresses)
+    autopilot_reload_egress(p, e);
+}
+
 /* Ask egresses whose tags changed to send their paths again */
 static void
 autopilot_retag(struct autopilot_proto *p, struct autopilot_config *old, struct autopilot_config *new)
@@ -247,6 +265,7 @@ autopilot_start(struct proto *P)
   autopilot_state_start(p);
   autopilot_ctl_start(p);
   autopilot_host_start(p);
+  autopilot_reload_all(p);
 
   return PS_UP;
 }
@@ -258,6 +277,7 @@ autopilot_shutdown(struct proto *P)
 
   /* Paths received from now on are not tagged; the nest flushes our routes */
   rem_node(&p->instance_n);
+  autopilot_reload_all(p);
   autopilot_ctl_stop(p);
 
   /* Overrides stay in the state file for the next start (fail static) */
