@@ -112,7 +112,7 @@ autopilot_cmd_flush(struct symbol *sym, const char *target)
   if (!p)
     return;
 
-  uint n = autopilot_ovr_flush(p, target);
+  uint n = autopilot_ovr_flush(p, target, AP_SRC_MAX);
   cli_msg(REPLY_DONE, "%u overrides withdrawn", n);
 }
 

@@ -142,7 +142,10 @@ static inline void
 ctl_ok(struct autopilot_ctl_conn *c, const char *tag)
 {
   if (tag[0] || c->quiet)
-    return ctl_reply(c, tag, "ok");
+  {
+    ctl_reply(c, tag, "ok");
+    return;
+  }
 
   memcpy(ctl_out_reserve(c, 3), "ok\n", 3);
   c->out_len += 3;
@@ -269,15 +272,16 @@ ctl_batch_error(struct autopilot_ctl_conn *c, const char *tag, const char *err, 
 
   /* About the whole batch (a sync over the limit) */
   if (bad >= c->batch_len)
-    return ctl_error(c, tag, err);
+    ctl_error(c, tag, err);
 
   /* One prefix twice: both by line */
-  if ((sscanf(err, "batch: requests %u and %u ", &first, &second) == 2) &&
-      (first >= 1) && (first <= c->batch_len))
-    return ctl_reply(c, tag, "error batch line %u: %N is on line %u too",
-		     c->batch_lineno[bad], (net_addr *) &c->batch[bad].net, c->batch_lineno[first - 1]);
+  else if ((sscanf(err, "batch: requests %u and %u ", &first, &second) == 2) &&
+	   (first >= 1) && (first <= c->batch_len))
+    ctl_reply(c, tag, "error batch line %u: %N is on line %u too",
+	      c->batch_lineno[bad], (net_addr *) &c->batch[bad].net, c->batch_lineno[first - 1]);
 
-  ctl_reply(c, tag, "error batch line %u: %s", c->batch_lineno[bad], err);
+  else
+    ctl_reply(c, tag, "error batch line %u: %s", c->batch_lineno[bad], err);
 }
 
 static void
@@ -307,36 +311,47 @@ static void
 ctl_batch_line(struct autopilot_ctl_conn *c, struct autopilot_request *req, int rv, const char *err)
 {
   if (rv < 0)
-    return ctl_batch_fail(c, "bad-request: %s", err);
+  {
+    ctl_batch_fail(c, "bad-request: %s", err);
+    return;
+  }
 
   switch (req->op)
   {
   case AP_OP_NONE:
-    return;
+    break;
 
   case AP_OP_COMMIT:
-    return ctl_batch_commit(c, req->tag);
+    ctl_batch_commit(c, req->tag);
+    break;
 
   case AP_OP_ABORT:
     ctl_reply(c, req->tag[0] ? req->tag : c->batch_tag, "ok aborted %u", c->batch_len);
-    return ctl_batch_drop(c);
+    ctl_batch_drop(c);
+    break;
 
   case AP_OP_WITHDRAW:
     if (c->batch_op == AP_OP_SYNC)
-      return ctl_batch_fail(c, "bad-request: withdraw in a sync (a sync lists the whole set)");
+    {
+      ctl_batch_fail(c, "bad-request: withdraw in a sync (a sync lists the whole set)");
+      break;
+    }
     /* fall through */
 
   case AP_OP_ADD:
     if (c->batch_bad)
-      return;
+      break;
     if (req != &c->batch[c->batch_len])
-      return ctl_batch_fail(c, "over-limit: too many requests in one batch");
+    {
+      ctl_batch_fail(c, "over-limit: too many requests in one batch");
+      break;
+    }
     c->batch_lineno[c->batch_len++] = c->batch_lines;
-    return;
+    break;
 
   default:
-    return ctl_batch_fail(c, "bad-request: only add%s, then commit or abort, in a batch",
-			  (c->batch_op == AP_OP_SYNC) ? "" : " and withdraw");
+    ctl_batch_fail(c, "bad-request: only add%s, then commit or abort, in a batch",
+		   (c->batch_op == AP_OP_SYNC) ? "" : " and withdraw");
   }
 }
 
@@ -387,53 +402,69 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
   }
 
   if (c->batch_op)
-    return ctl_batch_line(c, req, rv, err);
+  {
+    ctl_batch_line(c, req, rv, err);
+    return;
+  }
 
   if (rv < 0)
-    return ctl_reply(c, req->tag, "error bad-request %s", err);
+  {
+    ctl_reply(c, req->tag, "error bad-request %s", err);
+    return;
+  }
 
   switch (req->op)
   {
   case AP_OP_NONE:
-    return;
+    break;
 
   case AP_OP_ADD:
     if (autopilot_ovr_add(p, req, AP_SRC_CONTROLLER, err) < 0)
-      return ctl_error(c, req->tag, err);
-    return ctl_ok(c, req->tag);
+      ctl_error(c, req->tag, err);
+    else
+      ctl_ok(c, req->tag);
+    break;
 
   case AP_OP_WITHDRAW:
     if (autopilot_ovr_withdraw(p, (net_addr *) &req->net, err) < 0)
-      return ctl_error(c, req->tag, err);
-    return ctl_ok(c, req->tag);
+      ctl_error(c, req->tag, err);
+    else
+      ctl_ok(c, req->tag);
+    break;
 
   case AP_OP_FLUSH:
-    return ctl_reply(c, req->tag, "ok %u", autopilot_ovr_flush(p, req->target[0] ? req->target : NULL));
+    ctl_reply(c, req->tag, "ok %u", autopilot_ovr_flush(p, req->target[0] ? req->target : NULL, AP_SRC_CONTROLLER));
+    break;
 
   case AP_OP_BEGIN:
   case AP_OP_SYNC:
     c->batch_op = req->op;
     strcpy(c->batch_tag, req->tag);
-    return;
+    break;
 
   case AP_OP_COMMIT:
   case AP_OP_ABORT:
-    return ctl_reply(c, req->tag, "error no-batch %s without begin or sync",
-		     (req->op == AP_OP_COMMIT) ? "commit" : "abort");
+    ctl_reply(c, req->tag, "error no-batch %s without begin or sync",
+	      (req->op == AP_OP_COMMIT) ? "commit" : "abort");
+    break;
 
   case AP_OP_PING:
-    return ctl_reply(c, req->tag, "ok pong");
+    ctl_reply(c, req->tag, "ok pong");
+    break;
 
   case AP_OP_STATUS:
     /* Answer once what came before is resolved: pending means no path, not "not yet" */
     if (!ev_active(p->ovr_event))
-      return ctl_status(c, req->tag);
+    {
+      ctl_status(c, req->tag);
+      break;
+    }
 
     strcpy(c->status_tag, req->tag);
     c->status_tries = 0;
     c->stall |= CTL_STALL_STATUS;
     ev_schedule(p->ctl_event);
-    return;
+    break;
 
   default:
     bug("Autopilot: request %u unknown to the controller socket", req->op);
@@ -451,7 +482,8 @@ ctl_too_long(struct autopilot_ctl_conn *c, const byte *line, uint len)
   if (c->batch_op)
   {
     c->batch_lines++;
-    return ctl_batch_fail(c, "bad-request: line too long (more than %u bytes)", CTL_LINE_MAX);
+    ctl_batch_fail(c, "bad-request: line too long (more than %u bytes)", CTL_LINE_MAX);
+    return;
   }
 
   ctl_line_tag(line, len, tag);

@@ -570,16 +570,18 @@ autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, char *err)
  * autopilot_ovr_flush - withdraw all overrides, or those of one target
  * @p: autopilot instance
  * @target: egress name (or "next-best"), NULL for all
+ * @source: only those from this source, AP_SRC_MAX for any
  *
  * Returns how many were withdrawn.
  */
 uint
-autopilot_ovr_flush(struct autopilot_proto *p, const char *target)
+autopilot_ovr_flush(struct autopilot_proto *p, const char *target, uint source)
 {
   uint n = 0;
 
   HASH_WALK(p->ovr_hash, next_hash, o)
-    if (!o->deleted && (!target || !strcmp(target, o->target ?: AUTOPILOT_NEXT_BEST)))
+    if (!o->deleted && (!target || !strcmp(target, o->target ?: AUTOPILOT_NEXT_BEST)) &&
+	((source == AP_SRC_MAX) || (o->source == source)))
     {
       autopilot_ovr_do_withdraw(p, o);
       n++;
@@ -636,7 +638,9 @@ autopilot_batch_duplicates(const struct autopilot_request *reqs, uint n, char *e
  * @p: autopilot instance
  * @reqs: add and withdraw requests
  * @n: their count
- * @sync: the adds are the whole desired set: withdraw every other override
+ * @sync: the adds are the whole desired set of @source: withdraw every
+ *   other override of that source (a controller's sync does not touch what
+ *   an operator or a routing manager asked for)
  * @source: source of the adds
  * @err: error message
  * @bad: index of the request the error is about, or @n if none
@@ -654,9 +658,17 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
 
   *bad = n;
 
-  /* A sync replaces the set: only its own adds count against the limit */
-  if (sync && (n > ap_cf(p)->max_overrides))
-    return OVR_ERR("over-limit", "%u overrides, the limit is %u", n, ap_cf(p)->max_overrides);
+  /* A sync replaces its source's set: the others stay and count too */
+  if (sync)
+  {
+    uint others = 0;
+    HASH_WALK(p->ovr_hash, next_hash, o)
+      others += !o->deleted && (o->source != source);
+    HASH_WALK_END;
+
+    if (others + n > ap_cf(p)->max_overrides)
+      return OVR_ERR("over-limit", "%u overrides, the limit is %u", others + n, ap_cf(p)->max_overrides);
+  }
 
   for (uint i = 0; i < n; i++)
   {
@@ -703,7 +715,7 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
     }
 
     HASH_WALK(p->ovr_hash, next_hash, o)
-      if (!o->deleted && !o->in_sync)
+      if (!o->deleted && !o->in_sync && (o->source == source))
 	autopilot_ovr_do_withdraw(p, o);
     HASH_WALK_END;
   }
@@ -721,8 +733,8 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
     }
 
     /* Unchanged: keep it, with its age */
-    if (o && !strcmp(o->target ?: AUTOPILOT_NEXT_BEST, r->target) && (o->expires == r->expires) &&
-	!strcmp(o->reason ?: "", r->reason))
+    if (o && (o->source == source) && !strcmp(o->target ?: AUTOPILOT_NEXT_BEST, r->target) &&
+	(o->expires == r->expires) && !strcmp(o->reason ?: "", r->reason))
       continue;
 
     autopilot_ovr_do_add(p, r, source);

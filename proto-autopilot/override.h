@@ -53,7 +53,7 @@ void autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, int adde
 int autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, char *err);
 int autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, char *err);
 int autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, char *err);
-uint autopilot_ovr_flush(struct autopilot_proto *p, const char *target);
+uint autopilot_ovr_flush(struct autopilot_proto *p, const char *target, uint source);
 int autopilot_ovr_batch(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err);
 int autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err, uint *bad);
 struct autopilot_override *autopilot_ovr_find(struct autopilot_proto *p, const net_addr *n);

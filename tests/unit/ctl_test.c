@@ -491,6 +491,36 @@ sync_replaces_the_set_as_a_diff(void **state UNUSED)
   close(fd);
 }
 
+/* The controller's sync and flush leave what an operator or a manager asked for */
+static void
+sync_and_flush_leave_other_sources(void **state UNUSED)
+{
+  start_default();
+  int fd = client();
+  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_request req;
+
+  assert_int_equal(autopilot_request_parse("add 10.8.0.0/16 t2 reason \"by hand\"", current_real_time(), &req, err), 0);
+  assert_int_equal(autopilot_ovr_add(p, &req, AP_SRC_CLI, err), 0);
+  assert_int_equal(autopilot_request_parse("add 10.9.0.0/16 t1", current_real_time(), &req, err), 0);
+  assert_int_equal(autopilot_ovr_add(p, &req, AP_SRC_BGP, err), 0);
+
+  exchange(fd, "add 10.1.0.0/16 t1\nsync\nadd 10.2.0.0/16 t2\ncommit\n", "ok\nok 1\n");
+  assert_null(find("10.1.0.0/16"));
+  assert_int_equal(find("10.8.0.0/16")->source, AP_SRC_CLI);
+  assert_int_equal(find("10.9.0.0/16")->source, AP_SRC_BGP);
+
+  exchange(fd, "flush\n", "ok 1\n");
+  assert_null(find("10.2.0.0/16"));
+  assert_int_equal(autopilot_ovr_count(p), 2);
+
+  /* One override per prefix: the controller's add takes the prefix over */
+  exchange(fd, "add 10.8.0.0/16 t1\nsync\ncommit\n", "ok\nok 0\n");
+  assert_null(find("10.8.0.0/16"));
+  assert_non_null(find("10.9.0.0/16"));
+  close(fd);
+}
+
 static void
 status_waits_until_requests_are_resolved(void **state UNUSED)
 {
@@ -726,6 +756,7 @@ main(void)
     cmocka_unit_test_setup_teardown(long_lines_and_garbage_change_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(batch_is_all_or_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(sync_replaces_the_set_as_a_diff, setup, teardown),
+    cmocka_unit_test_setup_teardown(sync_and_flush_leave_other_sources, setup, teardown),
     cmocka_unit_test_setup_teardown(status_waits_until_requests_are_resolved, setup, teardown),
     cmocka_unit_test_setup_teardown(disconnect_keeps_overrides_and_drops_open_batch, setup, teardown),
     cmocka_unit_test_setup_teardown(client_gone_still_executes_what_it_sent, setup, teardown),

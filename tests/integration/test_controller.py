@@ -1,0 +1,305 @@
+"""The controller socket, used as a controller program would.
+
+Switch switch1 with two egresses, t1 and t2 (stock BIRD transits, both
+families on one session; t2 prepends its AS, so BGP's best path is t1's,
+label 1001), a patched BIRD host h1 over labeled unicast. Requests go
+through tools/autopilot-ctl or a plain socket; what counts is what the host
+does with the prefix: the label in its best path's next hop (README, wire
+contract) and the override marker (65000, 3, 1).
+"""
+
+import grp
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from ovr_helpers import (OVERRIDE_LC, V4, V6, OvrPop, Transit, best_label, host_best,
+                         overrides_on_host, show_overrides)
+from pop import wait_for
+
+TOOL = pathlib.Path(__file__).resolve().parents[2] / "tools" / "autopilot-ctl"
+P, Q, R = V4
+P6, Q6, R6 = V6
+T1, T2 = 1001, 1002          # the egresses' primary labels
+
+
+@pytest.fixture
+def sockdir():
+    """A short directory for the socket (sun_path holds 107 bytes; the
+    topology's own directories are long), that other users may traverse."""
+    d = pathlib.Path(tempfile.mkdtemp(prefix="apctl-", dir="/tmp"))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def build(topo, bins, sockdir, socket_opts="", ap_options=""):
+    path = sockdir / "ap.sock"
+    pop = OvrPop(topo, bins, [Transit("t1"), Transit("t2")], hosts=("h1",),
+                 ap_options=f'\tcontroller socket "{path}"{socket_opts};\n{ap_options}').build()
+    pop.sock = path
+    return pop
+
+
+def ctl(pop, *args, stdin=None):
+    """tools/autopilot-ctl -s SOCKET args: (exit status, stdout lines)."""
+    r = subprocess.run([sys.executable, str(TOOL), "-s", str(pop.sock), "-t", "10", *args],
+                       input=stdin, capture_output=True, timeout=60)
+    assert not r.stderr, r.stderr
+    return r.returncode, r.stdout.decode().splitlines()
+
+
+def converse(pop, data):
+    """Send bytes on a fresh connection, half-close, read every reply."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(str(pop.sock))
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out.decode(errors="replace").splitlines()
+
+
+def labels(pop, prefixes):
+    """{prefix: (label of h1's best path, override copies h1 has)}."""
+    h = pop.hosts[0]
+    return {p: (best_label(h, p), overrides_on_host(h, p)) for p in prefixes}
+
+
+def settle(pop, moves, prefixes=V4 + V6, timeout=10):
+    """Wait until the prefixes of moves {prefix: label} are overridden there
+    (one copy) and every other one is on t1; return what h1 has."""
+    want = {p: (moves[p], 1) if p in moves else (T1, 0) for p in prefixes}
+    got = wait_for(lambda: labels(pop, prefixes), want, timeout)
+    assert got == want
+    return got
+
+
+def status(pop):
+    rc, out = ctl(pop, "status")
+    assert rc == 0, out
+    return out
+
+
+def targets(pop):
+    rows = show_overrides(pop.switch)[1]
+    return {p: r["target"] for p, r in rows.items()}
+
+
+def test_ctl_override_moves_prefix(topo, bins, sockdir):
+    pop = build(topo, bins, sockdir)
+    settle(pop, {})
+    assert ctl(pop, "ping") == (0, ["ok pong"])
+
+    assert ctl(pop, "add", P, "t2", "--reason", "drain t1", "--tag", "r1") == (0, ["@r1 ok"])
+    settle(pop, {P: T2})
+    best = host_best(pop.hosts[0], P)
+    assert best["as_path"] == "64502 64502" and OVERRIDE_LC in best["lcs"], best
+    rows = show_overrides(pop.switch)[1]
+    assert (rows[P]["target"], rows[P]["state"], rows[P]["source"], rows[P]["reason"]) == \
+        ("t2", "active", "controller", "drain t1"), rows[P]
+
+    # status answers once the requests before it are resolved: active, not "pending"
+    assert converse(pop, f"add {Q} t2\nstatus\n".encode()) == \
+        ["ok", "ok overrides 2 active 2 pending 0 shadow 0"]
+    settle(pop, {P: T2, Q: T2})
+
+    assert ctl(pop, "withdraw", Q) == (0, ["ok"])
+    assert ctl(pop, "withdraw", Q) == (1, [f"error not-found no override for {Q}"])
+    settle(pop, {P: T2})
+    assert ctl(pop, "flush", "t1") == (0, ["ok 0"])
+    assert ctl(pop, "flush") == (0, ["ok 1"])
+    settle(pop, {})
+    assert status(pop) == ["ok overrides 0 active 0 pending 0 shadow 0"]
+
+
+def test_ctl_batch_with_bad_line_changes_nothing(topo, bins, sockdir):
+    pop = build(topo, bins, sockdir)
+    assert ctl(pop, "add", Q, "t2") == (0, ["ok"])
+    settle(pop, {Q: T2})
+
+    # The third line names an egress that does not exist: nothing applies
+    f = sockdir / "bad.batch"
+    f.write_text(f"add {P} t2\nwithdraw {Q}\nadd {R} t3\n")
+    assert ctl(pop, "batch", str(f)) == \
+        (1, ["error batch line 3: unknown-egress: no egress 't3' in protocol ap"])
+    # A line that does not parse is named by the file's own numbering
+    f.write_text(f"# today's moves\nadd {P} t2\n\nwithdraw {Q}\nadd {R}/24 t2\n")
+    assert ctl(pop, "batch", str(f)) == \
+        (1, [f"error batch line 5: bad-request: bad prefix '{R}/24': "
+             f"length must be 0..32"])
+    time.sleep(0.5)
+    settle(pop, {Q: T2})
+    assert targets(pop) == {Q: "t2"}
+
+    f.write_text(f"add {P} t2\nwithdraw {Q}\nadd {R} t2\n")
+    assert ctl(pop, "batch", str(f)) == (0, ["ok 3"])
+    settle(pop, {P: T2, R: T2})
+
+    # A batch on a raw connection: only the commit and the abort answer
+    assert converse(pop, f"@b begin\nadd {Q} t2\nwithdraw {P}\ncommit\nbegin\nadd {P} t2\n@a abort\n".encode()) == \
+        ["@b ok 2", "@a ok aborted 1"]
+    settle(pop, {Q: T2, R: T2})
+
+
+def test_ctl_sync_is_a_diff(topo, bins, sockdir):
+    pop = build(topo, bins, sockdir)
+    assert ctl(pop, "add", P, "t2")[0] == 0
+    assert ctl(pop, "add", Q, "t2", "--reason", "old")[0] == 0
+    assert ctl(pop, "add", P6, "t2")[0] == 0
+    settle(pop, {P: T2, Q: T2, P6: T2})
+    time.sleep(2.2)
+
+    # P unchanged, Q changed (reason), P6 gone, R new
+    f = sockdir / "set"
+    f.write_text(f"# the whole set\nadd {P} t2\nadd {Q} t2 reason \"new\"\nadd {R} t2\n")
+    assert ctl(pop, "sync", str(f)) == (0, ["ok 3"])
+    settle(pop, {P: T2, Q: T2, R: T2})
+    rows = show_overrides(pop.switch)[1]
+    assert set(rows) == {P, Q, R}
+    assert rows[P]["age"] not in ("0s", "1s"), rows[P]       # kept, with its age
+    assert rows[Q]["age"] in ("0s", "1s") and rows[Q]["reason"] == "new", rows[Q]
+    assert rows[R]["age"] in ("0s", "1s"), rows[R]
+
+    # A sync naming a bad egress, or with a withdraw, changes nothing
+    f.write_text(f"add {P} t2\nadd {Q} nosuch\n")
+    assert ctl(pop, "sync", str(f)) == \
+        (1, ["error batch line 2: unknown-egress: no egress 'nosuch' in protocol ap"])
+    f.write_text(f"add {P} t2\nwithdraw {Q}\n")
+    assert ctl(pop, "sync", str(f)) == \
+        (1, ["error batch line 2: bad-request: withdraw in a sync (a sync lists the whole set)"])
+    assert set(targets(pop)) == {P, Q, R}
+
+    # The empty set: everything goes
+    assert ctl(pop, "sync", "-", stdin=b"") == (0, ["ok 0"])
+    settle(pop, {})
+
+
+def test_ctl_errors_change_nothing(topo, bins, sockdir):
+    pop = build(topo, bins, sockdir, ap_options="\tmax overrides 2;")
+    assert ctl(pop, "add", P, "t2") == (0, ["ok"])
+    settle(pop, {P: T2})
+
+    assert ctl(pop, "add", "198.51.100.1/24", "t2") == \
+        (1, ["error bad-request bad prefix '198.51.100.1/24': host bits set"])
+    assert ctl(pop, "add", "2001:db8:1::1/48", "t2") == \
+        (1, ["error bad-request bad prefix '2001:db8:1::1/48': host bits set"])
+    assert ctl(pop, "add", Q, "nosuch") == (1, ["error unknown-egress no egress 'nosuch' in protocol ap"])
+    assert ctl(pop, "add", Q, "h1") == (1, ["error unknown-egress no egress 'h1' in protocol ap"])
+    assert ctl(pop, "add", Q, "t2") == (0, ["ok"])
+    assert ctl(pop, "add", R, "t2") == (1, ["error over-limit 2 overrides, the limit is 2"])
+    assert ctl(pop, "add", P, "t1") == (0, ["ok"])           # a replacement is no new one
+    assert ctl(pop, "add", P, "t2") == (0, ["ok"])
+    settle(pop, {P: T2, Q: T2})
+
+    # Garbage on one connection: each line an error, the connection stays
+    junk = (b"\x00\x01\x02\n\xff\xfe garbage \x80\n" + b"x" + os.urandom(500).replace(b"\n", b"") + b"\n"
+            + b"add " + b"9" * 2000 + b"\n" + b"add 10.0.0.0/8 t1\x00\n" + b"ping\n")
+    out = converse(pop, junk)
+    assert out[:2] == ["error bad-request column 1: bad byte 0x00",
+                       "error bad-request column 1: bad byte 0xff"], out
+    assert out[2].startswith("error bad-request "), out
+    assert out[3:] == ["error bad-request line too long (more than 1024 bytes)",
+                       "error bad-request column 18: bad byte 0x00",
+                       "ok pong"], out
+
+    settle(pop, {P: T2, Q: T2})
+    assert targets(pop) == {P: "t2", Q: "t2"}
+    assert status(pop) == ["ok overrides 2 active 2 pending 0 shadow 0"]
+
+
+def test_ctl_disconnect_keeps_overrides(topo, bins, sockdir):
+    pop = build(topo, bins, sockdir)
+
+    # A controller that adds, opens a batch, and dies without a word
+    prog = (f"import socket, os, time\n"
+            f"s = socket.socket(socket.AF_UNIX); s.connect({str(pop.sock)!r})\n"
+            f"s.sendall(b'add {P} t2\\nadd {P6} t2\\nbegin\\nadd {Q} t2\\n')\n"
+            f"assert s.recv(100) .startswith(b'ok')\n"
+            f"print('ready', flush=True); time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", prog], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        settle(pop, {P: T2, P6: T2})
+        proc.kill()
+    finally:
+        proc.kill()
+        proc.wait()
+
+    # Fail static: what it applied stays, on the switch and on the host; its open batch is gone
+    time.sleep(1)
+    settle(pop, {P: T2, P6: T2})
+    assert targets(pop) == {P: "t2", P6: "t2"}
+    assert ctl(pop, "ping") == (0, ["ok pong"])
+
+
+def test_ctl_socket_default_access(topo, bins, sockdir):
+    """Mode 0660 by default; with a group, its members may connect, others not."""
+    try:
+        gid = grp.getgrnam("daemon").gr_gid
+    except KeyError:
+        pytest.skip("no group daemon")
+    if not shutil.which("runuser"):
+        pytest.skip("no runuser")
+    pop = build(topo, bins, sockdir, socket_opts=' group "daemon"')
+
+    st = os.stat(pop.sock)
+    assert (oct(st.st_mode & 0o7777), st.st_gid) == (oct(0o660), gid)
+
+    def as_user(user):
+        return subprocess.run(
+            ["runuser", "-u", user, "--", sys.executable, "-c",
+             "import socket, sys\n"
+             "s = socket.socket(socket.AF_UNIX)\n"
+             "try:\n"
+             f"    s.connect({str(pop.sock)!r})\n"
+             "except PermissionError:\n"
+             "    print('denied'); sys.exit(0)\n"
+             f"s.sendall(b'add {P} t2\\n'); print(s.recv(100).decode().strip())\n"],
+            capture_output=True, text=True, timeout=30).stdout.strip()
+
+    assert as_user("nobody") == "denied"
+    settle(pop, {})
+    assert as_user("daemon") == "ok"
+    settle(pop, {P: T2})
+
+
+def test_ctl_socket_mode_and_group(topo, bins, sockdir):
+    """What an operator writes (README): an octal mode and a group."""
+    try:
+        gid = grp.getgrnam("daemon").gr_gid
+    except KeyError:
+        pytest.skip("no group daemon")
+    pop = build(topo, bins, sockdir, socket_opts=' mode 0640 group "daemon"')
+    st = os.stat(pop.sock)
+    assert (oct(st.st_mode & 0o7777), st.st_gid) == (oct(0o640), gid)
+
+
+def test_ctl_ipv6(topo, bins, sockdir):
+    pop = build(topo, bins, sockdir)
+    assert ctl(pop, "add", P6, "t2") == (0, ["ok"])
+    settle(pop, {P6: T2})
+    assert ctl(pop, "add", "2001:db8:1::/47", "t2") == \
+        (1, ["error bad-request bad prefix '2001:db8:1::/47': host bits set"])
+
+    f = sockdir / "v6.batch"
+    f.write_text(f"add {Q6} t2\nwithdraw {P6}\nadd {R6} nosuch\n")
+    assert ctl(pop, "batch", str(f)) == \
+        (1, ["error batch line 3: unknown-egress: no egress 'nosuch' in protocol ap"])
+    f.write_text(f"add {Q6} t2\nwithdraw {P6}\nadd {R6} t2\n")
+    assert ctl(pop, "batch", str(f)) == (0, ["ok 3"])
+    settle(pop, {Q6: T2, R6: T2})
+
+    f.write_text(f"add {P6} t2\nadd {P} t2\n")
+    assert ctl(pop, "sync", str(f)) == (0, ["ok 2"])
+    settle(pop, {P6: T2, P: T2})
+    assert status(pop) == ["ok overrides 2 active 2 pending 0 shadow 0"]
