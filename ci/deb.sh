@@ -71,6 +71,9 @@ echo "deb: applying the patches (quilt push -a)"
 echo "deb: adding example configurations and README.Debian"
 mkdir -p "$tree/debian/examples"
 cp "$src"/examples/*.conf "$tree/debian/examples/"
+# The filter library and the controller client travel with the examples
+cp "$src/filters/autopilot.conf" "$tree/debian/examples/autopilot-filters.conf"
+cp "$src/tools/autopilot-ctl" "$tree/debian/examples/"
 cp "$src/packaging/debian/bird2.examples" "$src/packaging/debian/README.Debian" "$tree/debian/"
 
 echo "deb: changelog entry for $VERSION"
