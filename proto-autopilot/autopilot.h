@@ -130,7 +130,8 @@ struct autopilot_proto {
   int label_community;			/* Copy of the config option */
 
   HASH(struct autopilot_override) ovr_hash;	/* Overrides by prefix */
-  HASH(struct autopilot_override) ovr_src;	/* Covering copies by copied prefix */
+  HASH(struct autopilot_src) ovr_src;	/* Covering copies by copied prefix */
+  slab *src_slab;			/* Allocator of struct autopilot_src */
   struct autopilot_override *ovr_dirty;	/* To resolve in ovr_event */
   slab *ovr_slab;			/* Allocator of struct autopilot_override */
   event *ovr_event;			/* Resolves dirty overrides, updates routes */

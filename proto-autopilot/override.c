@@ -15,19 +15,22 @@
  * carries the target's tags (label, Precision Path label) from the copied
  * path's attributes.
  *
- * The copied path is the target's path for the prefix itself or for the
- * most specific covering prefix that has one ("src"), so a controller may
- * move a more specific part of a prefix. With target next-best, it is the
+ * The copied path is the target's path on the longest prefix covering the
+ * override's prefix that has paths at all ("src": the prefix itself, or a
+ * covering one when the prefix has none), so a controller may move a more
+ * specific part of an announced prefix. With target next-best, it is the
  * best path, by the table's own order, of an egress other than the one of
- * BGP's best path, on the most specific covering prefix with paths.
+ * BGP's best path, on that same prefix.
  *
  * An override never points at a path that does not exist: every change of a
  * watched prefix (RA_ANY notifications) marks the overrides whose prefix or
  * src it is as dirty, and one event resolves them again, so the copy goes
- * in the same event loop round as the path it copies. Overrides whose
- * resolution might change by a new covering path appearing elsewhere
- * (pending ones, covering copies) are checked again by a one-second timer,
- * and only after paths were added. The same timer removes expired ones.
+ * in the same event loop round as the path it copies. Overrides that copy
+ * a covering prefix's path hang in that prefix's bucket, so one path change
+ * finds all of them at once. Overrides whose resolution might change by a
+ * path appearing on a prefix between theirs and their src (pending ones,
+ * covering copies) are checked again by a one-second timer, and only after
+ * paths were added. The same timer removes expired ones.
  *
  * All route updates happen in the event, never in a request handler or in
  * rt_notify(): requests only change the store and mark overrides dirty.
@@ -63,8 +66,8 @@ const char *autopilot_ovr_state_names[AP_OVR_STATES] = {
 #define OVR_REHASH		autopilot_ovr_rehash
 #define OVR_PARAMS		/8, *2, 2, 2, 10, 24
 
-#define SRC_KEY(o)		((net_addr *) &(o)->src)
-#define SRC_NEXT(o)		(o)->next_src
+#define SRC_KEY(b)		((net_addr *) &(b)->net)
+#define SRC_NEXT(b)		(b)->next_hash
 #define SRC_EQ(a,b)		net_equal(a, b)
 #define SRC_FN(a)		net_hash(a)
 #define SRC_ORDER		6
@@ -72,7 +75,7 @@ const char *autopilot_ovr_state_names[AP_OVR_STATES] = {
 #define SRC_PARAMS		/8, *2, 2, 2, 6, 24
 
 HASH_DEFINE_REHASH_FN(OVR, struct autopilot_override)
-HASH_DEFINE_REHASH_FN(SRC, struct autopilot_override)
+HASH_DEFINE_REHASH_FN(SRC, struct autopilot_src)
 
 #define US_PER_S	((btime) 1000000)
 
@@ -177,9 +180,12 @@ autopilot_net_truncate(net_addr_ip6 *dst, const net_addr_ip6 *src, uint len)
 }
 
 /*
- * Find the path @o copies: walk from its prefix towards /0 and take the
- * first prefix in the table with a suitable path. Returns the path and sets
- * o->src, or returns NULL and sets o->why.
+ * Find the path @o copies: the longest prefix covering o->net that has paths
+ * (as forwarding would use) is where the target's path must be. A covering
+ * prefix counts only when the prefix itself has no path: while an egress's
+ * paths are being flushed, its overrides go pending at once rather than
+ * hopping onto its covering paths that are about to go too. Returns the path
+ * and sets o->src, or returns NULL and sets o->why.
  */
 static rte *
 autopilot_ovr_resolve(struct autopilot_proto *p, struct autopilot_override *o)
@@ -198,40 +204,58 @@ autopilot_ovr_resolve(struct autopilot_proto *p, struct autopilot_override *o)
   {
     autopilot_net_truncate(&probe, &o->net, len);
     net *n = net_find(c->table, (net_addr *) &probe);
-    if (!n)
+    if (!n || !autopilot_net_has_paths(p, n))
       continue;
 
     rte *r, *bgp_best;
     if (target)
       r = autopilot_path_of(p, n, target);
     else
-    {
-      /* next-best follows forwarding: only the longest prefix with paths counts */
-      if (!autopilot_net_has_paths(p, n))
-	continue;
-      if (!(r = autopilot_next_best(p, n, &bgp_best)))
-	return o->why = "no path from another egress", NULL;
-    }
+      r = autopilot_next_best(p, n, &bgp_best);
 
-    if (r)
-    {
-      o->src = probe;
-      return r;
-    }
+    if (!r)
+      return o->why = target ? "no path from the target egress" : "no path from another egress", NULL;
+
+    o->src = probe;
+    return r;
   }
 
-  return o->why = target ? "no path from the target egress" : "no path", NULL;
+  return o->why = "no path", NULL;
 }
 
+/* Put @o in the bucket of its src if it copies a covering prefix, else in none */
 static void
 autopilot_ovr_src_index(struct autopilot_proto *p, struct autopilot_override *o, int covering)
 {
-  if (o->in_src)
-    HASH_REMOVE2(p->ovr_src, SRC, p->p.pool, o);
+  struct autopilot_src *b = covering ? HASH_FIND(p->ovr_src, SRC, (net_addr *) &o->src) : NULL;
 
-  o->in_src = covering;
-  if (covering)
-    HASH_INSERT2(p->ovr_src, SRC, p->p.pool, o);
+  if (o->srcb && (o->srcb == b))
+    return;
+
+  if (o->srcb)
+  {
+    rem_node(&o->src_n);
+    if (EMPTY_LIST(o->srcb->overrides))
+    {
+      HASH_REMOVE2(p->ovr_src, SRC, p->p.pool, o->srcb);
+      sl_free(o->srcb);
+    }
+    o->srcb = NULL;
+  }
+
+  if (!covering)
+    return;
+
+  if (!b)
+  {
+    b = sl_allocz(p->src_slab);
+    net_copy((net_addr *) &b->net, (net_addr *) &o->src);
+    init_list(&b->overrides);
+    HASH_INSERT2(p->ovr_src, SRC, p->p.pool, b);
+  }
+
+  add_tail(&b->overrides, &o->src_n);
+  o->srcb = b;
 }
 
 /* Originate the copy of @r for @o */
@@ -376,7 +400,7 @@ autopilot_ovr_tick(timer *t)
       expired++;
       autopilot_ovr_dirty(p, o);
     }
-    else if (recheck && ((o->state == AP_OVR_PENDING) || o->in_src))
+    else if (recheck && ((o->state == AP_OVR_PENDING) || o->srcb))
       autopilot_ovr_dirty(p, o);
   }
   HASH_WALK_END;
@@ -398,6 +422,7 @@ void
 autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, int added)
 {
   struct autopilot_override *o;
+  node *nn;
 
   if (!p->ovr_count && !p->ovr_hash.count)
     return;
@@ -406,10 +431,10 @@ autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, int added)
     autopilot_ovr_dirty(p, o);
 
   /* Every override copying a path of this prefix */
-  if (p->ovr_src.count)
-    for (o = p->ovr_src.data[HASH_FN(p->ovr_src, SRC, n)]; o; o = o->next_src)
-      if (net_equal((net_addr *) &o->src, n))
-	autopilot_ovr_dirty(p, o);
+  struct autopilot_src *b = p->ovr_src.count ? HASH_FIND(p->ovr_src, SRC, n) : NULL;
+  if (b)
+    WALK_LIST2(o, nn, b->overrides, src_n)
+      autopilot_ovr_dirty(p, o);
 
   if (added && (p->ovr_states[AP_OVR_PENDING] || p->ovr_src.count))
     p->ovr_recheck = 1;
@@ -781,6 +806,7 @@ void
 autopilot_ovr_start(struct autopilot_proto *p)
 {
   p->ovr_slab = sl_new(p->p.pool, sizeof(struct autopilot_override));
+  p->src_slab = sl_new(p->p.pool, sizeof(struct autopilot_src));
   HASH_INIT(p->ovr_hash, p->p.pool, OVR_ORDER);
   HASH_INIT(p->ovr_src, p->p.pool, SRC_ORDER);
   p->ovr_dirty = NULL;

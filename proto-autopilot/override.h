@@ -25,9 +25,21 @@ enum autopilot_ovr_state {
 
 extern const char *autopilot_ovr_state_names[AP_OVR_STATES];
 
+/*
+ * Covering copies of one source prefix: many overrides of more specifics
+ * may copy the path of one covering prefix, so they hang in a list of their
+ * own, where joining and leaving cost nothing whatever their number.
+ */
+struct autopilot_src {
+  struct autopilot_src *next_hash;	/* In autopilot_proto.ovr_src, by net */
+  net_addr_ip6 net;			/* The copied prefix */
+  list overrides;			/* struct autopilot_override, by src_n */
+};
+
 struct autopilot_override {
   struct autopilot_override *next_hash;	/* In autopilot_proto.ovr_hash, by net */
-  struct autopilot_override *next_src;	/* In autopilot_proto.ovr_src, by src (covering copies) */
+  node src_n;				/* In its src->overrides, when src is set */
+  struct autopilot_src *srcb;		/* Source bucket of a covering copy, or NULL */
   struct autopilot_override *next_dirty;	/* In autopilot_proto.ovr_dirty */
   net_addr_ip6 net;			/* Overridden prefix (IPv4 or IPv6) */
   net_addr_ip6 src;			/* Prefix whose path is copied, when src_len is valid */
@@ -42,7 +54,6 @@ struct autopilot_override {
   u8 dirty;				/* In the dirty list */
   u8 deleted;				/* Withdrawn by a request; freed by the event */
   u8 announced;				/* Our route for net is in the table */
-  u8 in_src;				/* In ovr_src (src differs from net) */
   u8 in_sync;				/* Listed by the sync being applied */
 };
 

@@ -1,0 +1,92 @@
+"""Overrides at scale: an egress with thousands of overrides dies.
+
+Its paths are flushed a chunk at a time, and while some /24s are gone their
+covering /16 paths from the same egress are still there. The overrides must
+go pending at once (hosts fall back to BGP's choice within a second) and the
+switch must keep answering: overrides hopping onto the covering paths once
+made every flush step walk one long hash chain, and the switch stopped
+answering for minutes.
+"""
+
+import ipaddress
+import time
+
+from ovr_helpers import OvrPop, Transit, bird_reply, show_ap, time_until
+from pop import wait_until
+
+N = 3000            # overrides, all on t2
+COVERS = 12         # /16s t2 also announces, covering the /24s
+
+
+def prefixes():
+    base = int(ipaddress.IPv4Address("100.64.0.0"))
+    return [f"{ipaddress.IPv4Address(base + i * 256)}/24" for i in range(N)]
+
+
+def covers():
+    return [f"100.{64 + i}.0.0/16" for i in range(COVERS)]
+
+
+class ScaleTransit(Transit):
+    """IPv4 only, thousands of prefixes; t2 adds the covering /16s."""
+
+    def __init__(self, name):
+        super().__init__(name, "bird", ("ipv4",))
+
+    def v4(self):
+        return prefixes() + (covers() if self.index == 2 else [])
+
+    def v6(self):
+        return []
+
+
+class ScalePop(OvrPop):
+    def wait_converged(self, timeout=60):
+        """Host counts, not per-prefix queries: thousands of prefixes."""
+        want = N * 2 + COVERS
+        wait_until(lambda: all(host_paths(h) == want for h in self.hosts), timeout,
+                   what=f"hosts have {want} paths")
+
+
+def host_paths(host):
+    code, out = bird_reply(host.daemon, "show route count")
+    for line in out.splitlines():
+        if "in table master4" in line:
+            return int(line.split()[0])
+    return None
+
+
+def host_copies(host):
+    """Override copies on the host: paths with the marker (65000, 3, 1)."""
+    code, out = bird_reply(host.daemon, "show route where bgp_large_community ~ [(65000, 3, 1)] count")
+    for line in out.splitlines():
+        if line.split()[1:2] == ["of"]:
+            return int(line.split()[0])
+    return 0
+
+
+def test_egress_with_thousands_of_overrides_dies(topo, bins):
+    pop = ScalePop(topo, bins, [ScaleTransit("t1"), ScaleTransit("t2")], hosts=("h1",),
+                   ap_options=f"max overrides {2 * N};").build()
+    sw, h1, t2 = pop.switch, pop.hosts[0], pop.transit("t2")
+
+    load = sw.dir / "scale.set"
+    load.write_text("".join(f"add {p} t2\n" for p in prefixes()))
+    code, out = bird_reply(sw.daemon, f'autopilot load ap "{load}"')
+    assert code < 8000, out
+    wait_until(lambda: host_copies(h1) == N, 30, what=f"{N} override copies on h1")
+
+    t0 = time.monotonic()
+    t2.node.daemon.kill()
+    took = time_until(lambda: host_copies(h1) == 0, timeout=20, interval=0.02)
+    assert took is not None, "override copies still on the host 20 s after t2 died"
+    took = time.monotonic() - t0
+    print(f"{N} copies gone from h1 {took:.3f} s after t2 died")
+    assert took < 1.0, took
+
+    # The switch answers at once, and every override waits for t2
+    t1 = time.monotonic()
+    ap = show_ap(sw)
+    assert time.monotonic() - t1 < 1.0
+    code, out = bird_reply(sw.daemon, "show autopilot ap overrides pending")
+    assert out.splitlines()[0].startswith(f"ap: {N} overrides: 0 active, {N} pending"), out.splitlines()[0]
