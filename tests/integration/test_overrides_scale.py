@@ -1,7 +1,7 @@
 """Overrides at scale: an egress with thousands of overrides dies.
 
-Its paths are flushed a chunk at a time, and while some /24s are gone their
-covering /16 paths from the same egress are still there. The overrides must
+Its paths are flushed a chunk at a time, and while some /24s are gone the
+covering /10 path from the same egress is still there. The overrides must
 go pending at once (hosts fall back to BGP's choice within a second) and the
 switch must keep answering: overrides hopping onto the covering paths once
 made every flush step walk one long hash chain, and the switch stopped
@@ -9,26 +9,28 @@ answering for minutes.
 """
 
 import ipaddress
+import os
 import time
 
 from ovr_helpers import OvrPop, Transit, bird_reply, show_ap, time_until
 from pop import wait_until
 
-N = 3000            # overrides, all on t2
-COVERS = 12         # /16s t2 also announces, covering the /24s
+N = int(os.environ.get("AP_SCALE_OVERRIDES", "16000"))  # overrides, all on t2
+COVERS = 1          # t2 also announces 100.64.0.0/10, covering every /24
 
 
 def prefixes():
+    assert N <= 16384, "the /24s must fit in 100.64.0.0/10"
     base = int(ipaddress.IPv4Address("100.64.0.0"))
     return [f"{ipaddress.IPv4Address(base + i * 256)}/24" for i in range(N)]
 
 
 def covers():
-    return [f"100.{64 + i}.0.0/16" for i in range(COVERS)]
+    return ["100.64.0.0/10"]
 
 
 class ScaleTransit(Transit):
-    """IPv4 only, thousands of prefixes; t2 adds the covering /16s."""
+    """IPv4 only, thousands of prefixes; t2 adds the covering /10."""
 
     def __init__(self, name):
         super().__init__(name, "bird", ("ipv4",))
