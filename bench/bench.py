@@ -1,0 +1,693 @@
+#!/usr/bin/env python3
+"""bird-autopilot benchmark (project issue 6): patched BIRD with autopilot
+against stock BIRD 2.17.5, and override front ends against GoBGP and ExaBGP.
+
+  reflection   full table from 1 and from 4 egresses through the switch to 2
+               hosts (labeled unicast, ADD-PATH): time until the hosts have
+               every path, peak RSS of switch and hosts; patched and stock
+               runs interleaved (ABBA), medians and ratios
+  overrides    on the patched switch with a full table: 100,000 overrides by
+               birdc load, controller socket, BGP routing managers (gobgpd,
+               exabgp) until visible on both hosts; memory per override;
+               latency of single overrides; restart with persisted overrides;
+               egress failure under 50,000 overrides
+  reference    gobgpd and exabgp injecting the same routes (high LOCAL_PREF)
+               into a stock switch, through their APIs
+
+Sizes come from flags or BENCH_* variables (flags win); --quick is a small
+run for development. Needs root (network namespaces). Prints a markdown
+table; --readme FILE puts it between the bench markers of FILE.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import random
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
+
+import pop  # noqa: E402
+import birdsock  # noqa: E402
+import benchpop  # noqa: E402
+import report  # noqa: E402
+import tables  # noqa: E402
+from benchpop import log, HIGH_PREF, OVERRIDE_LC, SWITCH_AS  # noqa: E402
+
+SIZES = [  # (flag, env, default, quick, help)
+    ("v4", "BENCH_V4", 1000000, 20000, "IPv4 prefixes per egress"),
+    ("v6", "BENCH_V6", 200000, 4000, "IPv6 prefixes per egress"),
+    ("runs", "BENCH_RUNS", 3, 1, "reflection runs of each variant"),
+    ("egresses", "BENCH_EGRESSES", "1,4", "1,4", "reflection: egress counts"),
+    ("overrides", "BENCH_OVERRIDES", 100000, 2000, "overrides for throughput, memory, restart"),
+    ("latency", "BENCH_LATENCY", 1000, 200, "single overrides for latency"),
+    ("failure", "BENCH_FAILURE", 50000, 1000, "overrides on the failing egress"),
+    ("seed", "BENCH_SEED", 1, 1, "seed of the generated table"),
+]
+SECTIONS = ("reflection", "overrides", "reference")
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--patched", required=True, help="directory with the patched bird, birdc")
+    ap.add_argument("--stock", required=True, help="directory with the stock bird, birdc")
+    ap.add_argument("--quick", action="store_true", help="small sizes, for development")
+    ap.add_argument("--sections", default=os.environ.get("BENCH_SECTIONS", ",".join(SECTIONS)),
+                    help=f"comma-separated subset of {','.join(SECTIONS)}")
+    ap.add_argument("--readme", help="README.md to update between <!-- bench:start/end -->")
+    ap.add_argument("--out", default=os.environ.get("BENCH_OUT", "bench-results.json"),
+                    help="results as JSON (default %(default)s)")
+    ap.add_argument("--cache", default=os.environ.get("BENCH_CACHE", "bench-cache"),
+                    help="encoded tables, reused between runs (default %(default)s)")
+    ap.add_argument("--perf", metavar="DIR", default=os.environ.get("BENCH_PERF"),
+                    help="record the switch with perf during each measurement into DIR")
+    ap.add_argument("--variants", default=os.environ.get("BENCH_VARIANTS", "patched,stock"),
+                    help="reflection: switch variants, of " + ",".join(VARIANTS) + " (default %(default)s)")
+    for flag, env, default, quick, hlp in SIZES:
+        ap.add_argument(f"--{flag}", help=f"{hlp} (${env}, default {default}, quick {quick})")
+    args = ap.parse_args()
+    for flag, env, default, quick, _ in SIZES:
+        v = getattr(args, flag) or os.environ.get(env) or (quick if args.quick else default)
+        setattr(args, flag, v if flag == "egresses" else int(v))
+    args.egresses = [int(e) for e in str(args.egresses).split(",") if e]
+    args.sections = [s for s in args.sections.split(",") if s]
+    args.variants = [v for v in args.variants.split(",") if v]
+    for v in args.variants:
+        if v not in VARIANTS:
+            ap.error(f"unknown variant {v}")
+    if not {"patched", "stock"} <= set(args.variants):
+        ap.error("--variants needs at least patched and stock")
+    for s in args.sections:
+        if s not in SECTIONS:
+            ap.error(f"unknown section {s}")
+    args.patched, args.stock = pathlib.Path(args.patched).resolve(), pathlib.Path(args.stock).resolve()
+    return args
+
+
+PERF_DIR = None     # --perf: record the switch during each measurement
+
+
+class profiled:
+    """With --perf DIR, `perf record -g` the switch while a measurement
+    runs, into DIR/NAME.data (read with `perf report -i`); else nothing."""
+
+    def __init__(self, name, bird):
+        self.name, self.bird, self.proc = name, bird, None
+
+    def __enter__(self):
+        if PERF_DIR:
+            out = pathlib.Path(PERF_DIR) / f"{self.name}.data"
+            self.proc = subprocess.Popen(["perf", "record", "-F", "999", "--call-graph", "dwarf,16384",
+                                          "-o", str(out), "-p", str(self.bird.proc.pid)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)             # perf attaches
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait()
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+# --- 1. Full-table reflection ---------------------------------------------------
+
+def log_time(line):
+    """Realtime of a BIRD log line (timeformat log iso long us)."""
+    return datetime.datetime.strptime(line[:26], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+
+
+# Switch variants: binary, autopilot protocol, its watched tables, tags by
+# import filters. The report compares "patched" (what a switch runs) with
+# "stock"; the others (BENCH_VARIANTS) tell where a difference comes from.
+VARIANTS = {
+    "patched": ("patched", True, True, False),
+    "patched-tag-only": ("patched", True, False, False),
+    "patched-no-autopilot": ("patched", False, False, False),
+    "stock": ("stock", False, False, False),
+    "stock-filter-tags": ("stock", False, False, True),
+}
+
+
+def reflection_run(bp, bins, variant, egresses, table, timeout):
+    """One run: start switch and hosts, feeders connect, go; until both
+    hosts have every path. Returns the run's numbers."""
+    binary, ap, watch, filter_tags = VARIANTS[variant]
+    bindir = getattr(bins, binary)
+    bp.start_switch(bindir, ap, watch=watch, filter_tags=filter_tags)
+    bp.start_hosts(bindir)
+    bp.start_feeders()
+    bp.wait_established()
+    sw = bp.switch.daemon
+    want = egresses * (table.n4 + table.n6)
+    if bp.switch_paths() or any(bp.host_paths()):
+        raise RuntimeError("routes before the start signal")
+    with profiled(f"reflection-{egresses}-{variant}-{time.strftime('%H%M%S')}", sw):
+        t0 = time.time()
+        for f in bp.feeders.values():
+            f.start_sending()
+        switch_done = hosts_done = None
+        deadline = time.monotonic() + timeout
+        while hosts_done is None:
+            t = time.time()
+            if switch_done is None and bp.switch_paths() >= want:
+                switch_done = t
+            if all(n >= want for n in bp.host_paths()):
+                hosts_done = t
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"hosts have {bp.host_paths()} of {want} paths after {timeout}s")
+            time.sleep(0.02)
+    res = {"variant": variant, "egresses": egresses,
+           "converged_s": hosts_done - t0, "switch_s": (switch_done or hosts_done) - t0,
+           "switch_hwm": sw.status("VmHWM"),
+           "host_hwm": max(h.daemon.status("VmHWM") for h in bp.hosts),
+           "paths_per_host": want}
+    # What the hosts got, for the record: a sample prefix's labels (patched:
+    # one per egress; stock: implicit null, which BIRD shows as none).
+    sample = bp.hosts[0].daemon.cmd(f"show route {table.v4[len(table.v4) // 2]} all")
+    res["sample_labels"] = sorted({int(l) for l in re.findall(r"mpls (\d+)", sample)})
+    for n in [bp.switch] + bp.hosts:
+        n.daemon.kill()
+    for f in bp.feeders.values():
+        f.kill()
+    bp.feeders = {}
+    return res
+
+
+def reflection(args, bins, table):
+    out = {}
+    for e in args.egresses:
+        bp = benchpop.BenchPop(f"bench-reflect{e}", table, args.cache, transits=e)
+        runs = []
+        try:
+            # ABBA order: neither variant always runs first (warm caches,
+            # background load drifting over time).
+            order = []
+            for r in range(args.runs):
+                order += args.variants if r % 2 == 0 else args.variants[::-1]
+            for i, variant in enumerate(order):
+                res = reflection_run(bp, bins, variant, e, table, timeout=600)
+                log(f"reflection {e} egress(es) run {i + 1}/{len(order)} {res['variant']}: "
+                    f"hosts {res['converged_s']:.2f}s (switch {res['switch_s']:.2f}s), "
+                    f"switch RSS {res['switch_hwm'] / 2**20:.0f} MB, host RSS {res['host_hwm'] / 2**20:.0f} MB")
+                runs.append(res)
+        finally:
+            bp.teardown()
+        summary = {}
+        for v in args.variants:
+            rs = [r for r in runs if r["variant"] == v]
+            summary[v] = {k: median([r[k] for r in rs]) for k in ("converged_s", "switch_s", "switch_hwm", "host_hwm")}
+        out[str(e)] = {"runs": runs, "median": summary, "paths_per_host": e * (table.n4 + table.n6)}
+    return out
+
+
+# --- 2.-6. Overrides ------------------------------------------------------------------
+
+class LogTail:
+    """New lines of a BIRD log, with their timestamps (timeformat log iso long us)."""
+
+    def __init__(self, path):
+        self.f = open(path, "rb")
+        self.f.seek(0, 2)
+        self.rest = b""
+
+    def lines(self):
+        data = self.rest + self.f.read()
+        *lines, self.rest = data.split(b"\n")
+        return [l.decode(errors="replace") for l in lines]
+
+    def close(self):
+        self.f.close()
+
+
+def wait_overrides(bp, want, timeout, interval=0.005, switch=False):
+    """Poll until every host uses `want` override routes (and, with switch,
+    the switch has `want` active); return the time of the first poll that
+    saw it, per host and for the switch."""
+    seen, t_switch = [None] * len(bp.hosts), None
+    deadline = time.monotonic() + timeout
+    while True:
+        t = time.time()
+        if switch and t_switch is None and birdsock.overrides(bp.switch.daemon.sock)[1] == want:
+            t_switch = t
+        for i, n in enumerate(bp.host_overrides()):
+            if seen[i] is None and n == want:
+                seen[i] = t
+        if all(seen) and (t_switch or not switch):
+            return max(seen), t_switch
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"hosts use {bp.host_overrides()} override routes, want {want}, after {timeout}s")
+        time.sleep(interval)
+
+
+def converge(bp, table, timeout=900):
+    """Start the feeders' tables and wait until both hosts have every path."""
+    for f in bp.feeders.values():
+        f.start_sending()
+    want = len(bp.transits) * (table.n4 + table.n6)
+    pop.wait_until(lambda: all(n >= want for n in bp.host_paths()), timeout, 0.1,
+                   what=f"hosts have {want} paths")
+
+
+def load_file(path, nets, egress):
+    path.write_text("".join(f"add {n} {egress}\n" for n in nets))
+    return path
+
+
+def drain(bp, timeout=300):
+    """Wait until no host uses an override route any more."""
+    wait_overrides(bp, 0, timeout, interval=0.05)
+
+
+def rate(n, t0, t1):
+    return n / (t1 - t0) if t1 > t0 else None
+
+
+def throughput_load(bp, nets, egress, timeout):
+    sw = bp.switch.daemon
+    f = load_file(bp.switch.dir / "throughput.set", nets, egress)
+    with profiled("throughput-load", sw):
+        t0 = time.time()
+        reply = sw.cmd(f'autopilot load ap "{f}"')
+        t_reply = time.time()
+        t1, _ = wait_overrides(bp, len(nets), timeout)
+    log(f"birdc load: {reply!r} after {t_reply - t0:.3f}s, visible after {t1 - t0:.3f}s")
+    return {"n": len(nets), "rate": rate(len(nets), t0, t1), "reply_s": t_reply - t0, "visible_s": t1 - t0}
+
+
+def controller_path(bp):
+    return bp.switch.dir / "controller.sock"
+
+
+def throughput_controller(bp, nets, egress, timeout):
+    path = controller_path(bp)
+    if not path.exists():
+        return {"n": len(nets), "rate": None, "why": "no controller socket in this build"}
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(str(path))
+    replies, replied = [], []
+
+    def reader():
+        buf = b""
+        try:
+            while True:
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    return
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                if lines and not replied:
+                    replied.append(time.time())
+                replies.extend(l.decode(errors="replace") for l in lines)
+        except OSError:
+            return
+
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    batch = "begin\n" + "".join(f"add {n} {egress}\n" for n in nets) + "commit\n"
+    prof = profiled("throughput-controller", bp.switch.daemon).__enter__()
+    t0 = time.time()
+    sock.sendall(batch.encode())
+    try:
+        t1, _ = wait_overrides(bp, len(nets), timeout)
+    except TimeoutError as e:
+        errors = [r for r in replies if not r.startswith("ok")][:3]
+        return {"n": len(nets), "rate": None, "why": f"{e}; replies {errors or replies[-3:]}"}
+    finally:
+        prof.__exit__()
+        sock.close()
+    errors = [r for r in replies if r.startswith("error")]
+    t_reply = replied[0] - t0 if replied else None
+    log(f"controller: {replies[:1]} after {t_reply or 0:.3f}s ({len(errors)} errors), visible after {t1 - t0:.3f}s")
+    return {"n": len(nets), "rate": rate(len(nets), t0, t1), "reply_s": t_reply, "visible_s": t1 - t0,
+            "replies": len(replies), "errors": errors[:3]}
+
+
+def gobgp_toml(m, switch_addr):
+    return f"""[global.config]
+  as = {SWITCH_AS}
+  router-id = "{m.router_id}"
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{switch_addr}"
+    peer-as = {SWITCH_AS}
+  [neighbors.timers.config]
+    connect-retry = 1
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+"""
+
+
+def exabgp_conf(m, sw):
+    return f"""process api {{
+	run {pop.ExaBGP.api_process(m)};
+	encoder text;
+}}
+neighbor {sw.addr4(m)} {{
+	router-id {m.router_id};
+	local-address {m.addr4(sw)};
+	local-as {SWITCH_AS};
+	peer-as {SWITCH_AS};
+	api {{ processes [ api ]; }}
+	family {{ ipv4 unicast; }}
+}}
+"""
+
+
+def via_manager(bp, kind, nets, nexthop, timeout):
+    """Routes from a routing manager (gobgpd through its API: `gobgp mrt
+    inject`, the streaming AddPath call; exabgp through its text API) with
+    next hop = the target egress, LOCAL_PREF max and the override marker:
+    on the patched switch they are override requests in the manager table,
+    on the stock switch they simply win. Stopped afterwards, which
+    withdraws them."""
+    m = bp.managers[kind]
+    sw = bp.switch
+    for stale in ("gobgp.sock", "exabgp.cmd"):
+        (m.dir / stale).unlink(missing_ok=True)
+    if kind == "gobgp":
+        d = pop.GoBGP(m, gobgp_toml(m, sw.addr4(m)))
+        mrt = m.dir / "overrides.mrt"
+        tables.write_mrt(mrt, nets, nexthop, HIGH_PREF, [OVERRIDE_LC])
+    else:
+        d = pop.ExaBGP(m, exabgp_conf(m, sw))
+        lc = "%d:%d:%d" % OVERRIDE_LC
+        cmds = [f"neighbor {sw.addr4(m)} announce attributes next-hop {nexthop} local-preference {HIGH_PREF} "
+                f"large-community [ {lc} ] nlri " + " ".join(str(n) for n in nets[i:i + 500])
+                for i in range(0, len(nets), 500)]
+    try:
+        pop.wait_until(lambda: birdsock.established(sw.daemon.sock, m.name), 30, 0.05,
+                       what=f"{kind} session Established")
+        time.sleep(0.5)         # the manager's own End-of-RIB and first keepalive pass
+        t0 = time.time()
+        if kind == "gobgp":
+            d.cli("mrt", "inject", "global", mrt)
+        else:
+            d.send(*cmds)
+        t_api = time.time()
+        try:
+            t1, _ = wait_overrides(bp, len(nets), timeout, interval=0.02)
+        except TimeoutError as e:
+            return {"n": len(nets), "rate": None, "why": str(e)}
+        log(f"{kind}: API call returned after {t_api - t0:.3f}s, visible after {t1 - t0:.3f}s")
+        return {"n": len(nets), "rate": rate(len(nets), t0, t1), "api_s": t_api - t0, "visible_s": t1 - t0}
+    finally:
+        d.stop()
+        drain(bp)
+
+
+def latency(bp, nets, egress, how, timeout=5):
+    """One override at a time: request, then its route in h1's table. The
+    time in the table comes from h1's log (its pipe of override routes
+    traces what it adds), on the same clock as the request."""
+    sw, h1 = bp.switch.daemon, bp.hosts[0].daemon
+    if how == "controller":
+        path = controller_path(bp)
+        if not path.exists():
+            return {"n": 0, "p99_ms": None, "why": "no controller socket in this build"}
+        csock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        csock.connect(str(path))
+        cfile = csock.makefile("rb")
+    else:
+        bsock = birdsock.BirdSock(sw.ctl)
+    h1.cmd("debug ovrpipe4 { routes }")
+    tail = LogTail(h1.log_path)
+    lat = []
+    try:
+        for n in nets:
+            key = f" {n} "
+            t0 = time.time()
+            if how == "controller":
+                csock.sendall(f"add {n} {egress}\n".encode())
+                reply = cfile.readline().decode()
+                if not reply.startswith("ok"):
+                    return {"n": len(lat), "p99_ms": None, "why": f"controller replied {reply.strip()!r}"}
+            else:
+                bsock.cmd(f"autopilot add ap {n} {egress}")
+            deadline = time.monotonic() + timeout
+            t1 = None
+            while t1 is None:
+                for line in tail.lines():
+                    if key in line and "added" in line:
+                        t1 = log_time(line)
+                        break
+                else:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"override {n} not in h1's table after {timeout}s")
+                    time.sleep(0.0005)
+            lat.append((t1 - t0) * 1000)
+    finally:
+        h1.cmd("debug ovrpipe4 off")
+        tail.close()
+        if how == "controller":
+            csock.close()
+        else:
+            bsock.close()
+    lat.sort()
+    q = statistics.quantiles(lat, n=100, method="inclusive")
+    r = {"n": len(lat), "p50_ms": statistics.median(lat), "p99_ms": q[98], "max_ms": lat[-1]}
+    log(f"latency {how}: p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, max {r['max_ms']:.2f} ms")
+    return r
+
+
+class Steps:
+    """Measurement steps on one POP. A step that fails records its error in
+    the results (the report shows it, and a missed target); the POP is then
+    brought back to no overrides, or, if that fails too, the remaining
+    steps are recorded as not run. No step hangs the benchmark: every wait
+    has a timeout, and BIRD's control socket one of 60 s."""
+
+    def __init__(self, bp, recover):
+        self.bp, self.recover, self.broken = bp, recover, None
+
+    def run(self, name, fn, *args):
+        if self.broken:
+            return {"error": f"not run ({self.broken})"}
+        try:
+            return fn(*args)
+        except Exception as e:  # pylint: disable=broad-except
+            log(f"{name} FAILED: {e!r}")
+            self.bp.topo.dump_logs(5)
+            try:
+                self.recover(self.bp)
+            except Exception as e2:  # pylint: disable=broad-except
+                self.broken = f"{name} failed and the POP did not recover: {e2!r}"
+            return {"error": f"{type(e).__name__}: {e}"[:300]}
+
+
+def overrides(args, bins, table):
+    n, nf, nl = args.overrides, args.failure, args.latency
+    if max(n, nf) + nl > table.n4:
+        raise SystemExit(f"bench: need {max(n, nf) + nl} IPv4 prefixes for overrides, the table has {table.n4}")
+    rng = random.Random(args.seed)
+    sample = rng.sample(table.v4, max(n, nf) + nl)
+    nets, lat_nets, fail_nets = sample[:n], sample[-nl:], sample[:nf]
+    bp = benchpop.BenchPop("bench-overrides", table, args.cache, transits=2, managers=("gobgp", "exabgp"))
+    out = {"throughput": {}, "latency": {}}
+    th = out["throughput"]
+    try:
+        tr2 = bp.transits[1]
+        egress = f"{tr2.name}_v4"
+        nexthop = tr2.addr4(bp.switch)
+        extra = (f'\tstate filename "{bp.switch.dir / "ap.state"}";\n'
+                 f'\tcontroller socket "{controller_path(bp)}";')
+        bp.start_switch(bins.patched, True, ap_extra=extra, manager_table="mgr4")
+        bp.start_hosts(bins.patched, count_overrides=True)
+        bp.start_feeders()
+        bp.wait_established()
+        t = time.time()
+        converge(bp, table)
+        log(f"override POP converged in {time.time() - t:.1f}s; {n} overrides to {egress}")
+        steps = Steps(bp, flush)
+        time.sleep(1)
+        sw = bp.switch.daemon
+        mem0, rss0 = birdsock.memory_total(sw.sock), sw.status("VmRSS")
+
+        # 2. throughput, and 5. memory with all of them active
+        th["load"] = steps.run("birdc load", throughput_load, bp, nets, egress, 600)
+        out["memory"] = steps.run("memory", memory, bp, mem0, rss0)
+        # 6. restart with the persisted set (the state file is written on change)
+        out["restart"] = steps.run("restart", restart, bp, bins, table, n, extra)
+        steps.run("flush", flush, bp)
+        # The same restart with nothing persisted: how much is the table's
+        # own reload (the egresses resend everything, the hosts reconnect)
+        if "error" not in out["restart"]:
+            base = steps.run("restart without overrides", restart, bp, bins, table, 0, extra)
+            out["restart"]["baseline_table_s"] = base.get("table_s")
+        th["controller"] = steps.run("controller", throughput_controller, bp, nets, egress, 600)
+        steps.run("flush", flush, bp)
+        for kind in ("gobgp", "exabgp"):
+            th[f"manager_{kind}"] = steps.run(f"manager {kind}", via_manager, bp, kind, nets, nexthop, 900)
+        # 3. latency, one at a time
+        for how in ("controller", "birdc"):
+            out["latency"][how] = steps.run(f"latency {how}", latency, bp, lat_nets, egress, how)
+            steps.run("flush", flush, bp)
+        # 4. egress failure: every copy of the failing egress withdrawn on the hosts
+        out["failure"] = steps.run("failure", failure, bp, fail_nets, egress, tr2)
+    finally:
+        bp.teardown()
+    return out
+
+
+def flush(bp):
+    bp.switch.daemon.cmd("autopilot flush ap")
+    drain(bp, timeout=120)
+
+
+def memory(bp, mem0, rss0):
+    """BIRD's own account (`show memory`) and RSS growth, per active override."""
+    sw = bp.switch.daemon
+    time.sleep(1)
+    active = birdsock.overrides(sw.sock)[1]
+    mem1, rss1 = birdsock.memory_total(sw.sock), sw.status("VmRSS")
+    r = {"n": active, "bird_bytes": (mem1 - mem0) / active, "rss_bytes": (rss1 - rss0) / active}
+    log(f"memory: {r['bird_bytes']:.0f} B per override (BIRD), {r['rss_bytes']:.0f} B (RSS)")
+    return r
+
+
+def restart(bp, bins, table, n, extra):
+    sw = bp.switch.daemon
+    state = bp.switch.dir / "ap.state"
+    pop.wait_until(lambda: state.exists() and f"# end {n}\n" in state.read_text()[-100:], 30, 0.1,
+                   what=f"state file with {n} overrides")
+    sw.stop(timeout=60)
+    bp.start_switch(bins.patched, True, ap_extra=extra, manager_table="mgr4")
+    sw = bp.switch.daemon
+    t0 = sw.started
+    want = len(bp.transits) * (table.n4 + table.n6)
+    t_table = t_switch = None
+    deadline = time.monotonic() + 900
+    with profiled("restart", sw):
+        while t_switch is None or t_table is None:
+            t = time.time()
+            if t_table is None and bp.switch_paths() >= want:
+                t_table = t
+            if t_switch is None and birdsock.overrides(sw.sock)[1] == n:
+                t_switch = t
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"restart: {birdsock.overrides(sw.sock)} overrides after 900s")
+            time.sleep(0.01)
+    t_hosts = wait_overrides(bp, n, 600, interval=0.02)[0] if n else t_switch
+    r = {"n": n, "switch_s": t_switch - t0, "table_s": t_table - t0, "hosts_s": t_hosts - t0}
+    # Not measured: the next step needs the hosts back with every path
+    bp.wait_established()
+    pop.wait_until(lambda: all(p >= want for p in bp.host_paths()), 600, 0.1, what="hosts have every path again")
+    log(f"restart: table back after {r['table_s']:.2f}s, {n} overrides active after {r['switch_s']:.2f}s, "
+        f"on the hosts after {r['hosts_s']:.2f}s")
+    return r
+
+
+def failure(bp, nets, egress, transit):
+    sw = bp.switch.daemon
+    f = load_file(bp.switch.dir / "failure.set", nets, egress)
+    sw.cmd(f'autopilot load ap "{f}"')
+    wait_overrides(bp, len(nets), 600, switch=True)
+    time.sleep(1)
+    with profiled("failure", sw):
+        t0 = time.time()
+        bp.feeders[transit.name].kill()       # SIGKILL: the kernel closes its sessions, as in a crash
+        t_hosts, t_switch = wait_overrides(bp, 0, 120, interval=0.002, switch=True)
+    r = {"n": len(nets), "hosts_ms": (t_hosts - t0) * 1000, "switch_ms": (t_switch - t0) * 1000}
+    log(f"failure: {len(nets)} copies gone on the switch after {r['switch_ms']:.0f} ms, "
+        f"on both hosts after {r['hosts_ms']:.0f} ms")
+    return r
+
+
+def reference(args, bins, table):
+    """gobgpd and exabgp, through their APIs, into a stock switch."""
+    n = args.overrides
+    nets = random.Random(args.seed).sample(table.v4, n)
+    bp = benchpop.BenchPop("bench-reference", table, args.cache, transits=2, managers=("gobgp", "exabgp"))
+    out = {}
+    try:
+        tr2 = bp.transits[1]
+        bp.start_switch(bins.stock, False, manager_table="master4")
+        bp.start_hosts(bins.patched, count_overrides=True)
+        bp.start_feeders()
+        bp.wait_established()
+        converge(bp, table)
+        steps = Steps(bp, drain)
+        for kind in ("gobgp", "exabgp"):
+            out[f"{kind}_stock"] = steps.run(f"{kind} → stock", via_manager, bp, kind, nets,
+                                             tr2.addr4(bp.switch), 900)
+    finally:
+        bp.teardown()
+    return out
+
+
+# --- main ---------------------------------------------------------------------------
+
+class Bins:
+    def __init__(self, patched, stock):
+        self.patched, self.stock = patched, stock
+
+
+def machine():
+    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    try:
+        commit = subprocess.run(["git", "-C", str(HERE.parent), "describe", "--always", "--dirty"],
+                                capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    return {"nproc": os.cpu_count(), "model": model, "kernel": platform.release(),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": commit}
+
+
+def main():
+    # SIGTERM (a timeout, a ^C from make) unwinds like an exception, so every
+    # section's finally tears its namespaces and daemons down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    args = parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root (network namespaces, veth links)")
+    for d in (args.patched, args.stock):
+        if not (d / "bird").is_file():
+            sys.exit(f"bench: no bird in {d}")
+    pathlib.Path(args.cache).mkdir(parents=True, exist_ok=True)
+    if args.perf:
+        global PERF_DIR  # pylint: disable=global-statement
+        PERF_DIR = pathlib.Path(args.perf).resolve()
+        PERF_DIR.mkdir(parents=True, exist_ok=True)
+    pop.cleanup_stale()
+    bins = Bins(args.patched, args.stock)
+    t_start = time.monotonic()
+    log(f"sizes: {args.v4} IPv4 + {args.v6} IPv6 prefixes per egress, runs {args.runs}, "
+        f"egresses {args.egresses}, overrides {args.overrides}, latency {args.latency}, failure {args.failure}")
+    log("generating the table (routegen, fixed seed)")
+    table = tables.Table(args.v4, args.v6, args.seed)
+    results = {"machine": machine(), "sizes": {f: getattr(args, f) for f, *_ in SIZES},
+               "table": table.stats()}
+    for section in args.sections:
+        t = time.monotonic()
+        log(f"--- {section}")
+        results[section] = globals()[section](args, bins, table)
+        log(f"--- {section} done in {time.monotonic() - t:.0f}s")
+        pathlib.Path(args.out).write_text(json.dumps(results, indent=1))
+    results["elapsed_s"] = time.monotonic() - t_start
+    pathlib.Path(args.out).write_text(json.dumps(results, indent=1))
+    md = report.render(results)
+    print(md)
+    if args.readme:
+        report.update_readme(args.readme, md)
+        log(f"table written into {args.readme}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""The benchmark's markdown table, and README.md's Performance section.
+
+render(results) -> markdown; update_readme(path, markdown) replaces what is
+between <!-- bench:start --> and <!-- bench:end --> (adding a "##
+Performance" section with the markers at the end if they are missing) and
+touches nothing else in the file.
+
+Every row says its target and whether it was met; a front end that was not
+there at run time says "not available", never a number.
+"""
+
+import pathlib
+import sys
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+TIME_RATIO, RSS_RATIO = 1.03, 1.05          # brief: within 3% time, 5% memory of stock
+MIN_RATE, GOBGP_FACTOR = 100000, 5          # overrides/s, and times GoBGP's
+P99_MS, FAILURE_MS = 10, 100
+
+
+def _n(x, digits=0):
+    if x is None:
+        return "–"
+    return f"{x:,.{digits}f}"
+
+
+def _mb(b):
+    return "–" if b is None else f"{b / 2**20:,.0f} MB"
+
+
+def _met(ok):
+    return "–" if ok is None else ("met" if ok else "**missed**")
+
+
+def _ratio(a, b):
+    return a / b if (a is not None and b) else None
+
+
+class Table:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, what, value, reference="", ratio=None, target="–", met=None):
+        r = "–" if ratio is None else f"{ratio:.3f}" if ratio < 10 else f"{ratio:,.1f}"
+        self.rows.append((what, value, reference, r, target, _met(met)))
+
+    def md(self):
+        head = ("measurement", "value", "reference", "ratio", "target", "")
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in self.rows]
+        return "\n".join(lines)
+
+
+def reflection_rows(t, res, sizes):
+    for e, r in sorted(res.items(), key=lambda kv: int(kv[0])):
+        p, s = r["median"]["patched"], r["median"]["stock"]
+        what = f"Reflection, {e} egress{'es' if int(e) > 1 else ''} ({r['paths_per_host']:,} paths per host)"
+        ratio = _ratio(p["converged_s"], s["converged_s"])
+        t.add(f"{what}: hosts converged", f"{p['converged_s']:.2f} s", f"stock {s['converged_s']:.2f} s",
+              ratio, f"≤ {TIME_RATIO:.2f}× stock", ratio is not None and ratio <= TIME_RATIO)
+        ratio = _ratio(p["switch_hwm"], s["switch_hwm"])
+        t.add(f"{what}: switch peak RSS", _mb(p["switch_hwm"]), f"stock {_mb(s['switch_hwm'])}",
+              ratio, f"≤ {RSS_RATIO:.2f}× stock", ratio is not None and ratio <= RSS_RATIO)
+        ratio = _ratio(p["host_hwm"], s["host_hwm"])
+        t.add(f"{what}: host peak RSS", _mb(p["host_hwm"]), f"stock {_mb(s['host_hwm'])}", ratio)
+        # Diagnostic variants (BENCH_VARIANTS), against stock, no target
+        for v, m in r["median"].items():
+            if v not in ("patched", "stock"):
+                t.add(f"{what}: {v}: hosts converged, switch RSS",
+                      f"{m['converged_s']:.2f} s, {_mb(m['switch_hwm'])}", "stock as above",
+                      _ratio(m["converged_s"], s["converged_s"]))
+
+
+def throughput_rows(t, res):
+    ref = res.get("gobgp_stock", {}).get("rate")
+    for key, what in (("load", "birdc `autopilot load`"),
+                      ("controller", "controller socket (begin … commit)"),
+                      ("manager_gobgp", "BGP routing manager: gobgpd → manager table"),
+                      ("manager_exabgp", "BGP routing manager: exabgp → manager table")):
+        r = res.get(key)
+        if r is None:
+            continue
+        if "error" in r:
+            t.add(f"Overrides/s via {what}", "failed", r["error"], None,
+                  f"≥ {MIN_RATE:,}/s, ≥ {GOBGP_FACTOR}× GoBGP", False)
+            continue
+        label = f"Overrides/s, {r['n']:,} via {what}"
+        if r.get("rate") is None:
+            t.add(label, "not available", r.get("why", ""), None, f"≥ {MIN_RATE:,}/s, ≥ {GOBGP_FACTOR}× GoBGP", None)
+            continue
+        ratio = _ratio(r["rate"], ref)
+        met = r["rate"] >= MIN_RATE and (ratio is None or ratio >= GOBGP_FACTOR)
+        t.add(label, f"{_n(r['rate'])}/s", f"GoBGP {_n(ref)}/s" if ref else "GoBGP –", ratio,
+              f"≥ {MIN_RATE:,}/s, ≥ {GOBGP_FACTOR}× GoBGP", met)
+    for key, what in (("gobgp_stock", "GoBGP API (mrt inject) → stock BIRD switch"),
+                      ("exabgp_stock", "ExaBGP API → stock BIRD switch")):
+        r = res.get(key)
+        if r is None:
+            continue
+        if "error" in r:
+            t.add(f"Reference: {what}", "failed", r["error"])
+        elif r.get("rate") is None:
+            t.add(f"Reference: {what}", "not available", r.get("why", ""))
+        else:
+            t.add(f"Reference: {r['n']:,} routes via {what}", f"{_n(r['rate'])}/s")
+
+
+def latency_rows(t, res):
+    for key, what in (("controller", "controller socket"), ("birdc", "`autopilot add` on BIRD's control socket")):
+        r = res.get(key)
+        if r is None:
+            continue
+        label = f"Latency of one override via {what}, request → host table ({r.get('n', 0):,} one at a time)"
+        if "error" in r:
+            t.add(f"Latency of one override via {what}", "failed", r["error"], None, f"p99 ≤ {P99_MS} ms", False)
+            continue
+        if r.get("p99_ms") is None:
+            t.add(label, "not available", r.get("why", ""), None, f"p99 ≤ {P99_MS} ms", None)
+            continue
+        t.add(label, f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms", f"max {r['max_ms']:.2f} ms", None,
+              f"p99 ≤ {P99_MS} ms", r["p99_ms"] <= P99_MS)
+
+
+def render(results):
+    m, sz = results["machine"], results["sizes"]
+    t = Table()
+    if "reflection" in results:
+        reflection_rows(t, results["reflection"], sz)
+    ov = results.get("overrides") or {}
+    ref = results.get("reference") or {}
+    if ov or ref:
+        throughput_rows(t, {**ov.get("throughput", {}), **ref})
+    for key, what in (("memory", "Memory per active override"), ("failure", "Egress failure"),
+                      ("restart", "Restart with persisted overrides")):
+        if "error" in (ov.get(key) or {}):
+            t.add(what, "failed", ov[key]["error"], None, f"≤ {FAILURE_MS} ms" if key == "failure" else "–",
+                  False if key == "failure" else None)
+            ov = {k: v for k, v in ov.items() if k != key}
+    if ov.get("memory"):
+        r = ov["memory"]
+        t.add(f"Memory per active override (switch, {r['n']:,} overrides)",
+              f"{_n(r['bird_bytes'])} B", f"RSS growth {_n(r['rss_bytes'])} B")
+    if ov.get("latency"):
+        latency_rows(t, ov["latency"])
+    if ov.get("failure"):
+        r = ov["failure"]
+        t.add(f"Egress failure: {r['n']:,} override copies withdrawn on both hosts",
+              f"{r['hosts_ms']:.0f} ms", f"switch {r['switch_ms']:.0f} ms", None, f"≤ {FAILURE_MS} ms",
+              r["hosts_ms"] <= FAILURE_MS)
+    if ov.get("restart"):
+        r = ov["restart"]
+        base = r.get("baseline_table_s")
+        t.add(f"Restart with {r['n']:,} persisted overrides: all originated on the switch",
+              f"{r['switch_s']:.2f} s", f"table back {r['table_s']:.2f} s (without overrides "
+              + (f"{base:.2f} s" if base is not None else "–") + f"), on both hosts {r['hosts_s']:.2f} s",
+              _ratio(r["table_s"], base))
+    notes = [
+        "",
+        "How: `make bench` (or `ci/bench` from a clean clone: dependencies, build, benchmark) writes this "
+        "section; sizes from `BENCH_V4`, `BENCH_V6`, `BENCH_RUNS`, `BENCH_OVERRIDES`, `BENCH_LATENCY`, "
+        "`BENCH_FAILURE` or `bench/bench.py --help`. Everything runs on this one machine, in network namespaces.",
+        "",
+        "- *Reflection*: each egress is a replay feeder (`bench/feeder.py`: pre-encoded UPDATEs, "
+        "~4 prefixes per attribute set as in a real table, next to no CPU) on an established session; "
+        "t0 is the start signal, converged is when both hosts' BGP import counters have every path "
+        "(polled every 20 ms). Switch: patched with the autopilot protocol (egress map, LFIB, watched "
+        "tables) or stock 2.17.5 from the same source without it; same sessions (labeled unicast, "
+        "ADD-PATH, next hop self to the hosts). Hosts run the switch's binary with the same config. "
+        "Peak RSS is VmHWM.",
+        "- *Overrides*: a full table from 2 egresses; IPv4 overrides to egress 2. Visible means both hosts "
+        "use the override path as best (LOCAL_PREF max, marker (65000, 3, 1)), counted by a pipe on each "
+        "host. The routing-manager rows run at the manager's own speed: compare them with the reference "
+        "rows, the same manager feeding a stock switch. State file on, as in production.",
+        "- *Latency*: request sent → the route in host 1's table, from host 1's log (microsecond "
+        "timestamps, same clock). *Failure*: the egress's feeder is killed (its sessions close); until "
+        "no host uses a copy. *Restart*: from starting BIRD with the state file until all overrides are "
+        "active again (the egresses reconnect and resend their tables meanwhile).",
+    ]
+    lines = [
+        f"Measured {m['date']} on {m['nproc']} × {m['model']}, Linux {m['kernel']}"
+        + (f", commit {m['commit']}" if m.get("commit") else "") + ".",
+        f"Table: {sz['v4']:,} IPv4 + {sz['v6']:,} IPv6 prefixes per egress (routegen, seed {sz['seed']}), "
+        f"{results['table']['prefixes_per_set']} prefixes per attribute set; "
+        f"reflection medians of {sz['runs']} interleaved runs per variant."
+        + (f" Whole run {results['elapsed_s'] / 60:.1f} min." if results.get("elapsed_s") else ""),
+        "",
+        t.md(),
+    ] + notes
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(path, markdown):
+    path = pathlib.Path(path)
+    text = path.read_text()
+    block = f"{START}\n{markdown}{END}"
+    if START in text and END in text and text.index(START) < text.index(END):
+        head, rest = text.split(START, 1)
+        _, tail = rest.split(END, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n## Performance\n\n" + block + "\n"
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    import json
+    res = json.loads(pathlib.Path(sys.argv[1]).read_text())
+    md = render(res)
+    print(md)
+    if len(sys.argv) > 2:
+        update_readme(sys.argv[2], md)
