@@ -78,7 +78,7 @@ autopilot_rt_notify(struct proto *P, struct channel *c, net *n, rte *new, rte *o
 
   struct autopilot_table_stats *s = autopilot_stats(p, c);
 
-  autopilot_ovr_notify(p, n->n.addr, new && !old);
+  autopilot_ovr_notify(p, n->n.addr, new, old);
   autopilot_host_notify(p, c, n);
 
   /* The export map is updated before we are called: @new is set, @old cleared */

@@ -86,6 +86,7 @@ struct autopilot_config {
 
 #define AUTOPILOT_DEFAULT_LOCAL_PREF	4294967295U
 #define AUTOPILOT_STATE_DELAY		(100 MS)	/* State file: longest a change waits to be written */
+#define AUTOPILOT_LOG_EACH		10	/* Overrides going pending logged one by one per round */
 
 /* What one watched table looks like through its channel */
 struct autopilot_table_stats {
@@ -113,6 +114,7 @@ struct autopilot_egress {
   struct neighbor *nbr;			/* Next hop for its LFIB routes, NULL if unreachable */
   ip_addr nh;				/* Neighbor address used for the LFIB */
   u32 lfib_label, lfib_pp_label;	/* Labels announced to the LFIB, or AUTOPILOT_NO_LABEL */
+  struct channel *flushing;		/* Its channel being flushed (session down), seen by overrides */
 };
 
 struct autopilot_proto {
@@ -140,6 +142,8 @@ struct autopilot_proto {
   uint ovr_states[AP_OVR_STATES];	/* Overrides by state (withdrawn ones included until freed) */
   uint ovr_expired;			/* Overrides removed by expiry since start */
   int ovr_recheck;			/* Paths were added: recheck pending and covering */
+  uint ovr_flushing;			/* Egresses with a channel being flushed */
+  uint ovr_round_pending;		/* Overrides gone pending in this event round */
   uint mgr_rejected[2];			/* IPv4, IPv6 manager routes refused since start */
 
   struct channel *alt[2][AUTOPILOT_MAX_ALT];	/* Host: alternate table k+1 for IPv4, IPv6 */

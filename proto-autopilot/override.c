@@ -115,11 +115,13 @@ autopilot_rte_egress(struct autopilot_proto *p, rte *r)
   return autopilot_egress_of_bgp(p, (struct bgp_proto *) sp);
 }
 
-/* Is @r a path we may copy: valid, not ours */
+/* Is @r a path we may copy: valid, not ours, its session up */
 static inline int
 autopilot_rte_usable(struct autopilot_proto *p, rte *r)
 {
-  return rte_is_valid(r) && (r->src->proto != &p->p);
+  /* A channel being flushed (its session went down) takes all its paths */
+  return rte_is_valid(r) && (r->src->proto != &p->p) &&
+    (!r->sender || (r->sender->channel_state == CS_UP));
 }
 
 /* The target's best path in @n, or NULL */
@@ -313,7 +315,7 @@ autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
   {
     /* Stay indexed by the last src: its path coming back wakes us at once */
     autopilot_ovr_withdraw_route(p, o);
-    if (o->state != AP_OVR_PENDING)
+    if ((o->state != AP_OVR_PENDING) && (p->ovr_round_pending++ < AUTOPILOT_LOG_EACH))
       log(L_INFO "%s: Override %N -> %s pending: %s", p->p.name, &o->net,
 	  o->target ?: AUTOPILOT_NEXT_BEST, o->why);
     autopilot_ovr_set_state(p, o, AP_OVR_PENDING);
@@ -360,6 +362,7 @@ autopilot_ovr_event(void *data)
   /* Take the list: updates may mark more (they go to a new list) */
   o = p->ovr_dirty;
   p->ovr_dirty = NULL;
+  p->ovr_round_pending = 0;
 
   for (; o; o = next)
   {
@@ -371,6 +374,11 @@ autopilot_ovr_event(void *data)
     else
       autopilot_ovr_update(p, o);
   }
+
+  /* An egress going down takes thousands: one line says how many */
+  if (p->ovr_round_pending > AUTOPILOT_LOG_EACH)
+    log(L_INFO "%s: ... and %u more overrides went pending", p->p.name,
+	p->ovr_round_pending - AUTOPILOT_LOG_EACH);
 }
 
 /*
@@ -412,20 +420,67 @@ autopilot_ovr_tick(timer *t)
   }
 }
 
+/*
+ * The first path of a flushed channel tells us its egress went down: every
+ * copy of that egress's paths goes now, in one event round, rather than as
+ * BIRD's prune reaches each prefix.
+ */
+static void
+autopilot_ovr_egress_down(struct autopilot_proto *p, rte *old)
+{
+  struct autopilot_egress_config *ec = autopilot_rte_egress(p, old);
+  struct autopilot_egress *e;
+
+  if (!ec)
+    return;
+
+  WALK_LIST(e, p->egresses)
+    if ((e->cf == ec) && (e->flushing != old->sender))
+    {
+      e->flushing = old->sender;
+      p->ovr_flushing++;
+
+      HASH_WALK(p->ovr_hash, next_hash, o)
+	if (!o->deleted && (o->state != AP_OVR_PENDING) && (o->via_label == ec->label))
+	  autopilot_ovr_dirty(p, o);
+      HASH_WALK_END;
+    }
+}
+
+/* A path of an egress arrived on a live channel: its flush, if any, is over */
+static void
+autopilot_ovr_egress_up(struct autopilot_proto *p, rte *new)
+{
+  struct autopilot_egress *e;
+
+  WALK_LIST(e, p->egresses)
+    if (e->flushing == new->sender)
+    {
+      e->flushing = NULL;
+      p->ovr_flushing--;
+    }
+}
+
 /**
  * autopilot_ovr_notify - a path of a watched table changed
  * @p: autopilot instance
  * @n: the prefix
- * @added: a path was added (not only changed or removed)
+ * @new: the new path, or NULL
+ * @old: the old path, or NULL
  */
 void
-autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, int added)
+autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, rte *new, rte *old)
 {
   struct autopilot_override *o;
   node *nn;
 
   if (!p->ovr_count && !p->ovr_hash.count)
     return;
+
+  if (old && !new && old->sender && (old->sender->channel_state == CS_FLUSHING))
+    autopilot_ovr_egress_down(p, old);
+  else if (new && p->ovr_flushing && new->sender && (new->sender->channel_state == CS_UP))
+    autopilot_ovr_egress_up(p, new);
 
   if (o = HASH_FIND(p->ovr_hash, OVR, n))
     autopilot_ovr_dirty(p, o);
@@ -436,7 +491,7 @@ autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, int added)
     WALK_LIST2(o, nn, b->overrides, src_n)
       autopilot_ovr_dirty(p, o);
 
-  if (added && (p->ovr_states[AP_OVR_PENDING] || p->ovr_src.count))
+  if (new && !old && (p->ovr_states[AP_OVR_PENDING] || p->ovr_src.count))
     p->ovr_recheck = 1;
 }
 

@@ -60,7 +60,7 @@ struct autopilot_override {
 /* override.c */
 void autopilot_ovr_start(struct autopilot_proto *p);
 void autopilot_ovr_reconfigure(struct autopilot_proto *p);
-void autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, int added);
+void autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, rte *new, rte *old);
 int autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, char *err);
 int autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, char *err);
 int autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, char *err);
