@@ -244,8 +244,3 @@ class BenchPop:
         """Paths the switch imported from the transits: one question (a
         pattern), so polling costs the switch next to nothing."""
         return birdsock.imported(self.switch.daemon.sock, '"tr*"')
-
-    def kill_daemons(self, nodes):
-        for n in nodes:
-            if n.daemon:
-                n.daemon.kill()

@@ -10,7 +10,6 @@ the previous code) and a final `DDDD text`; codes >= 8000 are errors.
 
 import re
 import socket
-import time
 
 
 class BirdError(RuntimeError):
@@ -98,17 +97,3 @@ def memory_total(sock):
     m = re.search(r"Total:\s+([\d.]+)\s*(\S*B)", text)
     units = {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3}
     return float(m.group(1)) * units[m.group(2)]
-
-
-def poll(fn, timeout, interval=0.01, what="condition"):
-    """Call fn() every interval until it returns a true value; return
-    (value, time.time() of that call's start)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        t = time.time()
-        v = fn()
-        if v:
-            return v, t
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached after {timeout}s")
-        time.sleep(interval)

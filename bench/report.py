@@ -170,8 +170,9 @@ def render(results):
         "Peak RSS is VmHWM.",
         "- *Overrides*: a full table from 2 egresses; IPv4 overrides to egress 2. Visible means both hosts "
         "use the override path as best (LOCAL_PREF max, marker (65000, 3, 1)), counted by a pipe on each "
-        "host. The routing-manager rows run at the manager's own speed: compare them with the reference "
-        "rows, the same manager feeding a stock switch. State file on, as in production.",
+        "host (patched BIRD on the hosts of both switches, same config). The routing-manager rows run at "
+        "the manager's own speed: compare them with the reference rows, the same manager feeding a stock "
+        "switch. State file on, as in production.",
         "- *Latency*: request sent → the route in host 1's table, from host 1's log (microsecond "
         "timestamps, same clock). *Failure*: the egress's feeder is killed (its sessions close); until "
         "no host uses a copy. *Restart*: from starting BIRD with the state file until all overrides are "
