@@ -19,6 +19,7 @@ follows, so the expected alternates are a plain sort of LP.
 import re
 import subprocess
 
+import pop
 from pop import Bird, GoBGP, established, log, render, wait_until
 
 SWITCH_AS = 65000
@@ -231,43 +232,17 @@ def egress_table(transit, fam):
 
 # --- what a host's operator reads ---------------------------------------------
 
-ROUTE_RE = re.compile(r"^(\S+)?\s+(?:mpls \d+\s+)?(unicast|unreachable|blackhole|prohibit)"
-                      r"\s+\[(\S+)[^\]]*\]\s*([*!])?")
-
-
 def table_routes(node, table):
     """Every route of a BIRD table: {prefix: [{proto, best, sync_error, via,
-    labels, as_path, lcs, attrs}]}, in BIRD's order. The labels are those of the next
+    labels, as_path, lcs, attrs}]}, in BIRD's order (pop.parse_routes, with
+    "best" true for a best route its kernel protocol failed to install too,
+    and the large communities as "lcs"). The labels are those of the next
     hop (`via X on IF mpls L1/L2`), what the kernel gets as `encap mpls`."""
-    out = node.daemon.cmd(f"show route table {table} all")
-    routes, cur, net = {}, None, None
-    for line in out.splitlines():
-        if not line.strip() or line.startswith("Table "):
-            continue
-        if not line.startswith("\t"):         # a route; its attributes are indented by a tab
-            m = ROUTE_RE.match(line)
-            if not m:
-                raise ValueError(f"unexpected route line {line!r} in:\n{out}")
-            net = m.group(1) or net
-            # "!" is a best route its kernel protocol failed to install
-            cur = {"proto": m.group(3), "best": bool(m.group(4)),
-                   "sync_error": m.group(4) == "!", "via": None, "labels": [],
-                   "as_path": [], "lcs": set(), "attrs": {}}
-            routes.setdefault(net, []).append(cur)
-            continue
-        body = line.strip()
-        m = re.match(r"via (\S+) on (\S+)(?: mpls ([\d/]+))?", body)
-        if m:
-            cur["via"] = m.group(1)
-            cur["labels"] = [int(x) for x in m.group(3).split("/")] if m.group(3) else []
-            continue
-        name, _, value = body.partition(": ")
-        if name == "BGP.as_path":
-            cur["as_path"] = [int(a) for a in value.split()]
-        elif name == "BGP.large_community":
-            cur["lcs"] = {tuple(int(x) for x in c.split(", "))
-                          for c in re.findall(r"\(([^)]*)\)", value)}
-        cur["attrs"][name] = value
+    routes = pop.parse_routes(node.daemon.cmd(f"show route table {table} all"))
+    for paths in routes.values():
+        for r in paths:
+            r["best"] = r["best"] or r["sync_error"]
+            r["lcs"] = r.pop("lc")
     return routes
 
 

@@ -536,12 +536,13 @@ def show_autopilot(node, name="ap"):
 
 def parse_routes(text):
     """`show route ... all` as {net: [path, ...]}, a path being a dict:
-    proto, best (bool), via, iface, labels (next hop MPLS stack, [] if
+    proto, best (bool), sync_error (best, but not installed in the kernel:
+    "!"), via, iface, labels (next hop MPLS stack, [] if
     none), as_path ([int]), lc (set of large communities), attrs (the
     other `Name: value` lines). Reads BIRD 2.0 to 2.17 output; a net line
     may carry `mpls N` (a tagged path on the switch), kept in attrs."""
     routes, path, net = {}, None, None
-    head = re.compile(r"^(\S+)?(?:\s+mpls (\d+))?\s+(\w+) \[(\S+) [^\]]*\]( \*)?")
+    head = re.compile(r"^(\S+)?(?:\s+mpls (\d+))?\s+(\w+) \[(\S+) [^\]]*\](?: ([*!]))?")
     for line in text.splitlines():
         if not line.strip() or line.startswith("Table "):
             continue
@@ -564,7 +565,9 @@ def parse_routes(text):
         if not m:
             raise ValueError(f"unexpected route line: {line!r}")
         net = m.group(1) or net
-        path = {"proto": m.group(4), "best": bool(m.group(5)), "dest": m.group(3),
+        # "!" is a best route its kernel protocol failed to install
+        path = {"proto": m.group(4), "best": m.group(5) == "*", "sync_error": m.group(5) == "!",
+                "dest": m.group(3),
                 "via": None, "iface": None, "labels": [], "as_path": [], "lc": set(),
                 "attrs": {"net_mpls": m.group(2)} if m.group(2) else {}}
         routes.setdefault(net, []).append(path)
