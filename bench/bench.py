@@ -93,6 +93,7 @@ def parse_args():
         if s not in SECTIONS:
             ap.error(f"unknown section {s}")
     args.patched, args.stock = pathlib.Path(args.patched).resolve(), pathlib.Path(args.stock).resolve()
+    args.cache = str(pathlib.Path(args.cache).resolve())   # feeders run in their own directories
     return args
 
 
@@ -176,6 +177,8 @@ def reflection_run(bp, bins, variant, egresses, table, timeout):
            "converged_s": hosts_done - t0, "switch_s": (switch_done or hosts_done) - t0,
            "switch_hwm": sw.status("VmHWM"),
            "host_hwm": max(h.daemon.status("VmHWM") for h in bp.hosts),
+           "switch_cpu_s": sw.cpu_s(),
+           "host_cpu_s": max(h.daemon.cpu_s() for h in bp.hosts),
            "paths_per_host": want}
     # What the hosts got, for the record: a sample prefix's labels (patched:
     # one per egress; stock: implicit null, which BIRD shows as none).
@@ -204,14 +207,16 @@ def reflection(args, bins, table):
                 res = reflection_run(bp, bins, variant, e, table, timeout=600)
                 log(f"reflection {e} egress(es) run {i + 1}/{len(order)} {res['variant']}: "
                     f"hosts {res['converged_s']:.2f}s (switch {res['switch_s']:.2f}s), "
-                    f"switch RSS {res['switch_hwm'] / 2**20:.0f} MB, host RSS {res['host_hwm'] / 2**20:.0f} MB")
+                    f"switch RSS {res['switch_hwm'] / 2**20:.0f} MB, host RSS {res['host_hwm'] / 2**20:.0f} MB, "
+                    f"CPU switch {res['switch_cpu_s']:.2f}s host {res['host_cpu_s']:.2f}s")
                 runs.append(res)
         finally:
             bp.teardown()
         summary = {}
         for v in args.variants:
             rs = [r for r in runs if r["variant"] == v]
-            summary[v] = {k: median([r[k] for r in rs]) for k in ("converged_s", "switch_s", "switch_hwm", "host_hwm")}
+            summary[v] = {k: median([r[k] for r in rs])
+                          for k in ("converged_s", "switch_s", "switch_hwm", "host_hwm", "switch_cpu_s", "host_cpu_s")}
         out[str(e)] = {"runs": runs, "median": summary, "paths_per_host": e * (table.n4 + table.n6)}
     return out
 

@@ -63,6 +63,11 @@ class Bird(pop.Daemon):
                 return int(line.split()[1]) * 1024
         raise KeyError(field)
 
+    def cpu_s(self):
+        """User + system CPU seconds the daemon has used so far."""
+        fields = pathlib.Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 class Feeder(pop.Daemon):
     """feeder.py in a transit's namespace, one session per family."""

@@ -64,6 +64,12 @@ def reflection_rows(t, res, sizes):
               ratio, f"≤ {RSS_RATIO:.2f}× stock", ratio is not None and ratio <= RSS_RATIO)
         ratio = _ratio(p["host_hwm"], s["host_hwm"])
         t.add(f"{what}: host peak RSS", _mb(p["host_hwm"]), f"stock {_mb(s['host_hwm'])}", ratio)
+        # CPU time: steadier than wall time on a shared 2-core machine
+        if "switch_cpu_s" in p and "switch_cpu_s" in s:
+            t.add(f"{what}: switch CPU time", f"{p['switch_cpu_s']:.2f} s", f"stock {s['switch_cpu_s']:.2f} s",
+                  _ratio(p["switch_cpu_s"], s["switch_cpu_s"]))
+            t.add(f"{what}: host CPU time", f"{p['host_cpu_s']:.2f} s", f"stock {s['host_cpu_s']:.2f} s",
+                  _ratio(p["host_cpu_s"], s["host_cpu_s"]))
         # Diagnostic variants (BENCH_VARIANTS), against stock, no target
         for v, m in r["median"].items():
             if v not in ("patched", "stock"):

@@ -228,14 +228,41 @@ autopilot_reload_all(struct autopilot_proto *p)
     autopilot_reload_egress(p, e);
 }
 
-/* Ask egresses whose tags changed to send their paths again */
+/*
+ * Our large communities are added as paths are sent: when they change (a
+ * Precision Path label, the ASN, the label community option) and the
+ * table does not, every session that gets them must be fed again. BGP
+ * cannot resend a subset; a label change is rare, a stale one is not.
+ */
+static void
+autopilot_refeed_hosts(struct autopilot_proto *p)
+{
+  struct proto *P;
+  struct channel *c;
+
+  WALK_LIST(P, proto_list)
+  {
+    if ((P->proto != &proto_bgp) || (P->proto_state != PS_UP) ||
+	autopilot_egress_of_bgp(p, (struct bgp_proto *) P))
+      continue;
+
+    WALK_LIST(c, P->channels)
+      if (((c->net_type == NET_IP4) || (c->net_type == NET_IP6)) && (c->channel_state == CS_UP))
+      {
+	log(L_INFO "%s: Label communities changed, sending %s.%s its paths again", p->p.name, P->name, c->name);
+	channel_request_feeding(c);
+      }
+  }
+}
+
+/* Ask egresses whose labels changed to send their paths again */
 static void
 autopilot_retag(struct autopilot_proto *p, struct autopilot_config *old, struct autopilot_config *new)
 {
   struct autopilot_egress_config *e, *o;
-  int all = (old->asn != new->asn) || (old->label_community != new->label_community);
+  int refeed = (old->asn != new->asn) || (old->label_community != new->label_community);
 
-  /* Removed egresses lose their tags: their sessions send their paths again too */
+  /* Removed egresses lose their labels: their sessions send their paths again too */
   WALK_LIST(o, old->egresses)
     if (!autopilot_egress_find(new, o->name))
       autopilot_reload_egress(p, o);
@@ -243,11 +270,17 @@ autopilot_retag(struct autopilot_proto *p, struct autopilot_config *old, struct 
   WALK_LIST(e, new->egresses)
   {
     o = autopilot_egress_find(old, e->name);
-    if (!all && o && autopilot_egress_same(o, e))
-      continue;
 
-    autopilot_reload_egress(p, e);
+    /* The ASN decides which received communities are scrubbed as ours */
+    if (!o || (o->label != e->label) || (old->asn != new->asn))
+      autopilot_reload_egress(p, e);
+
+    if (o && (o->pp_label != e->pp_label))
+      refeed = 1;
   }
+
+  if (refeed)
+    autopilot_refeed_hosts(p);
 }
 
 static int
@@ -260,6 +293,7 @@ autopilot_start(struct proto *P)
 
   autopilot_apply_config(p);
   add_tail(&autopilot_instances, &p->instance_n);
+  autopilot_tag_changed();
   autopilot_lfib_start(p);
   autopilot_ovr_start(p);
   autopilot_state_start(p);
@@ -277,6 +311,7 @@ autopilot_shutdown(struct proto *P)
 
   /* Paths received from now on are not tagged; the nest flushes our routes */
   rem_node(&p->instance_n);
+  autopilot_tag_changed();
   autopilot_reload_all(p);
   autopilot_ctl_stop(p);
 
@@ -313,6 +348,7 @@ autopilot_reconfigure(struct proto *P, struct proto_config *CF)
   /* The nest sets P->cf after we return; our helpers read the new one now */
   P->cf = CF;
   autopilot_apply_config(p);
+  autopilot_tag_changed();
   autopilot_lfib_update(p);
   autopilot_retag(p, old, new);
   autopilot_ovr_reconfigure(p);

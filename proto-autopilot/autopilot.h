@@ -183,9 +183,11 @@ void autopilot_egress_add(struct autopilot_config *cf, struct autopilot_egress_c
 void autopilot_egress_postconfig(struct autopilot_config *cf);
 struct autopilot_egress_config *autopilot_egress_find(struct autopilot_config *cf, const char *name);
 struct autopilot_egress_config *autopilot_egress_of_bgp(struct autopilot_proto *p, struct bgp_proto *bp);
-int autopilot_egress_same(struct autopilot_egress_config *a, struct autopilot_egress_config *b);
 void autopilot_tag_init(void);
+void autopilot_tag_changed(void);
 void autopilot_tag_attrs(struct autopilot_proto *p, struct autopilot_egress_config *e, rta *a, struct linpool *pool);
+const struct adata *autopilot_lc_tags(struct autopilot_proto *p, struct autopilot_egress_config *e, u32 label,
+				     const struct adata *set, struct linpool *pool);
 extern list autopilot_instances;
 
 int autopilot_rte_better(rte *new, rte *old);

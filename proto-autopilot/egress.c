@@ -16,10 +16,16 @@
  * Tagging happens in BGP's receive path, through bgp_rx_attrs_hook, once per
  * received attribute set: the attributes of an UPDATE from an egress get
  * %EA_MPLS_LABEL (sent as the RFC 8277 label by labeled-unicast sessions
- * with next hop self) and our large communities. The attributes are then
- * cached and shared by every prefix of the message as usual, so tagging a
- * million routes costs neither a copy of the table nor a filter run per
- * route.
+ * with next hop self). The attributes are then cached and shared by every
+ * prefix of the message as usual, so tagging a million routes costs neither
+ * a copy of the table nor a filter run per route.
+ *
+ * Our large communities (the Precision Path label, and the primary label
+ * where configured) are functions of the egress: they are added as a path
+ * is sent, through bgp_tx_attrs_hook, to the temporary attributes BGP
+ * builds for every exported route anyway. Kept in the table they cost an
+ * eattr and an adata in each cached attribute set, about 5% of the memory
+ * of a full table; exported, they cost nothing per stored route.
  *
  * Large communities of our ASN with functions we own (1..4), and the
  * Precision Path disable community, are removed from what egresses send
@@ -159,13 +165,6 @@ autopilot_egress_find(struct autopilot_config *cf, const char *name)
   return NULL;
 }
 
-/* Does egress @a tag exactly as @b does? */
-int
-autopilot_egress_same(struct autopilot_egress_config *a, struct autopilot_egress_config *b)
-{
-  return !strcmp(a->name, b->name) && (a->label == b->label) && (a->pp_label == b->pp_label);
-}
-
 /**
  * autopilot_egress_of_bgp - the egress a BGP session is
  * @p: autopilot instance
@@ -222,18 +221,22 @@ autopilot_lc_scrub(const struct adata *set, u32 asn, struct linpool *pool)
 }
 
 /**
- * autopilot_tag_attrs - tag a path's attributes with its egress
+ * autopilot_tag_attrs - tag a received path's attributes with its egress
  * @p: autopilot instance
  * @e: egress the path comes from
  * @a: route attributes (not cached yet)
  * @pool: linpool to allocate new attributes from
+ *
+ * The path keeps only %EA_MPLS_LABEL in the table; what the egress sent of
+ * our communities is removed here, ours are added as the path is sent.
  */
 void
 autopilot_tag_attrs(struct autopilot_proto *p, struct autopilot_egress_config *e, rta *a, struct linpool *pool)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
   eattr *lc = bgp_find_attr(a->eattrs, BA_LARGE_COMMUNITY);
-  const struct adata *set = autopilot_lc_scrub(lc ? lc->u.ptr : NULL, p->asn, pool);
+  const struct adata *set0 = lc ? lc->u.ptr : NULL;
+  const struct adata *set = autopilot_lc_scrub(set0, p->asn, pool);
 
   /* Whether Precision Path is disabled is the operator's call, made in filters */
   if (cf->pp.large)
@@ -245,13 +248,97 @@ autopilot_tag_attrs(struct autopilot_proto *p, struct autopilot_egress_config *e
       bgp_set_attr_ptr(&a->eattrs, pool, BA_COMMUNITY, 0, int_set_del(pool, c->u.ptr, cf->pp.pair));
   }
 
+  if (set != set0)
+  {
+    if (set->length)
+      bgp_set_attr_ptr(&a->eattrs, pool, BA_LARGE_COMMUNITY, 0, set);
+    else
+      bgp_unset_attr(&a->eattrs, pool, BA_LARGE_COMMUNITY);
+  }
+
+  ea_set_attr_u32(&a->eattrs, pool, EA_MPLS_LABEL, 0, EAF_TYPE_INT, e->label);
+}
+
+/**
+ * autopilot_lc_tags - add our label communities to a large community set
+ * @p: autopilot instance
+ * @e: egress of the path
+ * @label: primary label the path carries
+ * @set: large communities of the path, may be NULL
+ * @pool: linpool to allocate the new set from
+ *
+ * The Precision Path label is a function of the egress, so it is added as
+ * a path is sent rather than stored in every cached attribute set.
+ */
+const struct adata *
+autopilot_lc_tags(struct autopilot_proto *p, struct autopilot_egress_config *e, u32 label,
+		  const struct adata *set, struct linpool *pool)
+{
   set = lc_set_add(pool, set, (lcomm) { p->asn, AUTOPILOT_LC_PP_LABEL, e->pp_label });
 
   if (p->label_community)
-    set = lc_set_add(pool, set, (lcomm) { p->asn, AUTOPILOT_LC_LABEL, e->label });
+    set = lc_set_add(pool, set, (lcomm) { p->asn, AUTOPILOT_LC_LABEL, label });
 
-  bgp_set_attr_ptr(&a->eattrs, pool, BA_LARGE_COMMUNITY, 0, set);
-  ea_set_attr_u32(&a->eattrs, pool, EA_MPLS_LABEL, 0, EAF_TYPE_INT, e->label);
+  return set;
+}
+
+/*
+ * Which running instance and egress a session is: a walk over instances and
+ * egresses, remembered per session in a small direct-mapped memo. Every
+ * exported route asks twice (its egress, and whether the receiver is one),
+ * and the walk would cost a tenth of the tagging's time. Anything that
+ * changes instances or their egresses bumps autopilot_tag_gen; the
+ * session's config pointer is kept too, as a new protocol may take a freed
+ * one's address.
+ */
+struct autopilot_egress_memo {
+  struct bgp_proto *bp;			/* Session asked about */
+  struct proto_config *cf;		/* Its config then */
+  uint gen;				/* autopilot_tag_gen then */
+  struct autopilot_proto *p;		/* Instance it is an egress of, or NULL */
+  struct autopilot_egress_config *e;	/* That egress */
+};
+
+#define AUTOPILOT_MEMO_ORDER 6
+#define AUTOPILOT_MEMO_SIZE (1 << AUTOPILOT_MEMO_ORDER)
+
+static struct autopilot_egress_memo autopilot_memo[AUTOPILOT_MEMO_SIZE];
+static uint autopilot_tag_gen = 1;	/* 0 never matches: the memo starts empty */
+
+/* Instances or their egress maps changed: forget what the memo holds */
+void
+autopilot_tag_changed(void)
+{
+  autopilot_tag_gen++;
+}
+
+/* The egress @bp is for a running instance, and that instance in @pp */
+static struct autopilot_egress_config *
+autopilot_egress_running(struct bgp_proto *bp, struct autopilot_proto **pp)
+{
+  u32 h = ((u32) ((uintptr_t) bp >> 4)) * 2654435761u;	/* Fibonacci hashing */
+  struct autopilot_egress_memo *m = &autopilot_memo[h >> (32 - AUTOPILOT_MEMO_ORDER)];
+  struct autopilot_proto *p;
+  struct autopilot_egress_config *e;
+  node *n;
+
+  if ((m->bp == bp) && (m->cf == bp->p.cf) && (m->gen == autopilot_tag_gen))
+  {
+    *pp = m->p;
+    return m->e;
+  }
+
+  *m = (struct autopilot_egress_memo) { .bp = bp, .cf = bp->p.cf, .gen = autopilot_tag_gen };
+  WALK_LIST2(p, n, autopilot_instances, instance_n)
+    if (e = autopilot_egress_of_bgp(p, bp))
+    {
+      m->p = p;
+      m->e = e;
+      break;
+    }
+
+  *pp = m->p;
+  return m->e;
 }
 
 static void
@@ -259,18 +346,46 @@ autopilot_bgp_rx_attrs(struct bgp_proto *bp, struct bgp_channel *bc, rta *a, str
 {
   struct autopilot_proto *p;
   struct autopilot_egress_config *e;
-  node *n;
 
   /* Only unicast paths are forwarded by label; flowspec and VPNs are not ours */
   if ((bc->c.net_type != NET_IP4) && (bc->c.net_type != NET_IP6))
     return;
 
-  WALK_LIST2(p, n, autopilot_instances, instance_n)
-    if (e = autopilot_egress_of_bgp(p, bp))
-    {
-      autopilot_tag_attrs(p, e, a, pool);
-      return;
-    }
+  if (e = autopilot_egress_running(bp, &p))
+    autopilot_tag_attrs(p, e, a, pool);
+}
+
+/*
+ * A path from an egress, tagged with its label, is sent with our large
+ * communities to every session but the egresses themselves: transits have
+ * no use for our labels. Override copies carry theirs in the table.
+ */
+static void
+autopilot_bgp_tx_attrs(struct bgp_proto *to, struct bgp_channel *bc, rte *r, ea_list **attrs, struct linpool *pool)
+{
+  struct proto *src = r->src->proto;
+  struct autopilot_proto *p, *q;
+  struct autopilot_egress_config *e;
+
+  if (((bc->c.net_type != NET_IP4) && (bc->c.net_type != NET_IP6)) || (src->proto != &proto_bgp))
+    return;
+
+  if (!(e = autopilot_egress_running((struct bgp_proto *) src, &p)) ||
+      autopilot_egress_running(to, &q))
+    return;
+
+  /*
+   * Neither attribute is touched by BGP's export rules: read them from the
+   * route (after export filters), a sorted list when cached, not from the
+   * chain being built for the packet.
+   */
+  eattr *l = ea_find(r->attrs->eattrs, EA_MPLS_LABEL);
+  if (!l)
+    return;			/* Not tagged yet: an egress reload is under way */
+
+  eattr *lc = ea_find(r->attrs->eattrs, EA_CODE(PROTOCOL_BGP, BA_LARGE_COMMUNITY));
+  const struct adata *set = autopilot_lc_tags(p, e, l->u.data, lc ? lc->u.ptr : NULL, pool);
+  bgp_set_attr_ptr(attrs, pool, BA_LARGE_COMMUNITY, 0, set);
 }
 
 void
@@ -278,4 +393,5 @@ autopilot_tag_init(void)
 {
   init_list(&autopilot_instances);
   bgp_rx_attrs_hook = autopilot_bgp_rx_attrs;
+  bgp_tx_attrs_hook = autopilot_bgp_tx_attrs;
 }

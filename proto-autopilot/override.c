@@ -275,9 +275,16 @@ autopilot_ovr_announce(struct autopilot_proto *p, struct autopilot_override *o, 
   /* The hosts choose by BGP rules: make the copy win there too, and mark it */
   bgp_set_attr_u32(&a->eattrs, tmp_linpool, BA_LOCAL_PREF, 0, cf->override_local_pref);
 
+  /* The target's labels: paths keep only the primary label in the table */
   eattr *lc = bgp_find_attr(a->eattrs, BA_LARGE_COMMUNITY);
-  const struct adata *set = lc_set_add(tmp_linpool, lc ? lc->u.ptr : NULL,
-				       (lcomm) { p->asn, AUTOPILOT_LC_OVERRIDE, 1 });
+  eattr *label = ea_find(a->eattrs, EA_MPLS_LABEL);
+  struct autopilot_egress_config *eg = autopilot_rte_egress(p, r);
+  const struct adata *set = lc ? lc->u.ptr : NULL;
+
+  if (eg && label)
+    set = autopilot_lc_tags(p, eg, label->u.data, set, tmp_linpool);
+
+  set = lc_set_add(tmp_linpool, set, (lcomm) { p->asn, AUTOPILOT_LC_OVERRIDE, 1 });
   bgp_set_attr_ptr(&a->eattrs, tmp_linpool, BA_LARGE_COMMUNITY, 0, set);
 
   rte *e = rte_get_temp(a, p->p.main_source);

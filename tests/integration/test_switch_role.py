@@ -281,7 +281,8 @@ def test_egress_down_removes_exactly_its_paths(topo, bins):
 def test_label_change_reaches_hosts_without_reset(topo, bins):
     """New labels in bird.conf and `birdc configure`: the relabeled egresses
     send their routes again (route refresh), hosts get the new labels, no
-    session restarts."""
+    session restarts. A new Precision Path label alone changes nothing in
+    the table: the hosts are sent their paths again."""
     pop = build(topo, bins, ["host1", ("deb1", "debian")])
     sw = pop.switch
     full = counts(pop, pop.transits)
@@ -293,7 +294,10 @@ def test_label_change_reaches_hosts_without_reset(topo, bins):
     # One egress of each kind of transit, both families among them
     changed = {"transit1_v4": [1011, 2011], "transit2_v4": [1012, 2012],
                "transit3_v6": [1113, 2113]}
+    # Only the Precision Path label: the table does not change, the hosts are fed again
+    pp_only = {"transit1_v6": [old["transit1_v6"][0], 2121]}
     pop.egresses.update(changed)
+    pop.egresses.update(pp_only)
     pop.reconfigure_switch()
 
     for h in pop.hosts:
@@ -311,6 +315,9 @@ def test_label_change_reaches_hosts_without_reset(topo, bins):
     log = sw.daemon.log.read_text()
     for s in changed:
         assert f"ap: Egress {s} retagged, reloading {s}.ipv{s[-1]}" in log
+    assert "ap: Egress transit1_v6 retagged" not in log
+    for h in pop.hosts:
+        assert f"ap: Label communities changed, sending {h.name}.ipv6-mpls its paths again" in log
     assert "cannot reload" not in log
 
 

@@ -1,5 +1,5 @@
 /*
- *	bird-autopilot unit tests -- tagging of received attributes
+ *	bird-autopilot unit tests -- tagging of received and sent attributes
  *
  *	(c) 2026 bird-autopilot developers
  *
@@ -87,23 +87,65 @@ egress_is_found_by_session(void **state UNUSED)
   assert_null(autopilot_egress_of_bgp(p, bgp("h1")));
 }
 
+/* Attributes of @a as BGP sends a path from egress session @from to @to */
+static ea_list *
+sent(rta *a, const char *from, const char *to)
+{
+  struct rte_src src = { .proto = &bgp(from)->p };
+  rte r = { .attrs = a, .src = &src };
+  ea_list *attrs = a->eattrs;
+
+  bgp_tx_attrs_hook(bgp(to), ipv4_of(to), &r, &attrs, lp);
+  return attrs;
+}
+
+static const struct adata *
+lcs_sent(rta *a, const char *from, const char *to)
+{
+  eattr *e = bgp_find_attr(sent(a, from, to), BA_LARGE_COMMUNITY);
+  return e ? e->u.ptr : NULL;
+}
+
 static void
 path_gets_label_and_pp_community(void **state UNUSED)
 {
-  struct autopilot_proto *p = setup("  egress t1 { label 1001; pp label 2001; };\n");
+  setup("  egress t1 { label 1001; pp label 2001; };\n"
+	"  egress t2 { label 1002; pp label 2002; };\n");
   rta *a = received(NULL, 0);
 
   /* BGP's receive path calls the hook; a session that is no egress is left alone */
   bgp_rx_attrs_hook(bgp("h1"), ipv4_of("h1"), a, lp);
   assert_null(ea_find(a->eattrs, EA_MPLS_LABEL));
   assert_null(bgp_find_attr(a->eattrs, BA_LARGE_COMMUNITY));
+  assert_null(lcs_sent(a, "h1", "t1"));
 
+  /* The table keeps the label only */
   bgp_rx_attrs_hook(bgp("t1"), ipv4_of("t1"), a, lp);
   assert_int_equal(ea_get_int(a->eattrs, EA_MPLS_LABEL, 0), 1001);
+  assert_null(bgp_find_attr(a->eattrs, BA_LARGE_COMMUNITY));
 
-  const struct adata *set = lcs_of(a);
+  /* The Precision Path label is added as the path is sent to a host ... */
+  const struct adata *set = lcs_sent(a, "t1", "h1");
+  assert_non_null(set);
   assert_int_equal(lc_set_get_size(set), 1);
   assert_true(lc_set_contains(set, (lcomm) { 65000, AUTOPILOT_LC_PP_LABEL, 2001 }));
+  assert_null(bgp_find_attr(a->eattrs, BA_LARGE_COMMUNITY));
+
+  /* ... and not to another egress: transits have no use for our labels */
+  assert_null(lcs_sent(a, "t1", "t2"));
+}
+
+/* A path that is not tagged (autopilot started after it came) gets nothing */
+static void
+untagged_path_is_sent_as_it_is(void **state UNUSED)
+{
+  setup("  egress t1 { label 1001; pp label 2001; };\n");
+  const lcomm theirs[] = { { 64501, 9, 9 } };
+  rta *a = received(theirs, 1);
+  const struct adata *set = lcs_sent(a, "t1", "h1");
+
+  assert_int_equal(lc_set_get_size(set), 1);
+  assert_true(lc_set_contains(set, (lcomm) { 64501, 9, 9 }));
 }
 
 static void
@@ -122,11 +164,24 @@ egress_cannot_choose_our_communities(void **state UNUSED)
 
   autopilot_tag_attrs(p, autopilot_egress_of_bgp(p, bgp("t1")), a, lp);
 
-  const struct adata *set = lcs_of(a);
+  const struct adata *set = lcs_sent(a, "t1", "h1");
   assert_int_equal(lc_set_get_size(set), 3);
   assert_true(lc_set_contains(set, (lcomm) { 65000, 7, 5 }));
   assert_true(lc_set_contains(set, (lcomm) { 64501, AUTOPILOT_LC_PP_LABEL, 1 }));
   assert_true(lc_set_contains(set, (lcomm) { 65000, AUTOPILOT_LC_PP_LABEL, 2001 }));
+}
+
+/* Nothing left after scrubbing: no empty attribute in the table */
+static void
+scrubbed_set_is_removed(void **state UNUSED)
+{
+  struct autopilot_proto *p = setup("  egress t1 { label 1001; pp label 2001; };\n");
+  const lcomm sent[] = { { 65000, AUTOPILOT_LC_PP_LABEL, 999 }, AUTOPILOT_PP_DEFAULT };
+  rta *a = received(sent, ARRAY_SIZE(sent));
+
+  autopilot_tag_attrs(p, autopilot_egress_of_bgp(p, bgp("t1")), a, lp);
+  assert_null(bgp_find_attr(a->eattrs, BA_LARGE_COMMUNITY));
+  assert_int_equal(ea_get_int(a->eattrs, EA_MPLS_LABEL, 0), 1001);
 }
 
 static void
@@ -163,7 +218,7 @@ label_community_and_asn_options(void **state UNUSED)
 
   autopilot_tag_attrs(p, autopilot_egress_of_bgp(p, bgp("t1")), a, lp);
 
-  const struct adata *set = lcs_of(a);
+  const struct adata *set = lcs_sent(a, "t1", "h1");
   assert_int_equal(lc_set_get_size(set), 2);
   assert_true(lc_set_contains(set, (lcomm) { 4200000000u, AUTOPILOT_LC_LABEL, 1001 }));
   assert_true(lc_set_contains(set, (lcomm) { 4200000000u, AUTOPILOT_LC_PP_LABEL, 2001 }));
@@ -178,7 +233,7 @@ reconfigured_labels_are_used(void **state UNUSED)
 
   autopilot_tag_attrs(p, autopilot_egress_of_bgp(p, bgp("t1")), a, lp);
   assert_int_equal(ea_get_int(a->eattrs, EA_MPLS_LABEL, 0), 1101);
-  assert_true(lc_set_contains(lcs_of(a), (lcomm) { 65000, AUTOPILOT_LC_PP_LABEL, 2101 }));
+  assert_true(lc_set_contains(lcs_sent(a, "t1", "h1"), (lcomm) { 65000, AUTOPILOT_LC_PP_LABEL, 2101 }));
 }
 
 int
@@ -190,7 +245,9 @@ main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(egress_is_found_by_session),
     cmocka_unit_test(path_gets_label_and_pp_community),
+    cmocka_unit_test(untagged_path_is_sent_as_it_is),
     cmocka_unit_test(egress_cannot_choose_our_communities),
+    cmocka_unit_test(scrubbed_set_is_removed),
     cmocka_unit_test(egress_cannot_disable_precision_path),
     cmocka_unit_test(label_community_and_asn_options),
     cmocka_unit_test(reconfigured_labels_are_used),
