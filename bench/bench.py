@@ -101,25 +101,34 @@ PERF_DIR = None     # --perf: record the switch during each measurement
 
 
 class profiled:
-    """With --perf DIR, `perf record -g` the switch while a measurement
-    runs, into DIR/NAME.data (read with `perf report -i`); else nothing."""
+    """With --perf DIR, `perf record -g` the switch (and any other BIRD
+    given) while a measurement runs, into DIR/NAME.data, DIR/NAME-host1.data
+    ... (read with `perf report -i`); else nothing."""
 
-    def __init__(self, name, bird):
-        self.name, self.bird, self.proc = name, bird, None
+    def __init__(self, name, bird, *others):
+        self.name, self.birds, self.procs = name, [("", bird)] + [(f"-{n}", b) for n, b in others], []
 
     def __enter__(self):
         if PERF_DIR:
-            out = pathlib.Path(PERF_DIR) / f"{self.name}.data"
-            self.proc = subprocess.Popen(["perf", "record", "-F", "999", "--call-graph", "dwarf,16384",
-                                          "-o", str(out), "-p", str(self.bird.proc.pid)],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for suffix, bird in self.birds:
+                out = pathlib.Path(PERF_DIR) / f"{self.name}{suffix}.data"
+                self.procs.append(subprocess.Popen(
+                    ["perf", "record", "-F", "999", "--call-graph", "dwarf,16384",
+                     "-o", str(out), "-p", str(bird.proc.pid)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             time.sleep(0.5)             # perf attaches
         return self
 
     def __exit__(self, *exc):
-        if self.proc:
-            self.proc.send_signal(signal.SIGINT)
-            self.proc.wait()
+        for proc in self.procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in self.procs:
+            proc.wait()
+
+
+def hosts_of(bp):
+    """(name, daemon) of the hosts, for profiled()."""
+    return [(h.name, h.daemon) for h in bp.hosts]
 
 
 def median(xs):
@@ -286,7 +295,7 @@ def rate(n, t0, t1):
 def throughput_load(bp, nets, egress, timeout):
     sw = bp.switch.daemon
     f = load_file(bp.switch.dir / "throughput.set", nets, egress)
-    with profiled("throughput-load", sw):
+    with profiled("throughput-load", sw, *hosts_of(bp)):
         t0 = time.time()
         reply = sw.cmd(f'autopilot load ap "{f}"')
         t_reply = time.time()
@@ -325,7 +334,7 @@ def throughput_controller(bp, nets, egress, timeout):
     th = threading.Thread(target=reader, daemon=True)
     th.start()
     batch = "begin\n" + "".join(f"add {n} {egress}\n" for n in nets) + "commit\n"
-    prof = profiled("throughput-controller", bp.switch.daemon).__enter__()
+    prof = profiled("throughput-controller", bp.switch.daemon, *hosts_of(bp)).__enter__()
     t0 = time.time()
     sock.sendall(batch.encode())
     try:
@@ -604,7 +613,7 @@ def failure(bp, nets, egress, transit):
     sw.cmd(f'autopilot load ap "{f}"')
     wait_overrides(bp, len(nets), 600, switch=True)
     time.sleep(1)
-    with profiled("failure", sw):
+    with profiled("failure", sw, *hosts_of(bp)):
         t0 = time.time()
         bp.feeders[transit.name].kill()       # SIGKILL: the kernel closes its sessions, as in a crash
         t_hosts, t_switch = wait_overrides(bp, 0, 120, interval=0.002, switch=True)

@@ -87,6 +87,7 @@ struct autopilot_config {
 #define AUTOPILOT_DEFAULT_LOCAL_PREF	4294967295U
 #define AUTOPILOT_STATE_DELAY		(100 MS)	/* State file: longest a change waits to be written */
 #define AUTOPILOT_LOG_EACH		10	/* Overrides going pending logged one by one per round */
+#define AUTOPILOT_ROUND_COPIES		2048	/* New override copies announced per event round */
 
 /* What one watched table looks like through its channel */
 struct autopilot_table_stats {
@@ -135,6 +136,9 @@ struct autopilot_proto {
   HASH(struct autopilot_src) ovr_src;	/* Covering copies by copied prefix */
   slab *src_slab;			/* Allocator of struct autopilot_src */
   struct autopilot_override *ovr_dirty;	/* To resolve in ovr_event */
+  struct autopilot_override *ovr_later;	/* Dirty, no copy out, waiting for a round (FIFO) */
+  struct autopilot_override **ovr_later_tail;	/* Where the next deferred one goes */
+  uint ovr_later_count;			/* Length of ovr_later */
   slab *ovr_slab;			/* Allocator of struct autopilot_override */
   event *ovr_event;			/* Resolves dirty overrides, updates routes */
   timer *ovr_timer;			/* Expiry and recheck, every second */

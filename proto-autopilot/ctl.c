@@ -454,7 +454,7 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
 
   case AP_OP_STATUS:
     /* Answer once what came before is resolved: pending means no path, not "not yet" */
-    if (!ev_active(p->ovr_event))
+    if (autopilot_ovr_settled(p))
     {
       ctl_status(c, req->tag);
       break;
@@ -810,8 +810,12 @@ ctl_event(void *data)
     if (!(c->stall & CTL_STALL_STATUS))
       continue;
 
-    /* The override event may run again behind us; wait a few rounds, not forever */
-    if (ev_active(p->ovr_event) && (c->status_tries++ < CTL_STATUS_TRIES))
+    /*
+     * Deferred copies always drain (each round takes some); the event may
+     * also run again behind us as paths change: wait a few rounds for that,
+     * not forever.
+     */
+    if (!autopilot_ovr_settled(p) && (p->ovr_later || (c->status_tries++ < CTL_STATUS_TRIES)))
     {
       again = 1;
       continue;

@@ -311,8 +311,8 @@ autopilot_ovr_set_state(struct autopilot_proto *p, struct autopilot_override *o,
   p->ovr_states[o->state]++;
 }
 
-/* Bring one override's route in line with the table and the config */
-static void
+/* Bring one override's route in line with the table and the config; 1 if announced */
+static int
 autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
 {
   struct channel *c = autopilot_ovr_channel(p, (net_addr *) &o->net);
@@ -326,7 +326,7 @@ autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
       log(L_INFO "%s: Override %N -> %s pending: %s", p->p.name, &o->net,
 	  o->target ?: AUTOPILOT_NEXT_BEST, o->why);
     autopilot_ovr_set_state(p, o, AP_OVR_PENDING);
-    return;
+    return 0;
   }
 
   struct autopilot_egress_config *e = autopilot_rte_egress(p, r);
@@ -341,11 +341,12 @@ autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
       log(L_INFO "%s: Shadow: would move %N to %s (path of %N)", p->p.name, &o->net,
 	  e ? e->name : "?", &o->src);
     autopilot_ovr_set_state(p, o, AP_OVR_SHADOW);
-    return;
+    return 0;
   }
 
   autopilot_ovr_announce(p, o, c, r);
   autopilot_ovr_set_state(p, o, AP_OVR_ACTIVE);
+  return 1;
 }
 
 static void
@@ -360,11 +361,45 @@ autopilot_ovr_free(struct autopilot_proto *p, struct autopilot_override *o)
   sl_free(o);
 }
 
+/* Resolve a dirty override now; 1 if it announced a copy */
+static int
+autopilot_ovr_process(struct autopilot_proto *p, struct autopilot_override *o)
+{
+  o->dirty = 0;
+
+  if (o->deleted)
+  {
+    autopilot_ovr_free(p, o);
+    return 0;
+  }
+
+  return autopilot_ovr_update(p, o);
+}
+
+/* Queue a dirty override with no copy out for a later round (it stays dirty) */
+static void
+autopilot_ovr_defer(struct autopilot_proto *p, struct autopilot_override *o)
+{
+  o->next_dirty = NULL;
+  *p->ovr_later_tail = o;
+  p->ovr_later_tail = &o->next_dirty;
+  p->ovr_later_count++;
+}
+
+/*
+ * Overrides whose copy is out are resolved in the round that marked them:
+ * a withdrawn path takes its copy at once. New copies go out at most
+ * AUTOPILOT_ROUND_COPIES per round, oldest first: between rounds BIRD
+ * flushes its temporary memory and BGP sends what is ready, so the hosts
+ * work on the first copies while the switch makes the next ones, instead
+ * of waiting for a batch of 100,000 to be exported as one.
+ */
 static void
 autopilot_ovr_event(void *data)
 {
   struct autopilot_proto *p = data;
   struct autopilot_override *o, *next;
+  uint budget = AUTOPILOT_ROUND_COPIES;
 
   /* Take the list: updates may mark more (they go to a new list) */
   o = p->ovr_dirty;
@@ -374,18 +409,37 @@ autopilot_ovr_event(void *data)
   for (; o; o = next)
   {
     next = o->next_dirty;
-    o->dirty = 0;
 
-    if (o->deleted)
-      autopilot_ovr_free(p, o);
+    if (o->announced || o->deleted)
+      autopilot_ovr_process(p, o);
     else
-      autopilot_ovr_update(p, o);
+      autopilot_ovr_defer(p, o);
   }
+
+  while ((o = p->ovr_later) && budget)
+  {
+    if (!(p->ovr_later = o->next_dirty))
+      p->ovr_later_tail = &p->ovr_later;
+    p->ovr_later_count--;
+
+    if (autopilot_ovr_process(p, o))
+      budget--;
+  }
+
+  if (p->ovr_later)
+    ev_schedule(p->ovr_event);
 
   /* An egress going down takes thousands: one line says how many */
   if (p->ovr_round_pending > AUTOPILOT_LOG_EACH)
     log(L_INFO "%s: ... and %u more overrides went pending", p->p.name,
 	p->ovr_round_pending - AUTOPILOT_LOG_EACH);
+}
+
+/* Is every override resolved (none dirty, none waiting for a round)? */
+int
+autopilot_ovr_settled(struct autopilot_proto *p)
+{
+  return !ev_active(p->ovr_event) && !p->ovr_later;
 }
 
 /*
@@ -871,7 +925,9 @@ autopilot_ovr_start(struct autopilot_proto *p)
   p->src_slab = sl_new(p->p.pool, sizeof(struct autopilot_src));
   HASH_INIT(p->ovr_hash, p->p.pool, OVR_ORDER);
   HASH_INIT(p->ovr_src, p->p.pool, SRC_ORDER);
-  p->ovr_dirty = NULL;
+  p->ovr_dirty = p->ovr_later = NULL;
+  p->ovr_later_tail = &p->ovr_later;
+  p->ovr_later_count = 0;
   p->ovr_count = p->ovr_expired = p->ovr_recheck = 0;
   memset(p->ovr_states, 0, sizeof(p->ovr_states));
 

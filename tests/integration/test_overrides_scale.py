@@ -10,6 +10,7 @@ answering for minutes.
 
 import ipaddress
 import os
+import socket
 import time
 
 from ovr_helpers import OvrPop, Transit, bird_reply, show_ap, time_until
@@ -92,3 +93,23 @@ def test_egress_with_thousands_of_overrides_dies(topo, bins):
     assert time.monotonic() - t1 < 1.0
     code, out = bird_reply(sw.daemon, "show autopilot ap overrides pending")
     assert out.splitlines()[0].startswith(f"ap: {N} overrides: 0 active, {N} pending"), out.splitlines()[0]
+
+
+def test_controller_batch_status_counts_every_copy(topo, bins):
+    """New copies go out a few thousand per event round; a status after a
+    batch still answers only once every one of them is resolved."""
+    path = f"/tmp/apscale-{os.getpid()}.sock"
+    pop = ScalePop(topo, bins, [ScaleTransit("t1"), ScaleTransit("t2")], hosts=("h1",),
+                   ap_options=f'max overrides {2 * N};\n\tcontroller socket "{path}";').build()
+    h1 = pop.hosts[0]
+    batch = "begin\n" + "".join(f"add {p} t2\n" for p in prefixes()) + "commit\nstatus\n"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(30)
+        s.connect(path)
+        s.sendall(batch.encode())
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    assert out.decode().splitlines() == [f"ok {N}", f"ok overrides {N} active {N} pending 0 shadow 0"]
+    wait_until(lambda: host_copies(h1) == N, 30, what=f"{N} override copies on h1")
