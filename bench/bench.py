@@ -616,7 +616,7 @@ def failure(bp, nets, egress, transit):
     with profiled("failure", sw, *hosts_of(bp)):
         t0 = time.time()
         bp.feeders[transit.name].kill()       # SIGKILL: the kernel closes its sessions, as in a crash
-        t_hosts, t_switch = wait_overrides(bp, 0, 120, interval=0.002, switch=True)
+        t_hosts, t_switch = wait_overrides(bp, 0, 120, interval=0.01, switch=True)
     r = {"n": len(nets), "hosts_ms": (t_hosts - t0) * 1000, "switch_ms": (t_switch - t0) * 1000}
     log(f"failure: {len(nets)} copies gone on the switch after {r['switch_ms']:.0f} ms, "
         f"on both hosts after {r['hosts_ms']:.0f} ms")
