@@ -488,6 +488,14 @@ autopilot_show_overrides(struct autopilot_proto *p)
   if ((!p->ip4_channel && !p->ip6_channel) || (EMPTY_LIST(cf->egresses) && !p->ovr_count))
     return;
 
+  /* Counters of the last run would be stale: a stopped protocol has no overrides */
+  if (p->p.proto_state != PS_UP)
+  {
+    cli_msg(-1100, "  Overrides: none while the protocol is %s%s", autopilot_proto_states[p->p.proto_state],
+	    cf->state_file ? " (the state file keeps them for the next start)" : "");
+    return;
+  }
+
   cli_msg(-1100, "  Overrides: %u (%u active, %u pending, %u shadow), limit %u, shadow mode %s, local pref %u",
 	  p->ovr_count, p->ovr_states[AP_OVR_ACTIVE], p->ovr_states[AP_OVR_PENDING],
 	  p->ovr_states[AP_OVR_SHADOW], cf->max_overrides, cf->shadow ? "on" : "off", cf->override_local_pref);

@@ -282,6 +282,17 @@ def test_restart_restores_overrides(topo, bins):
     assert log_lines(sw, rf"ap: Restored 3 overrides from {pop.state_file} \(0 expired meanwhile, 0 problems\)")
     assert sorted(state_lines(pop)[1:-1]) == body       # same lines: same created times
 
+    # Disabled, the protocol has no overrides (its copies are gone from the
+    # hosts) and says so; enabled, it restores them from the state file
+    ok(sw, "disable ap")
+    settle(hosts, {})
+    text = sw.daemon.cmd("show autopilot ap")
+    assert "Overrides: none while the protocol is down (the state file keeps them for the next start)" \
+        in text, text
+    ok(sw, "enable ap")
+    settle(hosts, {P: 1002, Q: 1002})
+    assert "Overrides: 3 (3 active, 0 pending, 0 shadow)" in sw.daemon.cmd("show autopilot ap")
+
     # A clean restart after a withdrawal keeps the withdrawal
     ok(sw, f"autopilot withdraw ap {Q}")
     settle(hosts, {P: 1002})
