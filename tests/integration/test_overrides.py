@@ -390,6 +390,21 @@ def protocols_since(node):
     return {l.split()[0]: l.split()[4] for l in ok(node, "show protocols").splitlines()[1:]}
 
 
+def protocols_settled(node, quiet=0.3, timeout=10):
+    """protocols_since() once no protocol has changed state for `quiet`
+    seconds: a session may still go from start to up just after the POP
+    reports it established."""
+    deadline = time.monotonic() + timeout
+    last = protocols_since(node)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = protocols_since(node)
+        if now == last:
+            return now
+        last = now
+    raise TimeoutError(f"protocols keep changing state: {last}")
+
+
 def write_conf(pop, **kw):
     pop.switch.daemon.conf.write_text(pop.switch_config(**kw))
 
@@ -397,7 +412,7 @@ def write_conf(pop, **kw):
 def test_shadow_mode(topo, bins):
     pop = build(topo, bins, hosts=("h1", "h2"), ap_options="\tshadow on;")
     sw, hosts = pop.switch, pop.hosts
-    started = protocols_since(sw)
+    started = protocols_settled(sw)
 
     assert ok(sw, f"autopilot add ap {P} t2") == f"Override {P} -> t2 added (shadow mode)"
     ok(sw, f"autopilot add ap {Q} t3")
