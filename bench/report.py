@@ -107,7 +107,11 @@ def throughput_rows(t, res):
             continue
         ratio = _ratio(r["rate"], ref)
         met = r["rate"] >= MIN_RATE and (ratio is None or ratio >= GOBGP_FACTOR)
-        t.add(label, f"{_n(r['rate'])}/s", f"GoBGP {_n(ref)}/s" if ref else "GoBGP –", ratio, target, met)
+        rates = [x for x in r.get("rates", []) if x]
+        value = f"{_n(r['rate'])}/s"
+        if len(rates) > 1:
+            value += f" (median of {len(rates)}: {_n(min(rates))}–{_n(max(rates))})"
+        t.add(label, value, f"GoBGP {_n(ref)}/s" if ref else "GoBGP –", ratio, target, met)
     for key, what in (("gobgp_stock", "GoBGP API (mrt inject) → stock BIRD switch"),
                       ("exabgp_stock", "ExaBGP API → stock BIRD switch")):
         r = res.get(key)

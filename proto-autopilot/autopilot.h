@@ -87,7 +87,7 @@ struct autopilot_config {
 #define AUTOPILOT_DEFAULT_LOCAL_PREF	4294967295U
 #define AUTOPILOT_STATE_DELAY		(100 MS)	/* State file: longest a change waits to be written */
 #define AUTOPILOT_LOG_EACH		10	/* Overrides going pending logged one by one per round */
-#define AUTOPILOT_ROUND_COPIES		2048	/* New override copies announced per event round */
+#define AUTOPILOT_ROUND_COPIES		512	/* New override copies announced per event round */
 
 /* What one watched table looks like through its channel */
 struct autopilot_table_stats {
@@ -237,6 +237,7 @@ struct autopilot_ctl_conn {
   uint requests;			/* Lines received, for the trace */
   struct autopilot_request *batch;	/* Requests of the open batch */
   u32 *batch_lineno;			/* Line (counted from begin) of each of them */
+  struct linpool *batch_lp;		/* Their reasons */
   uint batch_len;			/* Requests in batch */
   uint batch_size;			/* Room in batch and batch_lineno */
   uint batch_lines;			/* Lines since begin or sync */

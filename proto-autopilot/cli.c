@@ -64,14 +64,14 @@ autopilot_cli_proto(struct symbol *sym)
 void
 autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uint expires, const char *reason)
 {
-  struct autopilot_request req = { .op = AP_OP_ADD, .source = AP_SRC_CLI };
+  struct autopilot_request req = { .op = AP_OP_ADD, .source = AP_SRC_CLI, .reason = reason ?: "" };
   char err[AUTOPILOT_ERR_MAX];
 
   struct autopilot_proto *p = autopilot_cli_proto(sym);
   if (!p)
     return;
 
-  if ((strlen(target) >= sizeof(req.target)) || (reason && (strlen(reason) >= sizeof(req.reason))))
+  if ((strlen(target) >= sizeof(req.target)) || (reason && (strlen(reason) >= AUTOPILOT_REASON_MAX)))
   {
     cli_msg(REPLY_REFUSED, "Egress name or reason too long");
     return;
@@ -79,8 +79,6 @@ autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uin
 
   net_copy((net_addr *) &req.net, n);
   strcpy(req.target, target);
-  if (reason)
-    strcpy(req.reason, reason);
   if (expires)
     req.expires = current_real_time() + (btime) expires S;
 
@@ -141,6 +139,7 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
   }
 
   btime now = current_real_time();
+  linpool *lp = lp_new_default(p->p.pool);	/* Reasons */
   struct autopilot_request *reqs = xmalloc(max * sizeof(struct autopilot_request));
   uint *lines = xmalloc(max * sizeof(uint));	/* Line of each request, for errors */
   uint bad;
@@ -162,7 +161,7 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
       lines = xrealloc(lines, max * sizeof(uint));
     }
 
-    if (autopilot_request_parse(line, now, &reqs[n], err) < 0)
+    if (autopilot_request_parse(line, now, &reqs[n], err, lp) < 0)
     {
       cli_msg(REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lineno, err);
       goto done;
@@ -200,4 +199,5 @@ done:
   fclose(f);
   xfree(reqs);
   xfree(lines);
+  rfree(lp);
 }

@@ -212,8 +212,11 @@ ctl_batch_drop(struct autopilot_ctl_conn *c)
 {
   mb_free(c->batch);
   mb_free(c->batch_lineno);
+  if (c->batch_lp)
+    rfree(c->batch_lp);
   c->batch = NULL;
   c->batch_lineno = NULL;
+  c->batch_lp = NULL;
   c->batch_len = c->batch_size = c->batch_lines = c->batch_bad = 0;
   c->batch_op = AP_OP_NONE;
 }
@@ -257,6 +260,7 @@ ctl_batch_slot(struct autopilot_ctl_conn *c)
     {
       c->batch = mb_alloc(p->p.pool, size * sizeof(struct autopilot_request));
       c->batch_lineno = mb_alloc(p->p.pool, size * sizeof(u32));
+      c->batch_lp = lp_new_default(p->p.pool);
     }
     c->batch_size = size;
   }
@@ -389,7 +393,8 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
     bsnprintf(err, sizeof(err), "column %u: bad byte 0x00", (uint) (nul - line) + 1);
     rv = -1;
   }
-  else if ((rv = autopilot_request_parse(line, now, req, err)) == 0)
+  else if ((rv = autopilot_request_parse(line, now, req, err,
+					  (req == &scratch) ? tmp_linpool : c->batch_lp)) == 0)
   {
     /* Who asked is the socket's to say */
     if ((req->source != AP_SRC_MAX) && (req->source != AP_SRC_CONTROLLER))

@@ -103,7 +103,7 @@ autopilot_manager_notify(struct autopilot_proto *p, net *n, rte *new)
   struct autopilot_request req = { .op = AP_OP_ADD, .source = AP_SRC_BGP };
   net_copy((net_addr *) &req.net, a);
   strcpy(req.target, e->name);
-  bsnprintf(req.reason, sizeof(req.reason), "from %s", new->src->proto->name);
+  req.reason = tmp_sprintf("from %s", new->src->proto->name);
 
   /* A manager re-announcing the same thing changes nothing */
   struct autopilot_override *o = autopilot_ovr_find(p, a);

@@ -875,7 +875,7 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
 
     /* Unchanged: keep it, with its age */
     if (o && (o->source == source) && !strcmp(o->target ?: AUTOPILOT_NEXT_BEST, r->target) &&
-	(o->expires == r->expires) && !strcmp(o->reason ?: "", r->reason))
+	(o->expires == r->expires) && !strcmp(o->reason ?: "", r->reason ?: ""))
       continue;
 
     autopilot_ovr_do_add(p, r, source);
@@ -914,8 +914,7 @@ autopilot_ovr_to_request(struct autopilot_override *o, struct autopilot_request 
   };
 
   strcpy(req->target, o->target ?: AUTOPILOT_NEXT_BEST);
-  if (o->reason)
-    strcpy(req->reason, o->reason);
+  req->reason = o->reason ?: "";
 }
 
 void

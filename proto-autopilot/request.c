@@ -210,7 +210,7 @@ static const struct { const char *name; uint op; } ops[] = {
 };
 
 static int
-parse_add_options(struct ap_lex *lx, btime now, struct autopilot_request *req)
+parse_add_options(struct ap_lex *lx, btime now, struct autopilot_request *req, struct linpool *lp)
 {
   char w[32];
   const char *at;
@@ -221,8 +221,10 @@ parse_add_options(struct ap_lex *lx, btime now, struct autopilot_request *req)
   {
     if (!strcmp(w, "reason"))
     {
-      if (lex_quoted(lx, req->reason, sizeof(req->reason)) < 0)
+      char reason[AUTOPILOT_REASON_MAX];
+      if (lex_quoted(lx, reason, sizeof(reason)) < 0)
 	return -1;
+      req->reason = lp_strdup(lp, reason);
       continue;
     }
 
@@ -272,16 +274,17 @@ parse_add_options(struct ap_lex *lx, btime now, struct autopilot_request *req)
  * @now: current real time, for relative expiry
  * @req: result
  * @err: error message buffer of AUTOPILOT_ERR_MAX bytes
+ * @lp: linpool for the reason
  */
 int
-autopilot_request_parse(const char *line, btime now, struct autopilot_request *req, char *err)
+autopilot_request_parse(const char *line, btime now, struct autopilot_request *req, char *err, struct linpool *lp)
 {
   struct ap_lex lx = { .line = line, .pos = line, .err = err };
   char w[INET6_ADDRSTRLEN + 8];
   const char *at;
   int n;
 
-  *req = (struct autopilot_request) { .op = AP_OP_NONE, .source = AP_SRC_MAX };
+  *req = (struct autopilot_request) { .op = AP_OP_NONE, .source = AP_SRC_MAX, .reason = "" };
   err[0] = 0;
 
   lex_skip_space(&lx);
@@ -327,7 +330,7 @@ autopilot_request_parse(const char *line, btime now, struct autopilot_request *r
       return LEX_ERR(&lx, at, "target egress expected");
     if (!valid_target(req->target))
       return LEX_ERR(&lx, at, "bad egress name '%s'", req->target);
-    if ((req->op == AP_OP_ADD) && (parse_add_options(&lx, now, req) < 0))
+    if ((req->op == AP_OP_ADD) && (parse_add_options(&lx, now, req, lp) < 0))
       return -1;
     break;
   }
@@ -402,7 +405,7 @@ autopilot_request_format(const struct autopilot_request *req, char *buf, uint si
     n += m;
   }
 
-  if (req->reason[0])
+  if (req->reason && req->reason[0])
   {
     if ((m = bsnprintf(buf + n, size - n, " reason ")) < 0) return -1;
     n += m;

@@ -46,7 +46,7 @@ struct autopilot_request {
   btime expires;			/* Real time of expiry, 0 for never */
   btime created;			/* Real time of creation, 0 for now (state file sets it) */
   uint source;				/* enum autopilot_source, AP_SRC_MAX if not given */
-  char reason[AUTOPILOT_REASON_MAX];	/* Free text, "" for none */
+  const char *reason;			/* Free text, "" for none; in the parser's linpool */
   char tag[AUTOPILOT_TAG_MAX];		/* Client's tag (@tag), echoed in the reply */
 };
 
@@ -54,10 +54,11 @@ struct autopilot_request {
  * Parse one line. @now is the real time used for relative expiry. Returns 0
  * and fills @req, or -1 with a message in @err. @err has room for
  * AUTOPILOT_ERR_MAX bytes; the tag is filled as soon as it is parsed, so that
- * an error reply can carry it.
+ * an error reply can carry it. A reason is copied into @lp: requests of a
+ * batch of a million are kept until it is applied, and most have none.
  */
 #define AUTOPILOT_ERR_MAX	160
-int autopilot_request_parse(const char *line, btime now, struct autopilot_request *req, char *err);
+int autopilot_request_parse(const char *line, btime now, struct autopilot_request *req, char *err, struct linpool *lp);
 
 /* Format @req as a line that autopilot_request_parse() reads back (no newline) */
 int autopilot_request_format(const struct autopilot_request *req, char *buf, uint size);

@@ -202,7 +202,7 @@ autopilot_state_read(struct autopilot_proto *p, const char *file)
       continue;
     }
 
-    if (autopilot_request_parse(line, now, &req, err) < 0)
+    if (autopilot_request_parse(line, now, &req, err, tmp_linpool) < 0)
     {
       log(L_ERR "%s: State file %s line %u: %s, skipped", p->p.name, file, lineno, err);
       problems++;

@@ -283,9 +283,11 @@ def test_restart_restores_overrides(topo, bins):
     assert sorted(state_lines(pop)[1:-1]) == body       # same lines: same created times
 
     # Disabled, the protocol has no overrides (its copies are gone from the
-    # hosts) and says so; enabled, it restores them from the state file
+    # hosts; so are the labels, whose LFIB went with it) and says so;
+    # enabled, it restores them from the state file
     ok(sw, "disable ap")
-    settle(hosts, {})
+    want = {(h.name, p): (None, 0) for h in hosts for p in V4}
+    assert wait_for(lambda: labels(hosts, V4), want, 10) == want
     text = sw.daemon.cmd("show autopilot ap")
     assert "Overrides: none while the protocol is down (the state file keeps them for the next start)" \
         in text, text
