@@ -260,10 +260,47 @@ autopilot_ovr_src_index(struct autopilot_proto *p, struct autopilot_override *o,
   o->srcb = b;
 }
 
-/* Originate the copy of @r for @o */
+/*
+ * Copies of prefixes whose paths share attributes have the same attributes
+ * too (about 4 prefixes per set in a full table): one event round builds
+ * and interns them once per set and clones them for the others. The memo
+ * holds references to both until the round ends (so an address cannot be
+ * reused meanwhile); the config cannot change within a round.
+ */
+#define AP_COPY_MEMO_ORDER 8
+
+struct autopilot_copy_memo {
+  struct autopilot_proto *p;		/* Instance copying */
+  rta *from;				/* Attributes of the path copied (a reference) */
+  struct proto *src;			/* Its protocol (the egress decides the labels) */
+  rta *copy;				/* Interned attributes of the copy, or NULL */
+};
+
+static struct autopilot_copy_memo autopilot_copy_memo[1 << AP_COPY_MEMO_ORDER];
+
 static void
-autopilot_ovr_announce(struct autopilot_proto *p, struct autopilot_override *o, struct channel *c, rte *r)
+autopilot_copy_memo_flush(void)
 {
+  for (uint i = 0; i < ARRAY_SIZE(autopilot_copy_memo); i++)
+    if (autopilot_copy_memo[i].copy)
+    {
+      rta_free(autopilot_copy_memo[i].from);
+      rta_free(autopilot_copy_memo[i].copy);
+      autopilot_copy_memo[i] = (struct autopilot_copy_memo) {};
+    }
+}
+
+/* Interned attributes of the copy of @r, for this round */
+static rta *
+autopilot_copy_attrs(struct autopilot_proto *p, struct channel *c, rte *r)
+{
+  u32 h = ((u32) ((uintptr_t) r->attrs >> 4)) * 2654435761u;	/* Fibonacci hashing */
+  struct autopilot_copy_memo *m = &autopilot_copy_memo[h >> (32 - AP_COPY_MEMO_ORDER)];
+
+  if (m->copy && (m->p == p) && (m->from == r->attrs) && (m->src == r->src->proto) &&
+      (m->copy->pref == c->preference))
+    return rta_clone(m->copy);
+
   struct autopilot_config *cf = ap_cf(p);
   rta *a = alloca(rta_size(r->attrs));
 
@@ -287,7 +324,22 @@ autopilot_ovr_announce(struct autopilot_proto *p, struct autopilot_override *o, 
   set = lc_set_add(tmp_linpool, set, (lcomm) { p->asn, AUTOPILOT_LC_OVERRIDE, 1 });
   bgp_set_attr_ptr(&a->eattrs, tmp_linpool, BA_LARGE_COMMUNITY, 0, set);
 
-  rte *e = rte_get_temp(a, p->p.main_source);
+  if (m->copy)
+  {
+    rta_free(m->from);
+    rta_free(m->copy);
+  }
+
+  *m = (struct autopilot_copy_memo) {
+    .p = p, .from = rta_clone(r->attrs), .src = r->src->proto, .copy = rta_lookup(a) };
+  return rta_clone(m->copy);
+}
+
+/* Originate the copy of @r for @o */
+static void
+autopilot_ovr_announce(struct autopilot_proto *p, struct autopilot_override *o, struct channel *c, rte *r)
+{
+  rte *e = rte_get_temp(autopilot_copy_attrs(p, c, r), p->p.main_source);
   rte_update2(c, (net_addr *) &o->net, e, p->p.main_source);
   o->announced = 1;
 }
@@ -425,6 +477,9 @@ autopilot_ovr_event(void *data)
     if (autopilot_ovr_process(p, o))
       budget--;
   }
+
+  /* The memo's references must not outlive the round (nor the config) */
+  autopilot_copy_memo_flush();
 
   if (p->ovr_later)
     ev_schedule(p->ovr_event);
