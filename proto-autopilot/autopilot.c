@@ -426,7 +426,7 @@ autopilot_show_egresses(struct autopilot_proto *p)
   if (EMPTY_LIST(p->egresses))
     return;
 
-  cli_msg(-1100, "  Large communities: (%u, %u, pp label)%s", p->asn, AUTOPILOT_LC_PP_LABEL,
+  cli_msg(-1100, "  Large communities sent to hosts: (%u, %u, pp label)%s", p->asn, AUTOPILOT_LC_PP_LABEL,
 	  p->label_community ? ", (asn, 1, label)" : "");
   cli_msg(-1100, "  %-16s %8s %8s %-7s %8s %8s  %s",
 	  "Egress", "Label", "PP label", "Session", "IPv4", "IPv6", "LFIB");
