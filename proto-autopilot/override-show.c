@@ -11,6 +11,7 @@
 #include "nest/bird.h"
 #include "nest/protocol.h"
 #include "nest/cli.h"
+#include "conf/conf.h"
 #include "lib/string.h"
 #include "autopilot.h"
 
@@ -44,7 +45,7 @@ autopilot_label_egress(struct autopilot_proto *p, u32 label)
 }
 
 static void
-autopilot_ovr_show_one(struct autopilot_proto *p, struct autopilot_override *o, btime now)
+autopilot_ovr_show_one(cli *c, struct autopilot_proto *p, struct autopilot_override *o, btime now)
 {
   const char *via = "-", *note = "";
 
@@ -59,7 +60,7 @@ autopilot_ovr_show_one(struct autopilot_proto *p, struct autopilot_override *o, 
       note = tmp_sprintf("shadow: would move here%s%s", *note ? ", " : "", note);
   }
 
-  cli_msg(-REPLY_OVERRIDES, "%-24s %-12s %-8s %-16s %-10s %7s %8s  %s%s%s%s%s",
+  cli_printf(c, -REPLY_OVERRIDES, "%-24s %-12s %-8s %-16s %-10s %7s %8s  %s%s%s%s%s",
 	  tmp_sprintf("%N", &o->net), o->target ?: AUTOPILOT_NEXT_BEST, autopilot_ovr_state_names[o->state], via,
 	  autopilot_source_names[o->source], autopilot_span(now - o->created),
 	  o->expires ? autopilot_span(o->expires - now) : "never",
@@ -67,16 +68,129 @@ autopilot_ovr_show_one(struct autopilot_proto *p, struct autopilot_override *o, 
 	  (*note && o->reason) ? " " : "", *note ? tmp_sprintf("[%s]", note) : "");
 }
 
+/*
+ * A listing goes out a chunk at a time (BIRD's CLI continuation), so that a
+ * million overrides neither block BIRD while they are formatted nor sit in
+ * its output buffers. The prefixes are copied when the command starts and
+ * looked up again as each chunk is printed: overrides may come and go
+ * meanwhile, and a pointer kept across rounds could dangle.
+ */
+#define AP_SHOW_CHUNK 256
+
+struct autopilot_show_state {
+  struct autopilot_proto *p;		/* Protocol listed */
+  struct config *config;		/* Config when it started: a new one may free p */
+  net_addr_ip6 *nets;			/* Prefixes to list, copied at the start */
+  uint count;				/* Entries in nets */
+  uint pos;				/* Next one to print */
+  char egress[AUTOPILOT_TARGET_MAX];	/* Only overrides of this egress, "" for all */
+  int pending_only;			/* Only pending ones */
+};
+
+static int
+autopilot_ovr_show_wanted(struct autopilot_proto *p, struct autopilot_override *o, const char *egress, int pending_only)
+{
+  if (o->deleted || (pending_only && (o->state != AP_OVR_PENDING)))
+    return 0;
+
+  return !egress || !strcmp(egress, o->target ?: AUTOPILOT_NEXT_BEST) ||
+    ((o->state != AP_OVR_PENDING) && !strcmp(egress, autopilot_label_egress(p, o->via_label)));
+}
+
+static void
+autopilot_ovr_show_cleanup(cli *c)
+{
+  struct autopilot_show_state *st = c->rover;
+
+  mb_free(st->nets);
+  mb_free(st);
+  c->rover = NULL;
+}
+
+static void
+autopilot_ovr_show_cont(cli *c)
+{
+  struct autopilot_show_state *st = c->rover;
+  struct autopilot_proto *p = st->p;
+  btime now = current_real_time();
+
+  if ((config != st->config) || (p->p.proto_state != PS_UP))
+  {
+    cli_printf(c, 8004, "Stopped: the protocol was reconfigured or stopped");
+    goto done;
+  }
+
+  for (uint max = AP_SHOW_CHUNK; max && (st->pos < st->count); st->pos++)
+  {
+    struct autopilot_override *o = autopilot_ovr_find(p, (net_addr *) &st->nets[st->pos]);
+
+    if (o && autopilot_ovr_show_wanted(p, o, st->egress[0] ? st->egress : NULL, st->pending_only))
+    {
+      autopilot_ovr_show_one(c, p, o, now);
+      max--;
+    }
+  }
+
+  if (st->pos < st->count)
+    return;
+
+  cli_printf(c, 0, "");
+
+done:
+  autopilot_ovr_show_cleanup(c);
+  c->cont = c->cleanup = NULL;
+}
+
+static struct autopilot_proto *
+autopilot_show_proto(struct symbol *sym)
+{
+  struct proto *P, *found = NULL;
+
+  if (sym)
+  {
+    if ((sym->class != SYM_PROTO) || !sym->proto->proto || (sym->proto->protocol != &proto_autopilot))
+      cf_error("%s is not an autopilot protocol", sym->name);
+
+    found = sym->proto->proto;
+  }
+  else
+  {
+    WALK_LIST(P, proto_list)
+      if ((P->proto == &proto_autopilot) && (P->proto_state != PS_DOWN))
+      {
+	if (found)
+	  cf_error("More than one autopilot protocol: name one");
+	found = P;
+      }
+
+    if (!found)
+      cf_error("There is no autopilot protocol running");
+  }
+
+  /* A stopped protocol has freed its overrides */
+  if (found->proto_state != PS_UP)
+  {
+    cli_msg(8100, "Protocol %s is not up", found->name);
+    return NULL;
+  }
+
+  return (struct autopilot_proto *) found;
+}
+
 /**
- * autopilot_ovr_show - list overrides
- * @p: autopilot instance
+ * autopilot_cmd_show_overrides - list overrides
+ * @sym: protocol, or NULL for the only one
  * @n: only this prefix, or NULL
  * @egress: only those whose target or copied path is this egress, or NULL
  * @pending_only: only pending ones
  */
 void
-autopilot_ovr_show(struct autopilot_proto *p, const net_addr *n, const char *egress, int pending_only)
+autopilot_cmd_show_overrides(struct symbol *sym, const net_addr *n, const char *egress, int pending_only)
 {
+  struct autopilot_proto *p = autopilot_show_proto(sym);
+  if (!p)
+    return;
+
   struct autopilot_config *cf = (void *) p->p.cf;
   btime now = current_real_time();
 
@@ -84,14 +198,12 @@ autopilot_ovr_show(struct autopilot_proto *p, const net_addr *n, const char *egr
 	  p->p.name, p->ovr_count, p->ovr_states[AP_OVR_ACTIVE], p->ovr_states[AP_OVR_PENDING],
 	  p->ovr_states[AP_OVR_SHADOW], p->ovr_expired, cf->max_overrides, cf->shadow ? "on" : "off");
 
-  if (n)
+  struct autopilot_override *o = n ? autopilot_ovr_find(p, n) : NULL;
+  if (n && !o)
   {
-    struct autopilot_override *o = autopilot_ovr_find(p, n);
-    if (!o)
-    {
-      cli_msg(-REPLY_OVERRIDES, "No override for %N", n);
-      return;
-    }
+    cli_msg(-REPLY_OVERRIDES, "No override for %N", n);
+    cli_msg(0, "");
+    return;
   }
 
   cli_msg(-REPLY_OVERRIDES, "%-24s %-12s %-8s %-16s %-10s %7s %8s  %s",
@@ -99,23 +211,25 @@ autopilot_ovr_show(struct autopilot_proto *p, const net_addr *n, const char *egr
 
   if (n)
   {
-    autopilot_ovr_show_one(p, autopilot_ovr_find(p, n), now);
+    autopilot_ovr_show_one(this_cli, p, o, now);
+    cli_msg(0, "");
     return;
   }
 
+  struct autopilot_show_state *st = mb_allocz(this_cli->pool, sizeof(struct autopilot_show_state));
+  st->p = p;
+  st->config = config;
+  st->nets = mb_alloc(this_cli->pool, (p->ovr_hash.count + 1) * sizeof(net_addr_ip6));
+  st->pending_only = pending_only;
+  if (egress)
+    bsnprintf(st->egress, sizeof(st->egress), "%s", egress);
+
   HASH_WALK(p->ovr_hash, next_hash, o)
-  {
-    if (o->deleted)
-      continue;
-
-    if (pending_only && (o->state != AP_OVR_PENDING))
-      continue;
-
-    if (egress && strcmp(egress, o->target ?: AUTOPILOT_NEXT_BEST) &&
-	!((o->state != AP_OVR_PENDING) && !strcmp(egress, autopilot_label_egress(p, o->via_label))))
-      continue;
-
-    autopilot_ovr_show_one(p, o, now);
-  }
+    if (autopilot_ovr_show_wanted(p, o, egress, pending_only))
+      net_copy((net_addr *) &st->nets[st->count++], (net_addr *) &o->net);
   HASH_WALK_END;
+
+  this_cli->rover = st;
+  this_cli->cont = autopilot_ovr_show_cont;
+  this_cli->cleanup = autopilot_ovr_show_cleanup;
 }

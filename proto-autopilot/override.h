@@ -73,7 +73,8 @@ uint autopilot_ovr_count(struct autopilot_proto *p);
 void autopilot_ovr_to_request(struct autopilot_override *o, struct autopilot_request *req);
 
 /* override-show.c */
-void autopilot_ovr_show(struct autopilot_proto *p, const net_addr *n, const char *egress, int pending_only);
+struct symbol;
+void autopilot_cmd_show_overrides(struct symbol *sym, const net_addr *n, const char *egress, int pending_only);
 
 /* state.c */
 void autopilot_state_start(struct autopilot_proto *p);

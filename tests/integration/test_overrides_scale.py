@@ -13,7 +13,7 @@ import os
 import socket
 import time
 
-from ovr_helpers import OvrPop, Transit, bird_reply, show_ap, time_until
+from ovr_helpers import OvrPop, Transit, bird_reply, show_ap, show_overrides, time_until
 from pop import wait_until
 
 N = int(os.environ.get("AP_SCALE_OVERRIDES", "16000"))  # overrides, all on t2
@@ -78,6 +78,11 @@ def test_egress_with_thousands_of_overrides_dies(topo, bins):
     code, out = bird_reply(sw.daemon, f'autopilot load ap "{load}"')
     assert code < 8000, out
     wait_until(lambda: host_copies(h1) == N, 30, what=f"{N} override copies on h1")
+
+    # The listing goes out a chunk at a time: every override, each once
+    counts, rows = show_overrides(sw)
+    assert counts["active"] == N and len(rows) == N
+    assert set(rows) == set(prefixes()) and {r["via"] for r in rows.values()} == {"t2 (1002)"}
 
     t0 = time.monotonic()
     t2.node.daemon.kill()
