@@ -441,7 +441,7 @@ def latency(bp, nets, egress, how, timeout=5):
     else:
         bsock = birdsock.BirdSock(sw.ctl)
     h1.cmd("debug ovrpipe4 { routes }")
-    tail = LogTail(h1.log_path)
+    tail = LogTail(h1.log)
     lat = []
     try:
         for n in nets:

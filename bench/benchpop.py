@@ -14,7 +14,6 @@ import os
 import pathlib
 import signal
 import sys
-import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
@@ -31,26 +30,13 @@ def log(msg):
     print(f"[bench] {msg}", flush=True)
 
 
-class Bird(pop.Daemon):
-    """A BIRD with a kept control connection (birdsock) and its peak RSS."""
+class Bird(pop.Bird):
+    """pop.Bird with a kept control connection (birdsock): polling a
+    loaded BIRD through birdc would cost a process per question."""
 
-    def __init__(self, node, bindir, config, name="bird"):
-        self.bindir = pathlib.Path(bindir)
-        self.conf = node.dir / "bird.conf"
-        self.ctl = node.dir / "bird.ctl"
-        self.log_path = node.dir / "bird.log"
-        self.conf.write_text(config)
-        pop.sh(self.bindir / "bird", "-p", "-c", self.conf)    # a config error stops here, with BIRD's words
-        self.ctl.unlink(missing_ok=True)
-        self.started = time.time()
-        super().__init__(node, name, [self.bindir / "bird", "-f", "-c", self.conf,
-                                      "-s", self.ctl, "-P", node.dir / "bird.pid"])
-        node.daemon = self
+    def wait_ready(self):
         self.sock = pop.wait_until(lambda: self.check_alive() and birdsock.BirdSock(self.ctl),
-                                   20, 0.02, what=f"BIRD on {node.name} answering")
-
-    def logs(self):
-        return [self.out, self.log_path]
+                                   20, 0.02, what=f"BIRD on {self.node.name} answering")
 
     def cmd(self, command, check=True):
         return self.sock.cmd(command, check)

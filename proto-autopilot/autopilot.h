@@ -138,7 +138,6 @@ struct autopilot_proto {
   struct autopilot_override *ovr_dirty;	/* To resolve in ovr_event */
   struct autopilot_override *ovr_later;	/* Dirty, no copy out, waiting for a round (FIFO) */
   struct autopilot_override **ovr_later_tail;	/* Where the next deferred one goes */
-  uint ovr_later_count;			/* Length of ovr_later */
   slab *ovr_slab;			/* Allocator of struct autopilot_override */
   event *ovr_event;			/* Resolves dirty overrides, updates routes */
   timer *ovr_timer;			/* Expiry and recheck, every second */

@@ -42,6 +42,7 @@
 #include "nest/route.h"
 #include "nest/attrs.h"
 #include "nest/mpls.h"
+#include "lib/bitops.h"
 #include "lib/event.h"
 #include "conf/conf.h"
 
@@ -316,7 +317,7 @@ autopilot_tag_changed(void)
 static struct autopilot_egress_config *
 autopilot_egress_running(struct bgp_proto *bp, struct autopilot_proto **pp)
 {
-  u32 h = ((u32) ((uintptr_t) bp >> 4)) * 2654435761u;	/* Fibonacci hashing */
+  u32 h = u32_hash((u32) ((uintptr_t) bp >> 4));
   struct autopilot_egress_memo *m = &autopilot_memo[h >> (32 - AUTOPILOT_MEMO_ORDER)];
   struct autopilot_proto *p;
   struct autopilot_egress_config *e;

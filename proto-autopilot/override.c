@@ -45,6 +45,7 @@
 #include "nest/protocol.h"
 #include "nest/route.h"
 #include "nest/attrs.h"
+#include "lib/bitops.h"
 #include "lib/event.h"
 #include "lib/timer.h"
 #include "lib/string.h"
@@ -294,7 +295,7 @@ autopilot_copy_memo_flush(void)
 static rta *
 autopilot_copy_attrs(struct autopilot_proto *p, struct channel *c, rte *r)
 {
-  u32 h = ((u32) ((uintptr_t) r->attrs >> 4)) * 2654435761u;	/* Fibonacci hashing */
+  u32 h = u32_hash((u32) ((uintptr_t) r->attrs >> 4));
   struct autopilot_copy_memo *m = &autopilot_copy_memo[h >> (32 - AP_COPY_MEMO_ORDER)];
 
   if (m->copy && (m->p == p) && (m->from == r->attrs) && (m->src == r->src->proto) &&
@@ -435,7 +436,6 @@ autopilot_ovr_defer(struct autopilot_proto *p, struct autopilot_override *o)
   o->next_dirty = NULL;
   *p->ovr_later_tail = o;
   p->ovr_later_tail = &o->next_dirty;
-  p->ovr_later_count++;
 }
 
 /*
@@ -472,7 +472,6 @@ autopilot_ovr_event(void *data)
   {
     if (!(p->ovr_later = o->next_dirty))
       p->ovr_later_tail = &p->ovr_later;
-    p->ovr_later_count--;
 
     if (autopilot_ovr_process(p, o))
       budget--;
@@ -981,7 +980,6 @@ autopilot_ovr_start(struct autopilot_proto *p)
   HASH_INIT(p->ovr_src, p->p.pool, SRC_ORDER);
   p->ovr_dirty = p->ovr_later = NULL;
   p->ovr_later_tail = &p->ovr_later;
-  p->ovr_later_count = 0;
   p->ovr_count = p->ovr_expired = p->ovr_recheck = 0;
   memset(p->ovr_states, 0, sizeof(p->ovr_states));
 

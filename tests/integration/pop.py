@@ -342,11 +342,16 @@ class Bird(Daemon):
         self.conf.write_text(config)
         # Parse first, so a config error fails the test with BIRD's message.
         sh(self.bindir / "bird", "-p", "-c", self.conf)
+        self.ctl.unlink(missing_ok=True)        # a restart must not find the old socket
+        self.started = time.time()
         super().__init__(node, name, [self.bindir / "bird", "-f", "-c", self.conf,
                                       "-s", self.ctl, "-P", node.dir / "bird.pid"])
         node.daemon = self
+        self.wait_ready()
+
+    def wait_ready(self):
         wait_until(lambda: self.check_alive() and self.cmd("show status"), 10,
-                   what=f"BIRD on {node.name} answering")
+                   what=f"BIRD on {self.node.name} answering")
 
     def logs(self):
         return [self.out, self.log]
