@@ -1,43 +1,46 @@
 #!/usr/bin/env bash
-# Build the Debian package of the patched BIRD.
+# Build the Debian package bird2-autopilot: the patched BIRD.
 #
 # Usage: ci/deb.sh BUILDDIR SRCDIR
 #
-# Takes the distribution's bird2 source package (fetched by get-bird-source.sh
-# into BUILDDIR/bird/dl), unpacks it with dpkg-source, adds bird-patches/ and
-# a patch generated from proto-autopilot/ as quilt patches, adds the example
-# configurations and a local changelog version, and runs
-# "dpkg-buildpackage -us -uc -B". The .deb files end up in BUILDDIR/deb/out.
+# Takes Debian's bird2 source package of the BIRD version the build chose
+# (BUILDDIR/bird/dl/selected; its files fetched by get-bird-source.sh),
+# unpacks it with dpkg-source, renames the binary package (ci/deb-rename.sh
+# says why), adds bird-patches/ and a patch generated from proto-autopilot/
+# as quilt patches, adds the example configurations and a local changelog
+# version, and runs "dpkg-buildpackage -us -uc -B". The .deb files end up
+# in BUILDDIR/deb/out.
 #
 # Environment: AUTOPILOT_DEB_REV (default 1) is N in "+autopilotN";
 # DEB_BUILD_OPTIONS is passed on (e.g. "nocheck" skips BIRD's make check).
 set -euo pipefail
 
-DEB_VERSION=2.17.5-0+deb13u1
-VERSION=$DEB_VERSION+autopilot${AUTOPILOT_DEB_REV:-1}
-DSC=bird2_$DEB_VERSION.dsc
-
 build=$(cd "${1:?usage: $0 BUILDDIR SRCDIR}" && pwd)
 src=$(cd "${2:?usage: $0 BUILDDIR SRCDIR}" && pwd)
-dl=$build/bird/dl
+[ -f "$build/bird/dl/selected" ] || {
+  echo "deb: $build/bird/dl/selected missing: run make first" >&2; exit 1; }
+. "$build/bird/dl/selected"
+VERSION=$BIRD_DEB_VERSION+autopilot${AUTOPILOT_DEB_REV:-1}
+DSC=bird2_$BIRD_DEB_VERSION.dsc
 top=$build/deb
 work=$top/work
 out=$top/out
-tree=$work/bird2-2.17.5
+tree=$work/bird2-$BIRD_VERSION
 
-# get-bird-source.sh stops early when the tarball is there (e.g. given with
-# --with-bird-tarball): then fetch the whole source package into deb/dl.
-"$src/ci/get-bird-source.sh" "$dl"
+# The source package: fetched with the tarball, or (when the build was given
+# a tarball or a tree) now, into deb/dl.
+dl=$build/bird/dl/$BIRD_VERSION
 if [ ! -f "$dl/$DSC" ]; then
-  dl=$top/dl
-  echo "deb: no $DSC next to the tarball; fetching the source package into $dl"
-  "$src/ci/get-bird-source.sh" "$dl"
+  dl=$top/dl/$BIRD_VERSION
+  echo "deb: fetching Debian's source package $DSC into $dl"
+  "$src/ci/get-bird-source.sh" "$dl" "$BIRD_VERSION"
 fi
 
 echo "deb: unpacking $dl/$DSC into $tree"
 rm -rf "$work"
 mkdir -p "$work"
 dpkg-source --no-copy -x "$dl/$DSC" "$tree" >/dev/null
+"$src/ci/deb-rename.sh" "$tree"
 
 echo "deb: adding quilt patches to debian/patches"
 mkdir -p "$tree/debian/patches"
@@ -66,7 +69,7 @@ echo "$modpatch" >> "$tree/debian/patches/series"
 
 echo "deb: applying the patches (quilt push -a)"
 (cd "$tree" && QUILT_PATCHES=debian/patches quilt push -a -q --fuzz=0 >/dev/null) || {
-  echo "deb: a patch does not apply to Debian's bird2 $DEB_VERSION" >&2; exit 1; }
+  echo "deb: a patch does not apply to Debian's bird2 $BIRD_DEB_VERSION" >&2; exit 1; }
 
 echo "deb: adding example configurations and README.Debian"
 mkdir -p "$tree/debian/examples"
@@ -74,7 +77,8 @@ cp "$src"/examples/*.conf "$tree/debian/examples/"
 # The filter library and the controller client travel with the examples
 cp "$src/filters/autopilot.conf" "$tree/debian/examples/autopilot-filters.conf"
 cp "$src/tools/autopilot-ctl" "$tree/debian/examples/"
-cp "$src/packaging/debian/bird2.examples" "$src/packaging/debian/README.Debian" "$tree/debian/"
+cp "$src/packaging/debian/bird2-autopilot.examples" "$tree/debian/"
+cp "$src/packaging/debian/README.Debian" "$tree/debian/bird2-autopilot.README.Debian"
 
 echo "deb: changelog entry for $VERSION"
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-unstable}")
@@ -85,10 +89,11 @@ email=${DEBEMAIL:-$(git -C "$src" config user.email || echo "bird-autopilot@loca
 {
   echo "bird2 ($VERSION) $codename; urgency=medium"
   echo
-  echo "  * bird-autopilot ($rev): the autopilot protocol and its core patches."
+  echo "  * bird-autopilot ($rev): the autopilot protocol and its core patches,"
+  echo "    as the binary package bird2-autopilot (Provides/Conflicts/Replaces bird2)."
   sed -e '/^#/d' -e '/^$/d' -e 's/^/    + debian\/patches\//' "$tree/debian/patches/series"
   echo "  * Ship example switch and host configurations in"
-  echo "    /usr/share/doc/bird2/examples/."
+  echo "    /usr/share/doc/bird2-autopilot/examples/."
   echo
   echo " -- $name <$email>  $date"
   echo

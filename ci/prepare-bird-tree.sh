@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Unpack a pristine BIRD 2.17.5 into DEST, apply a quilt series, autoreconf.
+# Unpack a pristine BIRD into DEST, apply a quilt series, autoreconf.
 #
-# Usage: ci/prepare-bird-tree.sh {--tarball FILE | --source DIR} DEST [PATCHDIR]
+# Usage: ci/prepare-bird-tree.sh [--no-autoreconf] VERSION {--tarball FILE | --source DIR} DEST [PATCHDIR]
 #
-# PATCHDIR holds "series" and the patches it names (-p1, applied in order).
-# A patch that does not apply stops here with its name. DEST is replaced
-# only when everything succeeded.
+# The tree's VERSION file must say VERSION. PATCHDIR holds "series" and the
+# patches it names (-p1, applied in order); a patch that does not apply
+# stops here with its name. DEST is replaced only when everything succeeded.
+# --no-autoreconf stops after the patches (select-bird-source.sh uses it to
+# ask whether the series applies to a version).
 set -euo pipefail
 
-BIRD_VERSION=2.17.5
-
-kind=${1:?"usage: $0 --tarball FILE|--source DIR DEST [PATCHDIR]"}
-from=${2:?missing FILE or DIR}
-dest=${3:?missing DEST}
-patches=${4:-}
+autoreconf=1
+[ "${1:-}" != --no-autoreconf ] || { autoreconf=; shift; }
+usage="usage: $0 [--no-autoreconf] VERSION --tarball FILE|--source DIR DEST [PATCHDIR]"
+want=${1:?$usage}
+kind=${2:?$usage}
+from=${3:?$usage}
+dest=${4:?$usage}
+patches=${5:-}
 
 tmp=$dest.tmp
 rm -rf "$tmp"
@@ -21,8 +25,8 @@ mkdir -p "$tmp"
 
 case $kind in
   --tarball)
-    echo "prepare-bird-tree: unpacking $from into $dest"
-    tar -xzf "$from" -C "$tmp" --strip-components=1 ;;
+    echo "prepare-bird-tree: unpacking $(basename "$from") into $dest"
+    tar -xf "$from" -C "$tmp" --strip-components=1 ;;
   --source)
     echo "prepare-bird-tree: copying $from into $dest"
     cp -a "$from/." "$tmp/" ;;
@@ -31,9 +35,9 @@ case $kind in
 esac
 
 version=$(cat "$tmp/VERSION" 2>/dev/null || echo unknown)
-if [ "$version" != "$BIRD_VERSION" ]; then
-  echo "prepare-bird-tree: $from is BIRD $version, need $BIRD_VERSION" >&2
-  exit 1
+if [ "$version" != "$want" ]; then
+  echo "prepare-bird-tree: $from is BIRD $version, need $want" >&2
+  rm -rf "$tmp"; exit 1
 fi
 
 if [ -n "$patches" ]; then
@@ -41,15 +45,17 @@ if [ -n "$patches" ]; then
     case $p in ''|'#'*) continue ;; esac
     echo "prepare-bird-tree: applying $p"
     if ! patch -d "$tmp" -p1 --batch --forward --quiet < "$patches/$p"; then
-      echo "prepare-bird-tree: patch $p does not apply to BIRD $BIRD_VERSION" >&2
-      exit 1
+      echo "prepare-bird-tree: patch $p does not apply to BIRD $want" >&2
+      rm -rf "$tmp"; exit 1
     fi
   done < "$patches/series"
 fi
 
-echo "prepare-bird-tree: autoreconf in $dest"
-(cd "$tmp" && autoreconf -i >/dev/null 2>&1) || {
-  echo "prepare-bird-tree: autoreconf failed in $tmp" >&2; exit 1; }
+if [ -n "$autoreconf" ]; then
+  echo "prepare-bird-tree: autoreconf in $dest"
+  (cd "$tmp" && autoreconf -i >/dev/null 2>&1) || {
+    echo "prepare-bird-tree: autoreconf failed in $tmp" >&2; exit 1; }
+fi
 
 rm -rf "$dest"
 mv "$tmp" "$dest"

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Turn Debian's bird2 packaging in TREE into the package bird2-autopilot.
+#
+# Usage: ci/deb-rename.sh TREE        (an unpacked bird2 source package)
+#
+# Why a package of its own name: Debian's bird2 of any later point release
+# sorts above any version of ours built on an earlier one, so under the name
+# bird2 a routine "apt upgrade" swaps the patched daemon out and the switch's
+# configuration stops parsing. A different name is never "upgraded" to
+# Debian's bird2; Provides/Conflicts/Replaces bird2 make it a drop-in (what
+# depends on bird2 stays satisfied, the two are never installed together,
+# ours takes over bird2's files). Everything else stays Debian's: the unit
+# "bird", /etc/bird/envvars, the ucf-managed /etc/bird/bird.conf (taken over
+# with "ucfr -f", as Debian's postinst itself does), the "bird" user.
+# Added: /var/lib/bird, owned by bird, for the autopilot state file.
+#
+# Every edit must change the file: when Debian's packaging changes shape,
+# this stops with the name of what it could not find.
+set -euo pipefail
+
+tree=${1:?usage: $0 TREE}
+d=$tree/debian
+say() { echo "deb-rename: $*"; }
+edit() { # file sed-script description
+  local before
+  before=$(sha256sum < "$1")
+  sed -i -e "$2" "$1"
+  [ "$(sha256sum < "$1")" != "$before" ] || {
+    echo "deb-rename: $(basename "$1"): no $3 to edit; has Debian's packaging changed?" >&2; exit 1; }
+}
+
+say "debian/control: package bird2-autopilot, Provides/Conflicts/Replaces bird2"
+edit "$d/control" '/^Package: bird2$/{
+s/.*/Package: bird2-autopilot/
+a\
+Provides:\
+ bird2 (= ${binary:Version}),\
+Replaces:\
+ bird2,
+}' "Package: bird2 stanza"
+# The bird2 stanza's Conflicts (bird, the 1.x package) gains bird2.
+edit "$d/control" '/^Package: bird2-autopilot$/,/^$/{
+/^Conflicts:$/a\
+ bird2,
+}' "Conflicts of bird2"
+edit "$d/control" '/^Package: bird2-autopilot$/,/^$/{
+s/^Description: Internet Routing Daemon$/Description: Internet Routing Daemon, with the autopilot protocol/
+/^ interface\.$/a\
+ .\
+ This build adds the autopilot protocol of bird-autopilot: MPLS egress\
+ labels, controller overrides and Precision Path alternates for host-based\
+ egress traffic engineering. It replaces the bird2 package.
+}' "bird2 description"
+
+say "debian/bird2.* -> debian/bird2-autopilot.*"
+n=0
+for f in "$d"/bird2.*; do
+  [ -e "$f" ] || continue
+  mv "$f" "$d/bird2-autopilot.${f#"$d"/bird2.}"
+  n=$((n + 1))
+done
+[ $n -gt 0 ] || { echo "deb-rename: no debian/bird2.* files; has Debian's packaging changed?" >&2; exit 1; }
+
+say "maintainer scripts: ucf registration under bird2-autopilot; /var/lib/bird"
+edit "$d/bird2-autopilot.postinst" 's/^\( *\)ucfr -f bird2 /\1ucfr -f bird2-autopilot /' "ucfr -f bird2"
+edit "$d/bird2-autopilot.postinst" '/^ *ucfr -f bird2-autopilot /a\
+    if [ ! -d /var/lib/bird ]; then mkdir -m 0750 /var/lib/bird; fi\
+    dpkg-statoverride --list /var/lib/bird > /dev/null || dpkg-statoverride --update --add bird bird 0750 /var/lib/bird' "ucfr line"
+edit "$d/bird2-autopilot.postrm" 's/ucfr bird2 /ucfr bird2-autopilot /; s/ucfr --purge bird2 /ucfr --purge bird2-autopilot /' "ucfr bird2"
+edit "$d/bird2-autopilot.postrm" '/dpkg-statoverride --remove \/etc\/bird\/bird.conf/a\
+	dpkg-statoverride --remove /var/lib/bird >/dev/null 2>/dev/null || true\
+	rm -rf /var/lib/bird' "statoverride of bird.conf"
