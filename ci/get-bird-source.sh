@@ -81,7 +81,7 @@ apt_dir=$out/apt
 
 # Why apt failed, in a few words, from its log.
 reason() {
-  grep -m1 -oE '\b[45][0-9]{2} +[A-Z][A-Za-z ]+[a-z]' "$1" ||
+  grep -m1 -oE '\b[45][0-9]{2} +[A-Z][A-Za-z ]+[a-z]|File not found' "$1" ||
     { grep -m1 -E '^(E|Err):' "$1" | sed -e 's/ *\[IP:.*//' | cut -c1-140; } || echo "$2"
 }
 

@@ -1,44 +1,54 @@
 #!/usr/bin/env bash
-# Install the bird2 package into a clean Debian root and run it.
+# Install bird2-autopilot into clean Debian roots, run it, and upgrade them.
 #
 # Usage: ci/test-deb.sh BUILDDIR SRCDIR       (as root)
 #
-# 1. Builds the package with ci/deb.sh unless BUILDDIR/deb/out has one.
-# 2. Unpacks a cached debootstrap root (made once: debootstrap --variant=
-#    minbase from this machine's Debian mirror, apt lists, the packages
-#    bird2 needs downloaded but not installed) into BUILDDIR/deb/test/root.
-# 3. In a chroot: "apt install ./bird2_*.deb"; bird -p accepts both
-#    examples; bird runs the switch example (own network namespace, private
-#    control socket) and "birdc show autopilot" answers.
-# 4. Upgrade path: edit /etc/bird/bird.conf, go back to the suite's own
-#    bird2, then "apt install ./bird2_*.deb" again: the edit survives both.
-#
-# TEST_DEB_SUITE (default bookworm) picks the Debian release of the root.
+# For each suite of TEST_DEB_SUITES (default "trixie bookworm"):
+# 1. A debootstrap --variant=minbase root from this machine's Debian mirror
+#    (cached in BUILDDIR/deb/test; its apt lists are always updated again, so
+#    the archive of today is what is tested).
+# 2. Debian's own bird2 from the suite, and a local edit in bird.conf: an
+#    operator's switch before.
+# 3. "apt install ./bird2-autopilot_*.deb": Debian's bird2 goes, the edit
+#    stays; the examples parse; bird runs the switch example as the unit runs
+#    it (prepare-environment, -u bird -g bird) and "birdc show autopilot"
+#    answers.
+# 4. "apt-get upgrade", then "apt-get dist-upgrade", with Debian's newer
+#    bird2 in the archive: ours stays, and runs the switch example again.
+# 5. Back to Debian's bird2 ("apt install bird2", the deliberate step) and
+#    forward to ours again: the edit survives both.
 set -euo pipefail
 
-suite=${TEST_DEB_SUITE:-bookworm}
 build=$(cd "${1:?usage: $0 BUILDDIR SRCDIR}" && pwd)
 src=$(cd "${2:?usage: $0 BUILDDIR SRCDIR}" && pwd)
 top=$build/deb/test
-cache=$top/$suite-root.tar
 root=$top/root
 ctl=/run/autopilot-test.ctl
+mkdir -p "$top"
 
 [ "$(id -u)" = 0 ] || { echo "test-deb: needs root (debootstrap, chroot)" >&2; exit 1; }
 
-deb=$(ls "$build"/deb/out/bird2_*_amd64.deb 2>/dev/null | head -n 1 || true)
+deb=$(ls "$build"/deb/out/bird2-autopilot_*_amd64.deb 2>/dev/null | head -n 1 || true)
 if [ -z "$deb" ]; then
   "$src/ci/deb.sh" "$build" "$src"
-  deb=$(ls "$build"/deb/out/bird2_*_amd64.deb | head -n 1)
+  deb=$(ls "$build"/deb/out/bird2-autopilot_*_amd64.deb | head -n 1)
 fi
+version=$(dpkg-deb -f "$deb" Version)
+debname=/tmp/$(basename "$deb")
 echo "test-deb: testing $deb"
 
+apt_q=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
   DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"; }
+log=
 
 bird_pid=
-cleanup() {
+stop_bird() {
   if [ -n "$bird_pid" ]; then kill "$bird_pid" 2>/dev/null || true; wait "$bird_pid" 2>/dev/null || true; fi
+  bird_pid=
+}
+cleanup() {
+  stop_bird
   if mountpoint -q "$root/proc"; then umount "$root/proc" || umount -l "$root/proc"; fi
 }
 trap cleanup EXIT
@@ -58,76 +68,104 @@ fresh_root() {
   mkdir -p "$root"
 }
 
-if [ ! -f "$cache" ]; then
-  command -v debootstrap >/dev/null || {
-    echo "test-deb: installing debootstrap"; apt-get -qq -y install debootstrap >/dev/null; }
-  mirror=$("$src/ci/debian-mirror.sh")
-  echo "test-deb: debootstrap --variant=minbase $suite (mirror from this machine's apt sources)"
-  fresh_root
-  debootstrap --variant=minbase "$suite" "$root" "$mirror" > "$top/debootstrap.log" 2>&1 || {
-    tail -20 "$top/debootstrap.log"; exit 1; }
-  mount_root
-  echo "test-deb: apt-get update; download (not install) bird2 and its dependencies"
-  in_root apt-get -qq update
-  in_root apt-get -qq -y --download-only install bird2 >/dev/null
-  cleanup
-  tar -C "$root" --numeric-owner -cpf "$cache.tmp" .
-  mv "$cache.tmp" "$cache"
-  echo "test-deb: cached the root in $cache"
-fi
-
-echo "test-deb: fresh root from $cache"
-fresh_root
-tar -C "$root" --numeric-owner -xpf "$cache"
-mount_root
-# As in any chroot: let no maintainer script start a daemon.
-printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
-chmod +x "$root/usr/sbin/policy-rc.d"
-cp "$deb" "$root/tmp/"
-debname=/tmp/$(basename "$deb")
-version=$(dpkg-deb -f "$deb" Version)
-
-echo "test-deb: apt install $debname"
-in_root apt install -y -q "$debname" > "$top/install.log" 2>&1 || {
-  tail -20 "$top/install.log"; exit 1; }
-
 check() { # description, command...
   local what=$1; shift
-  if "$@"; then echo "test-deb: ok: $what"; else echo "test-deb: FAILED: $what" >&2; exit 1; fi
+  if "$@"; then echo "test-deb: ok: $what"; else echo "test-deb: FAILED: $what (log: $log)" >&2; exit 1; fi
 }
-installed() { [ "$(in_root dpkg-query -W -f '${Version}' bird2)" = "$1" ]; }
+pkg_version() { in_root dpkg-query -W -f '${db:Status-Abbrev} ${Version}' "$1" 2>/dev/null | awk '$1 == "ii" { print $2 }'; }
+installed() { [ "$(pkg_version "$1")" = "$2" ]; }
+not_installed() { [ -z "$(pkg_version "$1")" ]; }
+edit_kept() { grep -q "local edit by test-deb" "$root/etc/bird/bird.conf"; }
+apt_in_root() { in_root apt-get "${apt_q[@]}" "$@" >> "$log" 2>&1 || { tail -20 "$log"; return 1; }; }
 
-check "bird2 $version installed" installed "$version"
-check "Debian's unit, envvars, ucf-managed bird.conf, bird user" \
-  in_root sh -c 'test -f /lib/systemd/system/bird.service && test -f /etc/bird/envvars &&
-                 test -f /etc/bird/bird.conf && getent passwd bird >/dev/null && bird -p'
-for ex in switch host; do
-  check "bird -p -c /usr/share/doc/bird2/examples/$ex.conf" \
-    in_root bird -p -c /usr/share/doc/bird2/examples/$ex.conf
+# Start bird as Debian's unit does (ExecStartPre, then bird -u bird -g bird),
+# in a network namespace of its own, and ask it "show autopilot".
+run_switch() {
+  in_root /usr/lib/bird/prepare-environment
+  unshare --net chroot "$root" /usr/sbin/bird -f -u bird -g bird \
+    -c /usr/share/doc/bird2-autopilot/examples/switch.conf -s "$ctl" > "$top/bird.log" 2>&1 &
+  bird_pid=$!
+  for _ in $(seq 50); do
+    in_root birdc -s "$ctl" show status >/dev/null 2>&1 && break
+    kill -0 "$bird_pid" 2>/dev/null || { cat "$top/bird.log"; echo "test-deb: bird exited" >&2; return 1; }
+    sleep 0.2
+  done
+  out=$(in_root birdc -s "$ctl" show autopilot)
+  echo "$out" | sed 's/^/    /'
+  stop_bird
+  grep -Eq '^ap:? ' <<< "$out"
+}
+
+test_suite() {
+  local suite=$1 cache=$top/$1-root.tar debian_version
+  log=$top/$suite.log
+  : > "$log"
+  if [ ! -f "$cache" ]; then
+    local mirror
+    mirror=$("$src/ci/debian-mirror.sh")
+    echo "test-deb: [$suite] debootstrap --variant=minbase $suite (mirror from this machine's apt sources)"
+    fresh_root
+    debootstrap --variant=minbase "$suite" "$root" "$mirror" > "$top/debootstrap-$suite.log" 2>&1 || {
+      tail -20 "$top/debootstrap-$suite.log"; exit 1; }
+    tar -C "$root" --numeric-owner -cpf "$cache.tmp" .
+    mv "$cache.tmp" "$cache"
+    echo "test-deb: [$suite] cached the root in $cache"
+  fi
+  echo "test-deb: [$suite] fresh root from $cache; apt-get update"
+  fresh_root
+  tar -C "$root" --numeric-owner -xpf "$cache"
+  mount_root
+  # As in any chroot: let no maintainer script start a daemon.
+  printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
+  chmod +x "$root/usr/sbin/policy-rc.d"
+  apt_in_root update
+  cp "$deb" "$root/tmp/"
+
+  echo "test-deb: [$suite] Debian's bird2, then a local edit of /etc/bird/bird.conf"
+  apt_in_root install bird2
+  debian_version=$(pkg_version bird2)
+  check "[$suite] Debian's bird2 $debian_version installed" test -n "$debian_version"
+  echo "# local edit by test-deb" >> "$root/etc/bird/bird.conf"
+
+  echo "test-deb: [$suite] apt install $debname"
+  apt_in_root install "$debname"
+  check "[$suite] bird2-autopilot $version installed" installed bird2-autopilot "$version"
+  check "[$suite] Debian's bird2 removed" not_installed bird2
+  check "[$suite] local edit of bird.conf kept" edit_kept
+  check "[$suite] Debian's unit, envvars, bird user; bird -p accepts the edited bird.conf" \
+    in_root sh -c 'test -f /lib/systemd/system/bird.service && test -f /etc/bird/envvars &&
+                   getent passwd bird >/dev/null && bird -p'
+  check "[$suite] /var/lib/bird belongs to bird" \
+    test "$(in_root stat -c %U:%G /var/lib/bird)" = bird:bird
+  for ex in switch host; do
+    check "[$suite] bird -p -c examples/$ex.conf" \
+      in_root bird -p -c /usr/share/doc/bird2-autopilot/examples/$ex.conf
+  done
+  check "[$suite] bird runs the switch example as the unit runs it; birdc show autopilot answers" run_switch
+
+  echo "test-deb: [$suite] apt-get upgrade and dist-upgrade"
+  if dpkg --compare-versions "$debian_version" gt "$version"; then
+    echo "test-deb: [$suite] (Debian's bird2 $debian_version sorts above $version: the case that lost the daemon)"
+  fi
+  apt_in_root upgrade
+  check "[$suite] apt-get upgrade keeps bird2-autopilot $version" installed bird2-autopilot "$version"
+  apt_in_root dist-upgrade
+  check "[$suite] apt-get dist-upgrade keeps bird2-autopilot $version" installed bird2-autopilot "$version"
+  check "[$suite] ... and Debian's bird2 stays out" not_installed bird2
+  check "[$suite] bird still runs the switch example" run_switch
+
+  echo "test-deb: [$suite] back to Debian's bird2 (apt install bird2), then forward again"
+  apt_in_root install bird2
+  check "[$suite] back to Debian's bird2 $debian_version" installed bird2 "$debian_version"
+  check "[$suite] bird2-autopilot removed" not_installed bird2-autopilot
+  check "[$suite] local edit kept" edit_kept
+  apt_in_root install "$debname"
+  check "[$suite] forward to bird2-autopilot $version" installed bird2-autopilot "$version"
+  check "[$suite] local edit kept" edit_kept
+  cleanup
+}
+
+for suite in ${TEST_DEB_SUITES:-trixie bookworm}; do
+  test_suite "$suite"
 done
-
-echo "test-deb: starting bird with the switch example (own netns, socket $ctl)"
-unshare --net chroot "$root" /usr/sbin/bird -f -c /usr/share/doc/bird2/examples/switch.conf \
-  -s "$ctl" > "$top/bird.log" 2>&1 &
-bird_pid=$!
-for _ in $(seq 50); do
-  in_root birdc -s "$ctl" show status >/dev/null 2>&1 && break
-  kill -0 "$bird_pid" 2>/dev/null || { cat "$top/bird.log"; echo "test-deb: bird exited" >&2; exit 1; }
-  sleep 0.2
-done
-out=$(in_root birdc -s "$ctl" show autopilot)
-echo "$out" | sed 's/^/    /'
-check "birdc show autopilot answers for protocol ap" grep -Eq '^ap\b' <<< "$out"
-kill "$bird_pid"; wait "$bird_pid" || true; bird_pid=
-
-echo "test-deb: upgrade path: local edit in bird.conf, back to $suite's bird2, then ours again"
-echo "# local edit by test-deb" >> "$root/etc/bird/bird.conf"
-in_root apt install -y -q --allow-downgrades "bird2/$suite" >> "$top/install.log" 2>&1
-debian_version=$(in_root dpkg-query -W -f '${Version}' bird2)
-check "back to $suite's bird2 $debian_version" test "$debian_version" != "$version"
-check "local edit kept" grep -q "local edit by test-deb" "$root/etc/bird/bird.conf"
-in_root apt install -y -q "$debname" >> "$top/install.log" 2>&1
-check "upgraded from $suite's bird2 to $version" installed "$version"
-check "local edit kept" grep -q "local edit by test-deb" "$root/etc/bird/bird.conf"
-
 echo "test-deb: all checks passed (logs in $top)"
