@@ -261,6 +261,8 @@ autopilot_retag(struct autopilot_proto *p, struct autopilot_config *old, struct 
 {
   struct autopilot_egress_config *e, *o;
   int refeed = (old->asn != new->asn) || (old->label_community != new->label_community);
+  /* The disable community an egress sends is removed as its paths are tagged */
+  int pp_changed = !!memcmp(&old->pp, &new->pp, sizeof(old->pp));
 
   /* Removed egresses lose their labels: their sessions send their paths again too */
   WALK_LIST(o, old->egresses)
@@ -272,7 +274,7 @@ autopilot_retag(struct autopilot_proto *p, struct autopilot_config *old, struct 
     o = autopilot_egress_find(old, e->name);
 
     /* The ASN decides which received communities are scrubbed as ours */
-    if (!o || (o->label != e->label) || (old->asn != new->asn))
+    if (!o || (o->label != e->label) || (old->asn != new->asn) || pp_changed)
       autopilot_reload_egress(p, e);
 
     if (o && (o->pp_label != e->pp_label))
@@ -315,7 +317,8 @@ autopilot_shutdown(struct proto *P)
   autopilot_reload_all(p);
   autopilot_ctl_stop(p);
 
-  /* Overrides stay in the state file for the next start (fail static) */
+  /* Overrides stay, in memory and in the state file, for the next start (fail static) */
+  autopilot_carry_save(p);
   autopilot_state_flush(p);
 
   return PS_DOWN;
@@ -336,9 +339,16 @@ autopilot_reconfigure(struct proto *P, struct proto_config *CF)
       !autopilot_host_channels(p, CF))
     return 0;
 
-  /* Host: new ranking rules (K, disable community) apply to every prefix */
-  if ((old->alternates[0] != new->alternates[0]) || (old->alternates[1] != new->alternates[1]) ||
-      memcmp(&old->pp, &new->pp, sizeof(old->pp)) || (old->asn != new->asn))
+  /*
+   * Host: new ranking rules (K, disable community, the switch's ASN) apply
+   * to every prefix: a restart ranks them again. On a switch the ASN and
+   * the disable community are export-time matters, applied in place below
+   * (retagging, copies made again); a restart would withdraw every copy.
+   */
+  int host = old->alternates[0] || old->alternates[1] || old->egress_tables ||
+    new->alternates[0] || new->alternates[1] || new->egress_tables;
+  if (host && ((old->alternates[0] != new->alternates[0]) || (old->alternates[1] != new->alternates[1]) ||
+	       memcmp(&old->pp, &new->pp, sizeof(old->pp)) || (old->asn != new->asn)))
     return 0;
 
   /* The controller socket moves in place: a restart would withdraw every override */
@@ -491,8 +501,13 @@ autopilot_show_overrides(struct autopilot_proto *p)
   /* Counters of the last run would be stale: a stopped protocol has no overrides */
   if (p->p.proto_state != PS_UP)
   {
-    cli_msg(-1100, "  Overrides: none while the protocol is %s%s", autopilot_proto_states[p->p.proto_state],
-	    cf->state_file ? " (the state file keeps them for the next start)" : "");
+    uint kept = autopilot_carry_count(p->p.name);
+    if (kept)
+      cli_msg(-1100, "  Overrides: none while the protocol is %s (%u kept in memory for the next start)",
+	      autopilot_proto_states[p->p.proto_state], kept);
+    else
+      cli_msg(-1100, "  Overrides: none while the protocol is %s%s", autopilot_proto_states[p->p.proto_state],
+	      cf->state_file ? " (the state file keeps them for the next start)" : "");
     return;
   }
 

@@ -76,6 +76,11 @@ void autopilot_ovr_to_request(struct autopilot_override *o, struct autopilot_req
 struct symbol;
 void autopilot_cmd_show_overrides(struct symbol *sym, const net_addr *n, const char *egress, int pending_only);
 
+/* carry.c */
+void autopilot_carry_save(struct autopilot_proto *p);
+int autopilot_carry_restore(struct autopilot_proto *p);
+uint autopilot_carry_count(const char *name);
+
 /* state.c */
 void autopilot_state_start(struct autopilot_proto *p);
 void autopilot_state_changed(struct autopilot_proto *p);

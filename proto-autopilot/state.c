@@ -283,6 +283,14 @@ autopilot_state_start(struct autopilot_proto *p)
   p->state_timer = tm_new_init(p->p.pool, autopilot_state_timer, p, 0, 0);
   p->state_loaded = 0;
 
+  /* What was live before a restart beats a file that may be stale */
+  if (autopilot_carry_restore(p))
+  {
+    p->state_loaded = 1;
+    autopilot_state_changed(p);
+    return;
+  }
+
   if (!cf->state_file)
   {
     p->state_loaded = 1;

@@ -284,12 +284,12 @@ def test_restart_restores_overrides(topo, bins):
 
     # Disabled, the protocol has no overrides (its copies are gone from the
     # hosts; so are the labels, whose LFIB went with it) and says so;
-    # enabled, it restores them from the state file
+    # enabled, it restores them from memory
     ok(sw, "disable ap")
     want = {(h.name, p): (None, 0) for h in hosts for p in V4}
     assert wait_for(lambda: labels(hosts, V4), want, 10) == want
     text = sw.daemon.cmd("show autopilot ap")
-    assert "Overrides: none while the protocol is down (the state file keeps them for the next start)" \
+    assert "Overrides: none while the protocol is down (3 kept in memory for the next start)" \
         in text, text
     assert "Protocol ap is not up" in refused(sw, "show autopilot ap overrides")
     ok(sw, "enable ap")
@@ -458,6 +458,62 @@ def test_shadow_mode(topo, bins):
     ok(sw, "configure")
     settle(hosts, {})
     assert show_overrides(sw)[0]["shadow"] == 2
+
+
+def test_reconfigure_and_restart_keep_overrides(topo, bins):
+    """Fail static across configure and restarts: an ASN change is applied
+    in place; a restart ("restart", "disable"/"enable") carries the live set
+    over in memory, even when the state file is stale (its write failed)."""
+    pop = build(topo, bins, transits=[Transit("t1"), Transit("t2")], hosts=("h1",))
+    sw, hosts = pop.switch, pop.hosts
+    h1 = hosts[0]
+    ok(sw, f"autopilot add ap {P} t2")
+    ok(sw, f"autopilot add ap {Q} t2")
+    settle(hosts, {P: 1002, Q: 1002})
+    started = protocols_settled(sw)
+
+    # The ASN of our communities changes: in place, no protocol restarts,
+    # the copies go out again with the new marker and pp label
+    write_conf(pop, ap_options="\tasn 65001;")
+    assert "Reconfigured" in ok(sw, "configure")
+
+    def on_h1(prefix):
+        best = host_best(h1, prefix)
+        return best and (best["label"], "(65001, 3, 1)" in best.get("lcs", ""),
+                        "(65001, 2, 2002)" in best.get("lcs", ""))
+    for p in (P, Q):
+        assert wait_for(lambda: on_h1(p), (1002, True, True), 10) == (1002, True, True)
+    assert show_overrides(sw)[0]["total"] == 2
+    assert unchanged(started, protocols_since(sw)), "a protocol restarted"
+    assert not log_lines(sw, r"Restarting protocol ap")
+
+    # A restart keeps the set in memory, and says so
+    write_conf(pop, ap_options="")
+    ok(sw, "configure")
+    settle(hosts, {P: 1002, Q: 1002})
+    ok(sw, "restart ap")
+    settle(hosts, {P: 1002, Q: 1002})
+    assert log_lines(sw, r"ap: Keeping 2 overrides in memory until the protocol starts again")
+    assert log_lines(sw, r"ap: Restored 2 overrides kept in memory over the restart "
+                         r"\(0 expired meanwhile, 0 problems\)")
+
+    # The state file goes stale (its writes fail); the set in memory wins
+    wait_state(pop, 2)
+    tmp = pop.state_file.parent / (pop.state_file.name + ".tmp")
+    tmp.mkdir()
+    ok(sw, f"autopilot add ap {R} t2")
+    settle(hosts, {P: 1002, Q: 1002, R: 1002})
+    wait_until(lambda: log_lines(sw, r"ap: Cannot write state file"), 5)
+    assert state_lines(pop)[-1] == "# end 2"
+    ok(sw, "disable ap")
+    assert "Overrides: none while the protocol is down (3 kept in memory for the next start)" \
+        in sw.daemon.cmd("show autopilot ap")
+    tmp.rmdir()
+    ok(sw, "enable ap")
+    settle(hosts, {P: 1002, Q: 1002, R: 1002})
+    assert show_overrides(sw)[0]["total"] == 3
+    assert log_lines(sw, r"ap: Restored 3 overrides kept in memory over the restart")
+    wait_state(pop, 3)                  # and the file catches up
 
 
 def test_limit_and_load(topo, bins):
