@@ -5,7 +5,7 @@
 #
 # Takes Debian's bird2 source package of the BIRD version the build chose
 # (BUILDDIR/bird/dl/selected; its files fetched by get-bird-source.sh),
-# unpacks it with dpkg-source, renames the binary package (ci/deb-rename.sh
+# unpacks it with dpkg-source, renames the binary package (ci/deb-adapt.sh
 # says why), adds bird-patches/ and a patch generated from proto-autopilot/
 # as quilt patches, adds the example configurations and a local changelog
 # version, and runs "dpkg-buildpackage -us -uc -B". The .deb files end up
@@ -40,7 +40,7 @@ echo "deb: unpacking $dl/$DSC into $tree"
 rm -rf "$work"
 mkdir -p "$work"
 dpkg-source --no-copy -x "$dl/$DSC" "$tree" >/dev/null
-"$src/ci/deb-rename.sh" "$tree"
+"$src/ci/deb-adapt.sh" "$tree" "$src"
 
 echo "deb: adding quilt patches to debian/patches"
 mkdir -p "$tree/debian/patches"
@@ -74,9 +74,6 @@ echo "deb: applying the patches (quilt push -a)"
 echo "deb: adding example configurations and README.Debian"
 mkdir -p "$tree/debian/examples"
 cp "$src"/examples/*.conf "$tree/debian/examples/"
-# The filter library and the controller client travel with the examples
-cp "$src/filters/autopilot.conf" "$tree/debian/examples/autopilot-filters.conf"
-cp "$src/tools/autopilot-ctl" "$tree/debian/examples/"
 cp "$src/packaging/debian/bird2-autopilot.examples" "$tree/debian/"
 cp "$src/packaging/debian/README.Debian" "$tree/debian/bird2-autopilot.README.Debian"
 

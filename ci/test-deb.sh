@@ -11,8 +11,10 @@
 #    operator's switch before.
 # 3. "apt install ./bird2-autopilot_*.deb": Debian's bird2 goes, the edit
 #    stays; the examples parse; bird runs the switch example as the unit runs
-#    it (prepare-environment, -u bird -g bird) and "birdc show autopilot"
-#    answers.
+#    it (prepare-environment, -u bird -g bird), "birdc show autopilot"
+#    answers, an override lands in the state file in /var/lib/bird, the
+#    controller socket has group autopilot and mode 0660, and autopilot-ctl
+#    answers a member of the group (and refuses others).
 # 4. "apt-get upgrade", then "apt-get dist-upgrade", with Debian's newer
 #    bird2 in the archive: ours stays, and runs the switch example again.
 # 5. Back to Debian's bird2 ("apt install bird2", the deliberate step) and
@@ -80,7 +82,7 @@ apt_in_root() { in_root apt-get "${apt_q[@]}" "$@" >> "$log" 2>&1 || { tail -20 
 
 # Start bird as Debian's unit does (ExecStartPre, then bird -u bird -g bird),
 # in a network namespace of its own, and ask it "show autopilot".
-run_switch() {
+start_switch() {
   in_root /usr/lib/bird/prepare-environment
   unshare --net chroot "$root" /usr/sbin/bird -f -u bird -g bird \
     -c /usr/share/doc/bird2-autopilot/examples/switch.conf -s "$ctl" > "$top/bird.log" 2>&1 &
@@ -92,9 +94,33 @@ run_switch() {
   done
   out=$(in_root birdc -s "$ctl" show autopilot)
   echo "$out" | sed 's/^/    /'
-  stop_bird
   grep -Eq '^ap:? ' <<< "$out"
 }
+
+# The example's state file and controller socket, as the operator uses them
+state_written() {
+  local f=$root/var/lib/bird/autopilot-ap.state
+  for _ in $(seq 25); do
+    grep -q "^add 203.0.113.0/24 transit_a " "$f" 2>/dev/null && break
+    sleep 0.2
+  done
+  grep -q "^add 203.0.113.0/24 transit_a " "$f" &&
+    [ "$(in_root stat -c %U /var/lib/bird/autopilot-ap.state)" = bird ]
+}
+# Names as the root knows them (the host's passwd has other users)
+socket_access() { [ "$(in_root stat -c '%G %a' /run/bird/autopilot.sock)" = "autopilot 660" ]; }
+as_user() { # uid gid groups command...
+  local u=$1 g=$2 gs=$3; shift 3
+  chroot --userspec="$u:$g" --groups="$gs" "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
+}
+ctl_member() {
+  in_root sh -c 'getent passwd ctl >/dev/null || adduser --quiet --system --group ctl; adduser --quiet ctl autopilot'
+  local u g a
+  u=$(in_root id -u ctl); g=$(in_root id -g ctl); a=$(in_root getent group autopilot | cut -d: -f3)
+  as_user "$u" "$g" "$a" autopilot-ctl -s /run/bird/autopilot.sock status | sed 's/^/    /'
+  [ "${PIPESTATUS[0]}" = 0 ]
+}
+ctl_stranger() { ! as_user 65534 65534 65534 autopilot-ctl -s /run/bird/autopilot.sock status 2>/dev/null; }
 
 test_suite() {
   local suite=$1 cache=$top/$1-root.tar debian_version
@@ -141,7 +167,16 @@ test_suite() {
     check "[$suite] bird -p -c examples/$ex.conf" \
       in_root bird -p -c /usr/share/doc/bird2-autopilot/examples/$ex.conf
   done
-  check "[$suite] bird runs the switch example as the unit runs it; birdc show autopilot answers" run_switch
+  check "[$suite] autopilot-ctl on PATH, the filter library in /usr/share/bird-autopilot" \
+    test -x "$root/usr/bin/autopilot-ctl" -a -f "$root/usr/share/bird-autopilot/autopilot.conf"
+  check "[$suite] bird runs the switch example as the unit runs it; birdc show autopilot answers" start_switch
+  check "[$suite] birdc autopilot add: accepted" \
+    in_root birdc -s "$ctl" autopilot add ap 203.0.113.0/24 transit_a
+  check "[$suite] ... and in the state file in /var/lib/bird, written by user bird" state_written
+  check "[$suite] controller socket: group autopilot, mode 0660" socket_access
+  check "[$suite] autopilot-ctl status answers a member of group autopilot" ctl_member
+  check "[$suite] ... and refuses a user who is not" ctl_stranger
+  stop_bird
 
   echo "test-deb: [$suite] apt-get upgrade and dist-upgrade"
   if dpkg --compare-versions "$debian_version" gt "$version"; then
@@ -152,7 +187,8 @@ test_suite() {
   apt_in_root dist-upgrade
   check "[$suite] apt-get dist-upgrade keeps bird2-autopilot $version" installed bird2-autopilot "$version"
   check "[$suite] ... and Debian's bird2 stays out" not_installed bird2
-  check "[$suite] bird still runs the switch example" run_switch
+  check "[$suite] bird still runs the switch example" start_switch
+  stop_bird
 
   echo "test-deb: [$suite] back to Debian's bird2 (apt install bird2), then forward again"
   apt_in_root install bird2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Turn Debian's bird2 packaging in TREE into the package bird2-autopilot.
 #
-# Usage: ci/deb-rename.sh TREE        (an unpacked bird2 source package)
+# Usage: ci/deb-adapt.sh TREE SRCDIR   (an unpacked bird2 source package, this repository)
 #
 # Why a package of its own name: Debian's bird2 of any later point release
 # sorts above any version of ours built on an earlier one, so under the name
@@ -12,21 +12,26 @@
 # ours takes over bird2's files). Everything else stays Debian's: the unit
 # "bird", /etc/bird/envvars, the ucf-managed /etc/bird/bird.conf (taken over
 # with "ucfr -f", as Debian's postinst itself does), the "bird" user.
-# Added: /var/lib/bird, owned by bird, for the autopilot state file.
+# Added: /var/lib/bird, owned by bird, for the autopilot state file; the
+# system group "autopilot", of which user bird is a member, for the
+# controller socket (bird keeps the -u user's groups: patch 0006); the
+# controller client as /usr/bin/autopilot-ctl and the filter library as
+# /usr/share/bird-autopilot/autopilot.conf.
 #
 # Every edit must change the file: when Debian's packaging changes shape,
 # this stops with the name of what it could not find.
 set -euo pipefail
 
-tree=${1:?usage: $0 TREE}
+tree=${1:?usage: $0 TREE SRCDIR}
+src=${2:?usage: $0 TREE SRCDIR}
 d=$tree/debian
-say() { echo "deb-rename: $*"; }
+say() { echo "deb-adapt: $*"; }
 edit() { # file sed-script description
   local before
   before=$(sha256sum < "$1")
   sed -i -e "$2" "$1"
   [ "$(sha256sum < "$1")" != "$before" ] || {
-    echo "deb-rename: $(basename "$1"): no $3 to edit; has Debian's packaging changed?" >&2; exit 1; }
+    echo "deb-adapt: $(basename "$1"): no $3 to edit; has Debian's packaging changed?" >&2; exit 1; }
 }
 
 say "debian/control: package bird2-autopilot, Provides/Conflicts/Replaces bird2"
@@ -43,6 +48,12 @@ edit "$d/control" '/^Package: bird2-autopilot$/,/^$/{
 /^Conflicts:$/a\
  bird2,
 }' "Conflicts of bird2"
+# The controller client is a Python script
+edit "$d/control" '/^Package: bird2-autopilot$/,/^$/{
+/^Suggests:$/i\
+Recommends:\
+ python3,
+}' "Suggests of bird2"
 edit "$d/control" '/^Package: bird2-autopilot$/,/^$/{
 s/^Description: Internet Routing Daemon$/Description: Internet Routing Daemon, with the autopilot protocol/
 /^ interface\.$/a\
@@ -59,14 +70,23 @@ for f in "$d"/bird2.*; do
   mv "$f" "$d/bird2-autopilot.${f#"$d"/bird2.}"
   n=$((n + 1))
 done
-[ $n -gt 0 ] || { echo "deb-rename: no debian/bird2.* files; has Debian's packaging changed?" >&2; exit 1; }
+[ $n -gt 0 ] || { echo "deb-adapt: no debian/bird2.* files; has Debian's packaging changed?" >&2; exit 1; }
 
 say "maintainer scripts: ucf registration under bird2-autopilot; /var/lib/bird"
 edit "$d/bird2-autopilot.postinst" 's/^\( *\)ucfr -f bird2 /\1ucfr -f bird2-autopilot /' "ucfr -f bird2"
 edit "$d/bird2-autopilot.postinst" '/^ *ucfr -f bird2-autopilot /a\
     if [ ! -d /var/lib/bird ]; then mkdir -m 0750 /var/lib/bird; fi\
-    dpkg-statoverride --list /var/lib/bird > /dev/null || dpkg-statoverride --update --add bird bird 0750 /var/lib/bird' "ucfr line"
+    dpkg-statoverride --list /var/lib/bird > /dev/null || dpkg-statoverride --update --add bird bird 0750 /var/lib/bird\
+    getent group autopilot > /dev/null || addgroup --quiet --system autopilot\
+    adduser --quiet bird autopilot' "ucfr line"
 edit "$d/bird2-autopilot.postrm" 's/ucfr bird2 /ucfr bird2-autopilot /; s/ucfr --purge bird2 /ucfr --purge bird2-autopilot /' "ucfr bird2"
 edit "$d/bird2-autopilot.postrm" '/dpkg-statoverride --remove \/etc\/bird\/bird.conf/a\
 	dpkg-statoverride --remove /var/lib/bird >/dev/null 2>/dev/null || true\
-	rm -rf /var/lib/bird' "statoverride of bird.conf"
+	rm -rf /var/lib/bird\
+	delgroup --quiet --system --only-if-empty autopilot > /dev/null 2>\&1 || true' "statoverride of bird.conf"
+
+say "autopilot-ctl in /usr/bin, the filter library in /usr/share/bird-autopilot"
+cp "$src/tools/autopilot-ctl" "$d/autopilot-ctl"
+cp "$src/filters/autopilot.conf" "$d/autopilot.conf"
+printf '%s\n' "debian/autopilot-ctl usr/bin/" "debian/autopilot.conf usr/share/bird-autopilot/" \
+  >> "$d/bird2-autopilot.install"
