@@ -163,6 +163,8 @@ test_suite() {
                    getent passwd bird >/dev/null && bird -p'
   check "[$suite] /var/lib/bird belongs to bird" \
     test "$(in_root stat -c %U:%G /var/lib/bird)" = bird:bird
+  # As the unit: prepare-environment makes /run/bird (the socket's directory) first
+  in_root /usr/lib/bird/prepare-environment
   for ex in switch host; do
     check "[$suite] bird -p -c examples/$ex.conf" \
       in_root bird -p -c /usr/share/doc/bird2-autopilot/examples/$ex.conf

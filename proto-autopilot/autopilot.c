@@ -143,6 +143,9 @@ autopilot_postconfig(struct proto_config *CF)
   cf->pp = autopilot_pp;
   autopilot_pp.used = 1;
 
+  autopilot_state_check_config(cf);
+  autopilot_ctl_check_config(cf);
+
   autopilot_egress_postconfig(cf);
 }
 
@@ -514,7 +517,8 @@ autopilot_show_overrides(struct autopilot_proto *p)
   cli_msg(-1100, "  Overrides: %u (%u active, %u pending, %u shadow), limit %u, shadow mode %s, local pref %u",
 	  p->ovr_count, p->ovr_states[AP_OVR_ACTIVE], p->ovr_states[AP_OVR_PENDING],
 	  p->ovr_states[AP_OVR_SHADOW], cf->max_overrides, cf->shadow ? "on" : "off", cf->override_local_pref);
-  cli_msg(-1100, "  State file: %s", cf->state_file ?: "none (overrides do not survive a restart)");
+  autopilot_state_show(p);
+  autopilot_ctl_show(p);
 
   for (int i = 0; i < 2; i++)
   {

@@ -156,12 +156,18 @@ struct autopilot_proto {
 
   timer *state_timer;			/* Writes the state file a moment after changes */
   int state_loaded;			/* The state file was read (or there is none) */
+  btime state_saved;			/* Real time of the last good write, 0 for none yet */
+  uint state_saved_count;		/* Overrides in that write */
+  btime state_unsaved;			/* Real time of the oldest change not on disk, 0 if none */
+  btime state_failed;			/* Real time of the last write, when it failed; else 0 */
+  char state_error[320];		/* Why it failed */
 
   /* --- Controller socket (ctl.c) --- */
   struct birdsock *ctl_sk;		/* Listening socket, NULL if none */
   char *ctl_path;			/* Its path (our copy: the config may go first), for unlink */
   list ctl_conns;			/* Connected controllers: struct autopilot_ctl_conn */
   event *ctl_event;			/* Frees closed connections, answers waiting status requests */
+  char ctl_error[320];			/* Why the configured socket is not open, "" if it is */
   /* --- end of controller socket --- */
 };
 
@@ -180,6 +186,12 @@ autopilot_cf_channel(struct proto_config *CF, const char *name)
 
   return NULL;
 }
+
+/* ctl.c and state.c: what configure check can tell will not work */
+void autopilot_ctl_check_config(struct autopilot_config *cf);
+void autopilot_state_check_config(struct autopilot_config *cf);
+void autopilot_ctl_show(struct autopilot_proto *p);
+void autopilot_state_show(struct autopilot_proto *p);
 
 /* egress.c */
 void autopilot_egress_add(struct autopilot_config *cf, struct autopilot_egress_config *e);

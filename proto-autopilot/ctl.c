@@ -46,6 +46,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <libgen.h>
+#include <limits.h>
 #include <poll.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -57,6 +59,8 @@
 #include "lib/event.h"
 #include "lib/socket.h"
 #include "lib/string.h"
+#include "nest/cli.h"
+#include "conf/conf.h"
 #include "autopilot.h"
 
 #define CTL_LINE_MAX	1024		/* Longest request line, newline not counted */
@@ -858,6 +862,12 @@ ctl_path_alive(const char *path)
   return alive;
 }
 
+/* Why the socket is not open: logged, and kept for show */
+#define CTL_FAIL(fmt, args...) ({					\
+      bsnprintf(p->ctl_error, sizeof(p->ctl_error), fmt, ##args);	\
+      log(L_ERR "%s: %s", p->p.name, p->ctl_error);			\
+      (sock *) NULL; })
+
 static sock *
 ctl_listen(struct autopilot_proto *p, struct autopilot_config *cf)
 {
@@ -867,21 +877,15 @@ ctl_listen(struct autopilot_proto *p, struct autopilot_config *cf)
   struct stat st;
 
   if (strlen(path) >= sizeof(sa.sun_path))
-  {
-    log(L_ERR "%s: Controller socket %s: path too long (at most %u bytes)",
-	p->p.name, path, (uint) sizeof(sa.sun_path) - 1);
-    return NULL;
-  }
+    return CTL_FAIL("Controller socket %s not opened: path too long (at most %u bytes)",
+		    path, (uint) sizeof(sa.sun_path) - 1);
 
   /* No socket rather than one with other access than configured */
   if (cf->ctl_group)
   {
     struct group *gr = getgrnam(cf->ctl_group);
     if (!gr)
-    {
-      log(L_ERR "%s: Controller socket %s not opened: no group '%s'", p->p.name, path, cf->ctl_group);
-      return NULL;
-    }
+      return CTL_FAIL("Controller socket %s not opened: no group '%s'", path, cf->ctl_group);
     gid = gr->gr_gid;
   }
 
@@ -889,16 +893,10 @@ ctl_listen(struct autopilot_proto *p, struct autopilot_config *cf)
   if (!lstat(path, &st))
   {
     if (!S_ISSOCK(st.st_mode))
-    {
-      log(L_ERR "%s: Controller socket %s not opened: the path exists and is not a socket", p->p.name, path);
-      return NULL;
-    }
+      return CTL_FAIL("Controller socket %s not opened: the path exists and is not a socket", path);
 
     if (ctl_path_alive(path))
-    {
-      log(L_ERR "%s: Controller socket %s not opened: another program listens there", p->p.name, path);
-      return NULL;
-    }
+      return CTL_FAIL("Controller socket %s not opened: another program listens there", path);
 
     unlink(path);
   }
@@ -911,10 +909,7 @@ ctl_listen(struct autopilot_proto *p, struct autopilot_config *cf)
    */
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
-  {
-    log(L_ERR "%s: Controller socket %s: %m", p->p.name, path);
-    return NULL;
-  }
+    return CTL_FAIL("Controller socket %s not opened: %m", path);
 
   strcpy(sa.sun_path, path);
 
@@ -925,26 +920,26 @@ ctl_listen(struct autopilot_proto *p, struct autopilot_config *cf)
 
   if (rv < 0)
   {
-    log(L_ERR "%s: Cannot create controller socket %s: %m", p->p.name, path);
+    CTL_FAIL("Cannot create controller socket %s: %m", path);
     close(fd);
     return NULL;
   }
 
   if ((gid != (gid_t) -1) && (chown(path, (uid_t) -1, gid) < 0))
   {
-    log(L_ERR "%s: Cannot set group %s of controller socket %s: %m", p->p.name, cf->ctl_group, path);
+    CTL_FAIL("Cannot set group %s of controller socket %s: %m", cf->ctl_group, path);
     goto fail;
   }
 
   if (chmod(path, cf->ctl_mode) < 0)
   {
-    log(L_ERR "%s: Cannot chmod controller socket %s: %m", p->p.name, path);
+    CTL_FAIL("Cannot chmod controller socket %s: %m", path);
     goto fail;
   }
 
   if (listen(fd, CTL_BACKLOG) < 0)
   {
-    log(L_ERR "%s: Cannot listen on controller socket %s: %m", p->p.name, path);
+    CTL_FAIL("Cannot listen on controller socket %s: %m", path);
     goto fail;
   }
 
@@ -961,12 +956,14 @@ ctl_listen(struct autopilot_proto *p, struct autopilot_config *cf)
   {
     /* sk_open() closed the descriptor */
     sk_log_error(sk, p->p.name);
+    bsnprintf(p->ctl_error, sizeof(p->ctl_error), "Controller socket %s not opened: %s", path, sk->err ?: "error");
     rfree(sk);
     unlink(path);
     return NULL;
   }
 
   sk->type = SK_UNIX_PASSIVE;
+  p->ctl_error[0] = 0;
 
   log(L_INFO "%s: Controller socket %s (mode %04o%s%s)", p->p.name, path, cf->ctl_mode,
       cf->ctl_group ? ", group " : "", cf->ctl_group ?: "");
@@ -1016,6 +1013,7 @@ autopilot_ctl_start(struct autopilot_proto *p)
   p->ctl_event = ev_new_init(p->p.pool, ctl_event, p);
   p->ctl_sk = NULL;
   p->ctl_path = NULL;
+  p->ctl_error[0] = 0;
 
   ctl_open(p, (struct autopilot_config *) p->p.cf);
 }
@@ -1046,17 +1044,122 @@ autopilot_ctl_stop(struct autopilot_proto *p)
  *
  * The listening socket is replaced in place: connected controllers stay,
  * and so do the overrides and their routes, which a protocol restart would
- * withdraw (and, without a state file, lose). A socket that failed to open
- * is tried again. Returns 1: nothing here needs a restart.
+ * withdraw (and, without a state file, lose). A working socket is never
+ * replaced by none: at a new path the new one is opened first, and when it
+ * cannot be, the old one stays (and the log and show say so); at the same
+ * path, the mode and group change on the socket itself. A socket that failed
+ * to open is tried again. Returns 1: nothing here needs a restart.
  */
 int
 autopilot_ctl_reconfigure(struct autopilot_proto *p, struct autopilot_config *old, struct autopilot_config *new)
 {
-  if (!bstrcmp(old->ctl_path, new->ctl_path) && (old->ctl_mode == new->ctl_mode) &&
-      !bstrcmp(old->ctl_group, new->ctl_group) && (p->ctl_sk || !new->ctl_path))
+  /* What we listen on may not be what the old config said: a move may have failed */
+  int same_access = (old->ctl_mode == new->ctl_mode) && !bstrcmp(old->ctl_group, new->ctl_group);
+
+  if (!new->ctl_path || !p->ctl_sk)
+  {
+    ctl_unlisten(p);
+    p->ctl_error[0] = 0;
+    ctl_open(p, new);
     return 1;
+  }
+
+  if (!strcmp(p->ctl_path, new->ctl_path))
+  {
+    if (same_access && !p->ctl_error[0])
+      return 1;
+
+    struct group *gr = new->ctl_group ? getgrnam(new->ctl_group) : NULL;
+    if (new->ctl_group && !gr)
+      CTL_FAIL("Controller socket %s keeps its access: no group '%s'", p->ctl_path, new->ctl_group);
+    else if (gr && (chown(p->ctl_path, (uid_t) -1, gr->gr_gid) < 0))
+      CTL_FAIL("Controller socket %s keeps its group: cannot set group %s: %m", p->ctl_path, new->ctl_group);
+    else if (chmod(p->ctl_path, new->ctl_mode) < 0)
+      CTL_FAIL("Controller socket %s keeps its mode: cannot chmod: %m", p->ctl_path);
+    else
+    {
+      p->ctl_error[0] = 0;
+      log(L_INFO "%s: Controller socket %s (mode %04o%s%s)", p->p.name, p->ctl_path, new->ctl_mode,
+	  new->ctl_group ? ", group " : "", new->ctl_group ?: "");
+    }
+    return 1;
+  }
+
+  sock *sk = ctl_listen(p, new);
+  if (!sk)
+  {
+    char why[sizeof(p->ctl_error)];
+    strcpy(why, p->ctl_error);
+    bsnprintf(p->ctl_error, sizeof(p->ctl_error), "%s; still listening on %s", why, p->ctl_path);
+    log(L_WARN "%s: Keeping controller socket %s", p->p.name, p->ctl_path);
+    return 1;
+  }
 
   ctl_unlisten(p);
-  ctl_open(p, new);
+  p->ctl_sk = sk;
+  uint len = strlen(new->ctl_path) + 1;
+  p->ctl_path = mb_alloc(p->p.pool, len);
+  memcpy(p->ctl_path, new->ctl_path, len);
   return 1;
+}
+
+/* A socket that cannot work is a config error, not a log line at start */
+void
+autopilot_ctl_check_config(struct autopilot_config *cf)
+{
+  struct sockaddr_un sa;
+  struct stat st;
+
+  if (!cf->ctl_path)
+    return;
+
+  if (strlen(cf->ctl_path) >= sizeof(sa.sun_path))
+    cf_error("Autopilot: controller socket %s: path too long (at most %u bytes)",
+	     cf->ctl_path, (uint) sizeof(sa.sun_path) - 1);
+
+  char *dir = dirname(tmp_sprintf("%s", cf->ctl_path));
+  if ((stat(dir, &st) < 0) || !S_ISDIR(st.st_mode))
+    cf_error("Autopilot: controller socket %s: no directory %s", cf->ctl_path, dir);
+
+  if (!cf->ctl_group)
+    return;
+
+  struct group *gr = getgrnam(cf->ctl_group);
+  if (!gr)
+    cf_error("Autopilot: controller socket %s: no group '%s'", cf->ctl_path, cf->ctl_group);
+
+  /* Root may give it any group; BIRD run as a user only one of its own */
+  if (geteuid() && (getegid() != gr->gr_gid))
+  {
+    gid_t groups[NGROUPS_MAX];
+    int n = getgroups(NGROUPS_MAX, groups);
+    int member = 0;
+    for (int i = 0; i < n; i++)
+      member |= (groups[i] == gr->gr_gid);
+    if (!member)
+      cf_error("Autopilot: controller socket %s: BIRD is not a member of group '%s' "
+	       "(add its user to the group, and restart BIRD)", cf->ctl_path, cf->ctl_group);
+  }
+}
+
+/* The socket's health: where, what access, listening or why not, clients */
+void
+autopilot_ctl_show(struct autopilot_proto *p)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+  struct autopilot_ctl_conn *c;
+  uint n = 0;
+
+  if (!cf->ctl_path)
+    return;
+
+  WALK_LIST(c, p->ctl_conns)
+    n++;
+
+  if (p->ctl_sk && !p->ctl_error[0])
+    cli_msg(-1100, "  Controller socket: %s (mode %04o%s%s): listening, %u client%s", p->ctl_path,
+	    cf->ctl_mode, cf->ctl_group ? ", group " : "", cf->ctl_group ?: "", n, (n == 1) ? "" : "s");
+  else
+    cli_msg(-1100, "  Controller socket: %s, %u client%s", p->ctl_error[0] ? p->ctl_error : "not opened",
+	    n, (n == 1) ? "" : "s");
 }

@@ -39,16 +39,26 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <libgen.h>
+#include <sys/stat.h>
 
 #include "nest/bird.h"
 #include "nest/protocol.h"
 #include "lib/event.h"
 #include "lib/timer.h"
 #include "lib/string.h"
+#include "nest/cli.h"
+#include "conf/conf.h"
 #include "autopilot.h"
 
 #define STATE_HEADER	"# bird-autopilot overrides v1"
 #define STATE_LINE_MAX	1024
+
+/* A failed write: logged, and kept for show until a write succeeds */
+#define STATE_FAIL(fmt, args...) ({					\
+      bsnprintf(p->state_error, sizeof(p->state_error), fmt, ##args);	\
+      log(L_ERR "%s: %s", p->p.name, p->state_error);			\
+      p->state_failed = current_real_time();				\
+      -1; })
 
 static int
 autopilot_state_write(struct autopilot_proto *p, const char *file)
@@ -62,10 +72,10 @@ autopilot_state_write(struct autopilot_proto *p, const char *file)
   FILE *f = (fd >= 0) ? fdopen(fd, "w") : NULL;
   if (!f)
   {
-    log(L_ERR "%s: Cannot write state file %s: %m", p->p.name, tmp);
+    int rv = STATE_FAIL("Cannot write state file %s: %m", tmp);
     if (fd >= 0)
       close(fd);
-    return -1;
+    return rv;
   }
 
   fprintf(f, "%s protocol %s\n", STATE_HEADER, p->p.name);
@@ -89,19 +99,19 @@ autopilot_state_write(struct autopilot_proto *p, const char *file)
 
   if ((fflush(f) != 0) || (fsync(fd) < 0))
   {
-    log(L_ERR "%s: Cannot write state file %s: %m", p->p.name, tmp);
+    int rv = STATE_FAIL("Cannot write state file %s: %m", tmp);
     fclose(f);
     unlink(tmp);
-    return -1;
+    return rv;
   }
 
   fclose(f);
 
   if (rename(tmp, file) < 0)
   {
-    log(L_ERR "%s: Cannot rename %s to %s: %m", p->p.name, tmp, file);
+    int rv = STATE_FAIL("Cannot rename %s to %s: %m", tmp, file);
     unlink(tmp);
-    return -1;
+    return rv;
   }
 
   /* The rename itself must reach the disk */
@@ -113,6 +123,9 @@ autopilot_state_write(struct autopilot_proto *p, const char *file)
     close(dfd);
   }
 
+  p->state_saved = current_real_time();
+  p->state_saved_count = n;
+  p->state_unsaved = p->state_failed = 0;
   return 0;
 }
 
@@ -129,8 +142,55 @@ autopilot_state_timer(timer *t)
 void
 autopilot_state_changed(struct autopilot_proto *p)
 {
+  if (!p->state_unsaved)
+    p->state_unsaved = current_real_time();
+
   if (p->state_timer && !tm_active(p->state_timer))
     tm_start(p->state_timer, AUTOPILOT_STATE_DELAY);
+}
+
+/* Its directory must exist: else no write can work, and it is a config error */
+void
+autopilot_state_check_config(struct autopilot_config *cf)
+{
+  struct stat st;
+
+  if (!cf->state_file)
+    return;
+
+  char *dir = dirname(tmp_sprintf("%s", cf->state_file));
+  if ((stat(dir, &st) < 0) || !S_ISDIR(st.st_mode))
+    cf_error("Autopilot: state file %s: no directory %s", cf->state_file, dir);
+}
+
+/* The state file's health: last good write, last failure, changes not on disk */
+void
+autopilot_state_show(struct autopilot_proto *p)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+  char saved[TM_DATETIME_BUFFER_SIZE], since[TM_DATETIME_BUFFER_SIZE], failed[TM_DATETIME_BUFFER_SIZE];
+  const char *fmt = "%F %T.%3f";
+
+  if (!cf->state_file)
+  {
+    cli_msg(-1100, "  State file: none (overrides do not survive a restart of BIRD)");
+    return;
+  }
+
+  tm_format_real_time(saved, sizeof(saved), fmt, p->state_saved);
+  tm_format_real_time(since, sizeof(since), fmt, p->state_unsaved);
+  tm_format_real_time(failed, sizeof(failed), fmt, p->state_failed);
+
+  if (p->state_failed)
+    cli_msg(-1100, "  State file: %s: NOT SAVED since %s: last write %s failed: %s",
+	    cf->state_file, since, failed, p->state_error);
+  else if (p->state_unsaved)
+    cli_msg(-1100, "  State file: %s: changes since %s being written%s%s", cf->state_file, since,
+	    p->state_saved ? ", last saved " : "", p->state_saved ? saved : "");
+  else if (p->state_saved)
+    cli_msg(-1100, "  State file: %s: saved %s (%u overrides)", cf->state_file, saved, p->state_saved_count);
+  else
+    cli_msg(-1100, "  State file: %s: nothing to save yet", cf->state_file);
 }
 
 /* Write now if a write is due (protocol shutdown) */
@@ -282,6 +342,8 @@ autopilot_state_start(struct autopilot_proto *p)
 
   p->state_timer = tm_new_init(p->p.pool, autopilot_state_timer, p, 0, 0);
   p->state_loaded = 0;
+  p->state_saved = p->state_unsaved = p->state_failed = 0;
+  p->state_saved_count = 0;
 
   /* What was live before a restart beats a file that may be stale */
   if (autopilot_carry_restore(p))

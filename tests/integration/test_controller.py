@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from ovr_helpers import (OVERRIDE_LC, V4, V6, OvrPop, Transit, best_label, host_best,
+from ovr_helpers import (OVERRIDE_LC, birdc_rc, V4, V6, OvrPop, Transit, best_label, host_best,
                          overrides_on_host, show_overrides)
 from pop import wait_for
 
@@ -282,6 +282,22 @@ def test_ctl_socket_mode_and_group(topo, bins, sockdir):
     pop = build(topo, bins, sockdir, socket_opts=' mode 0640 group "daemon"')
     st = os.stat(pop.sock)
     assert (oct(st.st_mode & 0o7777), st.st_gid) == (oct(0o640), gid)
+
+    # show says where it listens, with what access, and who is connected
+    sw = pop.switch
+    assert f"Controller socket: {pop.sock} (mode 0640, group daemon): listening, 0 clients" \
+        in sw.daemon.cmd("show autopilot ap")
+
+    # A configuration whose socket cannot work is refused, the old one stays
+    conf = sw.daemon.conf.read_text()
+    sw.daemon.conf.write_text(conf.replace('group "daemon"', 'group "no-such-group-here"'))
+    rc, out = birdc_rc(sw.daemon, "configure")
+    assert rc == 1 and f"controller socket {pop.sock}: no group 'no-such-group-here'" in out, out
+    assert os.stat(pop.sock).st_gid == gid
+    sw.daemon.conf.write_text(conf.replace(str(pop.sock), str(sockdir / "no-such-dir" / "ap.sock")))
+    rc, out = birdc_rc(sw.daemon, "configure")
+    assert rc == 1 and "no directory" in out, out
+    assert ctl(pop, "ping") == (0, ["ok pong"])
 
 
 def test_ctl_ipv6(topo, bins, sockdir):

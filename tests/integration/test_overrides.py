@@ -7,6 +7,7 @@ on a host as a best path whose next hop carries the target's label
 (`via ... mpls 1002`), marked with the large community (65000, 3, 1).
 """
 
+import re
 import shutil
 import time
 
@@ -505,6 +506,10 @@ def test_reconfigure_and_restart_keep_overrides(topo, bins):
     settle(hosts, {P: 1002, Q: 1002, R: 1002})
     wait_until(lambda: log_lines(sw, r"ap: Cannot write state file"), 5)
     assert state_lines(pop)[-1] == "# end 2"
+    # show says the set in memory is not on disk, since when, and why
+    text = sw.daemon.cmd("show autopilot ap")
+    assert re.search(rf"State file: {re.escape(str(pop.state_file))}: NOT SAVED since \S+ \S+: "
+                     rf"last write \S+ \S+ failed: Cannot write state file \S+\.tmp: Is a directory", text), text
     ok(sw, "disable ap")
     assert "Overrides: none while the protocol is down (3 kept in memory for the next start)" \
         in sw.daemon.cmd("show autopilot ap")
@@ -514,6 +519,8 @@ def test_reconfigure_and_restart_keep_overrides(topo, bins):
     assert show_overrides(sw)[0]["total"] == 3
     assert log_lines(sw, r"ap: Restored 3 overrides kept in memory over the restart")
     wait_state(pop, 3)                  # and the file catches up
+    assert wait_until(lambda: re.search(r"State file: \S+: saved \S+ \S+ \(3 overrides\)",
+                                        sw.daemon.cmd("show autopilot ap")), 5)
 
 
 def test_limit_and_load(topo, bins):

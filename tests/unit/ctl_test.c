@@ -63,6 +63,15 @@ start(const char *opts)
   return p;
 }
 
+/* A config of protocol ap with @opts, in a buffer of its own (the parser reads it as it goes) */
+static const char *
+ap_conf(const char *opts)
+{
+  static char buf[2048];
+  bsnprintf(buf, sizeof(buf), EGRESSES "protocol autopilot ap {\n" AP_BODY "%s}\n", opts);
+  return buf;
+}
+
 static struct autopilot_proto *
 start_default(void)
 {
@@ -658,10 +667,19 @@ socket_file_access_and_leftovers(void **state UNUSED)
   assert_int_equal(st.st_mode & 07777, 0660);
   assert_int_equal(st.st_gid, getgid());
 
-  /* No such group: no socket at all rather than one with other access */
+  /* What cannot work is refused by configure: no such group, no directory */
   ap_configure(EGRESSES);
-  start(tmp_sprintf("  controller socket \"%s\" group \"no-such-group-here\";\n", path));
-  assert_null(p->ctl_sk);
+  assert_config_error(ap_conf(tmp_sprintf("  controller socket \"%s\" group \"no-such-group-here\";\n", path)),
+		      tmp_sprintf("controller socket %s: no group 'no-such-group-here'", path));
+  assert_config_error(ap_conf(tmp_sprintf("  controller socket \"%s/no-such-dir/ap.ctl\";\n", dir)),
+		      "no directory");
+  assert_config_error(ap_conf(tmp_sprintf("  state filename \"%s/no-such-dir/ap.state\";\n", dir)),
+		      "state file /tmp/ap-ctl-test");
+  char lng[101];				/* With the directory, too long for a socket address */
+  memset(lng, 'a', 100);
+  lng[100] = 0;
+  assert_config_error(ap_conf(tmp_sprintf("  controller socket \"%s/%s\";\n", dir, lng)),
+		      "path too long (at most 107 bytes)");
   assert_int_equal(access(path, F_OK), -1);
 
   /* A dead BIRD's socket is replaced */
@@ -694,13 +712,6 @@ socket_file_access_and_leftovers(void **state UNUSED)
   assert_true(S_ISREG(st.st_mode));
   unlink(path);
 
-  /* Too long for a socket address: logged, not fatal */
-  char lng[200];
-  memset(lng, 'a', 199);
-  lng[199] = 0;
-  ap_configure(EGRESSES);
-  start(tmp_sprintf("  controller socket \"%s/%s\";\n", dir, lng));
-  assert_null(p->ctl_sk);
 }
 
 static void
@@ -721,12 +732,30 @@ reconfigure_moves_the_socket_in_place(void **state UNUSED)
   assert_int_equal(access(other, F_OK), 0);
   exchange(fd, "status\n", STATUS(1, 0, 1));
 
-  /* A socket that could not be opened is tried again by the next configure */
-  start(tmp_sprintf("  controller socket \"%s\" group \"no-such-group-here\";\n", path));
-  assert_null(p->ctl_sk);
-  assert_int_equal(access(other, F_OK), -1);
+  /* A new path that cannot be opened (a file is there) keeps the working socket */
+  int ffd = open(path, O_CREAT | O_WRONLY, 0600);
+  close(ffd);
+  start(tmp_sprintf("  controller socket \"%s\";\n", path));
+  assert_ptr_equal(&p->p, before);
+  assert_non_null(p->ctl_sk);
+  assert_int_equal(access(other, F_OK), 0);
+  assert_non_null(strstr(p->ctl_error, "the path exists and is not a socket; still listening on"));
+  exchange(fd, "ping\n", "ok pong\n");
+  unlink(path);
+
+  /* ... and is tried again by the next configure */
   start_default();
   assert_ptr_equal(&p->p, before);
+  assert_int_equal(access(other, F_OK), -1);
+  assert_string_equal(p->ctl_error, "");
+
+  /* Mode and group change on the socket itself, at the same path */
+  struct group *gr = getgrgid(getgid());
+  start(tmp_sprintf("  controller socket \"%s\" mode 0600 group \"%s\";\n", path, gr->gr_name));
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 07777, 0600);
+  exchange(fd, "ping\n", "ok pong\n");
 
   /* And no socket at all: connected controllers stay */
   start("");
