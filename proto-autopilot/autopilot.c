@@ -300,6 +300,7 @@ autopilot_start(struct proto *P)
   add_tail(&autopilot_instances, &p->instance_n);
   autopilot_tag_changed();
   autopilot_lfib_start(p);
+  autopilot_audit_start(p);
   autopilot_ovr_start(p);
   autopilot_state_start(p);
   autopilot_ctl_start(p);

@@ -87,6 +87,25 @@ struct autopilot_config {
 #define AUTOPILOT_DEFAULT_LOCAL_PREF	4294967295U
 #define AUTOPILOT_STATE_DELAY		(100 MS)	/* State file: longest a change waits to be written */
 #define AUTOPILOT_LOG_EACH		10	/* Overrides going pending logged one by one per round */
+#define AUTOPILOT_AUDIT_EACH		10	/* Override changes logged one by one per round */
+
+/* Kinds of change the audit log tells apart */
+enum autopilot_audit_kind {
+  AP_AUDIT_ADDED,			/* A prefix got an override */
+  AP_AUDIT_REPLACED,			/* An override got another target, expiry or reason */
+  AP_AUDIT_WITHDRAWN,			/* An override was removed by a request */
+  AP_AUDIT_EXPIRED,			/* An override reached its expiry time */
+  AP_AUDIT_RESTORED,			/* An override came back after a restart */
+  AP_AUDIT_MAX,
+};
+
+/* The audit log of this event round (audit.c) */
+struct autopilot_audit {
+  char by[64];				/* Who makes the changes now */
+  uint count[AP_AUDIT_MAX];		/* Changes of this round, by kind */
+  uint total;				/* All changes of this round */
+  u8 several;				/* This round's changes came from more than one actor */
+};
 #define AUTOPILOT_ROUND_COPIES		512	/* New override copies announced per event round */
 
 /* What one watched table looks like through its channel */
@@ -147,6 +166,9 @@ struct autopilot_proto {
   int ovr_recheck;			/* Paths were added: recheck pending and covering */
   uint ovr_flushing;			/* Egresses with a channel being flushed */
   uint ovr_round_pending;		/* Overrides gone pending in this event round */
+  uint ovr_round_active;		/* Overrides gone active in this event round */
+  struct autopilot_audit audit;		/* Changes of this round, for the audit log */
+  event *audit_event;			/* Sums up the round's changes at its end */
   uint mgr_rejected[2];			/* IPv4, IPv6 manager routes refused since start */
 
   struct channel *alt[2][AUTOPILOT_MAX_ALT];	/* Host: alternate table k+1 for IPv4, IPv6 */
@@ -167,6 +189,7 @@ struct autopilot_proto {
   char *ctl_path;			/* Its path (our copy: the config may go first), for unlink */
   list ctl_conns;			/* Connected controllers: struct autopilot_ctl_conn */
   event *ctl_event;			/* Frees closed connections, answers waiting status requests */
+  uint ctl_next_id;			/* Number of the next connection */
   char ctl_error[320];			/* Why the configured socket is not open, "" if it is */
   /* --- end of controller socket --- */
 };
@@ -186,6 +209,12 @@ autopilot_cf_channel(struct proto_config *CF, const char *name)
 
   return NULL;
 }
+
+/* audit.c */
+void autopilot_audit_start(struct autopilot_proto *p);
+void autopilot_audit_by(struct autopilot_proto *p, const char *fmt, ...);
+void autopilot_audit(struct autopilot_proto *p, uint what, const net_addr *n, const char *from, const char *to,
+		     const char *reason);
 
 /* ctl.c and state.c: what configure check can tell will not work */
 void autopilot_ctl_check_config(struct autopilot_config *cf);
@@ -245,6 +274,7 @@ struct autopilot_ctl_conn {
   uint out_len;				/* Bytes in out */
   uint out_size;			/* Allocated size of out */
   uint out_sent;			/* Leading bytes of out the socket is writing, 0 if none */
+  uint id;				/* Connection number since the protocol started, for the audit log */
   uint requests;			/* Lines received, for the trace */
   struct autopilot_request *batch;	/* Requests of the open batch */
   u32 *batch_lineno;			/* Line (counted from begin) of each of them */

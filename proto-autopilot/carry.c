@@ -121,6 +121,7 @@ autopilot_carry_restore(struct autopilot_proto *p)
   if (!c)
     return 0;
 
+  autopilot_audit_by(p, "memory (kept over the restart)");
   for (uint i = 0; i < c->count; i++)
   {
     struct autopilot_request *r = &c->reqs[i];

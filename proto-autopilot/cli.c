@@ -82,6 +82,7 @@ autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uin
   if (expires)
     req.expires = current_real_time() + (btime) expires S;
 
+  autopilot_audit_by(p, "birdc");
   if (autopilot_ovr_add(p, &req, AP_SRC_CLI, err) < 0)
     cli_msg(REPLY_REFUSED, "%s", err);
   else
@@ -97,6 +98,7 @@ autopilot_cmd_withdraw(struct symbol *sym, const net_addr *n)
   if (!p)
     return;
 
+  autopilot_audit_by(p, "birdc");
   if (autopilot_ovr_withdraw(p, n, err) < 0)
     cli_msg(REPLY_REFUSED, "%s", err);
   else
@@ -110,6 +112,7 @@ autopilot_cmd_flush(struct symbol *sym, const char *target)
   if (!p)
     return;
 
+  autopilot_audit_by(p, "birdc (flush)");
   uint n = autopilot_ovr_flush(p, target, AP_SRC_MAX);
   cli_msg(REPLY_DONE, "%u overrides withdrawn", n);
 }
@@ -185,6 +188,7 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
     goto done;
   }
 
+  autopilot_audit_by(p, "birdc (load)");
   if (autopilot_ovr_batch_at(p, reqs, n, 1, AP_SRC_CLI, err, &bad) < 0)
   {
     if (bad < n)

@@ -303,6 +303,8 @@ ctl_batch_commit(struct autopilot_ctl_conn *c, const char *tag)
   if (!tag[0])
     tag = c->batch_tag;
 
+  autopilot_audit_by(p, "controller #%u (%s)", c->id, (c->batch_op == AP_OP_SYNC) ? "sync" : "batch");
+
   if (c->batch_bad)
     ctl_reply(c, tag, "error batch line %u: %s", c->batch_bad, c->batch_err);
   else if (autopilot_ovr_batch_at(p, c->batch, c->batch_len, c->batch_op == AP_OP_SYNC,
@@ -421,6 +423,8 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
     ctl_reply(c, req->tag, "error bad-request %s", err);
     return;
   }
+
+  autopilot_audit_by(p, "controller #%u", c->id);
 
   switch (req->op)
   {
@@ -582,7 +586,7 @@ ctl_close(struct autopilot_ctl_conn *c)
   if (c->batch_op)
     TRACE(D_EVENTS, "Controller disconnected with a batch open (%u requests): dropped", c->batch_len);
 
-  TRACE(D_EVENTS, "Controller disconnected after %u requests", c->requests);
+  log(L_INFO "%s: Controller #%u disconnected after %u requests", c->p->p.name, c->id, c->requests);
 
   c->closed = 1;
   c->sk->rx_hook = NULL;
@@ -778,6 +782,7 @@ ctl_accept(sock *sk, uint size UNUSED)
 
   c->p = p;
   c->sk = sk;
+  c->id = ++p->ctl_next_id;
   c->out_size = CTL_OUT_INIT;
   c->out = mb_alloc(p->p.pool, c->out_size);
   add_tail(&p->ctl_conns, &c->n);
@@ -788,7 +793,7 @@ ctl_accept(sock *sk, uint size UNUSED)
   sk->err_hook = ctl_err;
   sk->fast_rx = 1;
 
-  TRACE(D_EVENTS, "Controller connected");
+  log(L_INFO "%s: Controller #%u connected", p->p.name, c->id);
   return 0;
 }
 

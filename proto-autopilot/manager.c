@@ -66,7 +66,10 @@ autopilot_manager_drop(struct autopilot_proto *p, const net_addr *n)
   char err[AUTOPILOT_ERR_MAX];
 
   if (o && (o->source == AP_SRC_BGP))
+  {
+    autopilot_audit_by(p, "manager table");
     autopilot_ovr_withdraw(p, n, err);
+  }
 }
 
 /**
@@ -110,6 +113,7 @@ autopilot_manager_notify(struct autopilot_proto *p, net *n, rte *new)
   if (o && (o->source == AP_SRC_BGP) && o->target && !strcmp(o->target, e->name))
     return;
 
+  autopilot_audit_by(p, "manager %s", new->src->proto->name);
   if (autopilot_ovr_add(p, &req, AP_SRC_BGP, err) < 0)
   {
     log(L_WARN "%s: Manager route %N via %I refused: %s", p->p.name, a, nh, err);

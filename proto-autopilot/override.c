@@ -398,6 +398,9 @@ autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
   }
 
   autopilot_ovr_announce(p, o, c, r);
+  if ((o->state != AP_OVR_ACTIVE) && (p->ovr_round_active++ < AUTOPILOT_LOG_EACH))
+    log(L_INFO "%s: Override %N -> %s active: path of %N via %s (label %u)", p->p.name, &o->net,
+	o->target ?: AUTOPILOT_NEXT_BEST, &o->src, e ? e->name : "?", o->via_label);
   autopilot_ovr_set_state(p, o, AP_OVR_ACTIVE);
   return 1;
 }
@@ -456,7 +459,7 @@ autopilot_ovr_event(void *data)
   /* Take the list: updates may mark more (they go to a new list) */
   o = p->ovr_dirty;
   p->ovr_dirty = NULL;
-  p->ovr_round_pending = 0;
+  p->ovr_round_pending = p->ovr_round_active = 0;
 
   for (; o; o = next)
   {
@@ -487,6 +490,9 @@ autopilot_ovr_event(void *data)
   if (p->ovr_round_pending > AUTOPILOT_LOG_EACH)
     log(L_INFO "%s: ... and %u more overrides went pending", p->p.name,
 	p->ovr_round_pending - AUTOPILOT_LOG_EACH);
+  if (p->ovr_round_active > AUTOPILOT_LOG_EACH)
+    log(L_INFO "%s: ... and %u more overrides went active", p->p.name,
+	p->ovr_round_active - AUTOPILOT_LOG_EACH);
 }
 
 /* Is every override resolved (none dirty, none waiting for a round)? */
@@ -517,7 +523,7 @@ autopilot_ovr_tick(timer *t)
 
     if (o->expires && (o->expires <= now))
     {
-      log(L_INFO "%s: Override %N -> %s expired", p->p.name, &o->net, o->target ?: AUTOPILOT_NEXT_BEST);
+      autopilot_audit(p, AP_AUDIT_EXPIRED, (net_addr *) &o->net, o->target ?: AUTOPILOT_NEXT_BEST, NULL, NULL);
       o->deleted = 1;
       p->ovr_count--;
       expired++;
@@ -663,10 +669,14 @@ autopilot_ovr_check_add(struct autopilot_proto *p, const struct autopilot_reques
 
 /* Apply a validated add */
 static void
-autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source)
+autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, int restore)
 {
   const net_addr *n = (const net_addr *) &req->net;
   struct autopilot_override *o = HASH_FIND(p->ovr_hash, OVR, n);
+  const char *from = (o && !o->deleted) ? tmp_sprintf("%s", o->target ?: AUTOPILOT_NEXT_BEST) : NULL;
+
+  autopilot_audit(p, restore ? AP_AUDIT_RESTORED : from ? AP_AUDIT_REPLACED : AP_AUDIT_ADDED, n, from,
+		  req->target, req->reason);
 
   if (!o)
   {
@@ -698,6 +708,7 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
 static void
 autopilot_ovr_do_withdraw(struct autopilot_proto *p, struct autopilot_override *o)
 {
+  autopilot_audit(p, AP_AUDIT_WITHDRAWN, (net_addr *) &o->net, o->target ?: AUTOPILOT_NEXT_BEST, NULL, NULL);
   o->deleted = 1;
   p->ovr_count--;
   autopilot_ovr_dirty(p, o);
@@ -719,7 +730,7 @@ autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req
   if (req->expires && (req->expires <= current_real_time()))
     return OVR_ERR("expired", "expiry time is in the past");
 
-  autopilot_ovr_do_add(p, req, source);
+  autopilot_ovr_do_add(p, req, source, 0);
   autopilot_state_changed(p);
   return 0;
 }
@@ -744,7 +755,7 @@ autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request 
   if (!autopilot_ovr_find(p, n) && (p->ovr_count >= ap_cf(p)->max_overrides))
     return OVR_ERR("over-limit", "%u overrides, the limit is %u", p->ovr_count, ap_cf(p)->max_overrides);
 
-  autopilot_ovr_do_add(p, req, AP_SRC_CLI);
+  autopilot_ovr_do_add(p, req, AP_SRC_CLI, 1);
   return 0;
 }
 
@@ -932,7 +943,7 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
 	(o->expires == r->expires) && !strcmp(o->reason ?: "", r->reason ?: ""))
       continue;
 
-    autopilot_ovr_do_add(p, r, source);
+    autopilot_ovr_do_add(p, r, source, 0);
   }
 
   autopilot_state_changed(p);

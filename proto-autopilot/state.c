@@ -214,6 +214,7 @@ autopilot_state_read(struct autopilot_proto *p, const char *file)
   uint lineno = 0, restored = 0, expired = 0, problems = 0, managed = 0;
   int end = -1;
 
+  autopilot_audit_by(p, "the state file");
   FILE *f = fopen(file, "r");
   if (!f)
   {

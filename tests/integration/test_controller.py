@@ -11,6 +11,7 @@ contract) and the override marker (65000, 3, 1).
 import grp
 import os
 import pathlib
+import re
 import shutil
 import socket
 import subprocess
@@ -20,9 +21,9 @@ import time
 
 import pytest
 
-from ovr_helpers import (OVERRIDE_LC, birdc_rc, V4, V6, OvrPop, Transit, best_label, host_best,
+from ovr_helpers import (OVERRIDE_LC, bird_reply, birdc_rc, log_lines, V4, V6, OvrPop, Transit, best_label, host_best,
                          overrides_on_host, show_overrides)
-from pop import wait_for
+from pop import wait_for, wait_until
 
 TOOL = pathlib.Path(__file__).resolve().parents[2] / "tools" / "autopilot-ctl"
 P, Q, R = V4
@@ -319,3 +320,42 @@ def test_ctl_ipv6(topo, bins, sockdir):
     assert ctl(pop, "sync", str(f)) == (0, ["ok 2"])
     settle(pop, {P6: T2, P: T2})
     assert status(pop) == ["ok overrides 2 active 2 pending 0 shadow 0"]
+
+
+def test_audit_log(topo, bins, sockdir):
+    """Every change of an override is logged once, with prefix, old and new
+    target, who made it and why; a sync of a thousand is a dozen lines."""
+    pop = build(topo, bins, sockdir)
+    sw = pop.switch
+
+    def lines(pattern):
+        return log_lines(sw, pattern)
+
+    assert ctl(pop, "add", P, "t2", "--reason", "link A hot") == (0, ["ok"])
+    assert wait_until(lambda: lines(r"ap: Controller #\d+ connected"), 5)
+    conn = re.search(r"Controller #(\d+) connected$", lines(r"ap: Controller #\d+ connected$")[0]).group(1)
+    assert lines(rf"ap: Override {P}: none -> t2 \(added by controller #{conn}, reason \"link A hot\"\)$")
+    assert wait_until(lambda: lines(rf"ap: Override {P} -> t2 active: path of {P} via t2 \(label 1002\)"), 5)
+
+    # An operator replaces it, the controller takes it back, the operator flushes
+    code, out = bird_reply(sw.daemon, f'autopilot add ap {P} t1 reason "operator"')
+    assert code < 8000, out
+    assert lines(rf"ap: Override {P}: t2 -> t1 \(replaced by birdc, reason \"operator\"\)$")
+    assert ctl(pop, "add", P, "t2") == (0, ["ok"])
+    assert lines(rf"ap: Override {P}: t1 -> t2 \(replaced by controller #\d+\)$")
+    code, out = bird_reply(sw.daemon, "autopilot flush ap")
+    assert code < 8000, out
+    assert lines(rf"ap: Override {P}: t2 -> none \(withdrawn by birdc \(flush\)\)$")
+
+    # Expiry is logged as such
+    assert ctl(pop, "add", Q, "t2", "--expires", "1") == (0, ["ok"])
+    assert wait_until(lambda: lines(rf"ap: Override {Q}: t2 -> none \(expired\)$"), 5)
+
+    # A sync of 1,000: ten lines, then one that sums up the rest
+    body = "".join(f"add 10.{i // 256}.{i % 256}.0/24 t2\n" for i in range(1000))
+    assert ctl(pop, "sync", "-", stdin=body.encode()) == (0, ["ok 1000"])
+    summary = wait_until(lambda: lines(r"ap: \.\.\. and \d+ more override changes by controller"), 5)
+    assert re.search(r"\.\.\. and 990 more override changes by controller #\d+ \(sync\) \(1000 added, "
+                     r"0 replaced, 0 withdrawn, 0 expired, 0 restored\); 1000 in all$", summary[-1]), summary
+    assert len(lines(r"ap: Override 10\.\d+\.\d+\.0/24: none -> t2 \(added by controller #\d+ \(sync\)\)$")) == 10
+    assert lines(r"ap: Controller #\d+ disconnected after \d+ requests")

@@ -370,7 +370,7 @@ def test_expiry(topo, bins):
     settle(hosts, {})
     counts, rows = show_overrides(sw)
     assert (counts["total"], counts["expired"], rows) == (0, 1, {})
-    assert log_lines(sw, rf"ap: Override {P} -> t2 expired")
+    assert log_lines(sw, rf"ap: Override {P}: t2 -> none \(expired\)$")
     assert wait_state(pop, 0)[1:] == ["# end 0"]
 
     assert "Expiry must be at least 1 second" in refused(sw, f"autopilot add ap {P} t2 expires 0")
