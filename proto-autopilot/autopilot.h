@@ -183,6 +183,16 @@ struct autopilot_proto {
   btime state_unsaved;			/* Real time of the oldest change not on disk, 0 if none */
   btime state_failed;			/* Real time of the last write, when it failed; else 0 */
   char state_error[320];		/* Why it failed */
+  char state_snapshot[256];		/* State file our journal belongs to: read at start or written since */
+  int journal_fd;			/* FILE.journal, open for appending, -1 if not open */
+  char journal_file[272];		/* Its path */
+  u64 journal_size;			/* Its length: the end of its last commit */
+  uint journal_records;			/* Changes in it */
+  int journal_replaying;		/* Restoring from it: record nothing */
+  byte *jbuf;				/* Changes recorded since the last commit, as journal lines */
+  uint jbuf_len;			/* Bytes in jbuf */
+  uint jbuf_size;			/* Its allocated size */
+  uint jbuf_records;			/* Changes in jbuf */
 
   /* --- Controller socket (ctl.c) --- */
   struct birdsock *ctl_sk;		/* Listening socket, NULL if none */
@@ -209,6 +219,18 @@ autopilot_cf_channel(struct proto_config *CF, const char *name)
 
   return NULL;
 }
+
+/* journal.c */
+void autopilot_journal_start(struct autopilot_proto *p);
+void autopilot_journal_stop(struct autopilot_proto *p);
+void autopilot_journal_record(struct autopilot_proto *p, const struct autopilot_request *req);
+int autopilot_journal_commit(struct autopilot_proto *p);
+int autopilot_journal_folded(struct autopilot_proto *p);
+int autopilot_journal_lost(struct autopilot_proto *p);
+uint autopilot_journal_replay(struct autopilot_proto *p, uint *expired, uint *managed);
+
+/* state.c: everything changed so far on disk (journal or snapshot); 0 if so */
+int autopilot_state_commit(struct autopilot_proto *p);
 
 /* audit.c */
 void autopilot_audit_start(struct autopilot_proto *p);

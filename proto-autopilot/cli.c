@@ -61,6 +61,21 @@ autopilot_cli_proto(struct symbol *sym)
   return p;
 }
 
+/*
+ * A change is acknowledged once it is on disk (with a state file): until
+ * then birdc gets no "done", but an error saying the change is live and why
+ * it is not saved.
+ */
+static int
+autopilot_cli_saved(struct autopilot_proto *p)
+{
+  if (autopilot_state_commit(p) == 0)
+    return 1;
+
+  cli_msg(REPLY_REFUSED, "Applied, but NOT saved: %s", p->state_error);
+  return 0;
+}
+
 void
 autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uint expires, const char *reason)
 {
@@ -85,7 +100,7 @@ autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uin
   autopilot_audit_by(p, "birdc");
   if (autopilot_ovr_add(p, &req, AP_SRC_CLI, err) < 0)
     cli_msg(REPLY_REFUSED, "%s", err);
-  else
+  else if (autopilot_cli_saved(p))
     cli_msg(REPLY_DONE, "Override %N -> %s added%s", n, target, ((struct autopilot_config *) p->p.cf)->shadow ? " (shadow mode)" : "");
 }
 
@@ -101,7 +116,7 @@ autopilot_cmd_withdraw(struct symbol *sym, const net_addr *n)
   autopilot_audit_by(p, "birdc");
   if (autopilot_ovr_withdraw(p, n, err) < 0)
     cli_msg(REPLY_REFUSED, "%s", err);
-  else
+  else if (autopilot_cli_saved(p))
     cli_msg(REPLY_DONE, "Override %N withdrawn", n);
 }
 
@@ -114,7 +129,8 @@ autopilot_cmd_flush(struct symbol *sym, const char *target)
 
   autopilot_audit_by(p, "birdc (flush)");
   uint n = autopilot_ovr_flush(p, target, AP_SRC_MAX);
-  cli_msg(REPLY_DONE, "%u overrides withdrawn", n);
+  if (autopilot_cli_saved(p))
+    cli_msg(REPLY_DONE, "%u overrides withdrawn", n);
 }
 
 /**
@@ -196,7 +212,7 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
     else
       cli_msg(REPLY_REFUSED, "%s: %s; nothing changed", file, err);
   }
-  else
+  else if (autopilot_cli_saved(p))
     cli_msg(REPLY_DONE, "Loaded %u overrides from %s", n, file);
 
 done:

@@ -621,6 +621,21 @@ ctl_flush(struct autopilot_ctl_conn *c)
   if (!c->out_len || c->out_sent)
     return 1;
 
+  /*
+   * No reply goes out before the changes it acknowledges are on disk (all
+   * of this round's, of every connection, in one write). When they cannot
+   * be saved, the client gets no acknowledgement at all: its connection is
+   * closed, the changes stay in effect (fail static) and show says why.
+   */
+  if (autopilot_state_commit(c->p) < 0)
+  {
+    log(L_ERR "%s: Controller #%u: changes not saved, closing its connection without replies",
+	c->p->p.name, c->id);
+    c->out_len = 0;
+    ctl_close(c);
+    return 0;
+  }
+
   sk->tbuf = c->out;
   c->out_sent = c->out_len;
 

@@ -53,6 +53,8 @@
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
 
+static void autopilot_ovr_record_withdraw(struct autopilot_proto *p, struct autopilot_override *o);
+
 const char *autopilot_ovr_state_names[AP_OVR_STATES] = {
   [AP_OVR_PENDING] = "pending",
   [AP_OVR_ACTIVE] = "active",
@@ -524,6 +526,7 @@ autopilot_ovr_tick(timer *t)
     if (o->expires && (o->expires <= now))
     {
       autopilot_audit(p, AP_AUDIT_EXPIRED, (net_addr *) &o->net, o->target ?: AUTOPILOT_NEXT_BEST, NULL, NULL);
+      autopilot_ovr_record_withdraw(p, o);
       o->deleted = 1;
       p->ovr_count--;
       expired++;
@@ -702,13 +705,26 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
   o->source = (req->source < AP_SRC_MAX) ? req->source : source;
   o->why = "not resolved yet";
 
+  struct autopilot_request rec;
+  autopilot_ovr_to_request(o, &rec);
+  autopilot_journal_record(p, &rec);
+
   autopilot_ovr_dirty(p, o);
+}
+
+static void
+autopilot_ovr_record_withdraw(struct autopilot_proto *p, struct autopilot_override *o)
+{
+  struct autopilot_request rec = { .op = AP_OP_WITHDRAW };
+  net_copy((net_addr *) &rec.net, (net_addr *) &o->net);
+  autopilot_journal_record(p, &rec);
 }
 
 static void
 autopilot_ovr_do_withdraw(struct autopilot_proto *p, struct autopilot_override *o)
 {
   autopilot_audit(p, AP_AUDIT_WITHDRAWN, (net_addr *) &o->net, o->target ?: AUTOPILOT_NEXT_BEST, NULL, NULL);
+  autopilot_ovr_record_withdraw(p, o);
   o->deleted = 1;
   p->ovr_count--;
   autopilot_ovr_dirty(p, o);

@@ -14,13 +14,14 @@
  * times), between a header and an "# end N" trailer that tells a complete
  * file from a truncated one.
  *
- * A change starts a short timer (AUTOPILOT_STATE_DELAY) unless it runs, and
- * the timer writes the whole set once: a batch of any size, or a stream of
- * a hundred thousand requests a second, costs at most ten writes a second,
- * and a crash loses at most that window. Stopping the protocol writes at
- * once. A write goes to FILE.tmp, is fsync()ed, renamed over FILE, and the
- * directory is fsync()ed: a crash leaves the old file or the new one,
- * never a mix.
+ * Changes reach the disk through the journal (journal.c) before they are
+ * acknowledged; the state file is the snapshot the journal is folded into:
+ * when the journal has grown past the set, at start and when the protocol
+ * stops. A snapshot goes to FILE.tmp, is fsync()ed, renamed over FILE, and
+ * the directory is fsync()ed: a crash leaves the old file or the new one,
+ * never a mix. A short timer (AUTOPILOT_STATE_DELAY) after changes commits
+ * those nobody waits for (expiry, routing managers) and folds a long
+ * journal.
  *
  * On start every valid line is restored, except a routing manager's
  * (source bgp): the manager announces those again, and one it withdrew
@@ -129,14 +130,64 @@ autopilot_state_write(struct autopilot_proto *p, const char *file)
   return 0;
 }
 
+/*
+ * The whole set into the state file, and the journal emptied: it is all in
+ * the snapshot now, including changes not yet committed to the journal.
+ */
+static int
+autopilot_state_fold(struct autopilot_proto *p)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+
+  /* Append first: a crash before the journal is emptied replays to the same set */
+  autopilot_journal_commit(p);
+
+  if (autopilot_state_write(p, cf->state_file) < 0)
+    return -1;
+
+  bsnprintf(p->state_snapshot, sizeof(p->state_snapshot), "%s", cf->state_file);
+  p->jbuf_len = p->jbuf_records = 0;
+  return autopilot_journal_folded(p);
+}
+
+/**
+ * autopilot_state_commit - everything changed so far onto disk
+ * @p: autopilot instance
+ *
+ * Before a reply acknowledges a change. Appends to the journal; the first
+ * time after the state file was configured anew it writes the snapshot
+ * instead (a journal is only good on top of its own state file). Returns
+ * 0 when everything is on disk, or there is no state file.
+ */
+int
+autopilot_state_commit(struct autopilot_proto *p)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+
+  if (!cf->state_file || !p->state_loaded)
+    return 0;
+
+  /* A journal is only good on top of its own state file, and only while it is there */
+  if (strcmp(p->state_snapshot, cf->state_file) || autopilot_journal_lost(p))
+    return autopilot_state_fold(p);
+
+  return autopilot_journal_commit(p);
+}
+
+/* A moment after changes: commit what nobody waits for, fold a long journal */
 static void
 autopilot_state_timer(timer *t)
 {
   struct autopilot_proto *p = t->data;
   struct autopilot_config *cf = (void *) p->p.cf;
 
-  if (cf->state_file && p->state_loaded)
-    autopilot_state_write(p, cf->state_file);
+  if (!cf->state_file || !p->state_loaded)
+    return;
+
+  if (autopilot_state_commit(p) < 0)
+    tm_start(p->state_timer, 1 S);		/* And again, until the disk takes it */
+  else if (p->journal_records > MAX(4096, 2 * p->ovr_count))
+    autopilot_state_fold(p);
 }
 
 void
@@ -197,16 +248,21 @@ autopilot_state_show(struct autopilot_proto *p)
 void
 autopilot_state_flush(struct autopilot_proto *p)
 {
-  if (p->state_timer && tm_active(p->state_timer))
-  {
+  struct autopilot_config *cf = (void *) p->p.cf;
+
+  if (p->state_timer)
     tm_stop(p->state_timer);
-    autopilot_state_timer(p->state_timer);
-  }
+
+  if (cf->state_file && p->state_loaded && (p->jbuf_records || p->journal_records ||
+					    strcmp(p->state_snapshot, cf->state_file)))
+    autopilot_state_fold(p);
+
+  autopilot_journal_stop(p);
 }
 
-/* Read the state file; returns the number of problems found */
+/* Read the state file; returns the number of problems found, counts the skipped */
 static uint
-autopilot_state_read(struct autopilot_proto *p, const char *file)
+autopilot_state_read(struct autopilot_proto *p, const char *file, uint *expired_, uint *managed_)
 {
   char line[STATE_LINE_MAX + 2], err[AUTOPILOT_ERR_MAX];
   struct autopilot_request req;
@@ -224,7 +280,7 @@ autopilot_state_read(struct autopilot_proto *p, const char *file)
       return 1;
     }
 
-    log(L_INFO "%s: No state file %s, starting with no overrides", p->p.name, file);
+    log(L_INFO "%s: No state file %s yet", p->p.name, file);
     return 0;
   }
 
@@ -325,10 +381,8 @@ autopilot_state_read(struct autopilot_proto *p, const char *file)
     problems++;
   }
 
-  log(L_INFO "%s: Restored %u overrides from %s (%u expired meanwhile, %u problems)%s",
-      p->p.name, restored, file, expired, problems,
-      managed ? tmp_sprintf("; %u of routing managers left to them", managed) : "");
-
+  *expired_ += expired;
+  *managed_ += managed;
   return problems;
 }
 
@@ -345,12 +399,15 @@ autopilot_state_start(struct autopilot_proto *p)
   p->state_loaded = 0;
   p->state_saved = p->state_unsaved = p->state_failed = 0;
   p->state_saved_count = 0;
+  p->state_snapshot[0] = 0;
+  autopilot_journal_start(p);
 
   /* What was live before a restart beats a file that may be stale */
   if (autopilot_carry_restore(p))
   {
     p->state_loaded = 1;
-    autopilot_state_changed(p);
+    if (cf->state_file)
+      autopilot_state_fold(p);
     return;
   }
 
@@ -360,14 +417,24 @@ autopilot_state_start(struct autopilot_proto *p)
     return;
   }
 
-  if (autopilot_state_read(p, cf->state_file))
-  {
-    char *keep = tmp_sprintf("%s.corrupt", cf->state_file);
-    if (rename(cf->state_file, keep) == 0)
-      log(L_WARN "%s: Kept the damaged state file as %s", p->p.name, keep);
-  }
+  uint expired = 0, managed = 0;
+  uint problems[2] = { autopilot_state_read(p, cf->state_file, &expired, &managed) };
+  problems[1] = autopilot_journal_replay(p, &expired, &managed);
+  const char *files[2] = { cf->state_file, tmp_sprintf("%s.journal", cf->state_file) };
 
-  /* Only now may writes replace the file */
+  log(L_INFO "%s: Restored %u overrides from %s (%u expired meanwhile, %u problems)%s",
+      p->p.name, p->ovr_count, cf->state_file, expired, problems[0] + problems[1],
+      managed ? tmp_sprintf("; %u of routing managers left to them", managed) : "");
+
+  for (int i = 0; i < 2; i++)
+    if (problems[i])
+    {
+      char *keep = tmp_sprintf("%s.corrupt", files[i]);
+      if (rename(files[i], keep) == 0)
+	log(L_WARN "%s: Kept the damaged %s as %s", p->p.name, i ? "journal" : "state file", keep);
+    }
+
+  /* Only now may writes replace the file: the restored set, and a new journal */
   p->state_loaded = 1;
-  autopilot_state_changed(p);
+  autopilot_state_fold(p);
 }

@@ -1,0 +1,353 @@
+/*
+ *	BIRD -- Autopilot override journal: acknowledged means on disk
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+/**
+ * DOC: Journal
+ *
+ * A reply "ok" to a change must mean the change survives a crash at that
+ * instant. Rewriting the whole state file before each reply would cost a
+ * write of the whole set per request; instead each change is appended to
+ * FILE.journal as one line (the state file's own words: "add ..." with
+ * absolute times, or "withdraw PREFIX"), and the lines of everything
+ * changed since the last commit are written at once and fdatasync()ed
+ * before any reply to them goes out: one small write per event round and
+ * connection, whatever the number of requests in it (group commit, as
+ * databases do). Each commit ends with a "# commit" line; on restore, the
+ * state file is read and then the journal is replayed, commit by commit, and
+ * lines after the last "# commit" (a write cut by the crash, never
+ * acknowledged) are dropped: a batch is on disk whole or not at all.
+ *
+ * The journal is folded into the state file (a snapshot, written as before:
+ * FILE.tmp, fsync, rename, directory fsync) when it has grown past the set
+ * it describes, at start and when the protocol stops; the journal is then
+ * emptied. A crash between the two leaves a journal whose replay over the
+ * new snapshot changes nothing: the snapshot was written after the
+ * journal's last commit, and replaying is idempotent (an add sets, a
+ * withdraw removes if there).
+ *
+ * Replay follows the state file's rules: an add whose expiry passed, or
+ * one of a routing manager, removes what the prefix had.
+ */
+
+#undef LOCAL_DEBUG
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "nest/bird.h"
+#include "nest/protocol.h"
+#include "lib/string.h"
+#include "autopilot.h"
+
+#define JOURNAL_COMMIT	"# commit\n"
+#define JOURNAL_LINE_MAX 1024
+#define JOURNAL_MIN	4096		/* Records before a fold is worth it, whatever the set */
+
+/* A failed write: logged, and kept for show until a write succeeds */
+static int
+journal_fail(struct autopilot_proto *p, const char *what, const char *file)
+{
+  bsnprintf(p->state_error, sizeof(p->state_error), "Cannot %s journal %s: %m", what, file);
+  log(L_ERR "%s: %s", p->p.name, p->state_error);
+  p->state_failed = current_real_time();
+  return -1;
+}
+
+static const char *
+journal_path(struct autopilot_proto *p)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+  return cf->state_file ? tmp_sprintf("%s.journal", cf->state_file) : NULL;
+}
+
+/* Room for @n more bytes of records */
+static byte *
+journal_reserve(struct autopilot_proto *p, uint n)
+{
+  if (p->jbuf_len + n > p->jbuf_size)
+  {
+    p->jbuf_size = MAX(2 * p->jbuf_size, MAX(p->jbuf_len + n, 4096));
+    p->jbuf = p->jbuf ? mb_realloc(p->jbuf, p->jbuf_size) : mb_alloc(p->p.pool, p->jbuf_size);
+  }
+
+  return p->jbuf + p->jbuf_len;
+}
+
+/**
+ * autopilot_journal_record - queue one change for the next commit
+ * @p: autopilot instance
+ * @req: an add (the override as it now is) or a withdraw
+ *
+ * Nothing is recorded while the set is being restored, nor without a state
+ * file.
+ */
+void
+autopilot_journal_record(struct autopilot_proto *p, const struct autopilot_request *req)
+{
+  if (!((struct autopilot_config *) p->p.cf)->state_file || p->journal_replaying || !p->state_loaded)
+    return;
+
+  byte *b = journal_reserve(p, JOURNAL_LINE_MAX + 1);
+  int n = autopilot_request_format(req, (char *) b, JOURNAL_LINE_MAX);
+  if (n < 0)
+    bug("Autopilot: override %N does not fit a journal line", &req->net);
+
+  b[n] = '\n';
+  p->jbuf_len += n + 1;
+  p->jbuf_records++;
+}
+
+/* Was the journal we append to removed or replaced? Then it no longer holds what it had */
+int
+autopilot_journal_lost(struct autopilot_proto *p)
+{
+  struct stat a, b;
+
+  return (p->journal_fd >= 0) &&
+    (fstat(p->journal_fd, &a) || stat(p->journal_file, &b) || (a.st_dev != b.st_dev) || (a.st_ino != b.st_ino));
+}
+
+/* Open the journal of the configured state file, if it is not open */
+static int
+journal_open(struct autopilot_proto *p)
+{
+  const char *file = journal_path(p);
+
+  /* Still the file at that path? (Appending to one removed or moved is writing to nowhere.) */
+  if ((p->journal_fd >= 0) && !strcmp(p->journal_file, file) && !autopilot_journal_lost(p))
+    return 0;
+
+  if (p->journal_fd >= 0)
+    close(p->journal_fd);
+
+  p->journal_fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (p->journal_fd < 0)
+    return journal_fail(p, "open", file);
+
+  bsnprintf(p->journal_file, sizeof(p->journal_file), "%s", file);
+  p->journal_size = lseek(p->journal_fd, 0, SEEK_END);
+  return 0;
+}
+
+/**
+ * autopilot_journal_commit - put every recorded change on disk
+ * @p: autopilot instance
+ *
+ * Called before any reply goes out. Returns 0 when all changes made so far
+ * are on disk (or there is no state file), -1 when they are not: then the
+ * journal is as it was, and the changes stay queued for the next try.
+ */
+int
+autopilot_journal_commit(struct autopilot_proto *p)
+{
+  if (!p->jbuf_records)
+    return 0;
+
+  if (journal_open(p) < 0)
+    return -1;
+
+  byte *b = journal_reserve(p, sizeof(JOURNAL_COMMIT));
+  memcpy(b, JOURNAL_COMMIT, sizeof(JOURNAL_COMMIT) - 1);
+  uint len = p->jbuf_len + sizeof(JOURNAL_COMMIT) - 1;
+
+  for (uint done = 0; done < len; )
+  {
+    ssize_t n = write(p->journal_fd, p->jbuf + done, len - done);
+    if ((n < 0) && (errno == EINTR))
+      continue;
+
+    if (n <= 0)
+    {
+      journal_fail(p, "write", p->journal_file);
+      /* A cut write must not become the head of the next commit */
+      if (ftruncate(p->journal_fd, p->journal_size) < 0)
+	journal_fail(p, "truncate", p->journal_file);
+      return -1;
+    }
+
+    done += n;
+  }
+
+  if (fdatasync(p->journal_fd) < 0)
+  {
+    journal_fail(p, "fdatasync", p->journal_file);
+    if (ftruncate(p->journal_fd, p->journal_size) < 0)
+      journal_fail(p, "truncate", p->journal_file);
+    return -1;
+  }
+
+  p->journal_size += len;
+  p->journal_records += p->jbuf_records;
+  p->jbuf_len = p->jbuf_records = 0;
+  p->state_saved = current_real_time();
+  p->state_saved_count = p->ovr_count;
+  p->state_unsaved = p->state_failed = 0;
+
+  /* Larger than the set it describes: fold it into the state file soon */
+  if (p->journal_records > MAX(JOURNAL_MIN, 2 * p->ovr_count))
+    autopilot_state_changed(p);
+
+  return 0;
+}
+
+/* Fold the journal into the state file (just written): empty it */
+int
+autopilot_journal_folded(struct autopilot_proto *p)
+{
+  const char *file = journal_path(p);
+
+  if (journal_open(p) < 0)
+    return -1;
+
+  if ((ftruncate(p->journal_fd, 0) < 0) || (fdatasync(p->journal_fd) < 0))
+    return journal_fail(p, "empty", file);
+
+  p->journal_size = 0;
+  p->journal_records = 0;
+  return 0;
+}
+
+/* Apply one journal line while restoring; returns 0, or -1 with @err */
+static int
+journal_apply(struct autopilot_proto *p, const char *line, btime now, uint *expired, uint *managed, char *err)
+{
+  struct autopilot_request req;
+  struct autopilot_override *o;
+
+  if (autopilot_request_parse(line, now, &req, err, tmp_linpool) < 0)
+    return -1;
+
+  switch (req.op)
+  {
+  case AP_OP_NONE:
+    return 0;
+
+  case AP_OP_ADD:
+    /* Gone meanwhile, or left to its manager: the prefix has no override */
+    if ((req.expires && (req.expires <= now)) || (req.source == AP_SRC_BGP))
+    {
+      (*((req.source == AP_SRC_BGP) ? managed : expired))++;
+      if ((o = autopilot_ovr_find(p, (net_addr *) &req.net)))
+	autopilot_ovr_withdraw(p, (net_addr *) &req.net, err);
+      return 0;
+    }
+    return autopilot_ovr_restore(p, &req, err);
+
+  case AP_OP_WITHDRAW:
+    if (autopilot_ovr_find(p, (net_addr *) &req.net))
+      autopilot_ovr_withdraw(p, (net_addr *) &req.net, err);
+    return 0;
+
+  default:
+    bsnprintf(err, AUTOPILOT_ERR_MAX, "only add and withdraw lines belong here");
+    return -1;
+  }
+}
+
+/**
+ * autopilot_journal_replay - apply the journal after the state file was read
+ * @p: autopilot instance
+ * @expired: adds whose expiry passed meanwhile are counted here
+ * @managed: adds of routing managers, left to them, are counted here
+ *
+ * Returns the number of problems (bad lines; a cut last commit is none).
+ */
+uint
+autopilot_journal_replay(struct autopilot_proto *p, uint *expired, uint *managed)
+{
+  const char *file = journal_path(p);
+  char line[JOURNAL_LINE_MAX + 2], err[AUTOPILOT_ERR_MAX];
+  btime now = current_real_time();
+  uint lineno = 0, commits = 0, records = 0, problems = 0;
+  long good = 0;				/* Offset after the last commit */
+
+  FILE *f = file ? fopen(file, "r") : NULL;
+  if (!f)
+  {
+    if (file && (errno != ENOENT))
+    {
+      log(L_ERR "%s: Cannot read journal %s: %m", p->p.name, file);
+      return 1;
+    }
+    return 0;
+  }
+
+  /* First find where the last complete commit ends */
+  while (fgets(line, sizeof(line), f))
+    if (!strcmp(line, JOURNAL_COMMIT))
+      good = ftell(f);
+
+  rewind(f);
+  p->journal_replaying = 1;
+
+  while ((ftell(f) < good) && fgets(line, sizeof(line), f))
+  {
+    lineno++;
+
+    if (!strcmp(line, JOURNAL_COMMIT))
+    {
+      commits++;
+      continue;
+    }
+
+    if (!strchr(line, '\n'))
+    {
+      log(L_ERR "%s: Journal %s line %u: line too long, skipped", p->p.name, file, lineno);
+      problems++;
+      int c;
+      while (((c = fgetc(f)) != EOF) && (c != '\n'))
+	;
+      continue;
+    }
+
+    if (journal_apply(p, line, now, expired, managed, err) < 0)
+    {
+      log(L_ERR "%s: Journal %s line %u: %s, skipped", p->p.name, file, lineno, err);
+      problems++;
+      continue;
+    }
+
+    records++;
+  }
+
+  p->journal_replaying = 0;
+
+  fseek(f, 0, SEEK_END);
+  long end = ftell(f);
+  fclose(f);
+
+  if (commits || (end > good))
+    log(L_INFO "%s: Replayed %u changes of %u commits from %s%s", p->p.name, records, commits, file,
+	(end > good) ? tmp_sprintf("; %ld bytes after the last commit (never acknowledged) dropped", end - good) : "");
+
+  return problems;
+}
+
+void
+autopilot_journal_start(struct autopilot_proto *p)
+{
+  p->journal_fd = -1;
+  p->journal_file[0] = 0;
+  p->journal_size = 0;
+  p->journal_records = 0;
+  p->journal_replaying = 0;
+  p->jbuf = NULL;
+  p->jbuf_len = p->jbuf_size = p->jbuf_records = 0;
+}
+
+void
+autopilot_journal_stop(struct autopilot_proto *p)
+{
+  if (p->journal_fd >= 0)
+    close(p->journal_fd);
+  p->journal_fd = -1;
+}
