@@ -23,6 +23,8 @@
 
 #undef LOCAL_DEBUG
 
+#include <stdio.h>
+
 #include "nest/bird.h"
 #include "nest/iface.h"
 #include "nest/protocol.h"
@@ -119,6 +121,76 @@ autopilot_etab_family_used(struct autopilot_config *cf UNUSED, struct proto_conf
   return 0;
 }
 
+/* What an IP channel of ours is for, in words, for config errors */
+static const char *
+autopilot_channel_role(struct channel_config *cc)
+{
+  uint k;
+
+  if (!strcmp(cc->name, "ipv4") || !strcmp(cc->name, "ipv6"))
+    return "watched";
+  if (!strncmp(cc->name, "manager", 7))
+    return "manager";
+  if (sscanf(cc->name, "alt%u_", &k) == 1)
+    return tmp_sprintf("alternate %u", k);
+  if (sscanf(cc->name, "egress%u_", &k) == 1)
+    return tmp_sprintf("egress label %u", k);
+  return cc->name;
+}
+
+/*
+ * Configurations that parse but cannot work, refused here rather than found
+ * in the log: a table in two roles (the protocol would read what it writes,
+ * or two of its outputs would overwrite each other), an egress of two
+ * protocols (two taggers, two LFIBs), copies no path could lose to, a
+ * disable community that is one of our own. An iBGP egress can be right (a
+ * transit behind another router of the POP), so it is only a warning.
+ */
+static void
+autopilot_check_config(struct autopilot_config *cf)
+{
+  struct channel_config *a, *b;
+  struct autopilot_egress_config *e;
+
+  WALK_LIST(a, cf->c.channels)
+    if ((a->net_type == NET_IP4) || (a->net_type == NET_IP6))
+      WALK_LIST(b, cf->c.channels)
+      {
+	if (b == a)
+	  break;
+	if (b->table == a->table)
+	  cf_error("Autopilot: table %s is both the %s and the %s table of protocol %s (one role each)",
+		   a->table->name, autopilot_channel_role(b), autopilot_channel_role(a), cf->c.name);
+      }
+
+  if (!cf->override_local_pref)
+    cf_error("Autopilot: override local pref 0: override copies would lose to every path");
+
+  for (uint fn = AUTOPILOT_LC_LABEL; fn < AUTOPILOT_LC_PP_DISABLE; fn++)
+    if (cf->pp.large && (cf->pp.lc.asn == cf->asn) && (cf->pp.lc.ldp1 == fn))
+      cf_error("Autopilot: pp disable community (%u, %u, %u) is one of the switch's own communities "
+	       "(function %u of ASN %u)", cf->pp.lc.asn, cf->pp.lc.ldp1, cf->pp.lc.ldp2, fn, cf->asn);
+
+  struct proto_config *pc;
+  WALK_LIST(pc, new_config->protos)
+  {
+    if (pc == &cf->c)
+      break;
+    if (pc->protocol != &proto_autopilot)
+      continue;
+
+    WALK_LIST(e, cf->egresses)
+      if (autopilot_egress_find((struct autopilot_config *) pc, e->name))
+	cf_error("Autopilot: egress %s is already an egress of protocol %s (one protocol per egress)",
+		 e->name, pc->name);
+  }
+
+  WALK_LIST(e, cf->egresses)
+    if (e->bgp && (((struct bgp_config *) e->bgp)->local_as == ((struct bgp_config *) e->bgp)->remote_as))
+      cf_warn("Autopilot: egress %s is an iBGP session; egresses are transits and peers, and a "
+	      "POP host's session given here would have its paths tagged as an egress's", e->name);
+}
+
 static void
 autopilot_postconfig(struct proto_config *CF)
 {
@@ -143,10 +215,11 @@ autopilot_postconfig(struct proto_config *CF)
   cf->pp = autopilot_pp;
   autopilot_pp.used = 1;
 
+  autopilot_egress_postconfig(cf);
+
+  autopilot_check_config(cf);
   autopilot_state_check_config(cf);
   autopilot_ctl_check_config(cf);
-
-  autopilot_egress_postconfig(cf);
 }
 
 static struct proto *
@@ -535,12 +608,43 @@ autopilot_show(struct proto *P)
 {
   struct autopilot_proto *p = (void *) P;
 
-  cli_msg(-1100, "%s: %s", P->name, autopilot_proto_states[P->proto_state]);
+  cli_msg(-1100, "%s: %s%s", P->name, autopilot_proto_states[P->proto_state], P->disabled ? " (disabled)" : "");
   autopilot_show_channel(p->ip4_channel, &p->ip4);
   autopilot_show_channel(p->ip6_channel, &p->ip6);
   autopilot_show_egresses(p);
   autopilot_show_host(p);
   autopilot_show_overrides(p);
+}
+
+/*
+ * show autopilot [NAME]: every autopilot protocol, stopped ones too. BIRD's
+ * PROTO_WALK_CMD skips protocols that are down, but a disabled switch
+ * protocol is what an operator most needs to see (and how many overrides
+ * it keeps for its next start).
+ */
+void
+autopilot_cmd_show(struct symbol *sym)
+{
+  struct proto *P;
+  int first = 1;
+
+  if (sym)
+  {
+    PROTO_WALK_CMD(sym, &proto_autopilot, q)
+      autopilot_show(q);
+    return;
+  }
+
+  WALK_LIST(P, proto_list)
+    if (P->proto == &proto_autopilot)
+    {
+      if (!first)
+	cli_separator(this_cli);
+      first = 0;
+      autopilot_show(P);
+    }
+
+  cli_msg(0, "");
 }
 
 struct protocol proto_autopilot = {

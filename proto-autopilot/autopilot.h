@@ -278,6 +278,7 @@ void autopilot_lfib_update(struct autopilot_proto *p);
 void autopilot_neigh_notify(struct neighbor *n);
 
 void autopilot_show(struct proto *P);
+void autopilot_cmd_show(struct symbol *sym);
 
 /* cli.c */
 void autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uint expires, const char *reason);

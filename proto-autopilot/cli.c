@@ -173,6 +173,13 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
       goto done;
     }
 
+    /* As on the socket: a line is not complete without its newline (a cut file) */
+    if (!strchr(line, '\n'))
+    {
+      cli_msg(REPLY_REFUSED, "%s line %u: no newline at its end (a cut file?); nothing changed", file, lineno);
+      goto done;
+    }
+
     if (n == max)
     {
       max *= 2;

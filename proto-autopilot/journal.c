@@ -188,6 +188,14 @@ autopilot_journal_commit(struct autopilot_proto *p)
   p->journal_size += len;
   p->journal_records += p->jbuf_records;
   p->jbuf_len = p->jbuf_records = 0;
+
+  /* A batch is over: give back its memory */
+  if (p->jbuf_size > 65536)
+  {
+    mb_free(p->jbuf);
+    p->jbuf = NULL;
+    p->jbuf_size = 0;
+  }
   p->state_saved = current_real_time();
   p->state_saved_count = p->ovr_count;
   p->state_unsaved = p->state_failed = 0;

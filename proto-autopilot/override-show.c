@@ -8,6 +8,8 @@
 
 #undef LOCAL_DEBUG
 
+#include <stdlib.h>
+
 #include "nest/bird.h"
 #include "nest/protocol.h"
 #include "nest/cli.h"
@@ -177,6 +179,12 @@ autopilot_show_proto(struct symbol *sym)
   return (struct autopilot_proto *) found;
 }
 
+static int
+autopilot_net_cmp(const void *a, const void *b)
+{
+  return net_compare((const net_addr *) a, (const net_addr *) b);
+}
+
 /**
  * autopilot_cmd_show_overrides - list overrides
  * @sym: protocol, or NULL for the only one
@@ -228,6 +236,9 @@ autopilot_cmd_show_overrides(struct symbol *sym, const net_addr *n, const char *
     if (autopilot_ovr_show_wanted(p, o, egress, pending_only))
       net_copy((net_addr *) &st->nets[st->count++], (net_addr *) &o->net);
   HASH_WALK_END;
+
+  /* By prefix, IPv4 first: what an operator compares with the next listing */
+  qsort(st->nets, st->count, sizeof(net_addr_ip6), autopilot_net_cmp);
 
   this_cli->rover = st;
   this_cli->cont = autopilot_ovr_show_cont;

@@ -296,8 +296,9 @@ autopilot_request_parse(const char *line, btime now, struct autopilot_request *r
 
   if (w[0] == '@')
   {
-    if ((n < 2) || (n >= AUTOPILOT_TAG_MAX) || !valid_target(w + 1))
-      return LEX_ERR(&lx, at, "bad tag (1..%d letters, digits, '_', '-', '.', ':')", AUTOPILOT_TAG_MAX - 2);
+    /* n counts the '@': a tag has 1 to AUTOPILOT_TAG_MAX - 1 characters */
+    if ((n < 2) || (n > AUTOPILOT_TAG_MAX) || !valid_target(w + 1))
+      return LEX_ERR(&lx, at, "bad tag (1..%d letters, digits, '_', '-', '.', ':')", AUTOPILOT_TAG_MAX - 1);
     strcpy(req->tag, w + 1);
 
     if ((n = lex_word(&lx, w, sizeof(w), &at)) <= 0)

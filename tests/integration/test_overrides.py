@@ -177,8 +177,9 @@ def test_covering_prefix_and_next_best(topo, bins):
     assert (row["target"], row["state"], row["via"]) == ("next-best", "active", "t2 (1002)")
     ok(sw, f'autopilot add ap {Q6} "next-best"')
     assert wait_for(lambda: best_label(h1, Q6), 1002) == 1002
-    # quoted, as the help text writes it: unquoted, `next` is a BIRD keyword
-    assert "syntax error, unexpected NEXT" in refused(sw, f"autopilot add ap {R} next-best")
+    # bare, as on the socket, or quoted
+    ok(sw, f"autopilot add ap {R} next-best")
+    ok(sw, f"autopilot withdraw ap {R}")
     # With t2's session down the next best egress after t1 is t3
     ok(t2.node, "disable switch1")
     assert wait_for(lambda: best_label(h1, Q), 1003) == 1003
@@ -735,3 +736,31 @@ def test_load_refusal_names_the_line(topo, bins):
     assert show_overrides(sw)[0]["total"] == 0
     assert out.startswith(f"{f} line 4: ") and out.endswith(
         "unknown-egress: no egress 't9' in protocol ap; nothing changed"), out
+
+
+def test_front_ends_agree(topo, bins):
+    """One answer for one input: next-best bare in birdc as on the socket, a
+    last line without its newline refused by autopilot load as by the
+    socket, a disabled protocol listed as such, listings sorted by prefix."""
+    pop = build(topo, bins, transits=[Transit("t1"), Transit("t2")], hosts=("h1",))
+    sw = pop.switch
+
+    assert birdc_rc(sw.daemon, f"autopilot add ap {P} next-best") == (0, f"Override {P} -> next-best added")
+    assert "did you mean next-best?" in refused(sw, f"autopilot add ap {Q} next-worst")
+
+    f = sw.dir / "cut.set"
+    f.write_text(f"add {Q} t2\nadd {R} t2 expires 36")          # "expires 3600" cut off
+    assert refused(sw, f'autopilot load ap "{f}"') == \
+        f"{f} line 2: no newline at its end (a cut file?); nothing changed"
+    assert list(show_overrides(sw)[1]) == [P]
+
+    # Listed by prefix (IPv4 first), whatever the order they came in
+    for p in (R, P6, Q):
+        ok(sw, f"autopilot add ap {p} t2")
+    assert list(show_overrides(sw)[1]) == [R, P, Q, P6]
+
+    # A disabled protocol is listed, with what it keeps for its next start
+    ok(sw, "disable ap")
+    text = sw.daemon.cmd("show autopilot")
+    assert "ap: down (disabled)" in text and "(4 kept in memory for the next start)" in text, text
+    ok(sw, "enable ap")

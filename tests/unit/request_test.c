@@ -141,6 +141,13 @@ bad_words(void **state UNUSED)
   fails("@ ping", "bad tag");
   fails("@bad/tag ping", "bad tag");
   fails("@lonely", "request expected after tag");
+
+  /* Tags of 1 to 32 characters, as documented */
+  parses("@a ping");
+  assert_string_equal(req.tag, "a");
+  parses("@abcdefghijklmnopqrstuvwxyz012345 ping");
+  assert_string_equal(req.tag, "abcdefghijklmnopqrstuvwxyz012345");
+  fails("@abcdefghijklmnopqrstuvwxyz0123456 ping", "bad tag (1..32 letters");
 }
 
 static void

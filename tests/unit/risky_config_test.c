@@ -1,0 +1,116 @@
+/*
+ *	bird-autopilot unit tests -- configurations that parse but cannot work
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+#include "harness.h"
+
+#include "proto/autopilot/autopilot.h"
+
+#define BASE \
+  "router id 192.0.2.1;\n" \
+  "protocol device {}\n" \
+  "ipv4 table alt1; ipv4 table alt2; ipv4 table mgr4;\n" \
+  "protocol bgp t1 { local 10.0.1.1 as 65000; neighbor 10.0.1.2 as 64501; ipv4 { import all; export none; }; }\n" \
+  "protocol bgp t2 { local 10.0.2.1 as 65000; neighbor 10.0.2.2 as 64502; ipv4 { import all; export none; }; }\n" \
+  "protocol bgp h1 { local 10.0.9.1 as 65000; neighbor 10.0.9.2 as 65000; ipv4 mpls { import none; export all; }; }\n"
+
+#define EGRESSES "  egress t1 { label 1001; pp label 2001; };\n"
+#define SWITCH(body) BASE "protocol autopilot ap {\n  ipv4;\n" EGRESSES body "}\n"
+#define HOST(body) BASE "protocol autopilot pp {\n  ipv4;\n  asn 65000;\n" body "}\n"
+
+static void
+good_ones_parse(void **state UNUSED)
+{
+  assert_non_null(ap_parse_ok(SWITCH("  manager table mgr4;\n  override local pref 200;\n")));
+  assert_non_null(ap_parse_ok(HOST("  alternate 1 table alt1;\n  alternate 2 table alt2;\n")));
+}
+
+static void
+alternate_is_the_watched_table(void **state UNUSED)
+{
+  assert_config_error(HOST("  alternate 1 table master4;\n"),
+		      "Autopilot: table master4 is both the watched and the alternate 1 table of protocol pp");
+}
+
+static void
+alternate_is_an_egress_table(void **state UNUSED)
+{
+  assert_config_error(HOST("  alternate 1 table alt1;\n  egress label 1001 table alt1;\n"),
+		      "table alt1 is both the alternate 1 and the egress label 1001 table");
+}
+
+static void
+two_alternates_one_table(void **state UNUSED)
+{
+  assert_config_error(HOST("  alternate 1 table alt1;\n  alternate 2 table alt1;\n"),
+		      "table alt1 is both the alternate 1 and the alternate 2 table");
+}
+
+static void
+manager_is_the_watched_table(void **state UNUSED)
+{
+  assert_config_error(SWITCH("  manager table master4;\n"),
+		      "table master4 is both the watched and the manager table of protocol ap");
+}
+
+static void
+egress_of_two_protocols(void **state UNUSED)
+{
+  assert_config_error(BASE
+    "protocol autopilot a1 { ipv4; egress t1 { label 1001; pp label 2001; }; }\n"
+    "ipv4 table other;\n"
+    "protocol autopilot a2 { ipv4 { table other; }; egress t1 { label 1101; pp label 2101; }; }\n",
+    "Autopilot: egress t1 is already an egress of protocol a1 (one protocol per egress)");
+}
+
+static void
+disable_community_is_ours(void **state UNUSED)
+{
+  /* (ASN, 2, x) is the pp label, (ASN, 3, 1) the override marker */
+  assert_config_error("pp disable community (65000, 2, 2001);\n" SWITCH(""),
+		      "pp disable community (65000, 2, 2001) is one of the switch's own communities "
+		      "(function 2 of ASN 65000)");
+  assert_config_error("pp disable community (65000, 3, 1);\n" SWITCH(""),
+		      "(function 3 of ASN 65000)");
+  /* Function 4 is the documented one; another ASN is the operator's */
+  assert_non_null(ap_parse_ok("pp disable community (65000, 4, 0);\n" SWITCH("")));
+  assert_non_null(ap_parse_ok("pp disable community (64999, 2, 1);\n" SWITCH("")));
+}
+
+static void
+override_local_pref_zero(void **state UNUSED)
+{
+  assert_config_error(SWITCH("  override local pref 0;\n"),
+		      "override local pref 0: override copies would lose to every path");
+}
+
+static void
+ibgp_egress_is_a_warning(void **state UNUSED)
+{
+  /* It can be right (a transit behind another router): it parses */
+  assert_non_null(ap_parse_ok(BASE "protocol autopilot ap { ipv4; egress h1 { label 1001; pp label 2001; }; }\n"));
+}
+
+int
+main(void)
+{
+  ap_bird_init();
+
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(good_ones_parse),
+    cmocka_unit_test(alternate_is_the_watched_table),
+    cmocka_unit_test(alternate_is_an_egress_table),
+    cmocka_unit_test(two_alternates_one_table),
+    cmocka_unit_test(manager_is_the_watched_table),
+    cmocka_unit_test(egress_of_two_protocols),
+    cmocka_unit_test(disable_community_is_ours),
+    cmocka_unit_test(override_local_pref_zero),
+    cmocka_unit_test(ibgp_egress_is_a_warning),
+  };
+
+  return cmocka_run_group_tests_name("risky configurations", tests, NULL, NULL);
+}
