@@ -216,6 +216,7 @@ autopilot_postconfig(struct proto_config *CF)
   autopilot_pp.used = 1;
 
   autopilot_egress_postconfig(cf);
+  autopilot_lfib_postconfig(cf);
 
   autopilot_check_config(cf);
   autopilot_state_check_config(cf);
@@ -476,7 +477,7 @@ autopilot_show_channel(struct channel *c, struct autopilot_table_stats *s)
 }
 
 /* The BGP protocol instance of an egress, if it runs */
-static struct bgp_proto *
+struct bgp_proto *
 autopilot_egress_bgp(struct autopilot_egress_config *e)
 {
   struct proto *bp;
@@ -491,7 +492,8 @@ autopilot_egress_bgp(struct autopilot_egress_config *e)
   return NULL;
 }
 
-static uint
+/* Paths imported from @bp of one net type (its channels' own counters) */
+uint
 autopilot_bgp_routes(struct bgp_proto *bp, uint net_type)
 {
   struct channel *c;
@@ -524,10 +526,7 @@ autopilot_show_egresses(struct autopilot_proto *p)
       continue;
 
     struct bgp_proto *bp = autopilot_egress_bgp(e->cf);
-    const char *lfib =
-      !p->p.mpls_channel ? "-" :
-      (e->lfib_label != AUTOPILOT_NO_LABEL) ? "up" :
-      (e->nbr && (e->nbr->scope >= 0)) ? "pending" : "unreachable";
+    const char *lfib = autopilot_lfib_state(p, e);
 
     cli_msg(-1100, "  %-16s %8u %8u %-7s %8u %8u  %s",
 	    e->cf->name, e->cf->label, e->cf->pp_label,

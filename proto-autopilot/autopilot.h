@@ -28,6 +28,7 @@ struct bgp_channel;
 
 #define AUTOPILOT_MAX_ALT	8	/* Most alternate tables per family */
 #define AUTOPILOT_MAX_ETAB	64	/* Most egress tables */
+#define AUTOPILOT_MAX_BACKUP	8	/* Most backups of one egress */
 
 /*
  * Large communities (ASN, function, value) of the wire contract. Functions
@@ -62,11 +63,17 @@ struct autopilot_egress_config {
   ip_addr neighbor;			/* Neighbor address when bgp is NULL */
   u32 label;				/* Primary label (LFIB: to this egress) */
   u32 pp_label;				/* Precision Path label (alternate paths) */
+  const char *backup_name[AUTOPILOT_MAX_BACKUP];	/* Backups as given, in order */
+  uint backups_given;			/* How many, 0 for the protocol's default */
+  struct autopilot_egress_config *backup[AUTOPILOT_MAX_BACKUP];	/* Backups in effect, resolved */
+  uint backups;				/* How many */
 };
 
 struct autopilot_config {
   struct proto_config c;
   list egresses;			/* struct autopilot_egress_config, in config order */
+  const char *backup_name[AUTOPILOT_MAX_BACKUP];	/* Default backups of egresses with none of their own */
+  uint backups_given;			/* How many */
   u32 asn;				/* Global admin of our large communities, 0 = from egress BGP */
   int label_community;			/* Also carry the primary label in a large community */
   uint max_overrides;			/* Requests beyond this many overrides are refused */
@@ -134,6 +141,7 @@ struct autopilot_egress {
   struct neighbor *nbr;			/* Next hop for its LFIB routes, NULL if unreachable */
   ip_addr nh;				/* Neighbor address used for the LFIB */
   u32 lfib_label, lfib_pp_label;	/* Labels announced to the LFIB, or AUTOPILOT_NO_LABEL */
+  struct autopilot_egress *lfib_via;	/* Whose neighbor its labels point to: itself, a backup, or NULL */
   struct channel *flushing;		/* Its channel being flushed (session down), seen by overrides */
 };
 
@@ -231,6 +239,15 @@ uint autopilot_journal_replay(struct autopilot_proto *p, uint *expired, uint *ma
 
 /* state.c: everything changed so far on disk (journal or snapshot); 0 if so */
 int autopilot_state_commit(struct autopilot_proto *p);
+
+/* autopilot.c */
+struct bgp_proto *autopilot_egress_bgp(struct autopilot_egress_config *e);
+uint autopilot_bgp_routes(struct bgp_proto *bp, uint net_type);
+
+/* lfib.c: egress protection */
+void autopilot_lfib_postconfig(struct autopilot_config *cf);
+void autopilot_bgp_session(struct bgp_proto *bp, int up);
+const char *autopilot_lfib_state(struct autopilot_proto *p, struct autopilot_egress *e);
 
 /* audit.c */
 void autopilot_audit_start(struct autopilot_proto *p);

@@ -395,4 +395,5 @@ autopilot_tag_init(void)
   init_list(&autopilot_instances);
   bgp_rx_attrs_hook = autopilot_bgp_rx_attrs;
   bgp_tx_attrs_hook = autopilot_bgp_tx_attrs;
+  bgp_session_hook = autopilot_bgp_session;
 }

@@ -18,6 +18,19 @@
  * (NEF_STICKY neighbor entries tell us when it comes and goes), not the BGP
  * session: when the session is down, hosts get no path with that label, and
  * when it comes back the entry is already there.
+ *
+ * Egress protection: an egress may have backups, egresses of the same
+ * protocol in order. When an egress is lost (its session leaves
+ * Established, which BGP tells us at once through bgp_session_hook, or its
+ * neighbor becomes unreachable), the entries of both its labels are
+ * replaced by routes to the first live backup's neighbor, in the same event
+ * round: one route per label, whatever the number of prefixes that use it,
+ * so traffic the hosts still send with the dead egress's label goes out the
+ * backup while they converge (BGP PIC edge, RFC 8679). A replace, never a
+ * withdraw and an add: the kernel protocol replaces the label's route in
+ * place, and Linux MPLS routes have no backup next hops to do it for us.
+ * When the egress is back, its entries point back to it; when a backup
+ * dies, the labels it protects move on to the next live one.
  */
 
 #undef LOCAL_DEBUG
@@ -26,17 +39,21 @@
 #include "nest/iface.h"
 #include "nest/protocol.h"
 #include "nest/route.h"
+#include "nest/cli.h"
+#include "conf/conf.h"
 #include "lib/event.h"
+#include "lib/string.h"
 
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
 
+/* Announce @label popped towards @via's neighbor, or withdraw it (@via NULL) */
 static void
-autopilot_lfib_set(struct autopilot_proto *p, struct autopilot_egress *e, u32 label, int up)
+autopilot_lfib_set(struct autopilot_proto *p, struct autopilot_egress *via, u32 label)
 {
   net_addr_mpls n = NET_ADDR_MPLS(label);
 
-  if (!up)
+  if (!via)
   {
     rte_update2(p->p.mpls_channel, (net_addr *) &n, NULL, p->p.main_source);
     return;
@@ -47,19 +64,76 @@ autopilot_lfib_set(struct autopilot_proto *p, struct autopilot_egress *e, u32 la
     .scope = SCOPE_UNIVERSE,
     .dest = RTD_UNICAST,
     .pref = p->p.mpls_channel->preference,
-    .nh.gw = e->nh,
-    .nh.iface = e->nbr->iface,
+    .nh.gw = via->nh,
+    .nh.iface = via->nbr->iface,
   };
 
   rte *r = rte_get_temp(rta_lookup(&a0), p->p.main_source);
   rte_update2(p->p.mpls_channel, (net_addr *) &n, r, p->p.main_source);
 }
 
+static int
+autopilot_reachable(struct autopilot_egress *e)
+{
+  return e && e->nbr && (e->nbr->scope >= 0);
+}
+
+/* Can @e carry traffic: neighbor reachable and, for a BGP egress, the session Established */
+static int
+autopilot_egress_live(struct autopilot_egress *e)
+{
+  if (!e || !e->cf || !autopilot_reachable(e))
+    return 0;
+
+  /* An egress named by neighbor has a session only if some BGP protocol peers with it */
+  struct bgp_proto *bp = autopilot_egress_bgp(e->cf);
+  if (!bp)
+    return !e->cf->bgp;
+
+  return (bp->p.proto_state == PS_UP) && bp->conn && (bp->conn->state == BS_ESTABLISHED);
+}
+
+static struct autopilot_egress *
+autopilot_egress_rt(struct autopilot_proto *p, struct autopilot_egress_config *cf)
+{
+  struct autopilot_egress *e;
+
+  WALK_LIST(e, p->egresses)
+    if (e->cf == cf)
+      return e;
+
+  return NULL;
+}
+
+/*
+ * Where @e's labels should point now: to @e itself while it is live, else
+ * to its first live backup, else to @e while its neighbor is reachable (as
+ * without protection), else nowhere.
+ */
+static struct autopilot_egress *
+autopilot_lfib_via(struct autopilot_proto *p, struct autopilot_egress *e)
+{
+  if (!p->p.mpls_channel || !e->cf)
+    return NULL;
+
+  if (autopilot_egress_live(e))
+    return e;
+
+  for (uint i = 0; i < e->cf->backups; i++)
+  {
+    struct autopilot_egress *b = autopilot_egress_rt(p, e->cf->backup[i]);
+    if (autopilot_egress_live(b))
+      return b;
+  }
+
+  return autopilot_reachable(e) ? e : NULL;
+}
+
 /* The labels @e should have in the LFIB now (AUTOPILOT_NO_LABEL for none) */
 static void
 autopilot_lfib_wanted(struct autopilot_proto *p, struct autopilot_egress *e, u32 *label, u32 *pp_label)
 {
-  int up = p->p.mpls_channel && e->cf && e->nbr && (e->nbr->scope >= 0);
+  int up = !!autopilot_lfib_via(p, e);
 
   *label = up ? e->cf->label : AUTOPILOT_NO_LABEL;
   *pp_label = up ? e->cf->pp_label : AUTOPILOT_NO_LABEL;
@@ -73,10 +147,10 @@ autopilot_lfib_withdraw_stale(struct autopilot_proto *p, struct autopilot_egress
   autopilot_lfib_wanted(p, e, &label, &pp_label);
 
   if ((e->lfib_label != AUTOPILOT_NO_LABEL) && (e->lfib_label != label))
-    autopilot_lfib_set(p, e, e->lfib_label, 0);
+    autopilot_lfib_set(p, NULL, e->lfib_label);
 
   if ((e->lfib_pp_label != AUTOPILOT_NO_LABEL) && (e->lfib_pp_label != pp_label))
-    autopilot_lfib_set(p, e, e->lfib_pp_label, 0);
+    autopilot_lfib_set(p, NULL, e->lfib_pp_label);
 
   e->lfib_label = (e->lfib_label == label) ? label : AUTOPILOT_NO_LABEL;
   e->lfib_pp_label = (e->lfib_pp_label == pp_label) ? pp_label : AUTOPILOT_NO_LABEL;
@@ -87,16 +161,58 @@ static void
 autopilot_lfib_announce(struct autopilot_proto *p, struct autopilot_egress *e)
 {
   u32 label, pp_label;
+  struct autopilot_egress *via = autopilot_lfib_via(p, e);
   autopilot_lfib_wanted(p, e, &label, &pp_label);
 
+  if (via != e->lfib_via)
+  {
+    if (via && (via != e))
+    {
+      /* Lost right now: its channels are not flushed yet, their counters still hold its paths */
+      struct bgp_proto *ob = autopilot_egress_bgp(e->cf), *bb = autopilot_egress_bgp(via->cf);
+      uint had = autopilot_bgp_routes(ob, NET_IP4) + autopilot_bgp_routes(ob, NET_IP6);
+      uint has = autopilot_bgp_routes(bb, NET_IP4) + autopilot_bgp_routes(bb, NET_IP6);
+
+      log(L_WARN "%s: Egress %s lost: its labels %u and %u now go to backup %s", p->p.name,
+	  e->cf->name, e->cf->label, e->cf->pp_label, via->cf->name);
+      if (has < had / 2)
+	log(L_WARN "%s: Backup %s has %u paths, egress %s had %u: what it has no path for is "
+	    "dropped there", p->p.name, via->cf->name, has, e->cf->name, had);
+    }
+    else if ((via == e) && e->lfib_via)
+      log(L_INFO "%s: Egress %s: its labels %u and %u go to it again", p->p.name, e->cf->name,
+	  e->cf->label, e->cf->pp_label);
+    else if (e->cf->backups && e->lfib_via)
+      log(L_WARN "%s: Egress %s lost, no live backup: its labels %u and %u are withdrawn", p->p.name,
+	  e->cf->name, e->cf->label, e->cf->pp_label);
+  }
+
+  /* The same label towards another neighbor: a replace of its route */
   if (label != AUTOPILOT_NO_LABEL)
-    autopilot_lfib_set(p, e, label, 1);
+    autopilot_lfib_set(p, via, label);
 
   if (pp_label != AUTOPILOT_NO_LABEL)
-    autopilot_lfib_set(p, e, pp_label, 1);
+    autopilot_lfib_set(p, via, pp_label);
 
   e->lfib_label = label;
   e->lfib_pp_label = pp_label;
+  e->lfib_via = via;
+
+}
+
+/* What show says of an egress's LFIB entries */
+const char *
+autopilot_lfib_state(struct autopilot_proto *p, struct autopilot_egress *e)
+{
+  if (!p->p.mpls_channel)
+    return "-";
+  if (e->lfib_label == AUTOPILOT_NO_LABEL)
+    return autopilot_reachable(e) ? "pending" : "unreachable";
+  if (e->lfib_via && (e->lfib_via != e))
+    return tmp_sprintf("protected by %s", e->lfib_via->cf->name);
+  if (!autopilot_egress_live(e) && e->cf->backups)
+    return "unprotected (no live backup)";
+  return "up";
 }
 
 static ip_addr
@@ -204,11 +320,75 @@ autopilot_lfib_start(struct autopilot_proto *p)
   autopilot_lfib_update(p);
 }
 
+/* Bring the LFIB in line now: called in the round the loss is learned */
+static void
+autopilot_lfib_now(struct autopilot_proto *p)
+{
+  ev_postpone(p->lfib_event);
+  autopilot_lfib_event(p);
+}
+
+/* bgp_session_hook: an egress session went up or down */
+void
+autopilot_bgp_session(struct bgp_proto *bp, int up UNUSED)
+{
+  struct autopilot_proto *p;
+  node *n;
+
+  WALK_LIST2(p, n, autopilot_instances, instance_n)
+    if (autopilot_egress_of_bgp(p, bp) && (p->p.proto_state == PS_UP))
+      autopilot_lfib_now(p);
+}
+
+/**
+ * autopilot_lfib_postconfig - resolve the egresses' backups
+ * @cf: autopilot config
+ *
+ * An egress without backups of its own takes the protocol's, less itself.
+ */
+void
+autopilot_lfib_postconfig(struct autopilot_config *cf)
+{
+  struct autopilot_egress_config *e;
+
+  for (uint i = 0; i < cf->backups_given; i++)
+    if (!autopilot_egress_find(cf, cf->backup_name[i]))
+      cf_error("Backup %s is not an egress of protocol %s", cf->backup_name[i], cf->c.name);
+
+  WALK_LIST(e, cf->egresses)
+  {
+    int own = e->backups_given > 0;
+    const char **names = own ? e->backup_name : cf->backup_name;
+    uint n = own ? e->backups_given : cf->backups_given;
+
+    e->backups = 0;
+    for (uint i = 0; i < n; i++)
+    {
+      struct autopilot_egress_config *b = autopilot_egress_find(cf, names[i]);
+      if (!b)
+	cf_error("Egress %s: backup %s is not an egress of protocol %s", e->name, names[i], cf->c.name);
+      if (b == e)
+      {
+	if (own)
+	  cf_error("Egress %s: an egress cannot be its own backup", e->name);
+	continue;
+      }
+      e->backup[e->backups++] = b;
+    }
+  }
+
+  if ((cf->backups_given || !EMPTY_LIST(cf->egresses)) && !proto_cf_mpls_channel(&cf->c))
+    WALK_LIST(e, cf->egresses)
+      if (e->backups)
+	cf_error("Egress %s: backups protect LFIB entries: they need an mpls channel", e->name);
+}
+
 void
 autopilot_neigh_notify(struct neighbor *n)
 {
   struct autopilot_proto *p = (void *) n->proto;
 
-  if (n->data)
-    ev_schedule(p->lfib_event);
+  /* An egress's neighbor (or a backup's) came or went: protect now */
+  if (n->data && (p->p.proto_state == PS_UP))
+    autopilot_lfib_now(p);
 }

@@ -529,7 +529,7 @@ def show_autopilot(node, name="ap"):
         if m:
             res[m.group(1)] = {"table": m.group(2), "state": m.group(3),
                                "prefixes": int(m.group(4)), "paths": int(m.group(5))}
-        m = re.match(r"^\s+(\S+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\S+)$", line)
+        m = re.match(r"^\s+(\S+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\S.*?)$", line)
         if m:
             res["egresses"][m.group(1)] = {
                 "label": int(m.group(2)), "pp": int(m.group(3)), "session": m.group(4),
@@ -617,6 +617,7 @@ class Pop:
         self.transits, self.hosts, self.switch = [], [], None
         self.egresses = {}          # switch's BGP protocol -> [label, pp label]
         self.autopilot_extra = ""   # more lines for the switch's `ap` block
+        self.backups = {}           # switch's BGP protocol -> [its backup egresses, in order]
 
     def build(self, transits, hosts):
         """transits: [(name, kind, asn)], kind bird|gobgp|exabgp;
@@ -707,7 +708,8 @@ class Pop:
             sessions.append(f"protocol bgp {h.name} from host "
                             f"{{ neighbor {h.addr4(sw)} as {SWITCH_AS}; }}")
         ap = ["\tmpls { table mt; };"] if self.egresses else []
-        ap += [f"\tegress {s} {{ label {l}; pp label {pp}; }};"
+        ap += [f"\tegress {s} {{ label {l}; pp label {pp};"
+               + (f" backup {', '.join(self.backups[s])};" if self.backups.get(s) else "") + " };"
                for s, (l, pp) in self.egresses.items()]
         if self.autopilot_extra:
             ap.append(self.autopilot_extra)

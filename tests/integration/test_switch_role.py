@@ -14,9 +14,10 @@ import shutil
 
 import pytest
 
-from pop import (DEBIAN_BIRD, SWITCH_AS, Bird, Pop, birdc, established, route_count,
+from pop import (DEBIAN_BIRD, SWITCH_AS, Bird, Pop, birdc, established, route_count, wait_until,
                  show_autopilot, show_protocols, show_routes, wait_for)
 import routegen
+from ovr_helpers import log_lines
 
 N4, N6 = 2000, 1000         # prefixes every transit announces
 U4, U6 = 20, 10             # prefixes each transit alone announces
@@ -432,3 +433,63 @@ def test_egress_removed_by_configure(topo, bins):
     assert lfib(pop) == expected_lfib(pop)
     assert egress_table(pop) == expected_egress_table(pop)
     assert_host_has(pop, host, timeout=10)
+
+
+def test_lfib_protected_by_backups(topo, bins):
+    """Egress protection: when an egress is lost (session down, or its port
+    down) its labels' entries go to the first live backup's neighbor, as a
+    replace of each label's route; a backup lost too passes them on; the
+    egress back takes them back."""
+    pop = build(topo, bins, ["host1"])
+    sw = pop.switch
+    t1, t2, t3 = pop.transits
+    pop.backups = {"transit1_v4": ["transit2_v4", "transit3_v4"], "transit1_v6": ["transit3_v6"]}
+    assert "Reconfigured" in pop.reconfigure_switch()
+    assert wait_for(lambda: lfib(pop), expected_lfib(pop)) == expected_lfib(pop)
+
+    def via(t, family):
+        return (str(t.addr4(sw) if family == 4 else t.addr6(sw)), t.name)
+
+    def protected(by4, by6):
+        want = expected_lfib(pop)
+        for label in pop.labels(t1, 4):
+            want[label] = via(by4, 4) if by4 else want[label]
+        for label in pop.labels(t1, 6):
+            want[label] = via(by6, 6) if by6 else want[label]
+        return want
+
+    def up(*sessions):
+        return lambda: all(show_protocols(sw)[s]["info"].startswith("Established") for s in sessions)
+
+    # The session of transit1_v4 goes: its labels go out transit2
+    birdc(sw, "disable transit1_v4")
+    want = protected(t2, None)
+    assert wait_for(lambda: lfib(pop), want, 5) == want
+    table = egress_table(pop)
+    assert (table["transit1_v4"][5], table["transit1_v6"][5]) == ("protected by transit2_v4", "up")
+    assert log_lines(sw, r"ap: Egress transit1_v4 lost: its labels 1001 and 2001 now go to backup transit2_v4")
+
+    # Its backup goes too: on to the next one
+    birdc(sw, "disable transit2_v4")
+    want = protected(t3, None)
+    assert wait_for(lambda: lfib(pop), want, 5) == want
+    assert egress_table(pop)["transit1_v4"][5] == "protected by transit3_v4"
+
+    # The egress back: its labels go to it again
+    birdc(sw, "enable transit1_v4")
+    wait_until(up("transit1_v4"), 20)
+    # (transit2_v4, down but reachable and unprotected, keeps its entries as before)
+    assert wait_for(lambda: lfib(pop), expected_lfib(pop), 5) == expected_lfib(pop)
+    assert egress_table(pop)["transit1_v4"][5] == "up"
+    assert log_lines(sw, r"ap: Egress transit1_v4: its labels 1001 and 2001 go to it again")
+
+    # transit1's port goes down (neighbor unreachable, both families): both move
+    sw.set_link(t1, up=False)
+    want = {l: v for l, v in protected(t3, t3).items()}
+    assert wait_for(lambda: lfib(pop), want, 5) == want
+    table = egress_table(pop)
+    assert (table["transit1_v4"][5], table["transit1_v6"][5]) == \
+        ("protected by transit3_v4", "protected by transit3_v6")
+    sw.set_link(t1, up=True)
+    wait_until(up("transit1_v4", "transit1_v6"), 60)   # after a link flap BGP takes its time
+    assert wait_for(lambda: egress_table(pop)["transit1_v6"][5], "up", 5) == "up"
