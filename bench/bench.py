@@ -639,7 +639,34 @@ def failure(bp, nets, egress, transit):
     r = {"n": len(nets), "hosts_ms": (t_hosts - t0) * 1000, "switch_ms": (t_switch - t0) * 1000}
     log(f"failure: {len(nets)} copies gone on the switch after {r['switch_ms']:.0f} ms, "
         f"on both hosts after {r['hosts_ms']:.0f} ms")
+    # Egress protection: from BIRD learning of the loss (its BGP state change,
+    # logged with microseconds) to the LFIB route of the label replaced
+    learned, repointed = repoint_times(bp.switch.dir / "bird.log", f"{transit.name}_v4", t0)
+    if learned and repointed:
+        r["lfib_ms"] = (repointed - learned) * 1000
+        r["lfib_from_kill_ms"] = (repointed - t0) * 1000
+        log(f"failure: LFIB of {transit.name}_v4 repointed {r['lfib_ms']:.3f} ms after BIRD learned of "
+            f"the loss ({r['lfib_from_kill_ms']:.1f} ms after the kill)")
     return r
+
+
+def repoint_times(logfile, session, since):
+    """(when BIRD logged the session leaving Established, when it logged its
+    labels going to a backup), as epoch seconds, both after since, or None."""
+    learned = repointed = None
+    for line in logfile.read_text(errors="replace").splitlines():
+        try:
+            ts = datetime.datetime.strptime(line[:26], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+        except ValueError:
+            continue
+        if ts < since:
+            continue
+        if learned is None and f"{session}: State changed to stop" in line:
+            learned = ts
+        elif learned is not None and f"Egress {session} lost: " in line and "now go to backup" in line:
+            repointed = ts
+            break
+    return learned, repointed
 
 
 def reference(args, bins, table):

@@ -157,7 +157,10 @@ class BenchPop:
             for t in self.transits:
                 for fam, s in zip((4, 6), self.sessions(t)):
                     label, pp = self.egress_labels(t, fam)
-                    ap.append(f"\tegress {s} {{ label {label}; pp label {pp}; }};")
+                    # Egress protection: the other transits of the same family, in order
+                    backups = [self.sessions(o)[fam == 6] for o in self.transits if o is not t]
+                    backup = f" backup {', '.join(backups)};" if backups else ""
+                    ap.append(f"\tegress {s} {{ label {label}; pp label {pp};{backup} }};")
             if manager_table == "mgr4":
                 ap.append("\tmanager table mgr4;")
             if ap_extra:
