@@ -115,6 +115,28 @@ ping_check alt4-fallback -I 10.0.3.102 198.51.100.1    # no alternate (disabled)
 ping_check main6-to-t1 -6 2001:db8:1::1
 ping_check alt6-to-t2 -6 -I fd00:3::102 2001:db8:1::2
 
+# Egress protection: a host that has not converged yet still sends with
+# t1's label (a static route in table 150, for source 10.0.3.150). t1 and
+# t2 both answer 203.0.113.9, so a reply after t1's port went down proves
+# the label led to t2. A flow of 300 pings 10 ms apart; the port goes down
+# 1 s into it; the replies missing are the packets lost meanwhile.
+section protection
+for i in 1 2; do ip -n t$i addr add 203.0.113.9/32 dev lo; done
+ip -n h1 addr add 10.0.3.150/24 dev h1-sw
+ip -n h1 rule add from 10.0.3.150 lookup 150
+ip -n h1 route add 203.0.113.9/32 encap mpls 1001 via 10.0.3.1 dev h1-sw table 150
+ping_check protect-before -I 10.0.3.150 203.0.113.9
+ip netns exec h1 ping -I 10.0.3.150 -i 0.01 -c 300 -W 2 203.0.113.9 > /tmp/flow.txt 2>&1 &
+flow=$!
+sleep 1
+ip link set sw-t1 down
+wait $flow
+echo "FLOW $(grep -c 'bytes from' /tmp/flow.txt) of 300 answered"
+show switch-lfib-protected ip -f mpls route
+section protection-after
+ping_check protect-after -I 10.0.3.150 203.0.113.9
+show switch-ap-protected birdc -s /run/switch.ctl show autopilot ap
+
 for f in switch host t1 t2; do
   if grep -q -E '<(BUG|ERR)>' /tmp/$f.log; then section "log-$f"; grep -E '<(BUG|ERR|WARN)>' /tmp/$f.log | head -20; fi
 done

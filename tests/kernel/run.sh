@@ -149,6 +149,26 @@ check "ping via table 101 reaches t2"       pings '^PING alt4-to-t2 ok$'
 check "no alternate: table 101 falls through to main" pings '^PING alt4-fallback ok$'
 check "IPv6 ping via best path reaches t1"  pings '^PING main6-to-t1 ok$'
 check "IPv6 ping via table 101 reaches t2"  pings '^PING alt6-to-t2 ok$'
+# Egress protection: t1's port down, its labels' routes replaced towards t2
+check "protection: t1's label reaches t1 first"  protection '^PING protect-before ok$'
+for l in '1001 via inet 10\.0\.2\.2 dev sw-t2' '2001 via inet 10\.0\.2\.2 dev sw-t2'; do
+  check "protection: LFIB ${l//\\/} after t1's port went down" switch-lfib-protected "^$l"
+done
+check "protection: t1's label reaches t2 with t1 down" protection-after '^PING protect-after ok$'
+check "protection: show autopilot says so"  switch-ap-protected '^ t1 1001 2001 .* protected by t2$'
+flow=$(section protection | sed -n 's/^FLOW \([0-9]*\) of \([0-9]*\) answered$/\1 \2/p')
+if [ -n "$flow" ]; then
+  set -- $flow
+  # Unprotected, the 200 sent after the port went down would all be lost
+  # (this host's route never converges): 20 is 200 ms under emulation
+  if [ $(( $2 - $1 )) -le 20 ]; then
+    ok "protection: a flow of $2 pings 10 ms apart through t1's port going down: $(( $2 - $1 )) lost"
+  else
+    bad "protection: $(( $2 - $1 )) of $2 pings lost through t1's port going down (at most 20)"
+  fi
+else
+  bad "protection: no FLOW line in section protection"; section protection | sed 's/^/    /'
+fi
 if grep -qE '^### log-' "$console"; then
   bad "errors in BIRD logs:"; awk '/^### log-/,/^### end/' "$console"
 else
