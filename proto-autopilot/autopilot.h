@@ -142,6 +142,8 @@ struct autopilot_egress {
   ip_addr nh;				/* Neighbor address used for the LFIB */
   u32 lfib_label, lfib_pp_label;	/* Labels announced to the LFIB, or AUTOPILOT_NO_LABEL */
   struct autopilot_egress *lfib_via;	/* Whose neighbor its labels point to: itself, a backup, or NULL */
+  u8 lfib_was_live;			/* It has been live (session up, neighbor reachable) since it came */
+  u8 lfib_warned;			/* Lost with no live backup, and said so */
   struct channel *flushing;		/* Its channel being flushed (session down), seen by overrides */
 };
 

@@ -164,28 +164,34 @@ autopilot_lfib_announce(struct autopilot_proto *p, struct autopilot_egress *e)
   struct autopilot_egress *via = autopilot_lfib_via(p, e);
   autopilot_lfib_wanted(p, e, &label, &pp_label);
 
-  if (via != e->lfib_via)
-  {
-    if (via && (via != e))
-    {
-      /* Lost right now: its channels are not flushed yet, their counters still hold its paths */
-      struct bgp_proto *ob = autopilot_egress_bgp(e->cf), *bb = autopilot_egress_bgp(via->cf);
-      uint had = autopilot_bgp_routes(ob, NET_IP4) + autopilot_bgp_routes(ob, NET_IP6);
-      uint has = autopilot_bgp_routes(bb, NET_IP4) + autopilot_bgp_routes(bb, NET_IP6);
+  int lost = !autopilot_egress_live(e);
+  int was_protected = e->lfib_via && (e->lfib_via != e);
 
-      log(L_WARN "%s: Egress %s lost: its labels %u and %u now go to backup %s", p->p.name,
-	  e->cf->name, e->cf->label, e->cf->pp_label, via->cf->name);
-      if (has < had / 2)
-	log(L_WARN "%s: Backup %s has %u paths, egress %s had %u: what it has no path for is "
-	    "dropped there", p->p.name, via->cf->name, has, e->cf->name, had);
-    }
-    else if ((via == e) && e->lfib_via)
-      log(L_INFO "%s: Egress %s: its labels %u and %u go to it again", p->p.name, e->cf->name,
-	  e->cf->label, e->cf->pp_label);
-    else if (e->cf->backups && e->lfib_via)
-      log(L_WARN "%s: Egress %s lost, no live backup: its labels %u and %u are withdrawn", p->p.name,
-	  e->cf->name, e->cf->label, e->cf->pp_label);
+  if (via && (via != e) && (via != e->lfib_via))
+  {
+    /* Lost right now: its channels are not flushed yet, their counters still hold its paths */
+    struct bgp_proto *ob = autopilot_egress_bgp(e->cf), *bb = autopilot_egress_bgp(via->cf);
+    uint had = autopilot_bgp_routes(ob, NET_IP4) + autopilot_bgp_routes(ob, NET_IP6);
+    uint has = autopilot_bgp_routes(bb, NET_IP4) + autopilot_bgp_routes(bb, NET_IP6);
+
+    log(L_WARN "%s: Egress %s lost: its labels %u and %u now go to backup %s", p->p.name,
+	e->cf->name, e->cf->label, e->cf->pp_label, via->cf->name);
+    if (has < had / 2)
+      log(L_WARN "%s: Backup %s has %u paths, egress %s had %u: what it has no path for is "
+	  "dropped there", p->p.name, via->cf->name, has, e->cf->name, had);
   }
+  else if ((via == e) && !lost && (was_protected || e->lfib_warned))
+    log(L_INFO "%s: Egress %s: its labels %u and %u go to it again", p->p.name, e->cf->name,
+	e->cf->label, e->cf->pp_label);
+  else if (e->cf->backups && lost && (via == e) && e->lfib_was_live && !e->lfib_warned)
+  {
+    log(L_WARN "%s: Egress %s lost, no live backup: its labels %u and %u stay with its neighbor",
+	p->p.name, e->cf->name, e->cf->label, e->cf->pp_label);
+    e->lfib_warned = 1;
+  }
+  else if (e->cf->backups && !via && e->lfib_via)
+    log(L_WARN "%s: Egress %s lost, no live backup: its labels %u and %u are withdrawn", p->p.name,
+	e->cf->name, e->cf->label, e->cf->pp_label);
 
   /* The same label towards another neighbor: a replace of its route */
   if (label != AUTOPILOT_NO_LABEL)
@@ -197,6 +203,9 @@ autopilot_lfib_announce(struct autopilot_proto *p, struct autopilot_egress *e)
   e->lfib_label = label;
   e->lfib_pp_label = pp_label;
   e->lfib_via = via;
+  e->lfib_was_live |= !lost;
+  if (!lost)
+    e->lfib_warned = 0;
 
 }
 

@@ -475,13 +475,21 @@ def test_lfib_protected_by_backups(topo, bins):
     assert wait_for(lambda: lfib(pop), want, 5) == want
     assert egress_table(pop)["transit1_v4"][5] == "protected by transit3_v4"
 
+    # New labels for it by configure while it is lost: the new ones are protected, the old gone
+    pop.egresses["transit1_v4"] = [1201, 2201]
+    assert "Reconfigured" in pop.reconfigure_switch()
+    birdc(sw, "disable transit2_v4")        # configure enables what birdc disabled
+    want = protected(t3, None)
+    assert 1201 in want and 1001 not in want
+    assert wait_for(lambda: lfib(pop), want, 5) == want
+
     # The egress back: its labels go to it again
     birdc(sw, "enable transit1_v4")
     wait_until(up("transit1_v4"), 20)
     # (transit2_v4, down but reachable and unprotected, keeps its entries as before)
     assert wait_for(lambda: lfib(pop), expected_lfib(pop), 5) == expected_lfib(pop)
     assert egress_table(pop)["transit1_v4"][5] == "up"
-    assert log_lines(sw, r"ap: Egress transit1_v4: its labels 1001 and 2001 go to it again")
+    assert log_lines(sw, r"ap: Egress transit1_v4: its labels 1201 and 2201 go to it again")
 
     # transit1's port goes down (neighbor unreachable, both families): both move
     sw.set_link(t1, up=False)
@@ -493,3 +501,11 @@ def test_lfib_protected_by_backups(topo, bins):
     sw.set_link(t1, up=True)
     wait_until(up("transit1_v4", "transit1_v6"), 60)   # after a link flap BGP takes its time
     assert wait_for(lambda: egress_table(pop)["transit1_v6"][5], "up", 5) == "up"
+
+    # Every backup lost too: its entries follow its neighbor, as without protection
+    for s_ in ("transit2_v4", "transit3_v4", "transit1_v4"):
+        birdc(sw, f"disable {s_}")
+    want = expected_lfib(pop)
+    assert wait_for(lambda: lfib(pop), want, 5) == want
+    assert egress_table(pop)["transit1_v4"][5] == "unprotected (no live backup)"
+    assert log_lines(sw, r"ap: Egress transit1_v4 lost, no live backup")
