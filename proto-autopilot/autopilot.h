@@ -237,10 +237,12 @@ void autopilot_journal_record(struct autopilot_proto *p, const struct autopilot_
 int autopilot_journal_commit(struct autopilot_proto *p);
 int autopilot_journal_folded(struct autopilot_proto *p);
 int autopilot_journal_lost(struct autopilot_proto *p);
+int autopilot_journal_outgrown(struct autopilot_proto *p);
 uint autopilot_journal_replay(struct autopilot_proto *p, uint *expired, uint *managed);
 
 /* state.c: everything changed so far on disk (journal or snapshot); 0 if so */
 int autopilot_state_commit(struct autopilot_proto *p);
+int autopilot_state_fail(struct autopilot_proto *p, const char *fmt, ...);
 
 /* autopilot.c */
 struct bgp_proto *autopilot_egress_bgp(struct autopilot_egress_config *e);

@@ -143,7 +143,7 @@ autopilot_cmd_flush(struct symbol *sym, const char *target)
 void
 autopilot_cmd_load(struct symbol *sym, const char *file)
 {
-  char line[1026], err[AUTOPILOT_ERR_MAX];
+  char line[AUTOPILOT_LINE_MAX + 2], err[AUTOPILOT_ERR_MAX];
   uint n = 0, max = 1024, lineno = 0;
 
   struct autopilot_proto *p = autopilot_cli_proto(sym);
@@ -163,18 +163,19 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
   uint *lines = xmalloc(max * sizeof(uint));	/* Line of each request, for errors */
   uint bad;
 
-  while (fgets(line, sizeof(line), f))
+  enum autopilot_line got;
+  while ((got = autopilot_read_line(f, line)) != AP_LINE_EOF)
   {
     lineno++;
 
-    if (!strchr(line, '\n') && !feof(f))
+    if (got == AP_LINE_LONG)
     {
       cli_msg(REPLY_REFUSED, "%s line %u: line too long; nothing changed", file, lineno);
       goto done;
     }
 
     /* As on the socket: a line is not complete without its newline (a cut file) */
-    if (!strchr(line, '\n'))
+    if (got == AP_LINE_CUT)
     {
       cli_msg(REPLY_REFUSED, "%s line %u: no newline at its end (a cut file?); nothing changed", file, lineno);
       goto done;

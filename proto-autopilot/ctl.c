@@ -1008,16 +1008,22 @@ ctl_unlisten(struct autopilot_proto *p)
   p->ctl_path = NULL;
 }
 
+/* Listen with @sk at @path; the path is ours: the config may go before we unlink it */
+static void
+ctl_listening(struct autopilot_proto *p, sock *sk, const char *path)
+{
+  uint len = strlen(path) + 1;
+  p->ctl_sk = sk;
+  p->ctl_path = mb_alloc(p->p.pool, len);
+  memcpy(p->ctl_path, path, len);
+}
+
 static void
 ctl_open(struct autopilot_proto *p, struct autopilot_config *cf)
 {
-  if (!cf->ctl_path || !(p->ctl_sk = ctl_listen(p, cf)))
-    return;
-
-  /* The config may go before we unlink the path */
-  uint len = strlen(cf->ctl_path) + 1;
-  p->ctl_path = mb_alloc(p->p.pool, len);
-  memcpy(p->ctl_path, cf->ctl_path, len);
+  sock *sk = cf->ctl_path ? ctl_listen(p, cf) : NULL;
+  if (sk)
+    ctl_listening(p, sk, cf->ctl_path);
 }
 
 /**
@@ -1116,10 +1122,7 @@ autopilot_ctl_reconfigure(struct autopilot_proto *p, struct autopilot_config *ol
   }
 
   ctl_unlisten(p);
-  p->ctl_sk = sk;
-  uint len = strlen(new->ctl_path) + 1;
-  p->ctl_path = mb_alloc(p->p.pool, len);
-  memcpy(p->ctl_path, new->ctl_path, len);
+  ctl_listening(p, sk, new->ctl_path);
   return 1;
 }
 

@@ -49,17 +49,19 @@
 #include "autopilot.h"
 
 #define JOURNAL_COMMIT	"# commit\n"
-#define JOURNAL_LINE_MAX 1024
 #define JOURNAL_MIN	4096		/* Records before a fold is worth it, whatever the set */
 
-/* A failed write: logged, and kept for show until a write succeeds */
 static int
 journal_fail(struct autopilot_proto *p, const char *what, const char *file)
 {
-  bsnprintf(p->state_error, sizeof(p->state_error), "Cannot %s journal %s: %m", what, file);
-  log(L_ERR "%s: %s", p->p.name, p->state_error);
-  p->state_failed = current_real_time();
-  return -1;
+  return autopilot_state_fail(p, "Cannot %s journal %s: %m", what, file);
+}
+
+/* Larger than the set it describes: worth folding into the state file */
+int
+autopilot_journal_outgrown(struct autopilot_proto *p)
+{
+  return p->journal_records > MAX(JOURNAL_MIN, 2 * p->ovr_count);
 }
 
 static const char *
@@ -96,8 +98,8 @@ autopilot_journal_record(struct autopilot_proto *p, const struct autopilot_reque
   if (!((struct autopilot_config *) p->p.cf)->state_file || p->journal_replaying || !p->state_loaded)
     return;
 
-  byte *b = journal_reserve(p, JOURNAL_LINE_MAX + 1);
-  int n = autopilot_request_format(req, (char *) b, JOURNAL_LINE_MAX);
+  byte *b = journal_reserve(p, AUTOPILOT_LINE_MAX + 1);
+  int n = autopilot_request_format(req, (char *) b, AUTOPILOT_LINE_MAX);
   if (n < 0)
     bug("Autopilot: override %N does not fit a journal line", &req->net);
 
@@ -201,7 +203,7 @@ autopilot_journal_commit(struct autopilot_proto *p)
   p->state_unsaved = p->state_failed = 0;
 
   /* Larger than the set it describes: fold it into the state file soon */
-  if (p->journal_records > MAX(JOURNAL_MIN, 2 * p->ovr_count))
+  if (autopilot_journal_outgrown(p))
     autopilot_state_changed(p);
 
   return 0;
@@ -273,7 +275,7 @@ uint
 autopilot_journal_replay(struct autopilot_proto *p, uint *expired, uint *managed)
 {
   const char *file = journal_path(p);
-  char line[JOURNAL_LINE_MAX + 2], err[AUTOPILOT_ERR_MAX];
+  char line[AUTOPILOT_LINE_MAX + 2], err[AUTOPILOT_ERR_MAX];
   btime now = current_real_time();
   uint lineno = 0, commits = 0, records = 0, problems = 0;
   long good = 0;				/* Offset after the last commit */
@@ -297,23 +299,21 @@ autopilot_journal_replay(struct autopilot_proto *p, uint *expired, uint *managed
   rewind(f);
   p->journal_replaying = 1;
 
-  while ((ftell(f) < good) && fgets(line, sizeof(line), f))
+  enum autopilot_line got;
+  while ((ftell(f) < good) && ((got = autopilot_read_line(f, line)) != AP_LINE_EOF))
   {
     lineno++;
+
+    if (got != AP_LINE_OK)
+    {
+      log(L_ERR "%s: Journal %s line %u: line too long, skipped", p->p.name, file, lineno);
+      problems++;
+      continue;
+    }
 
     if (!strcmp(line, JOURNAL_COMMIT))
     {
       commits++;
-      continue;
-    }
-
-    if (!strchr(line, '\n'))
-    {
-      log(L_ERR "%s: Journal %s line %u: line too long, skipped", p->p.name, file, lineno);
-      problems++;
-      int c;
-      while (((c = fgetc(f)) != EOF) && (c != '\n'))
-	;
       continue;
     }
 

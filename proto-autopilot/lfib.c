@@ -129,14 +129,12 @@ autopilot_lfib_via(struct autopilot_proto *p, struct autopilot_egress *e)
   return autopilot_reachable(e) ? e : NULL;
 }
 
-/* The labels @e should have in the LFIB now (AUTOPILOT_NO_LABEL for none) */
+/* The labels @e should have in the LFIB when they go to @via (AUTOPILOT_NO_LABEL for none) */
 static void
-autopilot_lfib_wanted(struct autopilot_proto *p, struct autopilot_egress *e, u32 *label, u32 *pp_label)
+autopilot_lfib_wanted(struct autopilot_egress *e, struct autopilot_egress *via, u32 *label, u32 *pp_label)
 {
-  int up = !!autopilot_lfib_via(p, e);
-
-  *label = up ? e->cf->label : AUTOPILOT_NO_LABEL;
-  *pp_label = up ? e->cf->pp_label : AUTOPILOT_NO_LABEL;
+  *label = via ? e->cf->label : AUTOPILOT_NO_LABEL;
+  *pp_label = via ? e->cf->pp_label : AUTOPILOT_NO_LABEL;
 }
 
 /* First pass: withdraw the entries of @e that are no longer wanted */
@@ -144,7 +142,7 @@ static void
 autopilot_lfib_withdraw_stale(struct autopilot_proto *p, struct autopilot_egress *e)
 {
   u32 label, pp_label;
-  autopilot_lfib_wanted(p, e, &label, &pp_label);
+  autopilot_lfib_wanted(e, autopilot_lfib_via(p, e), &label, &pp_label);
 
   if ((e->lfib_label != AUTOPILOT_NO_LABEL) && (e->lfib_label != label))
     autopilot_lfib_set(p, NULL, e->lfib_label);
@@ -162,7 +160,7 @@ autopilot_lfib_announce(struct autopilot_proto *p, struct autopilot_egress *e)
 {
   u32 label, pp_label;
   struct autopilot_egress *via = autopilot_lfib_via(p, e);
-  autopilot_lfib_wanted(p, e, &label, &pp_label);
+  autopilot_lfib_wanted(e, via, &label, &pp_label);
 
   int lost = !autopilot_egress_live(e);
   int was_protected = e->lfib_via && (e->lfib_via != e);

@@ -417,3 +417,21 @@ autopilot_request_format(const struct autopilot_request *req, char *buf, uint si
 
   return n;
 }
+
+enum autopilot_line
+autopilot_read_line(FILE *f, char *buf)
+{
+  if (!fgets(buf, AUTOPILOT_LINE_MAX + 2, f))
+    return AP_LINE_EOF;
+
+  if (strchr(buf, '\n'))
+    return AP_LINE_OK;
+
+  if (feof(f))
+    return AP_LINE_CUT;
+
+  int c;
+  while (((c = fgetc(f)) != EOF) && (c != '\n'))
+    ;
+  return AP_LINE_LONG;
+}

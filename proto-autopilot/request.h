@@ -9,6 +9,8 @@
 #ifndef _BIRD_AUTOPILOT_REQUEST_H_
 #define _BIRD_AUTOPILOT_REQUEST_H_
 
+#include <stdio.h>
+
 #include "nest/bird.h"
 #include "lib/net.h"
 
@@ -62,6 +64,16 @@ int autopilot_request_parse(const char *line, btime now, struct autopilot_reques
 
 /* Format @req as a line that autopilot_request_parse() reads back (no newline) */
 int autopilot_request_format(const struct autopilot_request *req, char *buf, uint size);
+
+/*
+ * Read one line of request words from @f into @buf (AUTOPILOT_LINE_MAX + 2
+ * bytes, the newline kept). A line too long has its rest skipped; a last
+ * line without its newline (a cut file) is not a line: both are reported,
+ * never parsed.
+ */
+#define AUTOPILOT_LINE_MAX	1024		/* Longest line of a state file, journal or load file */
+enum autopilot_line { AP_LINE_EOF, AP_LINE_OK, AP_LINE_LONG, AP_LINE_CUT };
+enum autopilot_line autopilot_read_line(FILE *f, char *buf);
 
 /* Parse a prefix "a.b.c.d/len" or "x:y::/len" with no host bits set */
 int autopilot_parse_prefix(const char *s, net_addr_ip6 *n, char *err);

@@ -52,20 +52,33 @@
 #include "autopilot.h"
 
 #define STATE_HEADER	"# bird-autopilot overrides v1"
-#define STATE_LINE_MAX	1024
 
-/* A failed write: logged, and kept for show until a write succeeds */
-#define STATE_FAIL(fmt, args...) ({					\
-      bsnprintf(p->state_error, sizeof(p->state_error), fmt, ##args);	\
-      log(L_ERR "%s: %s", p->p.name, p->state_error);			\
-      p->state_failed = current_real_time();				\
-      -1; })
+/**
+ * autopilot_state_fail - a write of the state file or journal failed
+ * @p: autopilot instance
+ * @fmt: why, as printf (%m for errno)
+ *
+ * Logged, and kept for show until a write succeeds. Returns -1.
+ */
+int
+autopilot_state_fail(struct autopilot_proto *p, const char *fmt, ...)
+{
+  va_list args;
+
+  va_start(args, fmt);
+  bvsnprintf(p->state_error, sizeof(p->state_error), fmt, args);
+  va_end(args);
+
+  log(L_ERR "%s: %s", p->p.name, p->state_error);
+  p->state_failed = current_real_time();
+  return -1;
+}
 
 static int
 autopilot_state_write(struct autopilot_proto *p, const char *file)
 {
   char *tmp = tmp_sprintf("%s.tmp", file);
-  char line[STATE_LINE_MAX];
+  char line[AUTOPILOT_LINE_MAX];
   struct autopilot_request req;
   uint n = 0;
 
@@ -73,7 +86,7 @@ autopilot_state_write(struct autopilot_proto *p, const char *file)
   FILE *f = (fd >= 0) ? fdopen(fd, "w") : NULL;
   if (!f)
   {
-    int rv = STATE_FAIL("Cannot write state file %s: %m", tmp);
+    int rv = autopilot_state_fail(p, "Cannot write state file %s: %m", tmp);
     if (fd >= 0)
       close(fd);
     return rv;
@@ -100,7 +113,7 @@ autopilot_state_write(struct autopilot_proto *p, const char *file)
 
   if ((fflush(f) != 0) || (fsync(fd) < 0))
   {
-    int rv = STATE_FAIL("Cannot write state file %s: %m", tmp);
+    int rv = autopilot_state_fail(p, "Cannot write state file %s: %m", tmp);
     fclose(f);
     unlink(tmp);
     return rv;
@@ -110,7 +123,7 @@ autopilot_state_write(struct autopilot_proto *p, const char *file)
 
   if (rename(tmp, file) < 0)
   {
-    int rv = STATE_FAIL("Cannot rename %s to %s: %m", tmp, file);
+    int rv = autopilot_state_fail(p, "Cannot rename %s to %s: %m", tmp, file);
     unlink(tmp);
     return rv;
   }
@@ -186,7 +199,7 @@ autopilot_state_timer(timer *t)
 
   if (autopilot_state_commit(p) < 0)
     tm_start(p->state_timer, 1 S);		/* And again, until the disk takes it */
-  else if (p->journal_records > MAX(4096, 2 * p->ovr_count))
+  else if (autopilot_journal_outgrown(p))
     autopilot_state_fold(p);
 }
 
@@ -264,7 +277,7 @@ autopilot_state_flush(struct autopilot_proto *p)
 static uint
 autopilot_state_read(struct autopilot_proto *p, const char *file, uint *expired_, uint *managed_)
 {
-  char line[STATE_LINE_MAX + 2], err[AUTOPILOT_ERR_MAX];
+  char line[AUTOPILOT_LINE_MAX + 2], err[AUTOPILOT_ERR_MAX];
   struct autopilot_request req;
   btime now = current_real_time();
   uint lineno = 0, restored = 0, expired = 0, problems = 0, managed = 0;
@@ -284,24 +297,16 @@ autopilot_state_read(struct autopilot_proto *p, const char *file, uint *expired_
     return 0;
   }
 
-  while (fgets(line, sizeof(line), f))
+  enum autopilot_line got;
+  while ((got = autopilot_read_line(f, line)) != AP_LINE_EOF)
   {
     lineno++;
 
-    if (!strchr(line, '\n') && feof(f))
+    if (got != AP_LINE_OK)
     {
-      log(L_ERR "%s: State file %s line %u: last line cut off, skipped", p->p.name, file, lineno);
+      log(L_ERR "%s: State file %s line %u: %s, skipped", p->p.name, file, lineno,
+	  (got == AP_LINE_CUT) ? "last line cut off" : "line too long");
       problems++;
-      continue;
-    }
-
-    if (!strchr(line, '\n'))
-    {
-      log(L_ERR "%s: State file %s line %u: line too long, skipped", p->p.name, file, lineno);
-      problems++;
-      int c;
-      while (((c = fgetc(f)) != EOF) && (c != '\n'))
-	;
       continue;
     }
 

@@ -13,7 +13,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 ci=$(cd "$here/../../ci" && pwd)
-work=$(mktemp -d /tmp/fetch-test.XXXXXX)
+work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 passed=0 failed=0
 ok()   { echo "fetch: ok: $1"; passed=$((passed + 1)); }
