@@ -339,9 +339,19 @@ struct autopilot_ctl_conn {
   u8 closed;				/* Done, freed by ctl_event */
 };
 
+void autopilot_ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...);
+byte *autopilot_ctl_reserve(struct autopilot_ctl_conn *c, uint n);
 void autopilot_ctl_start(struct autopilot_proto *p);
 void autopilot_ctl_stop(struct autopilot_proto *p);
 int autopilot_ctl_reconfigure(struct autopilot_proto *p, struct autopilot_config *old, struct autopilot_config *new);
 /* --- end of controller socket --- */
+
+/* observe.c: read requests and birdc show autopilot NAME paths */
+void autopilot_obs_request(struct autopilot_ctl_conn *c, const struct autopilot_request *req);
+void autopilot_cmd_show_paths(struct symbol *sym, const net_addr *a);
+
+/* override-show.c, shared with observe.c */
+struct autopilot_proto *autopilot_show_proto(struct symbol *sym);
+char *autopilot_span(btime t);
 
 #endif

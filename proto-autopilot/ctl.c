@@ -115,9 +115,8 @@ ctl_out_reserve(struct autopilot_ctl_conn *c, uint n)
 }
 
 static void
-ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...)
+ctl_vreply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, va_list args)
 {
-  va_list args;
   int n = 0, m;
 
   /* Nobody reads them: the client has gone, its requests are still executed */
@@ -129,9 +128,7 @@ ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...)
   if (tag && tag[0])
     n = bsprintf(b, "@%s ", tag);
 
-  va_start(args, fmt);
   m = bvsnprintf(b + n, CTL_REPLY_MAX - n - 1, fmt, args);
-  va_end(args);
 
   /* Messages are bounded; should one not be, say so rather than cut it */
   if (m < 0)
@@ -139,6 +136,34 @@ ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...)
 
   b[n + m] = '\n';
   c->out_len += n + m + 1;
+}
+
+static void
+ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...)
+{
+  va_list args;
+
+  va_start(args, fmt);
+  ctl_vreply(c, tag, fmt, args);
+  va_end(args);
+}
+
+/* One reply line of at most CTL_REPLY_MAX bytes, for observe.c's errors */
+void
+autopilot_ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...)
+{
+  va_list args;
+
+  va_start(args, fmt);
+  ctl_vreply(c, tag, fmt, args);
+  va_end(args);
+}
+
+/* Room for @n bytes of replies, for observe.c, which writes its JSON there */
+byte *
+autopilot_ctl_reserve(struct autopilot_ctl_conn *c, uint n)
+{
+  return ctl_out_reserve(c, n);
 }
 
 /* The reply to most requests: no format to interpret */
@@ -463,6 +488,12 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
 
   case AP_OP_PING:
     ctl_reply(c, req->tag, "ok pong");
+    break;
+
+  /* Read requests: they change nothing (observe.c) */
+  case AP_OP_PATHS:
+  case AP_OP_EGRESSES:
+    autopilot_obs_request(c, req);
     break;
 
   case AP_OP_STATUS:

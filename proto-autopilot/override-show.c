@@ -20,7 +20,7 @@
 #define REPLY_OVERRIDES	1101
 
 /* "3d4h", "2h5m", "4m10s", "7s": two units are enough to read at a glance */
-static char *
+char *
 autopilot_span(btime t)
 {
   uint s = (t > 0) ? (uint) (t / 1000000) : 0;
@@ -143,7 +143,8 @@ done:
   c->cont = c->cleanup = NULL;
 }
 
-static struct autopilot_proto *
+/* The running autopilot protocol named by @sym, or the only one; NULL after a reply */
+struct autopilot_proto *
 autopilot_show_proto(struct symbol *sym)
 {
   struct proto *P, *found = NULL;

@@ -184,6 +184,31 @@ autopilot_net_truncate(net_addr_ip6 *dst, const net_addr_ip6 *src, uint len)
   net_normalize((net_addr *) dst);
 }
 
+/**
+ * autopilot_ovr_cover - where an override of a prefix resolves
+ * @p: autopilot instance
+ * @c: its watched channel of the prefix's family (up)
+ * @a: the prefix
+ * @found: set to the prefix found
+ *
+ * The longest prefix covering @a (@a itself included) that has usable
+ * paths, as forwarding would use it; NULL if none has. The observation
+ * requests report it too (observe.c), so they say what an override does.
+ */
+net *
+autopilot_ovr_cover(struct autopilot_proto *p, struct channel *c, const net_addr_ip6 *a, net_addr_ip6 *found)
+{
+  for (int len = a->pxlen; len >= 0; len--)
+  {
+    autopilot_net_truncate(found, a, len);
+    net *n = net_find(c->table, (net_addr *) found);
+    if (n && autopilot_net_has_paths(p, n))
+      return n;
+  }
+
+  return NULL;
+}
+
 /*
  * Find the path @o copies: the longest prefix covering o->net that has paths
  * (as forwarding would use) is where the target's path must be. A covering
@@ -205,27 +230,21 @@ autopilot_ovr_resolve(struct autopilot_proto *p, struct autopilot_override *o)
   if (o->target && !(target = autopilot_egress_find(ap_cf(p), o->target)))
     return o->why = "egress not configured", NULL;
 
-  for (int len = o->net.pxlen; len >= 0; len--)
-  {
-    autopilot_net_truncate(&probe, &o->net, len);
-    net *n = net_find(c->table, (net_addr *) &probe);
-    if (!n || !autopilot_net_has_paths(p, n))
-      continue;
+  net *n = autopilot_ovr_cover(p, c, &o->net, &probe);
+  if (!n)
+    return o->why = "no path", NULL;
 
-    rte *r, *bgp_best;
-    if (target)
-      r = autopilot_path_of(p, n, target);
-    else
-      r = autopilot_next_best(p, n, &bgp_best);
+  rte *r, *bgp_best;
+  if (target)
+    r = autopilot_path_of(p, n, target);
+  else
+    r = autopilot_next_best(p, n, &bgp_best);
 
-    if (!r)
-      return o->why = target ? "no path from the target egress" : "no path from another egress", NULL;
+  if (!r)
+    return o->why = target ? "no path from the target egress" : "no path from another egress", NULL;
 
-    o->src = probe;
-    return r;
-  }
-
-  return o->why = "no path", NULL;
+  o->src = probe;
+  return r;
 }
 
 /* Put @o in the bucket of its src if it copies a covering prefix, else in none */

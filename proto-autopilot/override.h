@@ -68,6 +68,9 @@ uint autopilot_ovr_flush(struct autopilot_proto *p, const char *target, uint sou
 int autopilot_ovr_batch(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err);
 int autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err, uint *bad);
 struct autopilot_override *autopilot_ovr_find(struct autopilot_proto *p, const net_addr *n);
+struct channel;
+struct network;
+struct network *autopilot_ovr_cover(struct autopilot_proto *p, struct channel *c, const net_addr_ip6 *a, net_addr_ip6 *found);
 int autopilot_ovr_settled(struct autopilot_proto *p);
 uint autopilot_ovr_count(struct autopilot_proto *p);
 void autopilot_ovr_to_request(struct autopilot_override *o, struct autopilot_request *req);

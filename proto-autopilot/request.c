@@ -18,6 +18,7 @@
  *   [@tag] withdraw PREFIX
  *   [@tag] flush [TARGET]
  *   [@tag] begin | sync | commit | abort | ping | status
+ *   [@tag] paths PREFIX | egresses | dump [ipv4|ipv6] [egress NAME]
  *
  * TARGET is an egress name or "next-best". Empty lines and lines starting
  * with '#' are no requests. The parser is strict: anything it does not know
@@ -207,6 +208,9 @@ static const struct { const char *name; uint op; } ops[] = {
   { "abort", AP_OP_ABORT },
   { "ping", AP_OP_PING },
   { "status", AP_OP_STATUS },
+  { "paths", AP_OP_PATHS },
+  { "egresses", AP_OP_EGRESSES },
+  { "dump", AP_OP_DUMP },
 };
 
 static int
@@ -268,6 +272,41 @@ parse_add_options(struct ap_lex *lx, btime now, struct autopilot_request *req, s
   return n;
 }
 
+/* dump [ipv4|ipv6] [egress NAME], each at most once, in any order */
+static int
+parse_dump_options(struct ap_lex *lx, struct autopilot_request *req)
+{
+  char w[32];
+  const char *at;
+  int n;
+
+  while ((n = lex_word(lx, w, sizeof(w), &at)) > 0)
+  {
+    if (!strcmp(w, "ipv4") || !strcmp(w, "ipv6"))
+    {
+      if (req->net.type)
+	return LEX_ERR(lx, at, "family given twice");
+      req->net.type = !strcmp(w, "ipv4") ? NET_IP4 : NET_IP6;
+      continue;
+    }
+
+    if (!strcmp(w, "egress"))
+    {
+      if (req->target[0])
+	return LEX_ERR(lx, at, "egress given twice");
+      if ((n = lex_word(lx, req->target, sizeof(req->target), &at)) <= 0)
+	return (n < 0) ? -1 : LEX_ERR(lx, at, "egress name expected");
+      if (!valid_target(req->target))
+	return LEX_ERR(lx, at, "bad egress name '%s'", req->target);
+      continue;
+    }
+
+    return LEX_ERR(lx, at, "unknown option '%s' (ipv4, ipv6, egress NAME)", w);
+  }
+
+  return n;
+}
+
 /**
  * autopilot_request_parse - parse one request line
  * @line: the line, NUL-terminated, with or without its newline
@@ -314,13 +353,19 @@ autopilot_request_parse(const char *line, btime now, struct autopilot_request *r
 
   switch (req->op)
   {
+  case AP_OP_DUMP:
+    if (parse_dump_options(&lx, req) < 0)
+      return -1;
+    break;
+
   case AP_OP_ADD:
   case AP_OP_WITHDRAW:
+  case AP_OP_PATHS:
     if ((n = lex_word(&lx, w, sizeof(w), &at)) <= 0)
       return (n < 0) ? -1 : LEX_ERR(&lx, at, "prefix expected");
     if (autopilot_parse_prefix(w, &req->net, err) < 0)
       return -1;
-    if (req->op == AP_OP_WITHDRAW)
+    if (req->op != AP_OP_ADD)
       break;
     /* fall through: add needs a target */
 

@@ -30,6 +30,10 @@ enum autopilot_op {
   AP_OP_ABORT,				/* abort: drop the batch */
   AP_OP_PING,				/* ping: liveness */
   AP_OP_STATUS,				/* status: counts */
+  /* Read requests, controller socket only (observe.c) */
+  AP_OP_PATHS,				/* paths PREFIX: every path of a prefix */
+  AP_OP_EGRESSES,			/* egresses: the egress map and its state */
+  AP_OP_DUMP,				/* dump [ipv4|ipv6] [egress NAME]: every path, streamed */
 };
 
 enum autopilot_source {
@@ -43,8 +47,8 @@ extern const char *autopilot_source_names[AP_SRC_MAX];
 
 struct autopilot_request {
   uint op;				/* enum autopilot_op */
-  net_addr_ip6 net;			/* Prefix (IPv4 or IPv6) for add and withdraw */
-  char target[AUTOPILOT_TARGET_MAX];	/* Egress name or AUTOPILOT_NEXT_BEST; flush: "" for all */
+  net_addr_ip6 net;			/* Prefix (IPv4 or IPv6) for add, withdraw, paths; dump: only net.type, the family (0: both) */
+  char target[AUTOPILOT_TARGET_MAX];	/* Egress name or AUTOPILOT_NEXT_BEST; flush, dump: "" for all */
   btime expires;			/* Real time of expiry, 0 for never */
   btime created;			/* Real time of creation, 0 for now (state file sets it) */
   uint source;				/* enum autopilot_source, AP_SRC_MAX if not given */

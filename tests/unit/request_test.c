@@ -87,6 +87,42 @@ other_requests(void **state UNUSED)
   assert_int_equal(req.op, AP_OP_NONE);
 }
 
+/* Read requests of the controller socket (observe.c) */
+static void
+read_requests(void **state UNUSED)
+{
+  parses("paths 203.0.113.0/24");
+  assert_int_equal(req.op, AP_OP_PATHS);
+  assert_int_equal(req.net.type, NET_IP4);
+  assert_int_equal(req.net.pxlen, 24);
+  parses("@q paths 2001:db8::/32");
+  assert_int_equal(req.net.type, NET_IP6);
+  assert_string_equal(req.tag, "q");
+  parses("egresses");
+  assert_int_equal(req.op, AP_OP_EGRESSES);
+
+  parses("dump");
+  assert_int_equal(req.op, AP_OP_DUMP);
+  assert_int_equal(req.net.type, 0);
+  assert_string_equal(req.target, "");
+  parses("dump ipv6 egress t1");
+  assert_int_equal(req.net.type, NET_IP6);
+  assert_string_equal(req.target, "t1");
+  parses("dump egress 192.0.2.7 ipv4");
+  assert_int_equal(req.net.type, NET_IP4);
+  assert_string_equal(req.target, "192.0.2.7");
+
+  fails("paths", "column 6: prefix expected");
+  fails("paths 10.0.0.1/8", "host bits set");
+  fails("paths 10.0.0.0/8 t1", "unexpected 't'");
+  fails("egresses t1", "unexpected 't'");
+  fails("dump ipv4 ipv6", "column 11: family given twice");
+  fails("dump egress", "egress name expected");
+  fails("dump egress a egress b", "egress given twice");
+  fails("dump egress a/b", "bad egress name 'a/b'");
+  fails("dump all", "unknown option 'all' (ipv4, ipv6, egress NAME)");
+}
+
 static void
 absolute_times_round_trip(void **state UNUSED)
 {
@@ -177,6 +213,7 @@ main(void)
     cmocka_unit_test(add_with_every_option),
     cmocka_unit_test(add_ipv6_next_best_minimal),
     cmocka_unit_test(other_requests),
+    cmocka_unit_test(read_requests),
     cmocka_unit_test(absolute_times_round_trip),
     cmocka_unit_test(bad_prefixes),
     cmocka_unit_test(bad_words),
