@@ -309,6 +309,10 @@ void autopilot_cmd_load(struct symbol *sym, const char *file);
 
 /* --- Controller socket (ctl.c) --- */
 
+#define CTL_OUT_HIGH	(1 << 20)	/* Replies waiting: above this, stop reading the client */
+#define CTL_OUT_LOW	(1 << 16)	/* ... until the client has read them down to this */
+#define CTL_STALL_READ	4		/* Why nothing else is answered: a read request streams its reply */
+
 /* One connected controller. Unanswered input stays in its socket's rbuf. */
 struct autopilot_ctl_conn {
   node n;				/* In autopilot_proto.ctl_conns */
@@ -337,10 +341,12 @@ struct autopilot_ctl_conn {
   u8 eof;				/* The client sent all it will: answer, then close */
   u8 quiet;				/* The client cannot read: execute, do not answer */
   u8 closed;				/* Done, freed by ctl_event */
+  struct obs_dump *obs;			/* Streamed reply under way (observe.c), or NULL */
 };
 
 void autopilot_ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...);
 byte *autopilot_ctl_reserve(struct autopilot_ctl_conn *c, uint n);
+void autopilot_ctl_run(struct autopilot_ctl_conn *c);
 void autopilot_ctl_start(struct autopilot_proto *p);
 void autopilot_ctl_stop(struct autopilot_proto *p);
 int autopilot_ctl_reconfigure(struct autopilot_proto *p, struct autopilot_config *old, struct autopilot_config *new);
@@ -348,6 +354,8 @@ int autopilot_ctl_reconfigure(struct autopilot_proto *p, struct autopilot_config
 
 /* observe.c: read requests and birdc show autopilot NAME paths */
 void autopilot_obs_request(struct autopilot_ctl_conn *c, const struct autopilot_request *req);
+void autopilot_obs_wake(struct autopilot_ctl_conn *c);
+void autopilot_obs_free(struct autopilot_ctl_conn *c);
 void autopilot_cmd_show_paths(struct symbol *sym, const net_addr *a);
 
 /* override-show.c, shared with observe.c */

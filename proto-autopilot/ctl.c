@@ -66,8 +66,7 @@
 #define CTL_LINE_MAX	1024		/* Longest request line, newline not counted */
 #define CTL_RBSIZE	65536		/* Receive buffer: a read is many requests */
 #define CTL_OUT_INIT	4096		/* First size of the reply buffer */
-#define CTL_OUT_HIGH	(1 << 20)	/* Replies waiting: above this, stop reading the client */
-#define CTL_OUT_LOW	(1 << 16)	/* ... until the client has read them down to this */
+/* CTL_OUT_HIGH, CTL_OUT_LOW (autopilot.h): replies waiting, when to stop and go on */
 #define CTL_REPLY_MAX	(AUTOPILOT_TAG_MAX + AUTOPILOT_ERR_MAX + 128)	/* Longest reply line */
 #define CTL_BACKLOG	64		/* Connections the kernel queues before we accept */
 #define CTL_STATUS_TRIES 16		/* Event rounds a status request waits for resolution */
@@ -75,6 +74,7 @@
 /* Why a connection answers nothing for now (and is not read) */
 #define CTL_STALL_OUTPUT 1		/* Too many replies wait: the client must read first */
 #define CTL_STALL_STATUS 2		/* A status request waits for overrides to be resolved */
+/* CTL_STALL_READ (autopilot.h): a read request streams its reply (observe.c) */
 
 /* Accept errors (out of descriptors) repeat every loop: log some */
 static struct tbf ctl_log_tbf = TBF_DEFAULT_LOG_LIMITS;
@@ -157,6 +157,14 @@ autopilot_ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *f
   va_start(args, fmt);
   ctl_vreply(c, tag, fmt, args);
   va_end(args);
+}
+
+/* Send what can be sent, answer what can be answered: for observe.c's streamed replies */
+void
+autopilot_ctl_run(struct autopilot_ctl_conn *c)
+{
+  if (!c->closed)
+    ctl_run(c);
 }
 
 /* Room for @n bytes of replies, for observe.c, which writes its JSON there */
@@ -493,6 +501,7 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
   /* Read requests: they change nothing (observe.c) */
   case AP_OP_PATHS:
   case AP_OP_EGRESSES:
+  case AP_OP_DUMP:
     autopilot_obs_request(c, req);
     break;
 
@@ -623,6 +632,7 @@ ctl_close(struct autopilot_ctl_conn *c)
   c->sk->rx_hook = NULL;
   c->sk->tx_hook = NULL;
   ctl_batch_drop(c);
+  autopilot_obs_free(c);
   ev_schedule(p->ctl_event);
 }
 
@@ -632,6 +642,7 @@ ctl_free(struct autopilot_ctl_conn *c)
   rem_node(&c->n);
   rfree(c->sk);
   ctl_batch_drop(c);
+  autopilot_obs_free(c);
   mb_free(c->out);
   mb_free(c);
 }
@@ -709,6 +720,10 @@ ctl_run(struct autopilot_ctl_conn *c)
 
     c->stall &= ~CTL_STALL_OUTPUT;
   }
+
+  /* A streamed reply goes on once the client has read most of it (a write may end at once) */
+  if ((c->stall & CTL_STALL_READ) && (c->out_len < CTL_OUT_LOW))
+    autopilot_obs_wake(c);
 
   if (!c->eof)
   {
@@ -805,6 +820,9 @@ ctl_err(sock *sk, int err)
     c->out_len = c->out_sent = 0;
     sk_set_tbuf(sk, NULL);
     c->stall &= ~CTL_STALL_OUTPUT;
+
+    /* A streamed reply waiting for the client to read ends now */
+    autopilot_obs_wake(c);
   }
 
   /* BIRD reads the rest first */

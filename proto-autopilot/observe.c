@@ -372,16 +372,19 @@ js_path(struct autopilot_ctl_conn *c, struct obs_net *on, uint i, btime now)
 	 (uint) (obs_real_time(r->lastmod) / 1000000));
 }
 
-/* "paths":[...] of a collected prefix, with "more" if some were left out */
-static void
-js_paths(struct autopilot_ctl_conn *c, struct obs_net *on)
+/* "paths":[...] of a collected prefix (those of egress @only, if set); how many */
+static uint
+js_paths(struct autopilot_ctl_conn *c, struct obs_net *on, struct autopilot_egress_config *only)
 {
   btime now = current_time();
+  uint n = 0;
 
   js_put(c, "\"paths\":[");
   for (uint i = 0; i < on->count; i++)
   {
-    if (i)
+    if (only && (on->paths[i].egress != only))
+      continue;
+    if (n++)
       js_put(c, ",");
     js_path(c, on, i, now);
   }
@@ -389,6 +392,8 @@ js_paths(struct autopilot_ctl_conn *c, struct obs_net *on)
 
   if (on->more)
     js_fmt(c, ",\"paths_not_listed\":%u", on->more);
+
+  return n;
 }
 
 static void
@@ -473,7 +478,7 @@ obs_paths(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
   js_fmt(c, "{\"prefix\":\"%N\",\"table\":", a);
   js_str(c, ch->table->name);
   js_put(c, ",");
-  js_paths(c, on);
+  js_paths(c, on, NULL);
 
   struct autopilot_override *o = autopilot_ovr_find(p, a);
   js_put(c, ",\"override\":");
@@ -490,7 +495,7 @@ obs_paths(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
   {
     obs_collect(p, cn, on);
     js_fmt(c, "{\"prefix\":\"%N\",", &cover);
-    js_paths(c, on);
+    js_paths(c, on, NULL);
     js_put(c, "}");
   }
   else
@@ -567,6 +572,190 @@ obs_egresses(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
   js_end(c);
 }
 
+/*
+ *	dump: every path, streamed
+ */
+
+#define OBS_DUMP_SLICE	1024		/* Most prefixes of one event round */
+
+/* A dump under way on one connection (it answers nothing else meanwhile) */
+struct obs_dump {
+  struct autopilot_ctl_conn *c;		/* The connection */
+  event *ev;				/* Writes the next slice */
+  rtable *tab;				/* Table walked now (locked), NULL between tables */
+  struct fib_iterator fit;		/* Where in it */
+  u8 linked;				/* The iterator is in the table (between slices) */
+  uint types[2];			/* Families to walk, in order; 0 for none */
+  uint next_type;			/* Index of the next one in types */
+  char egress[AUTOPILOT_TARGET_MAX];	/* Only paths of this egress, "" for all */
+  char tag[AUTOPILOT_TAG_MAX];		/* Tag of the request, on its last line */
+  uint prefixes, paths;			/* Written so far */
+  btime started;			/* When it began */
+};
+
+static void
+obs_dump_close_table(struct obs_dump *d)
+{
+  if (!d->tab)
+    return;
+
+  if (d->linked)
+    fit_get(&d->tab->fib, &d->fit);
+  d->linked = 0;
+  rt_unlock_table(d->tab);
+  d->tab = NULL;
+}
+
+/* Drop the dump of @c, if any (connection closed, protocol stopped) */
+void
+autopilot_obs_free(struct autopilot_ctl_conn *c)
+{
+  struct obs_dump *d = c->obs;
+
+  if (!d)
+    return;
+
+  obs_dump_close_table(d);
+  rfree(d->ev);
+  mb_free(d);
+  c->obs = NULL;
+  c->stall &= ~CTL_STALL_READ;
+}
+
+/* The client has read replies down: go on */
+void
+autopilot_obs_wake(struct autopilot_ctl_conn *c)
+{
+  struct obs_dump *d = c->obs;
+
+  if (d)
+    ev_schedule(d->ev);
+}
+
+/* Open the next table; 0 when all are done */
+static int
+obs_dump_next_table(struct obs_dump *d)
+{
+  struct autopilot_proto *p = d->c->p;
+
+  while (d->next_type < ARRAY_SIZE(d->types) && d->types[d->next_type])
+  {
+    struct channel *ch = obs_channel(p, d->types[d->next_type++]);
+    if (!ch || (ch->channel_state != CS_UP))
+      continue;
+
+    d->tab = ch->table;
+    rt_lock_table(d->tab);
+    FIB_ITERATE_INIT(&d->fit, &d->tab->fib);
+    d->linked = 1;
+    return 1;
+  }
+
+  return 0;
+}
+
+static void
+obs_dump_event(void *data)
+{
+  struct obs_dump *d = data;
+  struct autopilot_ctl_conn *c = d->c;
+  struct autopilot_proto *p = c->p;
+  struct autopilot_egress_config *only = NULL;
+  struct obs_net *on = alloca(sizeof(struct obs_net));
+  uint max = OBS_DUMP_SLICE;
+
+  /* The client went away: its dump ends; the connection goes on with the rest */
+  if (c->quiet || c->closed)
+    goto done;
+
+  /* Looked up every slice: a configure may replace the egress map meanwhile */
+  if (d->egress[0] && !(only = autopilot_egress_find(obs_cf(p), d->egress)))
+  {
+    autopilot_ctl_reply(c, d->tag, "error unknown-egress egress '%s' was removed during the dump", d->egress);
+    goto done;
+  }
+
+  while (d->tab || obs_dump_next_table(d))
+  {
+    /* The walk takes the iterator out of the table; PUT puts it back */
+    d->linked = 0;
+    FIB_ITERATE_START(&d->tab->fib, &d->fit, net, n)
+    {
+      /* Within the socket's flow control: wait for the client to read */
+      if (!max-- || (c->out_len >= CTL_OUT_HIGH))
+      {
+	FIB_ITERATE_PUT(&d->fit);
+	d->linked = 1;
+	autopilot_ctl_run(c);
+
+	/* Room left (a slice done, or written at once): next round; else ctl_tx() wakes us */
+	if ((c->obs == d) && !c->closed && (c->out_len < CTL_OUT_HIGH))
+	  ev_schedule(d->ev);
+	return;
+      }
+
+      obs_collect(p, n, on);
+      if (on->count)
+      {
+	uint len = c->out_len;
+	js_fmt(c, "+ {\"prefix\":\"%N\",", n->n.addr);
+	uint k = js_paths(c, on, only);
+	js_put(c, "}");
+	js_end(c);
+
+	/* None of that egress: no line */
+	if (!k)
+	  c->out_len = len;
+	else
+	  d->prefixes++, d->paths += k;
+      }
+    }
+    FIB_ITERATE_END;
+
+    obs_dump_close_table(d);
+  }
+
+  btime t = current_time() - d->started;
+  js_line(c, d->tag, "ok ");
+  js_fmt(c, "{\"prefixes\":%u,\"paths\":%u,\"seconds\":%u.%03u}", d->prefixes, d->paths,
+	 (uint) (t / 1000000), (uint) ((t % 1000000) / 1000));
+  js_end(c);
+
+done:
+  autopilot_obs_free(c);
+  autopilot_ctl_run(c);
+}
+
+static void
+obs_dump(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
+{
+  struct autopilot_proto *p = c->p;
+  uint type = req->net.type;
+
+  if (req->target[0] && !autopilot_egress_find(obs_cf(p), req->target))
+  {
+    autopilot_ctl_reply(c, req->tag, "error unknown-egress no egress '%s' in protocol %s", req->target, p->p.name);
+    return;
+  }
+
+  /* A family asked for must be there; without one, what there is */
+  if (type && !obs_request_channel(c, req->tag, type))
+    return;
+
+  struct obs_dump *d = mb_allocz(p->p.pool, sizeof(struct obs_dump));
+  d->c = c;
+  d->ev = ev_new_init(p->p.pool, obs_dump_event, d);
+  d->types[0] = type ?: NET_IP4;
+  d->types[1] = type ? 0 : NET_IP6;
+  d->started = current_time();
+  strcpy(d->egress, req->target);
+  strcpy(d->tag, req->tag);
+
+  c->obs = d;
+  c->stall |= CTL_STALL_READ;
+  ev_schedule(d->ev);
+}
+
 /**
  * autopilot_obs_request - answer a read request of the controller socket
  * @c: the connection
@@ -590,6 +779,10 @@ autopilot_obs_request(struct autopilot_ctl_conn *c, const struct autopilot_reque
 
   case AP_OP_EGRESSES:
     obs_egresses(c, req);
+    break;
+
+  case AP_OP_DUMP:
+    obs_dump(c, req);
     break;
 
   default:

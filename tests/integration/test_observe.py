@@ -9,11 +9,12 @@ same switch: `show route for PREFIX all` and `show autopilot ap`.
 
 import json
 import re
+import socket
 import subprocess
 import time
 
 from ovr_helpers import ONLY_T1_V4, ONLY_T1_V6, V4, V6, bird_reply, show_overrides
-from pop import wait_until
+from pop import Pop, route_count, show_routes, wait_until
 from test_controller import build, converse, ctl, settle, sockdir  # noqa: F401 (fixture)
 
 P, Q, R = V4
@@ -288,3 +289,111 @@ def test_birdc_paths(topo, bins, sockdir):
     assert code >= 8000 and "Invalid IPv4 prefix 10.0.0.1/8, maybe you wanted 10.0.0.0/8" in out, out
     code, out = bird_reply(sw.daemon, "show autopilot h1 paths 10.0.0.0/8")
     assert code >= 8000 and "h1 is not an autopilot protocol" in out, out
+
+
+# --- dump: every path, streamed ---------------------------------------------------
+
+D4, D6 = 6000, 3000          # prefixes both transits announce (with 20 + 10 of each alone)
+
+
+def dump_pop(topo, bins, sockdir):
+    """Two stock BIRD transits with generated tables, one session per family
+    each (egresses transit1_v4, transit1_v6, ...), no hosts."""
+    pop = Pop(topo, bins.patched, bins.stock, D4, D6, unique=(20, 10))
+    pop.autopilot_extra = f'\tcontroller socket "{sockdir / "ap.sock"}";'
+    pop.build([("transit1", "bird", 64501), ("transit2", "bird", 64502)], [])
+    pop.wait_established()
+    pop.sock = sockdir / "ap.sock"
+    want4, want6 = 2 * D4 + 2 * 20, 2 * D6 + 2 * 10
+    wait_until(lambda: route_count(pop.switch, "master4")[0] == want4 and
+               route_count(pop.switch, "master6")[0] == want6, 60, what="switch has both tables")
+    return pop
+
+
+def read_dump(f, tag, slow=False):
+    """Lines of file f up to the tagged final line: ([JSON of each + line],
+    final line)."""
+    items, n = [], 0
+    while True:
+        line = f.readline()
+        assert line, "connection closed before the dump's last line"
+        line = line.decode().rstrip("\n")
+        if line.startswith("+ "):
+            items.append(json.loads(line[2:]))
+            n += 1
+            if slow and n % 200 == 0:
+                time.sleep(0.05)
+            continue
+        assert line.startswith(f"@{tag} "), line
+        return items, line
+
+
+def test_dump_every_path_once(topo, bins, sockdir):
+    pop = dump_pop(topo, bins, sockdir)
+    sw = pop.switch
+    t1 = pop.transits[0]
+
+    # The whole table, read slowly at first so that BIRD must wait for the
+    # client (flow control); meanwhile another connection is served
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(60)
+        s.connect(str(pop.sock))
+        s.sendall(b"@d dump\n@p ping\n")
+        f = s.makefile("rb")
+        first = [f.readline() for _ in range(10)]
+        t0 = time.monotonic()
+        assert converse(pop, b"ping\negresses\n")[0] == "ok pong"
+        assert time.monotonic() - t0 < 2
+        rest, last = read_dump(f, "d", slow=True)
+        items = [json.loads(l.decode()[2:]) for l in first] + rest
+        assert f.readline().decode() == "@p ok pong\n"     # the requests after it, after it
+        f.close()
+
+    stats = json.loads(last.split(" ", 2)[2])
+    got = [(i["prefix"], p["from"]) for i in items for p in i["paths"]]
+    once = len(got) == len(set(got))
+    assert once, "a path twice"
+    once = len({i["prefix"] for i in items}) == len(items)
+    assert once, "a prefix twice"
+    table = {}
+    for t in ("master4", "master6"):
+        for net, paths in show_routes(sw, t).items():
+            for p in paths:
+                table[(net, p["proto"])] = p
+    same = set(got) == set(table)
+    assert same, (len(got), len(table), sorted(set(got) ^ set(table))[:5])
+    assert stats["paths"] == len(got) == 2 * (D4 + D6) + 2 * 30 and stats["prefixes"] == len(items), stats
+    for i in items[:50]:
+        for p in i["paths"]:
+            r = table[(i["prefix"], p["from"])]
+            assert (p["best"], p["egress"], p["label"], p["next_hop"]) == \
+                (r["best"], p["from"], int(r["attrs"]["mpls_label"]), r["via"]), (p, r)
+
+    # One family and one egress: exactly that egress's paths
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(60)
+        s.connect(str(pop.sock))
+        s.sendall(b"@e dump ipv6 egress transit1_v6\n")
+        with s.makefile("rb") as f:
+            items, last = read_dump(f, "e")
+    got = [i["prefix"] for i in items]
+    want = set(map(str, t1.v6))
+    same = len(got) == len(set(got)) and set(got) == want
+    assert same, (len(got), len(want), sorted(set(got) ^ want)[:5])
+    assert all(len(i["paths"]) == 1 and i["paths"][0]["egress"] == "transit1_v6" for i in items)
+    assert json.loads(last.split(" ", 2)[2])["paths"] == len(t1.v6), last
+
+    # Bad dumps change nothing and say why
+    assert converse(pop, b"dump egress nosuch\ndump ipv5\ndump ipv4 ipv4\n") == [
+        "error unknown-egress no egress 'nosuch' in protocol ap",
+        "error bad-request column 6: unknown option 'ipv5' (ipv4, ipv6, egress NAME)",
+        "error bad-request column 11: family given twice"]
+
+    # A client that leaves in the middle of a dump: BIRD goes on
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(pop.sock))
+        s.sendall(b"dump\n")
+        s.recv(1000)
+    assert converse(pop, b"ping\n") == ["ok pong"]
+    assert wait_until(lambda: "listening, 0 clients" in sw.daemon.cmd("show autopilot ap"), 10)
+    assert topo.bug_lines() == {}
