@@ -397,3 +397,30 @@ def test_dump_every_path_once(topo, bins, sockdir):
     assert converse(pop, b"ping\n") == ["ok pong"]
     assert wait_until(lambda: "listening, 0 clients" in sw.daemon.cmd("show autopilot ap"), 10)
     assert topo.bug_lines() == {}
+
+
+def test_autopilot_ctl_reads(topo, bins, sockdir):
+    """tools/autopilot-ctl paths, egresses, dump: the replies' JSON, for jq or json.loads."""
+    pop = build(topo, bins, sockdir)
+    settle(pop, {})
+    assert ctl(pop, "add", P, "t2")[0] == 0
+    settle(pop, {P: T2}, prefixes=[P])
+
+    rc, out = ctl(pop, "paths", P)
+    assert rc == 0 and len(out) == 1, out
+    rep = json.loads(out[0])
+    assert [p["from"] for p in rep["paths"]] == ["ap", "t1", "t2"] and rep["override"]["target"] == "t2", rep
+    assert ctl(pop, "paths", "10.0.0.1/8") == (1, ["error bad-request bad prefix '10.0.0.1/8': host bits set"])
+
+    rc, out = ctl(pop, "egresses")
+    assert rc == 0 and [e["name"] for e in json.loads(out[0])["egresses"]] == ["t1", "t2"], out
+
+    rc, out = ctl(pop, "dump", "--family", "6", "--egress", "t2")
+    assert rc == 0, out
+    got = [json.loads(l) for l in out]
+    assert sorted(i["prefix"] for i in got) == sorted(V6), got
+    assert all([p["egress"] for p in i["paths"]] == ["t2"] for i in got), got
+    rc, out = ctl(pop, "dump")
+    assert rc == 0 and sorted(json.loads(l)["prefix"] for l in out) == \
+        sorted(V4 + V6 + [ONLY_T1_V4, ONLY_T1_V6]), out
+    assert ctl(pop, "dump", "--egress", "t9") == (1, ["error unknown-egress no egress 't9' in protocol ap"])
