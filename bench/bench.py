@@ -13,6 +13,10 @@ against stock BIRD 2.17.5, and override front ends against GoBGP and ExaBGP.
                egress failure under 50,000 overrides
   reference    gobgpd and exabgp injecting the same routes (high LOCAL_PREF)
                into a stock switch, through their APIs
+  observe      the controller socket's read requests on the patched switch
+               with the largest egress count's table: a full `dump` (time,
+               switch CPU and memory), and how long other requests wait
+               meanwhile (pings on a second connection)
 
 Sizes come from flags or BENCH_* variables (flags win); --quick is a small
 run for development. Needs root (network namespaces). Prints a markdown
@@ -56,7 +60,7 @@ SIZES = [  # (flag, env, default, quick, help)
     ("failure", "BENCH_FAILURE", 50000, 1000, "overrides on the failing egress"),
     ("seed", "BENCH_SEED", 1, 1, "seed of the generated table"),
 ]
-SECTIONS = ("reflection", "overrides", "reference")
+SECTIONS = ("reflection", "overrides", "reference", "observe")
 
 
 def parse_args():
@@ -696,6 +700,99 @@ def reference(args, bins, table):
 class Bins:
     def __init__(self, patched, stock):
         self.patched, self.stock = patched, stock
+
+
+# --- Observation: read requests on the controller socket -----------------------------
+
+def dump_once(path, timeout=600):
+    """A full `dump` on its own connection, read as fast as we can (the
+    lines are counted, not parsed): (seconds, bytes, the last line's JSON)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(path))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        t0 = time.monotonic()
+        s.sendall(b"@d dump\n")
+        buf, size = bytearray(), 0
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                raise RuntimeError("switch closed the connection during the dump")
+            size += len(chunk)
+            buf += chunk
+            end = buf.rfind(b"\n@d ")
+            if end >= 0 and buf.endswith(b"\n"):
+                t1 = time.monotonic()
+                last = bytes(buf[end + 1:]).decode()
+                break
+            if len(buf) > 1 << 16:
+                del buf[:-4096]
+    if not last.startswith("@d ok "):
+        raise RuntimeError(f"dump failed: {last.strip()}")
+    return t1 - t0, size, json.loads(last[len("@d ok "):])
+
+
+def pings_during(path, busy, interval=0.01):
+    """Round trips of `ping` on another connection while busy() runs (in
+    this thread, with the pings in another): (busy's result, [ms])."""
+    rtts, stop = [], threading.Event()
+
+    def pinger():
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(60)
+            s.connect(str(path))
+            f = s.makefile("rb")
+            while not stop.is_set():
+                t = time.monotonic()
+                s.sendall(b"ping\n")
+                f.readline()
+                rtts.append((time.monotonic() - t) * 1000)
+                time.sleep(interval)
+            f.close()
+
+    th = threading.Thread(target=pinger, daemon=True)
+    th.start()
+    try:
+        res = busy()
+    finally:
+        stop.set()
+        th.join(60)
+    return res, rtts
+
+
+def observe(args, bins, table):
+    e = max(args.egresses)
+    bp = benchpop.BenchPop(f"bench-observe{e}", table, args.cache, transits=e)
+    out = {"egresses": e}
+    try:
+        path = controller_path(bp)
+        bp.start_switch(bins.patched, True, ap_extra=f'\tcontroller socket "{path}";')
+        bp.start_hosts(bins.patched)
+        bp.start_feeders()
+        bp.wait_established()
+        t = time.time()
+        converge(bp, table)
+        log(f"observe POP converged in {time.time() - t:.1f}s")
+        sw = bp.switch.daemon
+        time.sleep(1)
+        idle = pings_during(path, lambda: time.sleep(2))[1]
+        runs = []
+        for i in range(args.runs):
+            rss0, cpu0 = sw.status("VmRSS"), sw.cpu_s()
+            with profiled(f"observe-dump-{i}", sw):
+                (secs, size, last), rtts = pings_during(path, lambda: dump_once(path))
+            run = {"seconds": secs, "bytes": size, "paths": last["paths"], "prefixes": last["prefixes"],
+                   "switch_cpu_s": sw.cpu_s() - cpu0, "rss_growth": sw.status("VmRSS") - rss0,
+                   "ping_ms": sorted(rtts)}
+            log(f"dump {i + 1}/{args.runs}: {last['paths']} paths of {last['prefixes']} prefixes, "
+                f"{size / 2**20:.0f} MiB in {secs:.2f}s (switch CPU {run['switch_cpu_s']:.2f}s), "
+                f"pings meanwhile p50 {statistics.median(rtts):.2f} ms max {max(rtts):.2f} ms")
+            runs.append(run)
+        out["dump"] = {"runs": runs, "median_s": median([r["seconds"] for r in runs]),
+                       "idle_ping_ms": sorted(idle)}
+    finally:
+        bp.teardown()
+    return out
 
 
 def machine():

@@ -18,6 +18,7 @@ TIME_RATIO, RSS_RATIO = 1.03, 1.05          # brief: within 3% time, 5% memory o
 MIN_RATE, GOBGP_FACTOR = 100000, 5          # overrides/s, and times GoBGP's
 P99_MS, FAILURE_MS = 2, 100       # p99: a single durable request to the host table (the brief)
 LFIB_MS = 10                      # egress protection: repoint after BIRD learns of the loss
+DUMP_S = 10                       # issue 15: a full dump of the 4-egress table on these 2 cores
 
 
 def _n(x, digits=0):
@@ -142,6 +143,26 @@ def latency_rows(t, res):
               f"p99 ≤ {P99_MS} ms", r["p99_ms"] <= P99_MS)
 
 
+def _pct(xs, q):
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
+
+
+def observe_rows(t, egresses, ob):
+    runs = ob["runs"]
+    mid = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+    secs = [r["seconds"] for r in runs]
+    t.add(f"Full `dump` on the controller socket, {egresses} egresses ({mid['paths']:,} paths, "
+          f"{mid['prefixes']:,} prefixes, {mid['bytes'] / 2**30:.2f} GiB of JSON lines)",
+          f"{mid['seconds']:.2f} s" + (f" (median of {len(runs)}: {min(secs):.2f}–{max(secs):.2f})" if len(runs) > 1 else ""),
+          f"{mid['paths'] / mid['seconds']:,.0f} paths/s; switch CPU {mid['switch_cpu_s']:.2f} s, "
+          f"RSS growth {_mb(mid['rss_growth'])}", None, f"≤ {DUMP_S} s", mid["seconds"] <= DUMP_S)
+    pings = sorted(p for r in runs for p in r["ping_ms"])
+    idle = ob.get("idle_ping_ms") or []
+    t.add("`ping` on another connection during a dump (BIRD's event loop between dump slices)",
+          f"p50 {_pct(pings, 0.5):.2f} ms, p99 {_pct(pings, 0.99):.2f} ms, max {max(pings):.2f} ms",
+          f"without dump p50 {_pct(idle, 0.5):.2f} ms, p99 {_pct(idle, 0.99):.2f} ms" if idle else "", None)
+
+
 def render(results):
     m, sz = results["machine"], results["sizes"]
     t = Table()
@@ -183,6 +204,9 @@ def render(results):
               f"{r['switch_s']:.2f} s", f"table back {r['table_s']:.2f} s (without overrides "
               + (f"{base:.2f} s" if base is not None else "–") + f"), on both hosts {r['hosts_s']:.2f} s",
               _ratio(r["table_s"], base))
+    ob = (results.get("observe") or {}).get("dump")
+    if ob:
+        observe_rows(t, results["observe"]["egresses"], ob)
     notes = [
         "",
         "How: `make bench` (or `ci/bench` from a clean clone: dependencies, build, benchmark) writes this "
@@ -205,6 +229,10 @@ def render(results):
         "timestamps, same clock). *Failure*: the egress's feeder is killed (its sessions close); until "
         "no host uses a copy. *Restart*: from starting BIRD with the state file until all overrides are "
         "active again (the egresses reconnect and resend their tables meanwhile).",
+        "- *Dump*: `dump` on the controller socket of the switch holding the 4-egress table, read by one "
+        "client as fast as it can (lines counted, not parsed), medians of the runs; meanwhile a second "
+        "connection sends `ping` every 10 ms (its round trips: how long BIRD's event loop is held by a "
+        "dump slice, against the same pings with no dump).",
     ]
     lines = [
         f"Measured {m['date']} on {m['nproc']} × {m['model']}, Linux {m['kernel']}"
