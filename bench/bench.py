@@ -760,6 +760,31 @@ def pings_during(path, busy, interval=0.01):
     return res, rtts
 
 
+def reannounce(bp, table, path, with_dump):
+    t = bp.transits[-1]
+    full = len(bp.transits) * (table.n4 + table.n6)
+    bp.feeders[t.name].kill()
+    pop.wait_until(lambda: all(n <= full - table.n4 - table.n6 for n in bp.host_paths()), 120, 0.05,
+                   what="hosts lost the egress's paths")
+    bp.start_feeders([t])
+    bp.wait_established()
+    time.sleep(1)
+    dumped = []
+    th = threading.Thread(target=lambda: dumped.append(dump_once(path)), daemon=True)
+    t0 = time.time()
+    bp.feeders[t.name].start_sending()
+    if with_dump:
+        th.start()
+    pop.wait_until(lambda: all(n >= full for n in bp.host_paths()), 300, 0.02, what="hosts have every path again")
+    r = {"converged_s": time.time() - t0}
+    if with_dump:
+        th.join(300)
+        r["dump_s"] = dumped[0][0] if dumped else None
+    log(f"re-announce of {t.name} ({table.n4 + table.n6} paths) {'during a dump' if with_dump else 'alone'}: "
+        f"hosts converged in {r['converged_s']:.2f}s" + (f", dump {r['dump_s']:.2f}s" if with_dump else ""))
+    return r
+
+
 def observe(args, bins, table):
     e = max(args.egresses)
     bp = benchpop.BenchPop(f"bench-observe{e}", table, args.cache, transits=e)
@@ -790,6 +815,14 @@ def observe(args, bins, table):
             runs.append(run)
         out["dump"] = {"runs": runs, "median_s": median([r["seconds"] for r in runs]),
                        "idle_ping_ms": sorted(idle)}
+        # The hosts' convergence while a dump runs, against none: the last
+        # egress's feeder is killed (its paths go) and comes back; t0 is its
+        # start signal, with a dump started on the same signal or not
+        conv = {"alone": [], "dump": []}
+        for mode in (["alone", "dump"] * args.runs):
+            conv[mode].append(reannounce(bp, table, path, mode == "dump"))
+        out["reannounce"] = {k: median([r["converged_s"] for r in v]) for k, v in conv.items()}
+        out["reannounce_runs"] = conv
     finally:
         bp.teardown()
     return out

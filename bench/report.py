@@ -207,6 +207,11 @@ def render(results):
     ob = (results.get("observe") or {}).get("dump")
     if ob:
         observe_rows(t, results["observe"]["egresses"], ob)
+    re_ = (results.get("observe") or {}).get("reannounce")
+    if re_:
+        n = sz["v4"] + sz["v6"]
+        t.add(f"Hosts' convergence, one egress re-announced ({n:,} paths), a full dump running meanwhile",
+              f"{re_['dump']:.2f} s", f"without dump {re_['alone']:.2f} s", _ratio(re_["dump"], re_["alone"]))
     notes = [
         "",
         "How: `make bench` (or `ci/bench` from a clean clone: dependencies, build, benchmark) writes this "
@@ -232,7 +237,9 @@ def render(results):
         "- *Dump*: `dump` on the controller socket of the switch holding the 4-egress table, read by one "
         "client as fast as it can (lines counted, not parsed), medians of the runs; meanwhile a second "
         "connection sends `ping` every 10 ms (its round trips: how long BIRD's event loop is held by a "
-        "dump slice, against the same pings with no dump).",
+        "dump slice, against the same pings with no dump). *Re-announce*: the last egress's feeder is "
+        "killed, restarted, and sends its table again; until both hosts have every path, with a dump "
+        "started at the same moment or without (medians of the runs, interleaved).",
     ]
     lines = [
         f"Measured {m['date']} on {m['nproc']} × {m['model']}, Linux {m['kernel']}"

@@ -576,7 +576,7 @@ obs_egresses(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
  *	dump: every path, streamed
  */
 
-#define OBS_DUMP_SLICE	1024		/* Most prefixes of one event round */
+#define OBS_DUMP_SLICE	256		/* Most prefixes of one event round: about 1 ms here */
 
 /* A dump under way on one connection (it answers nothing else meanwhile) */
 struct obs_dump {
