@@ -14,7 +14,7 @@
 # with "ucfr -f", as Debian's postinst itself does), the "bird" user.
 # Added: /var/lib/bird, owned by bird, for the autopilot state file; the
 # system group "autopilot", of which user bird is a member, for the
-# controller socket (bird keeps the -u user's groups: patch 0006); the
+# controller socket (bird keeps the -u user's groups: patch 0003); the
 # controller client as /usr/bin/autopilot-ctl and the filter library as
 # /usr/share/bird-autopilot/autopilot.conf.
 #

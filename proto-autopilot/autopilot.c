@@ -461,10 +461,6 @@ autopilot_copy_config(struct proto_config *dest, struct proto_config *src)
   }
 }
 
-/* Names of PS_* and CS_* states; nest/proto.c keeps its own tables static */
-static const char *autopilot_proto_states[] = { "down", "start", "up", "stop" };
-static const char *autopilot_channel_states[] = { "down", "start", "up", "flushing" };
-
 static void
 autopilot_show_channel(struct channel *c, struct autopilot_table_stats *s)
 {
@@ -472,7 +468,7 @@ autopilot_show_channel(struct channel *c, struct autopilot_table_stats *s)
     return;
 
   cli_msg(-1100, "  %-6s table %-12s %-6s prefixes %-8u paths %u",
-	  c->name, c->table->name, autopilot_channel_states[c->channel_state],
+	  c->name, c->table->name, channel_state_name(c),
 	  s->prefixes, s->paths);
 }
 
@@ -580,9 +576,9 @@ autopilot_show_overrides(struct autopilot_proto *p)
     uint kept = autopilot_carry_count(p->p.name);
     if (kept)
       cli_msg(-1100, "  Overrides: none while the protocol is %s (%u kept in memory for the next start)",
-	      autopilot_proto_states[p->p.proto_state], kept);
+	      proto_state_name(&p->p), kept);
     else
-      cli_msg(-1100, "  Overrides: none while the protocol is %s%s", autopilot_proto_states[p->p.proto_state],
+      cli_msg(-1100, "  Overrides: none while the protocol is %s%s", proto_state_name(&p->p),
 	      cf->state_file ? " (the state file keeps them for the next start)" : "");
     return;
   }
@@ -598,7 +594,7 @@ autopilot_show_overrides(struct autopilot_proto *p)
     struct channel *c = i ? p->mgr6_channel : p->mgr4_channel;
     if (c)
       cli_msg(-1100, "  Manager table %s: %s, %u routes, %u refused since start",
-	      c->table->name, autopilot_channel_states[c->channel_state], c->stats.exp_routes, p->mgr_rejected[i]);
+	      c->table->name, channel_state_name(c), c->stats.exp_routes, p->mgr_rejected[i]);
   }
 }
 
@@ -607,7 +603,7 @@ autopilot_show(struct proto *P)
 {
   struct autopilot_proto *p = (void *) P;
 
-  cli_msg(-1100, "%s: %s%s", P->name, autopilot_proto_states[P->proto_state], P->disabled ? " (disabled)" : "");
+  cli_msg(-1100, "%s: %s%s", P->name, proto_state_name(P), P->disabled ? " (disabled)" : "");
   autopilot_show_channel(p->ip4_channel, &p->ip4);
   autopilot_show_channel(p->ip6_channel, &p->ip6);
   autopilot_show_egresses(p);

@@ -277,8 +277,6 @@ const struct adata *autopilot_lc_tags(struct autopilot_proto *p, struct autopilo
 				     const struct adata *set, struct linpool *pool);
 extern list autopilot_instances;
 
-int autopilot_rte_better(rte *new, rte *old);
-
 /* rank.c */
 u32 autopilot_path_label(rte *e, u32 asn);
 u32 autopilot_path_pp_label(rte *e, u32 asn);

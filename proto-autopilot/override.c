@@ -134,7 +134,7 @@ autopilot_path_of(struct autopilot_proto *p, net *n, struct autopilot_egress_con
   rte *best = NULL;
 
   for (rte *r = n->routes; r; r = r->next)
-    if (autopilot_rte_usable(p, r) && (autopilot_rte_egress(p, r) == target) && autopilot_rte_better(r, best))
+    if (autopilot_rte_usable(p, r) && (autopilot_rte_egress(p, r) == target) && rte_better(r, best))
       best = r;
 
   return best;
@@ -148,7 +148,7 @@ autopilot_next_best(struct autopilot_proto *p, net *n, rte **bgp_best)
   struct autopilot_egress_config *be;
 
   for (rte *r = n->routes; r; r = r->next)
-    if (autopilot_rte_usable(p, r) && autopilot_rte_better(r, best))
+    if (autopilot_rte_usable(p, r) && rte_better(r, best))
       best = r;
 
   *bgp_best = best;
@@ -159,7 +159,7 @@ autopilot_next_best(struct autopilot_proto *p, net *n, rte **bgp_best)
   for (rte *r = n->routes; r; r = r->next)
   {
     struct autopilot_egress_config *e;
-    if (autopilot_rte_usable(p, r) && (e = autopilot_rte_egress(p, r)) && (e != be) && autopilot_rte_better(r, alt))
+    if (autopilot_rte_usable(p, r) && (e = autopilot_rte_egress(p, r)) && (e != be) && rte_better(r, alt))
       alt = r;
   }
 
