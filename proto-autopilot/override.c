@@ -80,8 +80,6 @@ const char *autopilot_ovr_state_names[AP_OVR_STATES] = {
 HASH_DEFINE_REHASH_FN(OVR, struct autopilot_override)
 HASH_DEFINE_REHASH_FN(SRC, struct autopilot_src)
 
-#define US_PER_S	((btime) 1000000)
-
 static inline struct autopilot_config *
 ap_cf(struct autopilot_proto *p)
 {
