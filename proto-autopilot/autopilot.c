@@ -459,6 +459,10 @@ autopilot_copy_config(struct proto_config *dest, struct proto_config *src)
     *x = *e;
     add_tail(&d->egresses, &x->n);
   }
+
+  /* The index points into s too: postconfig builds d's own */
+  d->eg_by_name = d->eg_by_bgp = d->eg_by_addr = d->eg_by_label = NULL;
+  d->eg_mask = 0;
 }
 
 static void

@@ -68,6 +68,8 @@ struct autopilot_egress_config {
   const char *name;			/* BGP protocol name, or neighbor address */
   struct proto_config *bgp;		/* Egress BGP protocol, NULL if named by neighbor */
   ip_addr neighbor;			/* Neighbor address when bgp is NULL */
+  ip_addr addr;				/* Neighbor address: bgp's remote address, or neighbor */
+  uint index;				/* Position in the protocol's egress list */
   u32 label;				/* Primary label (LFIB: to this egress) */
   u32 pp_label;				/* Precision Path label (alternate paths) */
   const char *backup_name[AUTOPILOT_MAX_BACKUP];	/* Backups as given, in order */
@@ -79,6 +81,12 @@ struct autopilot_egress_config {
 struct autopilot_config {
   struct proto_config c;
   list egresses;			/* struct autopilot_egress_config, in config order */
+  uint egress_count;			/* Length of egresses */
+  struct autopilot_egress_config **eg_by_name;	/* Hash index of egresses by name (egress.c) */
+  struct autopilot_egress_config **eg_by_bgp;	/* ... by BGP protocol config */
+  struct autopilot_egress_config **eg_by_addr;	/* ... by neighbor address */
+  struct autopilot_egress_config **eg_by_label;	/* ... by primary label */
+  uint eg_mask;				/* Size of each index less one; 0 before postconfig */
   const char *backup_name[AUTOPILOT_MAX_BACKUP];	/* Default backups of egresses with none of their own */
   uint backups_given;			/* How many */
   u32 asn;				/* Global admin of our large communities, 0 = from egress BGP */
@@ -163,7 +171,9 @@ struct autopilot_proto {
   struct channel *mgr6_channel;		/* Routing manager's IPv6 requests */
   struct autopilot_table_stats ip4;	/* Counters for ip4_channel */
   struct autopilot_table_stats ip6;	/* Counters for ip6_channel */
-  list egresses;			/* struct autopilot_egress */
+  list egresses;			/* struct autopilot_egress (egress.c owns them) */
+  struct autopilot_egress **egress_rt;	/* The same by their config's index */
+  uint egress_rt_len;			/* Length of egress_rt */
   struct event *lfib_event;		/* Brings LFIB entries in line with egresses */
   u32 asn;				/* Global admin of our large communities (resolved) */
   int label_community;			/* Copy of the config option */
@@ -277,6 +287,10 @@ void autopilot_egress_add(struct autopilot_config *cf, struct autopilot_egress_c
 void autopilot_egress_postconfig(struct autopilot_config *cf);
 struct autopilot_egress_config *autopilot_egress_find(struct autopilot_config *cf, const char *name);
 struct autopilot_egress_config *autopilot_egress_of_bgp(struct autopilot_proto *p, struct bgp_proto *bp);
+struct autopilot_egress_config *autopilot_egress_by_addr(struct autopilot_config *cf, ip_addr a);
+struct autopilot_egress_config *autopilot_egress_by_label(struct autopilot_config *cf, u32 label);
+struct autopilot_egress *autopilot_egress_rt(struct autopilot_proto *p, struct autopilot_egress_config *ec);
+void autopilot_egress_sync(struct autopilot_proto *p);
 void autopilot_tag_init(void);
 void autopilot_tag_changed(void);
 void autopilot_tag_attrs(struct autopilot_proto *p, struct autopilot_egress_config *e, rta *a, struct linpool *pool);

@@ -93,18 +93,6 @@ autopilot_egress_live(struct autopilot_egress *e)
   return (bp->p.proto_state == PS_UP) && bp->conn && (bp->conn->state == BS_ESTABLISHED);
 }
 
-static struct autopilot_egress *
-autopilot_egress_rt(struct autopilot_proto *p, struct autopilot_egress_config *cf)
-{
-  struct autopilot_egress *e;
-
-  WALK_LIST(e, p->egresses)
-    if (e->cf == cf)
-      return e;
-
-  return NULL;
-}
-
 /*
  * Where @e's labels should point now: to @e itself while it is live, else
  * to its first live backup, else to @e while its neighbor is reachable (as
@@ -222,16 +210,10 @@ autopilot_lfib_state(struct autopilot_proto *p, struct autopilot_egress *e)
   return "up";
 }
 
-static ip_addr
-autopilot_nh_of(struct autopilot_egress_config *cf)
-{
-  return cf->bgp ? ((struct bgp_config *) cf->bgp)->remote_ip : cf->neighbor;
-}
-
 static void
 autopilot_egress_attach(struct autopilot_proto *p, struct autopilot_egress *e)
 {
-  ip_addr nh = autopilot_nh_of(e->cf);
+  ip_addr nh = e->cf->addr;
 
   if (e->nbr && ipa_equal(e->nh, nh))
     return;
@@ -283,38 +265,23 @@ autopilot_lfib_event(void *data)
 }
 
 /**
- * autopilot_lfib_update - match run-time egresses to the current config
+ * autopilot_lfib_update - the LFIB after the egress map changed
  * @p: autopilot instance
  *
- * Called on start and during reconfiguration, while the old config still
- * exists: egresses kept by name keep their state, removed ones lose their
- * config (and their entries in the event), new ones are created.
+ * The egress map (egress.c) keeps run-time egresses by name over a
+ * reconfiguration; here each gets its neighbor, and the event brings the
+ * LFIB in line (withdrawing entries of removed egresses, which it frees).
  */
 void
 autopilot_lfib_update(struct autopilot_proto *p)
 {
-  struct autopilot_config *cf = (void *) p->p.cf;
   struct autopilot_egress *e;
-  struct autopilot_egress_config *ec;
+
+  autopilot_egress_sync(p);
 
   WALK_LIST(e, p->egresses)
     if (e->cf)
-      e->cf = autopilot_egress_find(cf, e->cf->name);
-
-  WALK_LIST(ec, cf->egresses)
-  {
-    WALK_LIST(e, p->egresses)
-      if (e->cf == ec)
-	goto found;
-
-    e = mb_allocz(p->p.pool, sizeof(struct autopilot_egress));
-    e->cf = ec;
-    e->lfib_label = e->lfib_pp_label = AUTOPILOT_NO_LABEL;
-    add_tail(&p->egresses, &e->n);
-
-  found:
-    autopilot_egress_attach(p, e);
-  }
+      autopilot_egress_attach(p, e);
 
   ev_schedule(p->lfib_event);
 }
@@ -323,6 +290,8 @@ void
 autopilot_lfib_start(struct autopilot_proto *p)
 {
   init_list(&p->egresses);
+  p->egress_rt = NULL;			/* The last run's went with its pool */
+  p->egress_rt_len = 0;
   p->lfib_event = ev_new_init(p->p.pool, autopilot_lfib_event, p);
   autopilot_lfib_update(p);
 }

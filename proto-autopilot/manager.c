@@ -43,21 +43,6 @@ autopilot_manager_nh(rte *e)
   return e->attrs->nh.gw;
 }
 
-static struct autopilot_egress_config *
-autopilot_egress_by_neighbor(struct autopilot_proto *p, ip_addr nh)
-{
-  struct autopilot_egress_config *e;
-
-  WALK_LIST(e, ((struct autopilot_config *) p->p.cf)->egresses)
-  {
-    ip_addr a = e->bgp ? ((struct bgp_config *) e->bgp)->remote_ip : e->neighbor;
-    if (ipa_equal(a, nh))
-      return e;
-  }
-
-  return NULL;
-}
-
 /* Remove the override of @n if a manager made it */
 static void
 autopilot_manager_drop(struct autopilot_proto *p, const net_addr *n)
@@ -91,7 +76,7 @@ autopilot_manager_notify(struct autopilot_proto *p, net *n, rte *new)
   }
 
   ip_addr nh = autopilot_manager_nh(new);
-  struct autopilot_egress_config *e = autopilot_egress_by_neighbor(p, nh);
+  struct autopilot_egress_config *e = autopilot_egress_by_addr((struct autopilot_config *) p->p.cf, nh);
 
   if (!e)
   {

@@ -35,13 +35,8 @@ autopilot_span(btime t)
 static const char *
 autopilot_label_egress(struct autopilot_proto *p, u32 label)
 {
-  struct autopilot_egress_config *e;
-
-  WALK_LIST(e, ((struct autopilot_config *) p->p.cf)->egresses)
-    if (e->label == label)
-      return e->name;
-
-  return "?";
+  struct autopilot_egress_config *e = autopilot_egress_by_label((struct autopilot_config *) p->p.cf, label);
+  return e ? e->name : "?";
 }
 
 static void

@@ -551,36 +551,31 @@ static void
 autopilot_ovr_egress_down(struct autopilot_proto *p, rte *old)
 {
   struct autopilot_egress_config *ec = autopilot_rte_egress(p, old);
-  struct autopilot_egress *e;
+  struct autopilot_egress *e = autopilot_egress_rt(p, ec);
 
-  if (!ec)
+  if (!e || (e->flushing == old->sender))
     return;
 
-  WALK_LIST(e, p->egresses)
-    if ((e->cf == ec) && (e->flushing != old->sender))
-    {
-      e->flushing = old->sender;
-      p->ovr_flushing++;
+  e->flushing = old->sender;
+  p->ovr_flushing++;
 
-      HASH_WALK(p->ovr_hash, next_hash, o)
-	if (!o->deleted && (o->state != AP_OVR_PENDING) && (o->via_label == ec->label))
-	  autopilot_ovr_dirty(p, o);
-      HASH_WALK_END;
-    }
+  HASH_WALK(p->ovr_hash, next_hash, o)
+    if (!o->deleted && (o->state != AP_OVR_PENDING) && (o->via_label == ec->label))
+      autopilot_ovr_dirty(p, o);
+  HASH_WALK_END;
 }
 
 /* A path of an egress arrived on a live channel: its flush, if any, is over */
 static void
 autopilot_ovr_egress_up(struct autopilot_proto *p, rte *new)
 {
-  struct autopilot_egress *e;
+  struct autopilot_egress *e = autopilot_egress_rt(p, autopilot_rte_egress(p, new));
 
-  WALK_LIST(e, p->egresses)
-    if (e->flushing == new->sender)
-    {
-      e->flushing = NULL;
-      p->ovr_flushing--;
-    }
+  if (e && e->flushing && (e->flushing == new->sender))
+  {
+    e->flushing = NULL;
+    p->ovr_flushing--;
+  }
 }
 
 /**

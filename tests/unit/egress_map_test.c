@@ -47,6 +47,45 @@ label_bounds_are_inclusive(void **state UNUSED)
   assert_non_null(ap_parse_ok(AP("  egress t1 { label 16; pp label 1048575; };\n")));
 }
 
+/* Every egress is found by name, neighbor address and label through the index */
+static void
+index_finds_every_egress(void **state UNUSED)
+{
+  static char text[8192];		/* The parser reads it as it goes */
+  uint n = bsnprintf(text, sizeof(text), BASE "protocol autopilot ap {\n");
+  for (uint i = 0; i < 40; i++)
+    n += bsnprintf(text + n, sizeof(text) - n, "  egress neighbor 10.1.%u.2 { label %u; pp label %u; };\n",
+		   i, 1100 + i, 2100 + i);
+  bsnprintf(text + n, sizeof(text) - n, "  egress t1 { label 1001; pp label 2001; };\n}\n");
+  struct config *c = ap_parse_ok(text);
+  struct autopilot_config *cf = (void *) ((struct symbol *) cf_find_symbol(c, (const byte *) "ap"))->proto;
+  assert_int_equal(cf->egress_count, 41);
+  assert_true(cf->eg_mask >= 2 * 41 - 1);
+
+  for (uint i = 0; i < 40; i++)
+  {
+    char *name = tmp_sprintf("10.1.%u.2", i);
+    ip4_addr a4;
+    assert_true(ip4_pton(name, &a4));
+    ip_addr a = ipa_from_ip4(a4);
+    struct autopilot_egress_config *e = autopilot_egress_find(cf, name);
+    assert_non_null(e);
+    assert_int_equal(e->label, 1100 + i);
+    assert_ptr_equal(autopilot_egress_by_addr(cf, a), e);
+    assert_ptr_equal(autopilot_egress_by_label(cf, 1100 + i), e);
+    assert_int_equal(e->index, i);
+  }
+
+  /* A BGP egress by its session's address; nothing for what is no egress */
+  ip4_addr t1_4, other4;
+  assert_true(ip4_pton("10.0.1.2", &t1_4) && ip4_pton("10.1.99.2", &other4));
+  ip_addr t1 = ipa_from_ip4(t1_4), other = ipa_from_ip4(other4);
+  assert_ptr_equal(autopilot_egress_by_addr(cf, t1), autopilot_egress_find(cf, "t1"));
+  assert_null(autopilot_egress_by_addr(cf, other));
+  assert_null(autopilot_egress_by_label(cf, 2001));	/* a pp label */
+  assert_null(autopilot_egress_find(cf, "t2"));
+}
+
 /* A configuration of the egress map and the error it must be refused with */
 struct map_error {
   const char *body;		/* Inside protocol autopilot ap { } */
@@ -130,10 +169,11 @@ main(void)
   ap_bird_init();
 
   /* One test per row, so that a failure names its configuration */
-  struct CMUnitTest tests[ARRAY_SIZE(map_errors) + 5];
+  struct CMUnitTest tests[ARRAY_SIZE(map_errors) + 6];
   uint n = 0;
   tests[n++] = (struct CMUnitTest) cmocka_unit_test(valid_map_parses);
   tests[n++] = (struct CMUnitTest) cmocka_unit_test(label_bounds_are_inclusive);
+  tests[n++] = (struct CMUnitTest) cmocka_unit_test(index_finds_every_egress);
   for (uint i = 0; i < ARRAY_SIZE(map_errors); i++)
     tests[n++] = (struct CMUnitTest) {
       .name = map_errors[i].error, .test_func = map_error_refused, .initial_state = (void *) &map_errors[i] };
