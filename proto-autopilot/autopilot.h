@@ -346,7 +346,7 @@ struct autopilot_ctl_conn {
   uint batch_size;			/* Room in batch and batch_lineno */
   uint batch_lines;			/* Lines since begin or sync */
   uint batch_bad;			/* First bad line of the batch, 0 if none */
-  char batch_err[AUTOPILOT_ERR_MAX + 64];	/* Why that line is bad */
+  struct autopilot_error batch_err;	/* Why that line is bad */
   char batch_tag[AUTOPILOT_TAG_MAX];	/* Tag of begin or sync, replied if commit has none */
   char status_tag[AUTOPILOT_TAG_MAX];	/* Tag of the status request that waits */
   u8 batch_op;				/* AP_OP_BEGIN or AP_OP_SYNC in a batch, else AP_OP_NONE */

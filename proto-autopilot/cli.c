@@ -78,7 +78,7 @@ void
 autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uint expires, const char *reason)
 {
   struct autopilot_request req = { .op = AP_OP_ADD, .source = AP_SRC_CLI, .reason = reason ?: "" };
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
 
   struct autopilot_proto *p = autopilot_cli_proto(sym);
   if (!p)
@@ -96,8 +96,8 @@ autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uin
     req.expires = current_real_time() + (btime) expires S;
 
   autopilot_audit_by(p, "birdc");
-  if (autopilot_ovr_add(p, &req, AP_SRC_CLI, err) < 0)
-    cli_msg(AUTOPILOT_REPLY_REFUSED, "%s", err);
+  if (autopilot_ovr_add(p, &req, AP_SRC_CLI, &err) < 0)
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "%s", autopilot_err_text(&err));
   else if (autopilot_cli_saved(p))
     cli_msg(AUTOPILOT_REPLY_DONE, "Override %N -> %s added%s", n, target, ((struct autopilot_config *) p->p.cf)->shadow ? " (shadow mode)" : "");
 }
@@ -105,15 +105,15 @@ autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uin
 void
 autopilot_cmd_withdraw(struct symbol *sym, const net_addr *n)
 {
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
 
   struct autopilot_proto *p = autopilot_cli_proto(sym);
   if (!p)
     return;
 
   autopilot_audit_by(p, "birdc");
-  if (autopilot_ovr_withdraw(p, n, err) < 0)
-    cli_msg(AUTOPILOT_REPLY_REFUSED, "%s", err);
+  if (autopilot_ovr_withdraw(p, n, &err) < 0)
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "%s", autopilot_err_text(&err));
   else if (autopilot_cli_saved(p))
     cli_msg(AUTOPILOT_REPLY_DONE, "Override %N withdrawn", n);
 }
@@ -141,7 +141,8 @@ autopilot_cmd_flush(struct symbol *sym, const char *target)
 void
 autopilot_cmd_load(struct symbol *sym, const char *file)
 {
-  char line[AUTOPILOT_LINE_MAX + 2], err[AUTOPILOT_ERR_MAX];
+  char line[AUTOPILOT_LINE_MAX + 2];
+  struct autopilot_error err;
   uint n = 0, max = 1024, lineno = 0;
 
   struct autopilot_proto *p = autopilot_cli_proto(sym);
@@ -159,7 +160,6 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
   linpool *lp = lp_new_default(p->p.pool);	/* Reasons */
   struct autopilot_request *reqs = xmalloc(max * sizeof(struct autopilot_request));
   uint *lines = xmalloc(max * sizeof(uint));	/* Line of each request, for errors */
-  uint bad;
 
   enum autopilot_line got;
   while ((got = autopilot_read_line(f, line)) != AP_LINE_EOF)
@@ -186,9 +186,9 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
       lines = xrealloc(lines, max * sizeof(uint));
     }
 
-    if (autopilot_request_parse(line, now, &reqs[n], err, lp) < 0)
+    if (autopilot_request_parse(line, now, &reqs[n], &err, lp) < 0)
     {
-      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lineno, err);
+      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lineno, autopilot_err_text(&err));
       goto done;
     }
 
@@ -211,12 +211,12 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
   }
 
   autopilot_audit_by(p, "birdc (load)");
-  if (autopilot_ovr_batch_at(p, reqs, n, 1, AP_SRC_CLI, err, &bad) < 0)
+  if (autopilot_ovr_batch_at(p, reqs, n, 1, AP_SRC_CLI, &err) < 0)
   {
-    if (bad < n)
-      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lines[bad], err);
+    if (err.req)
+      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lines[err.req - 1], autopilot_err_text(&err));
     else
-      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s: %s; nothing changed", file, err);
+      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s: %s; nothing changed", file, autopilot_err_text(&err));
   }
   else if (autopilot_cli_saved(p))
     cli_msg(AUTOPILOT_REPLY_DONE, "Loaded %u overrides from %s", n, file);

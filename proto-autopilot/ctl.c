@@ -17,8 +17,8 @@
  *   [@tag ]ok[ detail]
  *   [@tag ]error CODE message
  *
- * where CODE is the word before ':' in the override API's messages
- * (bad-request for lines that do not parse). "begin" or "sync" opens a batch
+ * where CODE is the code of the request layer's typed error (bad-request
+ * for lines that do not parse). "begin" or "sync" opens a batch
  * on the connection: the lines up to "commit" or "abort" get no reply of
  * their own, the commit applies them all or nothing (autopilot_ovr_batch_at(),
  * a sync as a diff against the whole set) and gets the one reply. A batch
@@ -155,21 +155,11 @@ ctl_ok(struct autopilot_ctl_conn *c, const char *tag)
   c->out_len += 3;
 }
 
-/* An override API error, "code: message", as "error code message" */
+/* A refused request: the code and the message, as they came */
 static void
-ctl_error(struct autopilot_ctl_conn *c, const char *tag, const char *err)
+ctl_error(struct autopilot_ctl_conn *c, const char *tag, const struct autopilot_error *err)
 {
-  const char *colon = strchr(err, ':');
-  uint len = colon ? colon - err : 0;
-
-  for (uint i = 0; i < len; i++)
-    if (!(((err[i] >= 'a') && (err[i] <= 'z')) || (err[i] == '-')))
-      len = 0;
-
-  if (len && (colon[1] == ' '))
-    ctl_reply(c, tag, "error %.*s %s", len, err, colon + 2);
-  else
-    ctl_reply(c, tag, "error internal %s", err);
+  ctl_reply(c, tag, "error %s %s", err->code, err->msg);
 }
 
 static void
@@ -227,19 +217,18 @@ ctl_batch_drop(struct autopilot_ctl_conn *c)
 
 /* Remember the first bad line; the commit reports it and applies nothing */
 static void
-ctl_batch_fail(struct autopilot_ctl_conn *c, const char *fmt, ...)
+ctl_batch_fail(struct autopilot_ctl_conn *c, const struct autopilot_error *err)
 {
-  va_list args;
-
   if (c->batch_bad)
     return;
 
   c->batch_bad = c->batch_lines;
-  va_start(args, fmt);
-  if (bvsnprintf(c->batch_err, sizeof(c->batch_err), fmt, args) < 0)
-    strcpy(c->batch_err, "bad line");
-  va_end(args);
+  c->batch_err = *err;
 }
+
+/* ctl_batch_fail() with an error made here */
+#define CTL_BATCH_FAIL(c, code, msg, args...) \
+  ({ struct autopilot_error e_; autopilot_err(&e_, code, msg, ##args); ctl_batch_fail(c, &e_); })
 
 /* The slot for the next request of the batch, or NULL if the batch is full */
 static struct autopilot_request *
@@ -272,32 +261,28 @@ ctl_batch_slot(struct autopilot_ctl_conn *c)
   return &c->batch[c->batch_len];
 }
 
-/* The override API names the bad request by its index; the client knows lines */
+/* The override store names the bad request by its number; the client knows lines */
 static void
-ctl_batch_error(struct autopilot_ctl_conn *c, const char *tag, const char *err, uint bad)
+ctl_batch_error(struct autopilot_ctl_conn *c, const char *tag, const struct autopilot_error *err)
 {
-  uint first, second;
-
   /* About the whole batch (a sync over the limit) */
-  if (bad >= c->batch_len)
+  if (!err->req || (err->req > c->batch_len))
     ctl_error(c, tag, err);
 
   /* One prefix twice: both by line */
-  else if ((sscanf(err, "batch: requests %u and %u ", &first, &second) == 2) &&
-	   (first >= 1) && (first <= c->batch_len))
-    ctl_reply(c, tag, "error batch line %u: %N is on line %u too",
-	      c->batch_lineno[bad], (net_addr *) &c->batch[bad].net, c->batch_lineno[first - 1]);
+  else if (err->also && (err->also <= c->batch_len))
+    ctl_reply(c, tag, "error batch line %u: %N is on line %u too", c->batch_lineno[err->req - 1],
+	      (net_addr *) &c->batch[err->req - 1].net, c->batch_lineno[err->also - 1]);
 
   else
-    ctl_reply(c, tag, "error batch line %u: %s", c->batch_lineno[bad], err);
+    ctl_reply(c, tag, "error batch line %u: %s: %s", c->batch_lineno[err->req - 1], err->code, err->msg);
 }
 
 static void
 ctl_batch_commit(struct autopilot_ctl_conn *c, const char *tag)
 {
   struct autopilot_proto *p = c->p;
-  char err[AUTOPILOT_ERR_MAX];
-  uint bad;
+  struct autopilot_error err;
 
   /* The commit's tag, else that of begin or sync */
   if (!tag[0])
@@ -306,10 +291,10 @@ ctl_batch_commit(struct autopilot_ctl_conn *c, const char *tag)
   autopilot_audit_by(p, "controller #%u (%s)", c->id, (c->batch_op == AP_OP_SYNC) ? "sync" : "batch");
 
   if (c->batch_bad)
-    ctl_reply(c, tag, "error batch line %u: %s", c->batch_bad, c->batch_err);
+    ctl_reply(c, tag, "error batch line %u: %s: %s", c->batch_bad, c->batch_err.code, c->batch_err.msg);
   else if (autopilot_ovr_batch_at(p, c->batch, c->batch_len, c->batch_op == AP_OP_SYNC,
-				  AP_SRC_CONTROLLER, err, &bad) < 0)
-    ctl_batch_error(c, tag, err, bad);
+				  AP_SRC_CONTROLLER, &err) < 0)
+    ctl_batch_error(c, tag, &err);
   else
     ctl_reply(c, tag, "ok %u", c->batch_len);
 
@@ -318,11 +303,11 @@ ctl_batch_commit(struct autopilot_ctl_conn *c, const char *tag)
 
 /* One parsed line (@rv, @err: the parse result) inside a batch */
 static void
-ctl_batch_line(struct autopilot_ctl_conn *c, struct autopilot_request *req, int rv, const char *err)
+ctl_batch_line(struct autopilot_ctl_conn *c, struct autopilot_request *req, int rv, const struct autopilot_error *err)
 {
   if (rv < 0)
   {
-    ctl_batch_fail(c, "bad-request: %s", err);
+    ctl_batch_fail(c, err);
     return;
   }
 
@@ -343,7 +328,7 @@ ctl_batch_line(struct autopilot_ctl_conn *c, struct autopilot_request *req, int 
   case AP_OP_WITHDRAW:
     if (c->batch_op == AP_OP_SYNC)
     {
-      ctl_batch_fail(c, "bad-request: withdraw in a sync (a sync lists the whole set)");
+      CTL_BATCH_FAIL(c, AUTOPILOT_ERR_PARSE, "withdraw in a sync (a sync lists the whole set)");
       break;
     }
     /* fall through */
@@ -353,14 +338,14 @@ ctl_batch_line(struct autopilot_ctl_conn *c, struct autopilot_request *req, int 
       break;
     if (req != &c->batch[c->batch_len])
     {
-      ctl_batch_fail(c, "over-limit: too many requests in one batch");
+      CTL_BATCH_FAIL(c, "over-limit", "too many requests in one batch");
       break;
     }
     c->batch_lineno[c->batch_len++] = c->batch_lines;
     break;
 
   default:
-    ctl_batch_fail(c, "bad-request: only add%s, then commit or abort, in a batch",
+    CTL_BATCH_FAIL(c, AUTOPILOT_ERR_PARSE, "only add%s, then commit or abort, in a batch",
 		   (c->batch_op == AP_OP_SYNC) ? "" : " and withdraw");
   }
 }
@@ -376,7 +361,7 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
 {
   struct autopilot_proto *p = c->p;
   struct autopilot_request scratch, *req = &scratch;
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
   int rv;
 
   c->requests++;
@@ -396,31 +381,29 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
   {
     req->op = AP_OP_NONE;
     req->tag[0] = 0;
-    bsnprintf(err, sizeof(err), "column %u: bad byte 0x00", (uint) (nul - line) + 1);
-    rv = -1;
+    rv = autopilot_err(&err, AUTOPILOT_ERR_PARSE, "column %u: bad byte 0x00", (uint) (nul - line) + 1);
   }
-  else if ((rv = autopilot_request_parse(line, now, req, err,
+  else if ((rv = autopilot_request_parse(line, now, req, &err,
 					  (req == &scratch) ? tmp_linpool : c->batch_lp)) == 0)
   {
     /* Who asked is the socket's to say */
     if ((req->source != AP_SRC_MAX) && (req->source != AP_SRC_CONTROLLER))
     {
-      bsnprintf(err, sizeof(err), "source %s: requests on this socket come from the controller",
-		autopilot_source_names[req->source]);
-      rv = -1;
+      rv = autopilot_err(&err, AUTOPILOT_ERR_PARSE, "source %s: requests on this socket come from the controller",
+			 autopilot_source_names[req->source]);
     }
     req->source = AP_SRC_CONTROLLER;
   }
 
   if (c->batch_op)
   {
-    ctl_batch_line(c, req, rv, err);
+    ctl_batch_line(c, req, rv, &err);
     return;
   }
 
   if (rv < 0)
   {
-    ctl_reply(c, req->tag, "error bad-request %s", err);
+    ctl_error(c, req->tag, &err);
     return;
   }
 
@@ -432,15 +415,15 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
     break;
 
   case AP_OP_ADD:
-    if (autopilot_ovr_add(p, req, AP_SRC_CONTROLLER, err) < 0)
-      ctl_error(c, req->tag, err);
+    if (autopilot_ovr_add(p, req, AP_SRC_CONTROLLER, &err) < 0)
+      ctl_error(c, req->tag, &err);
     else
       ctl_ok(c, req->tag);
     break;
 
   case AP_OP_WITHDRAW:
-    if (autopilot_ovr_withdraw(p, (net_addr *) &req->net, err) < 0)
-      ctl_error(c, req->tag, err);
+    if (autopilot_ovr_withdraw(p, (net_addr *) &req->net, &err) < 0)
+      ctl_error(c, req->tag, &err);
     else
       ctl_ok(c, req->tag);
     break;
@@ -495,7 +478,7 @@ ctl_too_long(struct autopilot_ctl_conn *c, const byte *line, uint len)
   if (c->batch_op)
   {
     c->batch_lines++;
-    ctl_batch_fail(c, "bad-request: line too long (more than %u bytes)", CTL_LINE_MAX);
+    CTL_BATCH_FAIL(c, AUTOPILOT_ERR_PARSE, "line too long (more than %u bytes)", CTL_LINE_MAX);
     return;
   }
 

@@ -48,12 +48,12 @@ static void
 autopilot_manager_drop(struct autopilot_proto *p, const net_addr *n)
 {
   struct autopilot_override *o = autopilot_ovr_find(p, n);
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
 
   if (o && (o->source == AP_SRC_BGP))
   {
     autopilot_audit_by(p, "manager table");
-    autopilot_ovr_withdraw(p, n, err);
+    autopilot_ovr_withdraw(p, n, &err);
   }
 }
 
@@ -67,7 +67,7 @@ void
 autopilot_manager_notify(struct autopilot_proto *p, net *n, rte *new)
 {
   const net_addr *a = n->n.addr;
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
 
   if (!new)
   {
@@ -99,9 +99,9 @@ autopilot_manager_notify(struct autopilot_proto *p, net *n, rte *new)
     return;
 
   autopilot_audit_by(p, "manager %s", new->src->proto->name);
-  if (autopilot_ovr_add(p, &req, AP_SRC_BGP, err) < 0)
+  if (autopilot_ovr_add(p, &req, AP_SRC_BGP, &err) < 0)
   {
-    log(L_WARN "%s: Manager route %N via %I refused: %s", p->p.name, a, nh, err);
+    log(L_WARN "%s: Manager route %N via %I refused: %s", p->p.name, a, nh, autopilot_err_text(&err));
     p->mgr_rejected[a->type == NET_IP6]++;
   }
 }

@@ -637,8 +637,7 @@ autopilot_strdup(pool *pool, const char *s)
   return d;
 }
 
-#define OVR_ERR(code, msg, args...) \
-  ({ bsnprintf(err, AUTOPILOT_ERR_MAX, code ": " msg, ##args); -1; })
+#define OVR_ERR(code, msg, args...) autopilot_err(err, code, msg, ##args)
 
 /*
  * Validate an add request without changing anything. @extra: how many new
@@ -646,7 +645,7 @@ autopilot_strdup(pool *pool, const char *s)
  * checked against the limit as a whole).
  */
 static int
-autopilot_ovr_check_add(struct autopilot_proto *p, const struct autopilot_request *req, uint extra, char *err)
+autopilot_ovr_check_add(struct autopilot_proto *p, const struct autopilot_request *req, uint extra, struct autopilot_error *err)
 {
   struct autopilot_config *cf = ap_cf(p);
   const net_addr *n = (const net_addr *) &req->net;
@@ -728,10 +727,10 @@ autopilot_ovr_do_withdraw(struct autopilot_proto *p, struct autopilot_override *
  * @p: autopilot instance
  * @req: add request
  * @source: where it came from, unless @req says
- * @err: error message (AUTOPILOT_ERR_MAX), "code: text"
+ * @err: why, if refused
  */
 int
-autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, char *err)
+autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, struct autopilot_error *err)
 {
   if (autopilot_ovr_check_add(p, req, 0, err) < 0)
     return -1;
@@ -748,13 +747,13 @@ autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req
  * autopilot_ovr_restore - add an override read from the state file
  * @p: autopilot instance
  * @req: the add request of one line
- * @err: error message
+ * @err: why, if refused
  *
  * Unlike a new request, an override of an egress that is no longer
  * configured is kept, pending: the egress may come back with the config.
  */
 int
-autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, char *err)
+autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, struct autopilot_error *err)
 {
   const net_addr *n = (const net_addr *) &req->net;
 
@@ -769,7 +768,7 @@ autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request 
 }
 
 int
-autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, char *err)
+autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, struct autopilot_error *err)
 {
   struct autopilot_override *o = autopilot_ovr_find(p, n);
 
@@ -822,7 +821,7 @@ autopilot_req_cmp(const void *a, const void *b)
 
 /* Two requests for one prefix make a batch ambiguous: refuse, naming both */
 static int
-autopilot_batch_duplicates(const struct autopilot_request *reqs, uint n, char *err, uint *bad)
+autopilot_batch_duplicates(const struct autopilot_request *reqs, uint n, struct autopilot_error *err)
 {
   if (n < 2)
     return 0;
@@ -838,14 +837,43 @@ autopilot_batch_duplicates(const struct autopilot_request *reqs, uint n, char *e
   for (uint i = 1; i < n; i++)
     if (net_equal((const net_addr *) &s[i-1]->net, (const net_addr *) &s[i]->net))
     {
-      *bad = s[i] - reqs;
-      res = OVR_ERR("batch", "requests %u and %u are both for %N",
-		    (uint) (s[i-1] - reqs) + 1, *bad + 1, &s[i]->net);
+      uint first = s[i-1] - reqs + 1, second = s[i] - reqs + 1;
+      res = OVR_ERR("batch", "requests %u and %u are both for %N", first, second, &s[i]->net);
+      err->req = second;
+      err->also = first;
       break;
     }
 
   xfree(s);
   return res;
+}
+
+/* Validate request @r of a batch; @extra counts the new prefixes so far */
+static int
+autopilot_ovr_check_one(struct autopilot_proto *p, const struct autopilot_request *r, int sync, uint *extra,
+			btime now, struct autopilot_error *err)
+{
+  if (r->op == AP_OP_ADD)
+  {
+    if (autopilot_ovr_check_add(p, r, sync ? ~0U : *extra, err) < 0)
+      return -1;
+    if (r->expires && (r->expires <= now))
+      return OVR_ERR("expired", "expiry time is in the past");
+    if (!autopilot_ovr_find(p, (net_addr *) &r->net))
+      (*extra)++;
+    return 0;
+  }
+
+  if (r->op == AP_OP_WITHDRAW)
+  {
+    if (sync)
+      return OVR_ERR("batch", "withdraw in a sync (a sync lists the whole set)");
+    if (!autopilot_ovr_find(p, (net_addr *) &r->net))
+      return OVR_ERR("not-found", "no override for %N", &r->net);
+    return 0;
+  }
+
+  return OVR_ERR("batch", "only add and withdraw in a batch");
 }
 
 /**
@@ -857,8 +885,7 @@ autopilot_batch_duplicates(const struct autopilot_request *reqs, uint n, char *e
  *   other override of that source (a controller's sync does not touch what
  *   an operator or a routing manager asked for)
  * @source: source of the adds
- * @err: error message
- * @bad: index of the request the error is about, or @n if none
+ * @err: why, if refused; err->req names the request at fault (0: the batch)
  *
  * Everything is validated before anything changes: each request, and that
  * no prefix is named twice. Adds of prefixes that already have an override
@@ -866,12 +893,11 @@ autopilot_batch_duplicates(const struct autopilot_request *reqs, uint n, char *e
  * applied as a diff, and unchanged overrides keep their age).
  */
 int
-autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err, uint *bad)
+autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source,
+		       struct autopilot_error *err)
 {
   uint extra = 0;
   btime now = current_real_time();
-
-  *bad = n;
 
   /* A sync replaces its source's set: the others stay and count too */
   if (sync)
@@ -886,34 +912,14 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
   }
 
   for (uint i = 0; i < n; i++)
-  {
-    const struct autopilot_request *r = &reqs[i];
-    *bad = i;
-
-    if (r->op == AP_OP_ADD)
+    if (autopilot_ovr_check_one(p, &reqs[i], sync, &extra, now, err) < 0)
     {
-      if (autopilot_ovr_check_add(p, r, sync ? ~0U : extra, err) < 0)
-	return -1;
-      if (r->expires && (r->expires <= now))
-	return OVR_ERR("expired", "expiry time is in the past");
-      if (!autopilot_ovr_find(p, (net_addr *) &r->net))
-	extra++;
+      err->req = i + 1;
+      return -1;
     }
-    else if (r->op == AP_OP_WITHDRAW)
-    {
-      if (sync)
-	return OVR_ERR("batch", "withdraw in a sync (a sync lists the whole set)");
-      if (!autopilot_ovr_find(p, (net_addr *) &r->net))
-	return OVR_ERR("not-found", "no override for %N", &r->net);
-    }
-    else
-      return OVR_ERR("batch", "only add and withdraw in a batch");
-  }
 
-  if (autopilot_batch_duplicates(reqs, n, err, bad) < 0)
+  if (autopilot_batch_duplicates(reqs, n, err) < 0)
     return -1;
-
-  *bad = n;
 
   if (sync)
   {
@@ -957,23 +963,6 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
 
   autopilot_state_changed(p);
   return 0;
-}
-
-/* autopilot_ovr_batch_at(), naming the bad request by number in @err */
-int
-autopilot_ovr_batch(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err)
-{
-  char msg[AUTOPILOT_ERR_MAX];
-  uint bad;
-
-  if (autopilot_ovr_batch_at(p, reqs, n, sync, source, msg, &bad) == 0)
-    return 0;
-
-  if (bad < n)
-    return OVR_ERR("batch", "request %u: %s", bad + 1, msg);
-
-  strcpy(err, msg);
-  return -1;
 }
 
 void

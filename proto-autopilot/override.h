@@ -61,12 +61,12 @@ struct autopilot_override {
 void autopilot_ovr_start(struct autopilot_proto *p);
 void autopilot_ovr_reconfigure(struct autopilot_proto *p);
 void autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, rte *new, rte *old);
-int autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, char *err);
-int autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, char *err);
-int autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, char *err);
+int autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, struct autopilot_error *err);
+int autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, struct autopilot_error *err);
+int autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, struct autopilot_error *err);
 uint autopilot_ovr_flush(struct autopilot_proto *p, const char *target, uint source);
-int autopilot_ovr_batch(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err);
-int autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err, uint *bad);
+int autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source,
+			   struct autopilot_error *err);
 struct autopilot_override *autopilot_ovr_find(struct autopilot_proto *p, const net_addr *n);
 int autopilot_ovr_settled(struct autopilot_proto *p);
 uint autopilot_ovr_count(struct autopilot_proto *p);

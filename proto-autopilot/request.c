@@ -26,6 +26,7 @@
 
 #include <stdlib.h>
 #include <errno.h>
+#include <stdarg.h>
 
 #include "nest/bird.h"
 #include "lib/ip.h"
@@ -46,11 +47,35 @@ const char *autopilot_source_names[AP_SRC_MAX] = {
 struct ap_lex {
   const char *line;			/* Start of the line, for columns */
   const char *pos;			/* Next character */
-  char *err;				/* Error buffer (AUTOPILOT_ERR_MAX) */
+  struct autopilot_error *err;		/* Where an error goes */
 };
 
 #define LEX_ERR(lx, at, msg, args...) \
-  ({ bsnprintf((lx)->err, AUTOPILOT_ERR_MAX, "column %d: " msg, (int) ((at) - (lx)->line) + 1, ##args); -1; })
+  autopilot_err((lx)->err, AUTOPILOT_ERR_PARSE, "column %d: " msg, (int) ((at) - (lx)->line) + 1, ##args)
+
+/* Words that are no requests: an unparsable line */
+#define PREFIX_ERR(err, msg, args...) autopilot_err(err, AUTOPILOT_ERR_PARSE, msg, ##args)
+
+int
+autopilot_err(struct autopilot_error *e, const char *code, const char *fmt, ...)
+{
+  va_list args;
+
+  e->code = code;
+  e->req = e->also = 0;
+  va_start(args, fmt);
+  if (bvsnprintf(e->msg, sizeof(e->msg), fmt, args) < 0)
+    strcpy(e->msg + sizeof(e->msg) - 4, "...");
+  va_end(args);
+  return -1;
+}
+
+const char *
+autopilot_err_text(const struct autopilot_error *e)
+{
+  /* A parse error says where in the line: the code adds nothing */
+  return strcmp(e->code, AUTOPILOT_ERR_PARSE) ? tmp_sprintf("%s: %s", e->code, e->msg) : e->msg;
+}
 
 static void
 lex_skip_space(struct ap_lex *lx)
@@ -148,14 +173,14 @@ parse_u64(const char *s, u64 max, u64 *val)
 }
 
 int
-autopilot_parse_prefix(const char *s, net_addr_ip6 *n, char *err)
+autopilot_parse_prefix(const char *s, net_addr_ip6 *n, struct autopilot_error *err)
 {
   char addr[INET6_ADDRSTRLEN + 1];
   const char *slash = strchr(s, '/');
   u64 len;
 
   if (!slash || (slash == s) || ((uint) (slash - s) >= sizeof(addr)))
-    return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': expected ADDRESS/LENGTH", s), -1;
+    return PREFIX_ERR(err, "bad prefix '%s': expected ADDRESS/LENGTH", s);
 
   memcpy(addr, s, slash - s);
   addr[slash - s] = 0;
@@ -167,20 +192,20 @@ autopilot_parse_prefix(const char *s, net_addr_ip6 *n, char *err)
   if (!strchr(addr, ':') && ip4_pton(addr, &a4))
   {
     if (parse_u64(slash + 1, IP4_MAX_PREFIX_LENGTH, &len) < 0)
-      return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': length must be 0..32", s), -1;
+      return PREFIX_ERR(err, "bad prefix '%s': length must be 0..32", s);
     net_fill_ip4(N, a4, len);
   }
   else if (strchr(addr, ':') && ip6_pton(addr, &a6))
   {
     if (parse_u64(slash + 1, IP6_MAX_PREFIX_LENGTH, &len) < 0)
-      return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': length must be 0..128", s), -1;
+      return PREFIX_ERR(err, "bad prefix '%s': length must be 0..128", s);
     net_fill_ip6(N, a6, len);
   }
   else
-    return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': not an IPv4 or IPv6 address", s), -1;
+    return PREFIX_ERR(err, "bad prefix '%s': not an IPv4 or IPv6 address", s);
 
   if (!net_validate(N))
-    return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': host bits set", s), -1;
+    return PREFIX_ERR(err, "bad prefix '%s': host bits set", s);
 
   return 0;
 }
@@ -232,7 +257,7 @@ parse_add_options(struct ap_lex *lx, btime now, struct autopilot_request *req, s
       char val[32];
       const char *vat;
       if (lex_word(lx, val, sizeof(val), &vat) <= 0)
-	return (*lx->err) ? -1 : LEX_ERR(lx, vat, "%s needs a value", w);
+	return lx->err->code ? -1 : LEX_ERR(lx, vat, "%s needs a value", w);
 
       if (!strcmp(w, "source"))
       {
@@ -272,11 +297,12 @@ parse_add_options(struct ap_lex *lx, btime now, struct autopilot_request *req, s
  * @line: the line, NUL-terminated, with or without its newline
  * @now: current real time, for relative expiry
  * @req: result
- * @err: error message buffer of AUTOPILOT_ERR_MAX bytes
+ * @err: why, if it does not parse
  * @lp: linpool for the reason
  */
 int
-autopilot_request_parse(const char *line, btime now, struct autopilot_request *req, char *err, struct linpool *lp)
+autopilot_request_parse(const char *line, btime now, struct autopilot_request *req,
+			struct autopilot_error *err, struct linpool *lp)
 {
   struct ap_lex lx = { .line = line, .pos = line, .err = err };
   char w[INET6_ADDRSTRLEN + 8];
@@ -284,7 +310,7 @@ autopilot_request_parse(const char *line, btime now, struct autopilot_request *r
   int n;
 
   *req = (struct autopilot_request) { .op = AP_OP_NONE, .source = AP_SRC_MAX, .reason = "" };
-  err[0] = 0;
+  err->code = NULL;
 
   lex_skip_space(&lx);
   if ((*lx.pos == '#') || lex_at_end(&lx))

@@ -277,7 +277,8 @@ autopilot_state_flush(struct autopilot_proto *p)
 static uint
 autopilot_state_read(struct autopilot_proto *p, const char *file, uint *expired_, uint *managed_)
 {
-  char line[AUTOPILOT_LINE_MAX + 2], err[AUTOPILOT_ERR_MAX];
+  char line[AUTOPILOT_LINE_MAX + 2];
+  struct autopilot_error err;
   struct autopilot_request req;
   btime now = current_real_time();
   uint lineno = 0, restored = 0, expired = 0, problems = 0, managed = 0;
@@ -324,9 +325,9 @@ autopilot_state_read(struct autopilot_proto *p, const char *file, uint *expired_
       continue;
     }
 
-    if (autopilot_request_parse(line, now, &req, err, tmp_linpool) < 0)
+    if (autopilot_request_parse(line, now, &req, &err, tmp_linpool) < 0)
     {
-      log(L_ERR "%s: State file %s line %u: %s, skipped", p->p.name, file, lineno, err);
+      log(L_ERR "%s: State file %s line %u: %s, skipped", p->p.name, file, lineno, autopilot_err_text(&err));
       problems++;
       continue;
     }
@@ -357,9 +358,9 @@ autopilot_state_read(struct autopilot_proto *p, const char *file, uint *expired_
       continue;
     }
 
-    if (autopilot_ovr_restore(p, &req, err) < 0)
+    if (autopilot_ovr_restore(p, &req, &err) < 0)
     {
-      log(L_ERR "%s: State file %s line %u: %s, skipped", p->p.name, file, lineno, err);
+      log(L_ERR "%s: State file %s line %u: %s, skipped", p->p.name, file, lineno, autopilot_err_text(&err));
       problems++;
       continue;
     }

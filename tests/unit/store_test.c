@@ -71,9 +71,9 @@ static net_addr
 prefix(const char *s)
 {
   net_addr_ip6 n;
-  char err[AUTOPILOT_ERR_MAX];
-  if (autopilot_parse_prefix(s, &n, err) < 0)
-    fail_msg("bad prefix %s: %s", s, err);
+  struct autopilot_error err;
+  if (autopilot_parse_prefix(s, &n, &err) < 0)
+    fail_msg("bad prefix %s: %s", s, err.msg);
   return *(net_addr *) &n;
 }
 
@@ -149,11 +149,11 @@ ovr(const char *px)
 
 /* Add an override as a front end would; returns 0 or -1 with the error in @err */
 static int
-add(const char *line, char *err)
+add(const char *line, struct autopilot_error *err)
 {
   struct autopilot_request req;
   if (autopilot_request_parse(line, current_real_time(), &req, err, lp) < 0)
-    fail_msg("bad request %s: %s", line, err);
+    fail_msg("bad request %s: %s", line, err->msg);
   int rv = autopilot_ovr_add(p, &req, AP_SRC_CLI, err);
   ap_run_events();
   return rv;
@@ -162,9 +162,9 @@ add(const char *line, char *err)
 static void
 add_ok(const char *line)
 {
-  char err[AUTOPILOT_ERR_MAX];
-  if (add(line, err) < 0)
-    fail_msg("%s refused: %s", line, err);
+  struct autopilot_error err;
+  if (add(line, &err) < 0)
+    fail_msg("%s refused: %s", line, err.msg);
 }
 
 static int
@@ -217,9 +217,9 @@ copy_follows_the_target_path(void **state UNUSED)
   assert_non_null(copy_of("203.0.113.0/24"));
 
   /* Withdrawn: the copy goes, BGP's best is back */
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
   net_addr n = prefix("203.0.113.0/24");
-  assert_int_equal(autopilot_ovr_withdraw(p, &n, err), 0);
+  assert_int_equal(autopilot_ovr_withdraw(p, &n, &err), 0);
   ap_run_events();
   assert_null(ovr("203.0.113.0/24"));
   assert_null(copy_of("203.0.113.0/24"));
@@ -273,12 +273,13 @@ next_best_is_another_egress(void **state UNUSED)
 static void
 limit_refuses_new_prefixes_only(void **state UNUSED)
 {
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
   start("  max overrides 2;\n");
   add_ok("add 192.0.2.0/24 t1");
   add_ok("add 192.0.3.0/24 t1");
-  assert_int_equal(add("add 192.0.4.0/24 t1", err), -1);
-  assert_non_null(strstr(err, "over-limit"));
+  assert_int_equal(add("add 192.0.4.0/24 t1", &err), -1);
+  assert_string_equal(err.code, "over-limit");
+  assert_string_equal(err.msg, "2 overrides, the limit is 2");
   assert_null(ovr("192.0.4.0/24"));
   /* Replacing one at the limit is no new override */
   add_ok("add 192.0.3.0/24 t2");
@@ -289,10 +290,11 @@ limit_refuses_new_prefixes_only(void **state UNUSED)
 static void
 unknown_target_is_refused(void **state UNUSED)
 {
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
   start("");
-  assert_int_equal(add("add 192.0.2.0/24 nosuch", err), -1);
-  assert_non_null(strstr(err, "nosuch"));
+  assert_int_equal(add("add 192.0.2.0/24 nosuch", &err), -1);
+  assert_string_equal(err.code, "unknown-egress");
+  assert_string_equal(err.msg, "no egress 'nosuch' in protocol ap");
   assert_int_equal(autopilot_ovr_count(p), 0);
 }
 
