@@ -14,6 +14,8 @@ pkgs=(
   # kernel check (Precision Path) and Debian package
   qemu-system-x86 busybox-static cpio kmod file
   dpkg-dev debhelper devscripts quilt fakeroot debootstrap
+  # benchmark: profiles (--perf) and the repoint's system calls (perf trace, strace)
+  linux-perf strace
 )
 
 missing=()
