@@ -79,8 +79,11 @@ def main():
         print(f"link-down {(rep - down) * 1000:.1f}")
     else:
         print("missing link-down (sw-t1 down or the replace in the monitors)")
+    # The round of the repoint: the last such line before the replace (an
+    # earlier one is from the start, when t2 was up before t1)
+    lost = [t for t in lost if rep and t <= rep]
     if rep and lost:
-        print(f"link-down-bird {(rep - lost[0]) * 1000:.1f}")
+        print(f"link-down-bird {(rep - lost[-1]) * 1000:.1f}")
     else:
         print("missing link-down-bird (the Egress t1 lost line)")
     rep2 = replaced_after(mon, closed[0]) if closed else None
