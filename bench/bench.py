@@ -13,6 +13,10 @@ against stock BIRD 2.17.5, and override front ends against GoBGP and ExaBGP.
                egress failure under 50,000 overrides
   reference    gobgpd and exabgp injecting the same routes (high LOCAL_PREF)
                into a stock switch, through their APIs
+  protection   egress protection on BIRD's side: from the read of an
+               egress's session close to the netlink requests replacing its
+               labels' LFIB routes, with 2 and 4 egresses (full table, 50,000
+               overrides) and 1% of the table (BENCH_PROTECTION=2,4,2-small)
 
 Sizes come from flags or BENCH_* variables (flags win); --quick is a small
 run for development. Needs root (network namespaces). Prints a markdown
@@ -762,6 +766,11 @@ def protection(args, bins, table):
     small table: the same time whatever the number of prefixes or egresses."""
     small = tables.Table(max(args.v4 // 100, 1000), max(args.v6 // 100, 200), args.seed)
     out = {}
+    tracer = args.tracer
+    if tracer == "perf" and not (shutil.which("perf") and subprocess.run(
+            ["perf", "trace", "-e", "read", "--", "true"], capture_output=True, check=False).returncode == 0):
+        log("protection: perf trace does not work here (tracefs?), strace instead: an upper bound")
+        tracer = "strace"
     only = os.environ.get("BENCH_PROTECTION")
     for name, n, which in PROTECTION:
         if only and name not in only.split(","):
@@ -795,7 +804,7 @@ def protection(args, bins, table):
                     pop.wait_until(lambda: birdsock.overrides(sw.sock)[1] == nf, 300, 0.05,
                                    what=f"{nf} overrides active again")
                 time.sleep(1)
-                r = repoint(bp, lost, backup, args.tracer)
+                r = repoint(bp, lost, backup, tracer)
                 log(f"protection, {n} egresses, {want:,} paths, {nf:,} overrides, run {i + 1}: repoint "
                     f"{r['repoint_ms']:.3f} ms after BIRD read the close (sessions: "
                     + ", ".join(f"{x:.3f}" for x in r["sessions_ms"]) + " ms)")

@@ -160,7 +160,7 @@ def protection_rows(t, res):
             ratio = _ratio(r["repoint_ms"], base)
         elif r.get("seen_ms") is not None:
             ref = f"kill → repointed in `show route`: {r['seen_ms']:.0f} ms"
-        value = f"{r['repoint_ms']:.3f} ms"
+        value = f"{r['repoint_ms']:.3f} ms" + (" (strace)" if r.get("tracer") == "strace" else "")
         if len(r.get("runs", [])) > 1:
             value += f" (median of {len(r['runs'])}: {min(r['runs']):.3f}–{max(r['runs']):.3f})"
         t.add(what, value, ref, ratio, f"≤ {LFIB_MS} ms", r["repoint_ms"] <= LFIB_MS)
