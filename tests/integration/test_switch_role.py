@@ -528,7 +528,7 @@ def bird_transits(topo, bins, bfd=False):
     if bfd:
         # BGP waits error wait time (60 s by default) after a BFD down: 1 s here
         opts = f"bfd on; hold time {HOLD}; error wait time 1, 2;"
-        pop.switch_extra = BFD + '\ntimeformat log "%F %T.%3f";'
+        pop.switch_extra = BFD
         pop.session_extra = {s: opts for s in ("transit1_v4", "transit1_v6", "transit2_v4", "transit2_v6")}
         pop.transit_extra = (BFD, opts)
     pop.build([("transit1", "bird", 64501), ("transit2", "bird", 64502)], [])
