@@ -896,7 +896,11 @@ def main():
     for section in args.sections:
         t = time.monotonic()
         log(f"--- {section}")
-        results[section] = globals()[section](args, bins, table)
+        new = globals()[section](args, bins, table)
+        if args.merge and section == "protection" and results.get(section):
+            results[section].update(new)        # BENCH_PROTECTION: the variants run now, the rest kept
+        else:
+            results[section] = new
         results["section_machine"][section] = machine()
         log(f"--- {section} done in {time.monotonic() - t:.0f}s")
         pathlib.Path(args.out).write_text(json.dumps(results, indent=1))
