@@ -16,6 +16,8 @@ pkgs=(
   dpkg-dev debhelper devscripts quilt fakeroot debootstrap
   # docs: BIRD's user and programmer's guides (linuxdoc, onsgmls)
   linuxdoc-tools opensp
+  # benchmark: profiles (--perf) and the repoint's system calls (perf trace, strace)
+  linux-perf strace
 )
 
 missing=()
