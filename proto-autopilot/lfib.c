@@ -160,15 +160,20 @@ autopilot_lfib_announce(struct autopilot_proto *p, struct autopilot_egress *e)
     uint had = autopilot_bgp_routes(ob, NET_IP4) + autopilot_bgp_routes(ob, NET_IP6);
     uint has = autopilot_bgp_routes(bb, NET_IP4) + autopilot_bgp_routes(bb, NET_IP6);
 
-    log(L_WARN "%s: Egress %s lost: its labels %u and %u now go to backup %s", p->p.name,
-	e->cf->name, e->cf->label, e->cf->pp_label, via->cf->name);
+    /* An egress not up yet (its session comes later than its backup's) was not lost */
+    if (e->lfib_was_live)
+      log(L_WARN "%s: Egress %s lost: its labels %u and %u now go to backup %s", p->p.name,
+	  e->cf->name, e->cf->label, e->cf->pp_label, via->cf->name);
+    else
+      log(L_INFO "%s: Egress %s not up yet: its labels %u and %u go to backup %s meanwhile", p->p.name,
+	  e->cf->name, e->cf->label, e->cf->pp_label, via->cf->name);
     if (has < had / 2)
       log(L_WARN "%s: Backup %s has %u paths, egress %s had %u: what it has no path for is "
 	  "dropped there", p->p.name, via->cf->name, has, e->cf->name, had);
   }
   else if ((via == e) && !lost && (was_protected || e->lfib_warned))
-    log(L_INFO "%s: Egress %s: its labels %u and %u go to it again", p->p.name, e->cf->name,
-	e->cf->label, e->cf->pp_label);
+    log(L_INFO "%s: Egress %s: its labels %u and %u go to it%s", p->p.name, e->cf->name,
+	e->cf->label, e->cf->pp_label, e->lfib_was_live ? " again" : " now that it is up");
   else if (e->cf->backups && lost && (via == e) && e->lfib_was_live && !e->lfib_warned)
   {
     log(L_WARN "%s: Egress %s lost, no live backup: its labels %u and %u stay with its neighbor",
