@@ -455,7 +455,7 @@ mt_controller(struct mt *m, struct autopilot_proto *p)
   mt_one(m, "controller_socket_listening", "gauge", "1 if the controller socket is open, else 0.",
 	 p->ctl_sk && !p->ctl_error[0]);
   mt_one(m, "controller_connections", "gauge", "Controllers connected now.", conns);
-  mt_one(m, "controller_connections_total", "counter", "Controller connections accepted.", p->ctl_next_id);
+  mt_one(m, "controller_connections_accepted_total", "counter", "Controller connections accepted.", p->ctl_next_id);
 
   mt_family(m, "controller_requests_total", "counter",
 	    "Controller socket requests by result code (ok or the error code); a batch is one request, its commit.");
