@@ -45,7 +45,7 @@ def promtool_ok(text):
         f"promtool: {r.stdout}{r.stderr}\n{text}"
 
 
-def parse(text):
+def parse(text, proto="ap"):
     """{(sample name, frozenset of labels but protocol): value}; checks the
     text as a scraper would first: complete (# EOF), promtool-clean, parsed
     by Prometheus' own Python parser, one protocol."""
@@ -56,7 +56,7 @@ def parse(text):
         assert fam.documentation and fam.type in ("gauge", "counter", "histogram"), fam
         for s in fam.samples:
             labels = dict(s.labels)
-            assert labels.pop("protocol") == "ap", s
+            assert labels.pop("protocol") == proto, s
             key = (s.name, frozenset(labels.items()))
             assert key not in samples, f"sample twice: {s}"
             samples[key] = s.value
@@ -262,3 +262,84 @@ def test_metrics_file_failures_and_config(topo, bins, mdir):
         {("bird_autopilot_up", frozenset()): 0}
     birdc(sw, "enable ap")
     assert wait_for(lambda: val(parse((moved / "ap.prom").read_text()), "bird_autopilot_up"), 1, 5) == 1
+
+
+def lfib_states(samples):
+    """{egress: (the LFIB state whose value is 1, its backup if protected)}; one state each."""
+    states = {}
+    for (name, labels), v in samples.items():
+        d = dict(labels)
+        if name == "bird_autopilot_egress_lfib_state" and v:
+            assert d["egress"] not in states, samples
+            states[d["egress"]] = d["state"]
+    by = {dict(l)["egress"]: dict(l)["backup"] for (n, l), v in samples.items()
+          if n == "bird_autopilot_egress_protected_by" and v}
+    return {e: (st, by.get(e)) for e, st in states.items()}
+
+
+def shown_lfib_states(sw):
+    """The same from `show autopilot ap` ("protected by X", "unprotected (no live backup)", ...)."""
+    out = {}
+    for e, r in show_autopilot(sw)["egresses"].items():
+        words = r["lfib"].split()
+        out[e] = (words[0], words[2] if words[0] == "protected" else None)
+    return out
+
+
+def test_metrics_lfib_protection(topo, bins):
+    """The switch role's POP (three transits no one here wrote, LFIB in
+    table mt): LFIB states and protection in the metrics as show says them."""
+    from test_switch_role import build as build_switch   # pylint: disable=import-outside-toplevel
+    pop = build_switch(topo, bins, ["host1"])
+    sw = pop.switch
+    pop.backups = {"transit1_v4": ["transit2_v4", "transit3_v4"]}
+    assert "Reconfigured" in pop.reconfigure_switch()
+
+    def metrics():
+        return parse(birdc(sw, "show autopilot ap metrics") + "\n")
+
+    names = set(show_autopilot(sw)["egresses"])
+    all_up = {e: ("up", None) for e in names}
+    assert wait_for(lambda: lfib_states(metrics()), all_up, 10) == all_up == shown_lfib_states(sw)
+    assert {e: v[0] for e, v in egress_facts(metrics()).items()} == {e: 1 for e in names}
+
+    # transit1_v4's session goes: its labels go to transit2_v4
+    birdc(sw, "disable transit1_v4")
+    want = dict(all_up, transit1_v4=("protected", "transit2_v4"))
+    assert wait_for(lambda: lfib_states(metrics()), want, 10) == want == shown_lfib_states(sw)
+    m = metrics()
+    assert egress_facts(m)["transit1_v4"] == (0, 0, 0)
+    assert val(m, "bird_autopilot_egress_lfib_state", egress="transit1_v4", state="up") == 0
+
+    # Every backup lost too: unprotected (it keeps its own neighbor)
+    birdc(sw, "disable transit2_v4")
+    birdc(sw, "disable transit3_v4")
+    want = dict(all_up, transit1_v4=("unprotected", None))
+    got = wait_for(lambda: {e: v for e, v in lfib_states(metrics()).items() if e == "transit1_v4"},
+                   {"transit1_v4": ("unprotected", None)}, 10)
+    assert got == {"transit1_v4": ("unprotected", None)}
+    assert lfib_states(metrics()) == shown_lfib_states(sw)
+    assert topo.bug_lines() == {}
+
+
+def test_metrics_host_alternates(topo, bins):
+    """The host role's POP: alternates, egress tables and disabled prefixes
+    in the host's metrics as `show autopilot hap` counts them, before and
+    after an egress goes."""
+    from test_host_role import build as build_host, expected_counts   # pylint: disable=import-outside-toplevel
+    hp, h = build_host(topo, bins)
+
+    def counts():
+        m = parse(birdc(h, "show autopilot hap metrics") + "\n", proto="hap")
+        alts = {(int(dict(l)["alternate"]), 4 if dict(l)["family"] == "ipv4" else 6): int(v)
+                for (n, l), v in m.items() if n == "bird_autopilot_host_alternate_prefixes"}
+        etabs = {int(dict(l)["label"]): int(v)
+                 for (n, l), v in m.items() if n == "bird_autopilot_host_egress_table_prefixes"}
+        return int(val(m, "bird_autopilot_host_pp_disabled_prefixes")), alts, etabs
+
+    assert wait_for(counts, expected_counts(hp)) == expected_counts(hp)
+    t2 = hp.transits["t2"]
+    t2.daemon.cmd("disable switch1_v4")
+    t2.daemon.cmd("disable switch1_v6")
+    down = expected_counts(hp, ("t1", "t3"))
+    assert wait_for(counts, down) == down
