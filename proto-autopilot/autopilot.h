@@ -160,6 +160,7 @@ struct autopilot_metrics {
   timer *file_timer;			/* Writes the metrics file, NULL if none (in the protocol's pool) */
   char *file;				/* The file it writes (our copy, to remove it when it goes) */
   btime file_written;			/* Real time of its last good write, 0 for none yet */
+  btime file_took;			/* How long the last write took: render, write, fsync, rename */
   char file_error[320];			/* Why the last write failed */
   u8 file_failing;			/* The last write failed, and that was logged */
 };

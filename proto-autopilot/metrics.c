@@ -588,6 +588,10 @@ mt_render(struct autopilot_proto *p, struct autopilot_text *t, int up)
       mt_one(&m, "metrics_file_writes_total", "counter", "Good writes of the metrics file.", p->metrics.file_writes);
       mt_one(&m, "metrics_file_write_failures_total", "counter", "Failed writes of the metrics file.",
 	     p->metrics.file_failures);
+      mt_family(&m, "metrics_file_last_write_duration_seconds", "gauge",
+		"How long the previous write of the metrics file took (render, write, fsync, rename).");
+      mt_sample(&m, "");
+      mt_printf(t, "} %.6t\n", p->metrics.file_took);
     }
   }
 
@@ -664,9 +668,12 @@ mt_write(struct autopilot_proto *p, int up)
   struct autopilot_metrics *m = &p->metrics;
   struct autopilot_text t = { .pool = p->p.pool };
 
+  /* The loop's clock stands still while we run: read the real one */
+  btime start = current_time_now();
   mt_render(p, &t, up);
   const char *err = mt_write_file(m->file, &t);
   mb_free(t.data);
+  m->file_took = current_time_now() - start;
 
   if (err)
   {

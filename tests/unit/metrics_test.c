@@ -322,6 +322,8 @@ file_written_atomically_failures_counted(void **state UNUSED)
   assert_line(text, "bird_autopilot_up{protocol=\"ap\"} 1");
   assert_line(text, "bird_autopilot_metrics_file_writes_total{protocol=\"ap\"} 0");
   assert_int_equal(p->metrics.file_writes, 1);
+  assert_true((p->metrics.file_took > 0) && (p->metrics.file_took < 10 S));
+  assert_non_null(strstr(render(), "\nbird_autopilot_metrics_file_last_write_duration_seconds{protocol=\"ap\"} 0."));
 
   /* Its directory goes: counted at every interval, the protocol runs on */
   assert_int_equal(system(tmp_sprintf("rm -rf %s/d", dir)), 0);
