@@ -14,11 +14,12 @@
 # with "ucfr -f", as Debian's postinst itself does), the "bird" user.
 # Added: /var/lib/bird, owned by bird, for the autopilot state file; the
 # system group "autopilot", of which user bird is a member, for the
-# controller socket (bird keeps the -u user's groups: patch 0006); group bird
+# controller socket (bird keeps the -u user's groups: patch 0003); group bird
 # on node_exporter's textfile directory when prometheus-node-exporter is
 # installed, for the metrics file (a trigger on the directory); the
 # controller client as /usr/bin/autopilot-ctl and the filter library as
-# /usr/share/bird-autopilot/autopilot.conf.
+# /usr/share/bird-autopilot/autopilot.conf; BIRD's user guide (with the Autopilot
+# chapter) and programmer's guide as HTML in /usr/share/doc/bird2-autopilot/html.
 #
 # Every edit must change the file: when Debian's packaging changes shape,
 # this stops with the name of what it could not find.
@@ -112,3 +113,18 @@ cp "$src/tools/autopilot-ctl" "$d/autopilot-ctl"
 cp "$src/filters/autopilot.conf" "$d/autopilot.conf"
 printf '%s\n' "debian/autopilot-ctl usr/bin/" "debian/autopilot.conf usr/share/bird-autopilot/" \
   >> "$d/bird2-autopilot.install"
+
+say "the user guide with its Autopilot chapter, and the programmer's guide, as HTML"
+# Debian builds BIRD's docs only for bird2-doc (arch-indep, with LaTeX);
+# the HTML guides need linuxdoc and onsgmls only, so the arch build makes them.
+edit "$d/control" '0,/^Build-Depends:$/{
+/^Build-Depends:$/a\
+ linuxdoc-tools,\
+ opensp,
+}' "Build-Depends"
+grep -q '^override_dh_auto_build-arch:' "$d/rules" && {
+  echo "deb-adapt: debian/rules already has override_dh_auto_build-arch; has Debian's packaging changed?" >&2; exit 1; }
+printf '%s\n' '' 'override_dh_auto_build-arch:' '	dh_auto_build' \
+  '	$(MAKE) obj/doc/bird.html obj/doc/prog.html' >> "$d/rules"
+printf '%s\n' "obj/doc/bird*.html usr/share/doc/bird2-autopilot/html/" \
+  "obj/doc/prog*.html usr/share/doc/bird2-autopilot/html/" >> "$d/bird2-autopilot.install"

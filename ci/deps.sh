@@ -16,6 +16,8 @@ pkgs=(
   # kernel check (Precision Path) and Debian package
   qemu-system-x86 busybox-static cpio kmod file
   dpkg-dev debhelper devscripts quilt fakeroot debootstrap
+  # docs: BIRD's user and programmer's guides (linuxdoc, onsgmls)
+  linuxdoc-tools opensp
 )
 
 missing=()

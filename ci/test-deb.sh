@@ -187,6 +187,8 @@ test_suite() {
   done
   check "[$suite] autopilot-ctl on PATH, the filter library in /usr/share/bird-autopilot" \
     test -x "$root/usr/bin/autopilot-ctl" -a -f "$root/usr/share/bird-autopilot/autopilot.conf"
+  check "[$suite] the user guide with its Autopilot chapter in /usr/share/doc/bird2-autopilot/html" \
+    grep -q '>Autopilot</A>' "$root/usr/share/doc/bird2-autopilot/html/bird.html"
   check "[$suite] bird runs the switch example as the unit runs it; birdc show autopilot answers" start_switch
   check "[$suite] birdc autopilot add: accepted" \
     in_root birdc -s "$ctl" autopilot add ap 203.0.113.0/24 transit_a

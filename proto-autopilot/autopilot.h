@@ -26,6 +26,14 @@ struct bgp_channel;
 #define AUTOPILOT_MAX_LABEL	1048575
 #define AUTOPILOT_NO_LABEL	((u32) -1)
 
+/* Reply codes of our CLI commands, registered in doc/reply_codes (patch 0006) */
+#define AUTOPILOT_REPLY_DONE	 100	/* A change applied: birdc prints nothing for 0 */
+#define AUTOPILOT_REPLY_SHOW	1100	/* show autopilot */
+#define AUTOPILOT_REPLY_OVERRIDES 1101	/* show autopilot overrides */
+#define AUTOPILOT_REPLY_PATHS	1102	/* show autopilot paths */
+#define AUTOPILOT_REPLY_METRICS	1103	/* show autopilot metrics */
+#define AUTOPILOT_REPLY_REFUSED	8100	/* A request refused, with the reason */
+
 #define AUTOPILOT_MAX_ALT	8	/* Most alternate tables per family */
 #define AUTOPILOT_MAX_ETAB	64	/* Most egress tables */
 #define AUTOPILOT_MAX_BACKUP	8	/* Most backups of one egress */
@@ -331,8 +339,6 @@ void autopilot_tag_attrs(struct autopilot_proto *p, struct autopilot_egress_conf
 const struct adata *autopilot_lc_tags(struct autopilot_proto *p, struct autopilot_egress_config *e, u32 label,
 				     const struct adata *set, struct linpool *pool);
 extern list autopilot_instances;
-
-int autopilot_rte_better(rte *new, rte *old);
 
 /* rank.c */
 u32 autopilot_path_label(rte *e, u32 asn);

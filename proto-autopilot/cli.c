@@ -31,8 +31,6 @@
 #include "lib/string.h"
 #include "autopilot.h"
 
-#define REPLY_DONE	100		/* birdc prints nothing for code 0 */
-#define REPLY_REFUSED	8100
 
 /*
  * The running autopilot protocol named by @sym, if this client may change
@@ -47,14 +45,14 @@ autopilot_cli_proto(struct symbol *sym)
 
   if ((sym->class != SYM_PROTO) || !sym->proto->proto || (sym->proto->protocol != &proto_autopilot))
   {
-    cli_msg(REPLY_REFUSED, "%s is not an autopilot protocol", sym->name);
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "%s is not an autopilot protocol", sym->name);
     return NULL;
   }
 
   struct autopilot_proto *p = (void *) sym->proto->proto;
   if (p->p.proto_state != PS_UP)
   {
-    cli_msg(REPLY_REFUSED, "Protocol %s is not up", sym->name);
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "Protocol %s is not up", sym->name);
     return NULL;
   }
 
@@ -72,7 +70,7 @@ autopilot_cli_saved(struct autopilot_proto *p)
   if (autopilot_state_commit(p) == 0)
     return 1;
 
-  cli_msg(REPLY_REFUSED, "Applied, but NOT saved: %s", p->state_error);
+  cli_msg(AUTOPILOT_REPLY_REFUSED, "Applied, but NOT saved: %s", p->state_error);
   return 0;
 }
 
@@ -88,7 +86,7 @@ autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uin
 
   if ((strlen(target) >= sizeof(req.target)) || (reason && (strlen(reason) >= AUTOPILOT_REASON_MAX)))
   {
-    cli_msg(REPLY_REFUSED, "Egress name or reason too long");
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "Egress name or reason too long");
     return;
   }
 
@@ -99,9 +97,9 @@ autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uin
 
   autopilot_audit_by(p, "birdc");
   if (autopilot_ovr_add(p, &req, AP_SRC_CLI, err) < 0)
-    cli_msg(REPLY_REFUSED, "%s", err);
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "%s", err);
   else if (autopilot_cli_saved(p))
-    cli_msg(REPLY_DONE, "Override %N -> %s added%s", n, target, ((struct autopilot_config *) p->p.cf)->shadow ? " (shadow mode)" : "");
+    cli_msg(AUTOPILOT_REPLY_DONE, "Override %N -> %s added%s", n, target, ((struct autopilot_config *) p->p.cf)->shadow ? " (shadow mode)" : "");
 }
 
 void
@@ -115,9 +113,9 @@ autopilot_cmd_withdraw(struct symbol *sym, const net_addr *n)
 
   autopilot_audit_by(p, "birdc");
   if (autopilot_ovr_withdraw(p, n, err) < 0)
-    cli_msg(REPLY_REFUSED, "%s", err);
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "%s", err);
   else if (autopilot_cli_saved(p))
-    cli_msg(REPLY_DONE, "Override %N withdrawn", n);
+    cli_msg(AUTOPILOT_REPLY_DONE, "Override %N withdrawn", n);
 }
 
 void
@@ -130,7 +128,7 @@ autopilot_cmd_flush(struct symbol *sym, const char *target)
   autopilot_audit_by(p, "birdc (flush)");
   uint n = autopilot_ovr_flush(p, target, AP_SRC_MAX);
   if (autopilot_cli_saved(p))
-    cli_msg(REPLY_DONE, "%u overrides withdrawn", n);
+    cli_msg(AUTOPILOT_REPLY_DONE, "%u overrides withdrawn", n);
 }
 
 /**
@@ -170,14 +168,14 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
 
     if (got == AP_LINE_LONG)
     {
-      cli_msg(REPLY_REFUSED, "%s line %u: line too long; nothing changed", file, lineno);
+      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: line too long; nothing changed", file, lineno);
       goto done;
     }
 
     /* As on the socket: a line is not complete without its newline (a cut file) */
     if (got == AP_LINE_CUT)
     {
-      cli_msg(REPLY_REFUSED, "%s line %u: no newline at its end (a cut file?); nothing changed", file, lineno);
+      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: no newline at its end (a cut file?); nothing changed", file, lineno);
       goto done;
     }
 
@@ -190,7 +188,7 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
 
     if (autopilot_request_parse(line, now, &reqs[n], err, lp) < 0)
     {
-      cli_msg(REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lineno, err);
+      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lineno, err);
       goto done;
     }
 
@@ -199,7 +197,7 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
 
     if (reqs[n].op != AP_OP_ADD)
     {
-      cli_msg(REPLY_REFUSED, "%s line %u: a set lists add lines only; nothing changed", file, lineno);
+      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: a set lists add lines only; nothing changed", file, lineno);
       goto done;
     }
 
@@ -208,7 +206,7 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
 
   if (ferror(f))
   {
-    cli_msg(REPLY_REFUSED, "Error reading %s: %m; nothing changed", file);
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "Error reading %s: %m; nothing changed", file);
     goto done;
   }
 
@@ -216,12 +214,12 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
   if (autopilot_ovr_batch_at(p, reqs, n, 1, AP_SRC_CLI, err, &bad) < 0)
   {
     if (bad < n)
-      cli_msg(REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lines[bad], err);
+      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lines[bad], err);
     else
-      cli_msg(REPLY_REFUSED, "%s: %s; nothing changed", file, err);
+      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s: %s; nothing changed", file, err);
   }
   else if (autopilot_cli_saved(p))
-    cli_msg(REPLY_DONE, "Loaded %u overrides from %s", n, file);
+    cli_msg(AUTOPILOT_REPLY_DONE, "Loaded %u overrides from %s", n, file);
 
 done:
   fclose(f);

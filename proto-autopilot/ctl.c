@@ -1217,9 +1217,9 @@ autopilot_ctl_show(struct autopilot_proto *p)
     n++;
 
   if (p->ctl_sk && !p->ctl_error[0])
-    cli_msg(-1100, "  Controller socket: %s (mode %04o%s%s): listening, %u client%s", p->ctl_path,
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Controller socket: %s (mode %04o%s%s): listening, %u client%s", p->ctl_path,
 	    cf->ctl_mode, cf->ctl_group ? ", group " : "", cf->ctl_group ?: "", n, (n == 1) ? "" : "s");
   else
-    cli_msg(-1100, "  Controller socket: %s, %u client%s", p->ctl_error[0] ? p->ctl_error : "not opened",
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Controller socket: %s, %u client%s", p->ctl_error[0] ? p->ctl_error : "not opened",
 	    n, (n == 1) ? "" : "s");
 }

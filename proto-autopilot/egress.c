@@ -13,7 +13,7 @@
  * MPLS label the switch's LFIB uses to reach it (the primary label) and
  * which second label Precision Path uses for alternate paths through it.
  *
- * Tagging happens in BGP's receive path, through bgp_rx_attrs_hook, once per
+ * Tagging happens in BGP's receive path, through BGP's rx_attrs hook, once per
  * received attribute set: the attributes of an UPDATE from an egress get
  * %EA_MPLS_LABEL (sent as the RFC 8277 label by labeled-unicast sessions
  * with next hop self). The attributes are then cached and shared by every
@@ -22,7 +22,7 @@
  *
  * Our large communities (the Precision Path label, and the primary label
  * where configured) are functions of the egress: they are added as a path
- * is sent, through bgp_tx_attrs_hook, to the temporary attributes BGP
+ * is sent, through BGP's tx_attrs hook, to the temporary attributes BGP
  * builds for every exported route anyway. Kept in the table they cost an
  * eattr and an adata in each cached attribute set, about 5% of the memory
  * of a full table; exported, they cost nothing per stored route.
@@ -389,11 +389,15 @@ autopilot_bgp_tx_attrs(struct bgp_proto *to, struct bgp_channel *bc, rte *r, ea_
   bgp_set_attr_ptr(attrs, pool, BA_LARGE_COMMUNITY, 0, set);
 }
 
+static struct bgp_hooks autopilot_bgp_hooks = {
+  .rx_attrs = autopilot_bgp_rx_attrs,
+  .tx_attrs = autopilot_bgp_tx_attrs,
+  .session = autopilot_bgp_session,
+};
+
 void
 autopilot_tag_init(void)
 {
   init_list(&autopilot_instances);
-  bgp_rx_attrs_hook = autopilot_bgp_rx_attrs;
-  bgp_tx_attrs_hook = autopilot_bgp_tx_attrs;
-  bgp_session_hook = autopilot_bgp_session;
+  add_tail(&bgp_hooks, &autopilot_bgp_hooks.n);
 }

@@ -21,7 +21,7 @@
  *
  * Egress protection: an egress may have backups, egresses of the same
  * protocol in order. When an egress is lost (its session leaves
- * Established, which BGP tells us at once through bgp_session_hook, or its
+ * Established, which BGP tells us at once through BGP's session hook, or its
  * neighbor becomes unreachable), the entries of both its labels are
  * replaced by routes to the first live backup's neighbor, in the same event
  * round: one route per label, whatever the number of prefixes that use it,
@@ -335,7 +335,7 @@ autopilot_lfib_now(struct autopilot_proto *p)
   autopilot_lfib_event(p);
 }
 
-/* bgp_session_hook: an egress session went up or down */
+/* BGP's session hook: an egress session went up or down */
 void
 autopilot_bgp_session(struct bgp_proto *bp, int up UNUSED)
 {

@@ -832,12 +832,12 @@ autopilot_metrics_show(struct autopilot_proto *p)
   tm_format_real_time(when, sizeof(when), "%F %T", m->file_written);
 
   if (m->file_failing)
-    cli_msg(-1100, "  Metrics file: %s every %t s: FAILING (%lu failed writes): %s", m->file,
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Metrics file: %s every %t s: FAILING (%lu failed writes): %s", m->file,
 	    cf->metrics_interval, m->file_failures, m->file_error);
   else if (m->file_written)
-    cli_msg(-1100, "  Metrics file: %s every %t s: written %s", m->file, cf->metrics_interval, when);
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Metrics file: %s every %t s: written %s", m->file, cf->metrics_interval, when);
   else
-    cli_msg(-1100, "  Metrics file: %s every %t s: not written yet", m->file, cf->metrics_interval);
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Metrics file: %s every %t s: not written yet", m->file, cf->metrics_interval);
 }
 
 
@@ -860,7 +860,7 @@ autopilot_cmd_show_metrics(struct symbol *sym)
   {
     byte *nl = memchr(t.data + pos, '\n', t.len - pos);
     uint len = nl ? (uint) (nl - (t.data + pos)) : t.len - pos;
-    cli_msg(-1100, "%.*s", len, t.data + pos);
+    cli_msg(-AUTOPILOT_REPLY_METRICS, "%.*s", len, t.data + pos);
     pos += len + 1;
   }
 

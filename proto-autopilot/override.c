@@ -80,8 +80,6 @@ const char *autopilot_ovr_state_names[AP_OVR_STATES] = {
 HASH_DEFINE_REHASH_FN(OVR, struct autopilot_override)
 HASH_DEFINE_REHASH_FN(SRC, struct autopilot_src)
 
-#define US_PER_S	((btime) 1000000)
-
 static inline struct autopilot_config *
 ap_cf(struct autopilot_proto *p)
 {
@@ -134,7 +132,7 @@ autopilot_path_of(struct autopilot_proto *p, net *n, struct autopilot_egress_con
   rte *best = NULL;
 
   for (rte *r = n->routes; r; r = r->next)
-    if (autopilot_rte_usable(p, r) && (autopilot_rte_egress(p, r) == target) && autopilot_rte_better(r, best))
+    if (autopilot_rte_usable(p, r) && (autopilot_rte_egress(p, r) == target) && rte_better(r, best))
       best = r;
 
   return best;
@@ -148,7 +146,7 @@ autopilot_next_best(struct autopilot_proto *p, net *n, rte **bgp_best)
   struct autopilot_egress_config *be;
 
   for (rte *r = n->routes; r; r = r->next)
-    if (autopilot_rte_usable(p, r) && autopilot_rte_better(r, best))
+    if (autopilot_rte_usable(p, r) && rte_better(r, best))
       best = r;
 
   *bgp_best = best;
@@ -159,7 +157,7 @@ autopilot_next_best(struct autopilot_proto *p, net *n, rte **bgp_best)
   for (rte *r = n->routes; r; r = r->next)
   {
     struct autopilot_egress_config *e;
-    if (autopilot_rte_usable(p, r) && (e = autopilot_rte_egress(p, r)) && (e != be) && autopilot_rte_better(r, alt))
+    if (autopilot_rte_usable(p, r) && (e = autopilot_rte_egress(p, r)) && (e != be) && rte_better(r, alt))
       alt = r;
   }
 

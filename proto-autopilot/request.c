@@ -40,7 +40,6 @@ const char *autopilot_source_names[AP_SRC_MAX] = {
   [AP_SRC_BGP] = "bgp",
 };
 
-#define US_PER_S	((btime) 1000000)
 #define MAX_SECONDS	((u64) 10 * 366 * 86400)	/* Relative expiry: at most ten years */
 
 /* Parser state: the line and where we are in it */
@@ -253,12 +252,12 @@ parse_add_options(struct ap_lex *lx, btime now, struct autopilot_request *req, s
       {
 	if (!v)
 	  return LEX_ERR(lx, vat, "expires must be at least 1 second");
-	req->expires = now + (btime) v * US_PER_S;
+	req->expires = now + (btime) v S_;
       }
       else if (!strcmp(w, "expires-at"))
-	req->expires = (btime) v * US_PER_S;
+	req->expires = (btime) v S_;
       else
-	req->created = (btime) v * US_PER_S;
+	req->created = (btime) v S_;
 
       continue;
     }
@@ -343,8 +342,8 @@ autopilot_request_parse(const char *line, btime now, struct autopilot_request *r
   return 0;
 }
 
-static uint
-format_quoted(const char *s, char *buf, uint size)
+uint
+autopilot_format_quoted(const char *s, char *buf, uint size)
 {
   uint n = 0;
 
@@ -391,13 +390,13 @@ autopilot_request_format(const struct autopilot_request *req, char *buf, uint si
 
   if (req->expires)
   {
-    if ((m = bsnprintf(buf + n, size - n, " expires-at %u", (uint) (req->expires / US_PER_S))) < 0) return -1;
+    if ((m = bsnprintf(buf + n, size - n, " expires-at %u", (uint) (req->expires TO_S))) < 0) return -1;
     n += m;
   }
 
   if (req->created)
   {
-    if ((m = bsnprintf(buf + n, size - n, " created %u", (uint) (req->created / US_PER_S))) < 0) return -1;
+    if ((m = bsnprintf(buf + n, size - n, " created %u", (uint) (req->created TO_S))) < 0) return -1;
     n += m;
   }
 
@@ -411,7 +410,7 @@ autopilot_request_format(const struct autopilot_request *req, char *buf, uint si
   {
     if ((m = bsnprintf(buf + n, size - n, " reason ")) < 0) return -1;
     n += m;
-    uint q = format_quoted(req->reason, buf + n, size - n);
+    uint q = autopilot_format_quoted(req->reason, buf + n, size - n);
     if (q >= size - n) return -1;
     n += q;
   }

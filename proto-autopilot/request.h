@@ -76,6 +76,12 @@ int autopilot_request_format(const struct autopilot_request *req, char *buf, uin
 enum autopilot_line { AP_LINE_EOF, AP_LINE_OK, AP_LINE_LONG, AP_LINE_CUT };
 enum autopilot_line autopilot_read_line(FILE *f, char *buf);
 
+/*
+ * Write @s in double quotes into @buf, '"' and '\\' escaped, as the parser
+ * reads it back; returns the length, or @size or more if it did not fit.
+ */
+uint autopilot_format_quoted(const char *s, char *buf, uint size);
+
 /* Parse a prefix "a.b.c.d/len" or "x:y::/len" with no host bits set */
 int autopilot_parse_prefix(const char *s, net_addr_ip6 *n, char *err);
 

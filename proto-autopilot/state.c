@@ -239,7 +239,7 @@ autopilot_state_show(struct autopilot_proto *p)
 
   if (!cf->state_file)
   {
-    cli_msg(-1100, "  State file: none (overrides do not survive a restart of BIRD)");
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: none (overrides do not survive a restart of BIRD)");
     return;
   }
 
@@ -248,15 +248,15 @@ autopilot_state_show(struct autopilot_proto *p)
   tm_format_real_time(failed, sizeof(failed), fmt, p->state_failed);
 
   if (p->state_failed)
-    cli_msg(-1100, "  State file: %s: NOT SAVED since %s: last write %s failed: %s",
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: NOT SAVED since %s: last write %s failed: %s",
 	    cf->state_file, since, failed, p->state_error);
   else if (p->state_unsaved)
-    cli_msg(-1100, "  State file: %s: changes since %s being written%s%s", cf->state_file, since,
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: changes since %s being written%s%s", cf->state_file, since,
 	    p->state_saved ? ", last saved " : "", p->state_saved ? saved : "");
   else if (p->state_saved)
-    cli_msg(-1100, "  State file: %s: saved %s (%u overrides)", cf->state_file, saved, p->state_saved_count);
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: saved %s (%u overrides)", cf->state_file, saved, p->state_saved_count);
   else
-    cli_msg(-1100, "  State file: %s: nothing to save yet", cf->state_file);
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: nothing to save yet", cf->state_file);
 }
 
 /* Write now if a write is due (protocol shutdown) */
