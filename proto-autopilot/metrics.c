@@ -15,7 +15,7 @@
  * tell a whole text from a cut one). One renderer, three readers: the
  * "metrics" request of the controller socket, "show autopilot NAME
  * metrics", and a file for node_exporter written every "interval"
- * ("metrics file PATH interval N s"), atomically: to PATH.tmp, fsync(),
+ * ("metrics filename PATH interval N s"), atomically: to PATH.tmp, fsync(),
  * rename() over PATH, so the collector reads the old text or the new one,
  * never half of one. The directory is not fsync()ed: after a crash the old
  * file is as good as the lost rename.
@@ -699,7 +699,8 @@ mt_write(struct autopilot_proto *p, int up)
 static void
 mt_timer(timer *tm)
 {
-  mt_write(tm->data, 1);
+  struct autopilot_proto *p = tm->data;
+  mt_write(p, p->p.proto_state == PS_UP);
 }
 
 /* A metrics file that cannot work is a config error, not a log line at every interval */
