@@ -215,6 +215,15 @@ def test_metrics_agree_with_the_switch(topo, bins, mdir):
     assert wait_for(lambda: overrides_by(file_metrics(pop)), want, 10) == want
     assert val(file_metrics(pop), "bird_autopilot_metrics_file_write_failures_total") == 0
 
+    # Framing: the text, "# EOF", then the one reply line with its tag; no place in a batch
+    out = ctl(pop, "@m1 metrics\nbegin\nmetrics\ncommit\nping\n")
+    eof = out.index("# EOF")
+    assert all(l.startswith(("# ", "bird_autopilot_")) for l in out[:eof]), out
+    assert out[eof + 1:] == ["@m1 ok metrics",
+                             "error batch line 1: bad-request: only add and withdraw, then commit or abort, in a batch",
+                             "ok pong"]
+    parse("\n".join(out[:eof + 1]) + "\n")
+
 
 def test_metrics_file_failures_and_config(topo, bins, mdir):
     pop = build(topo, bins, mdir)
