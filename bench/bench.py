@@ -545,6 +545,8 @@ def overrides(args, bins, table):
         # 2. throughput, and 5. memory with all of them active
         first_load = steps.run("birdc load", throughput_load, bp, nets, egress, 600)
         out["memory"] = steps.run("memory", memory, bp, mem0, rss0)
+        # 7. the metrics file at its interval, with the table and those overrides
+        out["metrics"] = steps.run("metrics file", metrics_file, bp, extra)
         # 6. restart with the persisted set (the state file is written on change)
         out["restart"] = steps.run("restart", restart, bp, bins, table, n, extra)
         steps.run("flush", flush, bp)
@@ -599,6 +601,61 @@ def memory(bp, mem0, rss0):
     mem1, rss1 = birdsock.memory_total(sw.sock), sw.status("VmRSS")
     r = {"n": active, "bird_bytes": (mem1 - mem0) / active, "rss_bytes": (rss1 - rss0) / active}
     log(f"memory: {r['bird_bytes']:.0f} B per override (BIRD), {r['rss_bytes']:.0f} B (RSS)")
+    return r
+
+
+def metrics_file(bp, extra, writes=20):
+    """The metrics file (render, write, fsync, rename) every second, switched
+    on by configure for this step only: each write's own duration (the
+    previous write's, in the file), against same-run references on the same
+    loop: a `ping` and a `metrics` request (the render without the file) on
+    the controller socket."""
+    sw = bp.switch.daemon
+    prom = bp.switch.dir / "bird-autopilot.prom"
+    on = extra + f'\n\tmetrics filename "{prom}" interval 1 s;'
+    sw.conf.write_text(bp.switch_conf(True, ap_extra=on, manager_table="mgr4"))
+    if "Reconfigured" not in sw.cmd("configure"):
+        raise RuntimeError("configure with the metrics file refused")
+    durations, seen = [], None
+    deadline = time.monotonic() + writes * 3 + 30
+    while len(durations) < writes and time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            text = prom.read_text()
+        except FileNotFoundError:
+            continue
+        m = re.search(r"^bird_autopilot_metrics_file_writes_total\{[^}]*\} (\d+)$", text, re.M)
+        d = re.search(r"^bird_autopilot_metrics_file_last_write_duration_seconds\{[^}]*\} (\S+)$", text, re.M)
+        if m and d and int(m.group(1)) != seen:
+            if seen is not None:        # the first file has no previous write
+                durations.append(float(d.group(1)) * 1000)
+            seen = int(m.group(1))
+    if len(durations) < writes:
+        raise TimeoutError(f"metrics file: {len(durations)} writes seen of {writes}")
+    size = len(prom.read_bytes())
+    path = controller_path(bp)
+
+    def round_trip(request, n=20):
+        times = []
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(path))
+            f = s.makefile("rb")
+            for _ in range(n):
+                t0 = time.perf_counter()
+                s.sendall(request + b"\n")
+                while not f.readline().startswith(b"ok"):
+                    pass
+                times.append((time.perf_counter() - t0) * 1000)
+        return median(times)
+
+    r = {"writes": len(durations), "write_ms": median(durations), "write_max_ms": max(durations),
+         "bytes": size, "ping_ms": round_trip(b"ping"), "request_ms": round_trip(b"metrics")}
+    sw.conf.write_text(bp.switch_conf(True, ap_extra=extra, manager_table="mgr4"))
+    if "Reconfigured" not in sw.cmd("configure"):
+        raise RuntimeError("configure without the metrics file refused")
+    log(f"metrics file: {r['write_ms']:.3f} ms a write (max {r['write_max_ms']:.3f} ms of {len(durations)}), "
+        f"{size} bytes; metrics request {r['request_ms']:.3f} ms, ping {r['ping_ms']:.3f} ms")
     return r
 
 

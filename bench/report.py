@@ -178,7 +178,7 @@ def render(results):
     if ov or ref:
         throughput_rows(t, {**ov.get("throughput", {}), **ref})
     for key, what in (("memory", "Memory per active override"), ("failure", "Egress failure"),
-                      ("restart", "Restart with persisted overrides")):
+                      ("restart", "Restart with persisted overrides"), ("metrics", "Metrics file")):
         if "error" in (ov.get(key) or {}):
             t.add(what, "failed", ov[key]["error"], None, f"≤ {FAILURE_MS} ms" if key == "failure" else "–",
                   False if key == "failure" else None)
@@ -187,6 +187,13 @@ def render(results):
         r = ov["memory"]
         t.add(f"Memory per active override (switch, {r['n']:,} overrides)",
               f"{_n(r['bird_bytes'])} B", f"RSS growth {_n(r['rss_bytes'])} B")
+    if ov.get("metrics"):
+        r = ov["metrics"]
+        t.add(f"Metrics file every 1 s (render, write, fsync, rename; {r['bytes']:,} bytes), "
+              f"full table and {_n(ov.get('memory', {}).get('n', 0))} overrides",
+              f"{r['write_ms']:.2f} ms a write (max {r['write_max_ms']:.2f} ms of {r['writes']})",
+              f"same loop: `metrics` request {r['request_ms']:.2f} ms, `ping` {r['ping_ms']:.2f} ms round trip; "
+              f"at 15 s, {r['write_ms'] / 150:.4f} % of the loop", None)
     if ov.get("latency"):
         latency_rows(t, ov["latency"])
     if ov.get("failure"):

@@ -99,6 +99,7 @@ autopilot_audit(struct autopilot_proto *p, uint what, const net_addr *n, const c
     ev_schedule(p->audit_event);
 
   a->count[what]++;
+  p->metrics.changes[what]++;
   if (a->total++ >= AUTOPILOT_AUDIT_EACH)
     return;
 

@@ -221,6 +221,7 @@ autopilot_postconfig(struct proto_config *CF)
   autopilot_check_config(cf);
   autopilot_state_check_config(cf);
   autopilot_ctl_check_config(cf);
+  autopilot_metrics_check_config(cf);
 }
 
 static struct proto *
@@ -380,6 +381,7 @@ autopilot_start(struct proto *P)
   autopilot_ctl_start(p);
   autopilot_host_start(p);
   autopilot_reload_all(p);
+  autopilot_metrics_start(p);
 
   return PS_UP;
 }
@@ -394,6 +396,7 @@ autopilot_shutdown(struct proto *P)
   autopilot_tag_changed();
   autopilot_reload_all(p);
   autopilot_ctl_stop(p);
+  autopilot_metrics_stop(p);
 
   /* Overrides stay, in memory and in the state file, for the next start (fail static) */
   autopilot_carry_save(p);
@@ -440,6 +443,7 @@ autopilot_reconfigure(struct proto *P, struct proto_config *CF)
   autopilot_lfib_update(p);
   autopilot_retag(p, old, new);
   autopilot_ovr_reconfigure(p);
+  autopilot_metrics_reconfigure(p, old, new);
 
   return 1;
 }
@@ -613,6 +617,8 @@ autopilot_show(struct proto *P)
   autopilot_show_egresses(p);
   autopilot_show_host(p);
   autopilot_show_overrides(p);
+  if (P->proto_state == PS_UP)
+    autopilot_metrics_show(p);
 }
 
 /*

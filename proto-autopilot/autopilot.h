@@ -31,6 +31,7 @@ struct bgp_channel;
 #define AUTOPILOT_REPLY_SHOW	1100	/* show autopilot */
 #define AUTOPILOT_REPLY_OVERRIDES 1101	/* show autopilot overrides */
 #define AUTOPILOT_REPLY_PATHS	1102	/* show autopilot paths */
+#define AUTOPILOT_REPLY_METRICS	1103	/* show autopilot metrics */
 #define AUTOPILOT_REPLY_REFUSED	8100	/* A request refused, with the reason */
 
 #define AUTOPILOT_MAX_ALT	8	/* Most alternate tables per family */
@@ -102,9 +103,14 @@ struct autopilot_config {
   uint egress_tables;			/* Host: number of egress tables */
   u32 etab_label[AUTOPILOT_MAX_ETAB];	/* Host: primary label of each egress table, in channel order */
   struct autopilot_pp_community pp;	/* Precision Path disable community in force */
+  const char *metrics_file;		/* Prometheus textfile written at metrics_interval, NULL for none */
+  btime metrics_interval;		/* How often it is written */
 };
 
 #define AUTOPILOT_DEFAULT_MAX_OVERRIDES	1000000
+#define AUTOPILOT_METRICS_INTERVAL	(15 S_)	/* Metrics file: written this often by default */
+#define AUTOPILOT_METRICS_MIN		(1 S_)	/* ... at most this often */
+#define AUTOPILOT_METRICS_MAX		(3600 S_)	/* ... at least this often */
 
 #define AUTOPILOT_DEFAULT_LOCAL_PREF	4294967295U
 #define AUTOPILOT_STATE_DELAY		(100 MS)	/* State file: longest a change waits to be written */
@@ -128,6 +134,53 @@ struct autopilot_audit {
   uint total;				/* All changes of this round */
   u8 several;				/* This round's changes came from more than one actor */
 };
+/* Result codes of controller socket replies, counted for metrics (metrics.c names them) */
+enum autopilot_reply_code {
+  AP_CODE_OK,				/* ok */
+  AP_CODE_BAD_REQUEST,			/* error bad-request */
+  AP_CODE_NO_CHANNEL,			/* error no-channel */
+  AP_CODE_UNKNOWN_EGRESS,		/* error unknown-egress */
+  AP_CODE_OVER_LIMIT,			/* error over-limit */
+  AP_CODE_EXPIRED,			/* error expired */
+  AP_CODE_NOT_FOUND,			/* error not-found */
+  AP_CODE_BATCH,			/* error batch */
+  AP_CODE_NO_BATCH,			/* error no-batch */
+  AP_CODE_INTERNAL,			/* error internal */
+  AP_CODE_OTHER,			/* an error code not in this list (a new request's) */
+  AP_CODES,
+};
+
+#define AUTOPILOT_HIST_BOUNDS	10	/* Finite bucket bounds of the commit time histogram */
+
+/* Observations of a duration, for a Prometheus histogram */
+struct autopilot_histogram {
+  u64 bucket[AUTOPILOT_HIST_BOUNDS + 1];	/* Observations in each bucket (not cumulative), +Inf last */
+  u64 count;				/* All observations */
+  btime sum;				/* Their sum */
+};
+
+/*
+ * Counters only metrics read: what nothing else counts. Kept over restarts
+ * of the protocol (Prometheus counters), zero when it is created.
+ */
+struct autopilot_metrics {
+  u64 replies[AP_CODES];		/* Controller socket replies, by result code */
+  struct autopilot_histogram commit[2];	/* Time commit took to apply a batch (0) or sync (1) */
+  u64 state_writes[2];			/* Good state file writes: journal commits (0), snapshots (1) */
+  u64 state_failures;			/* Failed writes of the state file or journal */
+  u64 changes[AP_AUDIT_MAX];		/* Override changes, by kind (those of the audit log) */
+  u64 file_writes;			/* Good writes of the metrics file */
+  u64 file_failures;			/* Failed writes of the metrics file */
+  uint watchers;			/* Controller watch subscriptions open now (observe.c keeps it) */
+  u64 watch_resyncs;			/* Resync events sent to watchers that fell behind (observe.c) */
+  timer *file_timer;			/* Writes the metrics file, NULL if none (in the protocol's pool) */
+  char *file;				/* The file it writes (our copy, to remove it when it goes) */
+  btime file_written;			/* Real time of its last good write, 0 for none yet */
+  btime file_took;			/* How long the last write took: render, write, fsync, rename */
+  char file_error[320];			/* Why the last write failed */
+  u8 file_failing;			/* The last write failed, and that was logged */
+};
+
 #define AUTOPILOT_ROUND_COPIES		512	/* New override copies announced per event round */
 
 /* What one watched table looks like through its channel */
@@ -189,6 +242,7 @@ struct autopilot_proto {
   timer *ovr_timer;			/* Expiry and recheck, every second */
   uint ovr_count;			/* Overrides not withdrawn */
   uint ovr_states[AP_OVR_STATES];	/* Overrides by state (withdrawn ones included until freed) */
+  uint ovr_by_source[AP_SRC_MAX][AP_OVR_STATES];	/* Overrides not withdrawn, by source and state (metrics) */
   uint ovr_expired;			/* Overrides removed by expiry since start */
   int ovr_recheck;			/* Paths were added: recheck pending and covering */
   uint ovr_flushing;			/* Egresses with a channel being flushed */
@@ -229,6 +283,8 @@ struct autopilot_proto {
   uint ctl_next_id;			/* Number of the next connection */
   char ctl_error[320];			/* Why the configured socket is not open, "" if it is */
   /* --- end of controller socket --- */
+
+  struct autopilot_metrics metrics;	/* What only metrics read (metrics.c) */
 };
 
 extern struct protocol proto_autopilot;
@@ -325,6 +381,23 @@ void autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target
 void autopilot_cmd_withdraw(struct symbol *sym, const net_addr *n);
 void autopilot_cmd_flush(struct symbol *sym, const char *target);
 void autopilot_cmd_load(struct symbol *sym, const char *file);
+
+/* metrics.c */
+struct autopilot_text {
+  pool *pool;				/* Where data lives */
+  byte *data;				/* The text, not NUL-terminated */
+  uint len;				/* Its length */
+  uint size;				/* Allocated size of data */
+};
+void autopilot_metrics_render(struct autopilot_proto *p, struct autopilot_text *t);
+void autopilot_metrics_reply(struct autopilot_proto *p, const char *reply);
+void autopilot_metrics_observe(struct autopilot_histogram *h, btime took);
+void autopilot_metrics_check_config(struct autopilot_config *cf);
+void autopilot_metrics_start(struct autopilot_proto *p);
+void autopilot_metrics_stop(struct autopilot_proto *p);
+void autopilot_metrics_reconfigure(struct autopilot_proto *p, struct autopilot_config *old, struct autopilot_config *new);
+void autopilot_metrics_show(struct autopilot_proto *p);
+void autopilot_cmd_show_metrics(struct symbol *sym);
 
 /* --- Controller socket (ctl.c) --- */
 

@@ -119,12 +119,10 @@ ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...)
 {
   va_list args;
   int n = 0, m;
+  byte unread[CTL_REPLY_MAX];
 
-  /* Nobody reads them: the client has gone, its requests are still executed */
-  if (c->quiet)
-    return;
-
-  byte *b = ctl_out_reserve(c, CTL_REPLY_MAX);
+  /* Nobody reads them when the client has gone; its requests are still executed, and counted */
+  byte *b = c->quiet ? unread : ctl_out_reserve(c, CTL_REPLY_MAX);
 
   if (tag && tag[0])
     n = bsprintf(b, "@%s ", tag);
@@ -136,6 +134,10 @@ ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...)
   /* Messages are bounded; should one not be, say so rather than cut it */
   if (m < 0)
     m = bsprintf(b + n, "error internal reply too long");
+
+  autopilot_metrics_reply(c->p, (char *) b + n);
+  if (c->quiet)
+    return;
 
   b[n + m] = '\n';
   c->out_len += n + m + 1;
@@ -153,6 +155,7 @@ ctl_ok(struct autopilot_ctl_conn *c, const char *tag)
 
   memcpy(ctl_out_reserve(c, 3), "ok\n", 3);
   c->out_len += 3;
+  c->p->metrics.replies[AP_CODE_OK]++;
 }
 
 /* A refused request: the code and the message, as they came */
@@ -170,6 +173,26 @@ ctl_status(struct autopilot_ctl_conn *c, const char *tag)
   ctl_reply(c, tag, "ok overrides %u active %u pending %u shadow %u",
 	    autopilot_ovr_count(p), p->ovr_states[AP_OVR_ACTIVE],
 	    p->ovr_states[AP_OVR_PENDING], p->ovr_states[AP_OVR_SHADOW]);
+}
+
+/*
+ * The metrics text, ended by "# EOF", then the reply line: every request
+ * still ends with exactly one reply line, and no line of the text can be
+ * taken for one (each starts with '#' or a metric name).
+ */
+static void
+ctl_metrics(struct autopilot_ctl_conn *c, const char *tag)
+{
+  if (!c->quiet)
+  {
+    struct autopilot_text t = { .pool = c->p->p.pool };
+    autopilot_metrics_render(c->p, &t);
+    memcpy(ctl_out_reserve(c, t.len), t.data, t.len);
+    c->out_len += t.len;
+    mb_free(t.data);
+  }
+
+  ctl_reply(c, tag, "ok metrics");
 }
 
 /* The @tag of a line we do not parse (too long), if it starts with a valid one */
@@ -291,9 +314,19 @@ ctl_batch_commit(struct autopilot_ctl_conn *c, const char *tag)
   autopilot_audit_by(p, "controller #%u (%s)", c->id, (c->batch_op == AP_OP_SYNC) ? "sync" : "batch");
 
   if (c->batch_bad)
+  {
     ctl_reply(c, tag, "error batch line %u: %s: %s", c->batch_bad, c->batch_err.code, c->batch_err.msg);
-  else if (autopilot_ovr_batch_at(p, c->batch, c->batch_len, c->batch_op == AP_OP_SYNC,
-				  AP_SRC_CONTROLLER, &err) < 0)
+    ctl_batch_drop(c);
+    return;
+  }
+
+  /* The loop's clock stands still while we run: read the real one */
+  btime start = current_time_now();
+  int rv = autopilot_ovr_batch_at(p, c->batch, c->batch_len, c->batch_op == AP_OP_SYNC,
+				  AP_SRC_CONTROLLER, &err);
+  autopilot_metrics_observe(&p->metrics.commit[c->batch_op == AP_OP_SYNC], current_time_now() - start);
+
+  if (rv < 0)
     ctl_batch_error(c, tag, &err);
   else
     ctl_reply(c, tag, "ok %u", c->batch_len);
@@ -446,6 +479,10 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
 
   case AP_OP_PING:
     ctl_reply(c, req->tag, "ok pong");
+    break;
+
+  case AP_OP_METRICS:
+    ctl_metrics(c, req->tag);
     break;
 
   case AP_OP_STATUS:

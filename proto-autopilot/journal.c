@@ -201,6 +201,7 @@ autopilot_journal_commit(struct autopilot_proto *p)
   p->state_saved = current_real_time();
   p->state_saved_count = p->ovr_count;
   p->state_unsaved = p->state_failed = 0;
+  p->metrics.state_writes[0]++;
 
   /* Larger than the set it describes: fold it into the state file soon */
   if (autopilot_journal_outgrown(p))

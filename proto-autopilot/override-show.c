@@ -136,7 +136,8 @@ done:
   c->cont = c->cleanup = NULL;
 }
 
-static struct autopilot_proto *
+/* The protocol a show command names, or the only one; NULL (and said) if it is not up */
+struct autopilot_proto *
 autopilot_show_proto(struct symbol *sym)
 {
   struct proto *P, *found = NULL;

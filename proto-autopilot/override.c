@@ -360,8 +360,12 @@ static void
 autopilot_ovr_set_state(struct autopilot_proto *p, struct autopilot_override *o, uint state)
 {
   p->ovr_states[o->state]--;
+  if (!o->deleted)
+    p->ovr_by_source[o->source][o->state]--;
   o->state = state;
   p->ovr_states[o->state]++;
+  if (!o->deleted)
+    p->ovr_by_source[o->source][o->state]++;
 }
 
 /* Bring one override's route in line with the table and the config; 1 if announced */
@@ -527,6 +531,7 @@ autopilot_ovr_tick(timer *t)
       autopilot_ovr_record_withdraw(p, o);
       o->deleted = 1;
       p->ovr_count--;
+      p->ovr_by_source[o->source][o->state]--;
       expired++;
       autopilot_ovr_dirty(p, o);
     }
@@ -670,6 +675,10 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
   struct autopilot_override *o = HASH_FIND(p->ovr_hash, OVR, n);
   const char *from = (o && !o->deleted) ? tmp_sprintf("%s", o->target ?: AUTOPILOT_NEXT_BEST) : NULL;
 
+  /* Counted by source: a replacement may come from another source */
+  if (from)
+    p->ovr_by_source[o->source][o->state]--;
+
   autopilot_audit(p, restore ? AP_AUDIT_RESTORED : from ? AP_AUDIT_REPLACED : AP_AUDIT_ADDED, n, from,
 		  req->target, req->reason);
 
@@ -695,6 +704,7 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
   o->created = req->created ?: current_real_time();
   o->expires = req->expires;
   o->source = (req->source < AP_SRC_MAX) ? req->source : source;
+  p->ovr_by_source[o->source][o->state]++;
   o->why = "not resolved yet";
 
   struct autopilot_request rec;
@@ -719,6 +729,7 @@ autopilot_ovr_do_withdraw(struct autopilot_proto *p, struct autopilot_override *
   autopilot_ovr_record_withdraw(p, o);
   o->deleted = 1;
   p->ovr_count--;
+  p->ovr_by_source[o->source][o->state]--;
   autopilot_ovr_dirty(p, o);
 }
 
@@ -991,6 +1002,7 @@ autopilot_ovr_start(struct autopilot_proto *p)
   p->ovr_later_tail = &p->ovr_later;
   p->ovr_count = p->ovr_expired = p->ovr_recheck = 0;
   memset(p->ovr_states, 0, sizeof(p->ovr_states));
+  memset(p->ovr_by_source, 0, sizeof(p->ovr_by_source));
 
   p->ovr_event = ev_new_init(p->p.pool, autopilot_ovr_event, p);
   p->ovr_timer = tm_new_init(p->p.pool, autopilot_ovr_tick, p, 1 S, 0);

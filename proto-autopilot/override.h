@@ -75,6 +75,7 @@ void autopilot_ovr_to_request(struct autopilot_override *o, struct autopilot_req
 /* override-show.c */
 struct symbol;
 void autopilot_cmd_show_overrides(struct symbol *sym, const net_addr *n, const char *egress, int pending_only);
+struct autopilot_proto *autopilot_show_proto(struct symbol *sym);
 
 /* carry.c */
 void autopilot_carry_save(struct autopilot_proto *p);

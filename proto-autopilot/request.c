@@ -17,7 +17,7 @@
  *                            [created UNIXTIME]
  *   [@tag] withdraw PREFIX
  *   [@tag] flush [TARGET]
- *   [@tag] begin | sync | commit | abort | ping | status
+ *   [@tag] begin | sync | commit | abort | ping | status | metrics
  *
  * TARGET is an egress name or "next-best". Empty lines and lines starting
  * with '#' are no requests. The parser is strict: anything it does not know
@@ -231,6 +231,7 @@ static const struct { const char *name; uint op; } ops[] = {
   { "abort", AP_OP_ABORT },
   { "ping", AP_OP_PING },
   { "status", AP_OP_STATUS },
+  { "metrics", AP_OP_METRICS },
 };
 
 static int

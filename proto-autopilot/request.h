@@ -30,6 +30,7 @@ enum autopilot_op {
   AP_OP_ABORT,				/* abort: drop the batch */
   AP_OP_PING,				/* ping: liveness */
   AP_OP_STATUS,				/* status: counts */
+  AP_OP_METRICS,			/* metrics: Prometheus text, then the reply */
 };
 
 enum autopilot_source {

@@ -71,6 +71,7 @@ autopilot_state_fail(struct autopilot_proto *p, const char *fmt, ...)
 
   log(L_ERR "%s: %s", p->p.name, p->state_error);
   p->state_failed = current_real_time();
+  p->metrics.state_failures++;
   return -1;
 }
 
@@ -140,6 +141,7 @@ autopilot_state_write(struct autopilot_proto *p, const char *file)
   p->state_saved = current_real_time();
   p->state_saved_count = n;
   p->state_unsaved = p->state_failed = 0;
+  p->metrics.state_writes[1]++;
   return 0;
 }
 
