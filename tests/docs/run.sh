@@ -19,10 +19,10 @@ check "user guide has the Autopilot chapter in the table of contents" \
 # Every option of the grammar's protocol items, by its label in the chapter
 for opt in channels mpls egress backup asn label-community max-overrides shadow \
     override-local-pref state-filename controller-socket manager-table alternate \
-    egress-table pp-disable-community pp-disabled pp-disable pp-enable; do
+    egress-table metrics-filename pp-disable-community pp-disabled pp-disable pp-enable; do
   check "user guide documents autopilot option $opt" grep -q "NAME=\"autopilot-$opt\"" <<< "$user"
 done
-for cmd in show-autopilot show-autopilot-overrides autopilot-add autopilot-withdraw \
+for cmd in show-autopilot show-autopilot-overrides show-autopilot-metrics autopilot-add autopilot-withdraw \
     autopilot-flush autopilot-load; do
   check "user guide documents command $cmd" grep -q "NAME=\"cli-$cmd\"" <<< "$user"
 done
