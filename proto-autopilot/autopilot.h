@@ -412,17 +412,9 @@ struct autopilot_ctl_conn {
   uint out_sent;			/* Leading bytes of out the socket is writing, 0 if none */
   uint id;				/* Connection number since the protocol started, for the audit log */
   uint requests;			/* Lines received, for the trace */
-  struct autopilot_request *batch;	/* Requests of the open batch */
-  u32 *batch_lineno;			/* Line (counted from begin) of each of them */
-  struct linpool *batch_lp;		/* Their reasons */
-  uint batch_len;			/* Requests in batch */
-  uint batch_size;			/* Room in batch and batch_lineno */
-  uint batch_lines;			/* Lines since begin or sync */
-  uint batch_bad;			/* First bad line of the batch, 0 if none */
-  struct autopilot_error batch_err;	/* Why that line is bad */
+  struct autopilot_batch batch;		/* The open batch (batch.op), if any */
   char batch_tag[AUTOPILOT_TAG_MAX];	/* Tag of begin or sync, replied if commit has none */
   char status_tag[AUTOPILOT_TAG_MAX];	/* Tag of the status request that waits */
-  u8 batch_op;				/* AP_OP_BEGIN or AP_OP_SYNC in a batch, else AP_OP_NONE */
   u8 stall;				/* Why nothing is answered (nor read) now, CTL_STALL_* */
   u8 status_tries;			/* Event rounds the status request has waited */
   u8 discard;				/* Dropping the rest of a too long line */

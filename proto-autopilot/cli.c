@@ -142,8 +142,10 @@ void
 autopilot_cmd_load(struct symbol *sym, const char *file)
 {
   char line[AUTOPILOT_LINE_MAX + 2];
+  struct autopilot_request scratch, *req;
+  struct autopilot_batch b;
   struct autopilot_error err;
-  uint n = 0, max = 1024, lineno = 0;
+  struct linpool *lp;
 
   struct autopilot_proto *p = autopilot_cli_proto(sym);
   if (!p)
@@ -156,74 +158,46 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
     return;
   }
 
+  /* The file is the whole set of birdc's overrides: one sync */
   btime now = current_real_time();
-  linpool *lp = lp_new_default(p->p.pool);	/* Reasons */
-  struct autopilot_request *reqs = xmalloc(max * sizeof(struct autopilot_request));
-  uint *lines = xmalloc(max * sizeof(uint));	/* Line of each request, for errors */
+  autopilot_batch_open(&b, p->p.pool, AP_OP_SYNC,
+		       MIN(2 * (u64) ((struct autopilot_config *) p->p.cf)->max_overrides + 16, (u64) ~0U));
 
   enum autopilot_line got;
-  while ((got = autopilot_read_line(f, line)) != AP_LINE_EOF)
+  while (!b.bad && ((got = autopilot_read_line(f, line)) != AP_LINE_EOF))
   {
-    lineno++;
+    req = autopilot_batch_line(&b, &scratch, &lp);
 
     if (got == AP_LINE_LONG)
-    {
-      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: line too long; nothing changed", file, lineno);
-      goto done;
-    }
-
+      autopilot_err(&err, AUTOPILOT_ERR_PARSE, "line too long");
     /* As on the socket: a line is not complete without its newline (a cut file) */
-    if (got == AP_LINE_CUT)
-    {
-      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: no newline at its end (a cut file?); nothing changed", file, lineno);
-      goto done;
-    }
-
-    if (n == max)
-    {
-      max *= 2;
-      reqs = xrealloc(reqs, max * sizeof(struct autopilot_request));
-      lines = xrealloc(lines, max * sizeof(uint));
-    }
-
-    if (autopilot_request_parse(line, now, &reqs[n], &err, lp) < 0)
-    {
-      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lineno, autopilot_err_text(&err));
-      goto done;
-    }
-
-    if (reqs[n].op == AP_OP_NONE)
+    else if (got == AP_LINE_CUT)
+      autopilot_err(&err, AUTOPILOT_ERR_PARSE, "no newline at its end (a cut file?)");
+    else if (autopilot_batch_take(&b, req, autopilot_request_parse(line, now, req, &err, lp), &err))
       continue;
+    else
+      autopilot_err(&err, AUTOPILOT_ERR_PARSE, "a set lists add lines only");
 
-    if (reqs[n].op != AP_OP_ADD)
-    {
-      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: a set lists add lines only; nothing changed", file, lineno);
-      goto done;
-    }
-
-    lines[n++] = lineno;
+    autopilot_batch_fail(&b, &err);
   }
 
   if (ferror(f))
-  {
     cli_msg(AUTOPILOT_REPLY_REFUSED, "Error reading %s: %m; nothing changed", file);
-    goto done;
-  }
-
-  autopilot_audit_by(p, "birdc (load)");
-  if (autopilot_ovr_batch_at(p, reqs, n, 1, AP_SRC_CLI, &err) < 0)
+  else
   {
-    if (err.req)
-      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lines[err.req - 1], autopilot_err_text(&err));
-    else
-      cli_msg(AUTOPILOT_REPLY_REFUSED, "%s: %s; nothing changed", file, autopilot_err_text(&err));
+    autopilot_audit_by(p, "birdc (load)");
+    if (autopilot_batch_commit(p, &b, AP_SRC_CLI, &err) < 0)
+    {
+      if (err.req)
+	cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: %s; nothing changed", file, err.req,
+		err.also ? err.msg : autopilot_err_text(&err));
+      else
+	cli_msg(AUTOPILOT_REPLY_REFUSED, "%s: %s; nothing changed", file, autopilot_err_text(&err));
+    }
+    else if (autopilot_cli_saved(p))
+      cli_msg(AUTOPILOT_REPLY_DONE, "Loaded %u overrides from %s", b.len, file);
   }
-  else if (autopilot_cli_saved(p))
-    cli_msg(AUTOPILOT_REPLY_DONE, "Loaded %u overrides from %s", n, file);
 
-done:
+  autopilot_batch_close(&b);
   fclose(f);
-  xfree(reqs);
-  xfree(lines);
-  rfree(lp);
 }

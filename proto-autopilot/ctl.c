@@ -227,109 +227,40 @@ ctl_line_tag(const byte *line, uint len, char *tag)
 static void
 ctl_batch_drop(struct autopilot_ctl_conn *c)
 {
-  mb_free(c->batch);
-  mb_free(c->batch_lineno);
-  if (c->batch_lp)
-    rfree(c->batch_lp);
-  c->batch = NULL;
-  c->batch_lineno = NULL;
-  c->batch_lp = NULL;
-  c->batch_len = c->batch_size = c->batch_lines = c->batch_bad = 0;
-  c->batch_op = AP_OP_NONE;
+  autopilot_batch_close(&c->batch);
 }
 
-/* Remember the first bad line; the commit reports it and applies nothing */
-static void
-ctl_batch_fail(struct autopilot_ctl_conn *c, const struct autopilot_error *err)
-{
-  if (c->batch_bad)
-    return;
-
-  c->batch_bad = c->batch_lines;
-  c->batch_err = *err;
-}
-
-/* ctl_batch_fail() with an error made here */
+/* Fail the open batch with an error made here */
 #define CTL_BATCH_FAIL(c, code, msg, args...) \
-  ({ struct autopilot_error e_; autopilot_err(&e_, code, msg, ##args); ctl_batch_fail(c, &e_); })
-
-/* The slot for the next request of the batch, or NULL if the batch is full */
-static struct autopilot_request *
-ctl_batch_slot(struct autopilot_ctl_conn *c)
-{
-  struct autopilot_proto *p = c->p;
-
-  if (c->batch_len == c->batch_size)
-  {
-    /* Adds and withdraws of every override: more can only be a mistake */
-    u64 max = 2 * (u64) ((struct autopilot_config *) p->p.cf)->max_overrides + 16;
-    if (c->batch_len >= max)
-      return NULL;
-
-    uint size = c->batch_size ? (uint) MIN(2 * (u64) c->batch_size, max) : 256;
-    if (c->batch)
-    {
-      c->batch = mb_realloc(c->batch, size * sizeof(struct autopilot_request));
-      c->batch_lineno = mb_realloc(c->batch_lineno, size * sizeof(u32));
-    }
-    else
-    {
-      c->batch = mb_alloc(p->p.pool, size * sizeof(struct autopilot_request));
-      c->batch_lineno = mb_alloc(p->p.pool, size * sizeof(u32));
-      c->batch_lp = lp_new_default(p->p.pool);
-    }
-    c->batch_size = size;
-  }
-
-  return &c->batch[c->batch_len];
-}
-
-/* The override store names the bad request by its number; the client knows lines */
-static void
-ctl_batch_error(struct autopilot_ctl_conn *c, const char *tag, const struct autopilot_error *err)
-{
-  /* About the whole batch (a sync over the limit) */
-  if (!err->req || (err->req > c->batch_len))
-    ctl_error(c, tag, err);
-
-  /* One prefix twice: both by line */
-  else if (err->also && (err->also <= c->batch_len))
-    ctl_reply(c, tag, "error batch line %u: %N is on line %u too", c->batch_lineno[err->req - 1],
-	      (net_addr *) &c->batch[err->req - 1].net, c->batch_lineno[err->also - 1]);
-
-  else
-    ctl_reply(c, tag, "error batch line %u: %s: %s", c->batch_lineno[err->req - 1], err->code, err->msg);
-}
+  ({ struct autopilot_error e_; autopilot_err(&e_, code, msg, ##args); autopilot_batch_fail(&(c)->batch, &e_); })
 
 static void
 ctl_batch_commit(struct autopilot_ctl_conn *c, const char *tag)
 {
   struct autopilot_proto *p = c->p;
   struct autopilot_error err;
+  int sync = (c->batch.op == AP_OP_SYNC);
 
   /* The commit's tag, else that of begin or sync */
   if (!tag[0])
     tag = c->batch_tag;
 
-  autopilot_audit_by(p, "controller #%u (%s)", c->id, (c->batch_op == AP_OP_SYNC) ? "sync" : "batch");
-
-  if (c->batch_bad)
-  {
-    ctl_reply(c, tag, "error batch line %u: %s: %s", c->batch_bad, c->batch_err.code, c->batch_err.msg);
-    ctl_batch_drop(c);
-    return;
-  }
+  autopilot_audit_by(p, "controller #%u (%s)", c->id, sync ? "sync" : "batch");
 
   /* The loop's clock stands still while we run: read the real one */
   btime start = current_time_now();
-  int rv = autopilot_ovr_batch_at(p, c->batch, c->batch_len, c->batch_op == AP_OP_SYNC,
-				  AP_SRC_CONTROLLER, &err);
-  autopilot_metrics_observe(&p->metrics.commit[c->batch_op == AP_OP_SYNC], current_time_now() - start);
+  int rv = autopilot_batch_commit(p, &c->batch, AP_SRC_CONTROLLER, &err);
+  if (!c->batch.bad)
+    autopilot_metrics_observe(&p->metrics.commit[sync], current_time_now() - start);
 
-  if (rv < 0)
-    ctl_batch_error(c, tag, &err);
+  if (rv == 0)
+    ctl_reply(c, tag, "ok %u", c->batch.len);
+  else if (!err.req)
+    ctl_error(c, tag, &err);		/* About the whole batch (a sync over the limit) */
+  else if (err.also)
+    ctl_reply(c, tag, "error batch line %u: %s", err.req, err.msg);	/* One prefix twice */
   else
-    ctl_reply(c, tag, "ok %u", c->batch_len);
+    ctl_reply(c, tag, "error batch line %u: %s: %s", err.req, err.code, err.msg);
 
   ctl_batch_drop(c);
 }
@@ -338,48 +269,27 @@ ctl_batch_commit(struct autopilot_ctl_conn *c, const char *tag)
 static void
 ctl_batch_line(struct autopilot_ctl_conn *c, struct autopilot_request *req, int rv, const struct autopilot_error *err)
 {
-  if (rv < 0)
-  {
-    ctl_batch_fail(c, err);
+  if (autopilot_batch_take(&c->batch, req, rv, err))
     return;
-  }
 
   switch (req->op)
   {
-  case AP_OP_NONE:
-    break;
-
   case AP_OP_COMMIT:
     ctl_batch_commit(c, req->tag);
     break;
 
   case AP_OP_ABORT:
-    ctl_reply(c, req->tag[0] ? req->tag : c->batch_tag, "ok aborted %u", c->batch_len);
+    ctl_reply(c, req->tag[0] ? req->tag : c->batch_tag, "ok aborted %u", c->batch.len);
     ctl_batch_drop(c);
     break;
 
   case AP_OP_WITHDRAW:
-    if (c->batch_op == AP_OP_SYNC)
-    {
-      CTL_BATCH_FAIL(c, AUTOPILOT_ERR_PARSE, "withdraw in a sync (a sync lists the whole set)");
-      break;
-    }
-    /* fall through */
-
-  case AP_OP_ADD:
-    if (c->batch_bad)
-      break;
-    if (req != &c->batch[c->batch_len])
-    {
-      CTL_BATCH_FAIL(c, "over-limit", "too many requests in one batch");
-      break;
-    }
-    c->batch_lineno[c->batch_len++] = c->batch_lines;
+    CTL_BATCH_FAIL(c, AUTOPILOT_ERR_PARSE, "withdraw in a sync (a sync lists the whole set)");
     break;
 
   default:
     CTL_BATCH_FAIL(c, AUTOPILOT_ERR_PARSE, "only add%s, then commit or abort, in a batch",
-		   (c->batch_op == AP_OP_SYNC) ? "" : " and withdraw");
+		   (c->batch.op == AP_OP_SYNC) ? "" : " and withdraw");
   }
 }
 
@@ -394,19 +304,15 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
 {
   struct autopilot_proto *p = c->p;
   struct autopilot_request scratch, *req = &scratch;
+  struct linpool *lp = tmp_linpool;
   struct autopilot_error err;
   int rv;
 
   c->requests++;
 
-  if (c->batch_op)
-  {
-    c->batch_lines++;
-
-    /* Parse straight into the batch: a sync may list a million overrides */
-    if (!c->batch_bad)
-      req = ctl_batch_slot(c) ?: &scratch;
-  }
+  /* Parse straight into the batch: a sync may list a million overrides */
+  if (c->batch.op)
+    req = autopilot_batch_line(&c->batch, &scratch, &lp);
 
   /* The parser reads C strings: a NUL would hide the rest of the line */
   const char *nul = memchr(line, 0, len);
@@ -416,8 +322,7 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
     req->tag[0] = 0;
     rv = autopilot_err(&err, AUTOPILOT_ERR_PARSE, "column %u: bad byte 0x00", (uint) (nul - line) + 1);
   }
-  else if ((rv = autopilot_request_parse(line, now, req, &err,
-					  (req == &scratch) ? tmp_linpool : c->batch_lp)) == 0)
+  else if ((rv = autopilot_request_parse(line, now, req, &err, lp)) == 0)
   {
     /* Who asked is the socket's to say */
     if ((req->source != AP_SRC_MAX) && (req->source != AP_SRC_CONTROLLER))
@@ -428,7 +333,7 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
     req->source = AP_SRC_CONTROLLER;
   }
 
-  if (c->batch_op)
+  if (c->batch.op)
   {
     ctl_batch_line(c, req, rv, &err);
     return;
@@ -467,7 +372,9 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
 
   case AP_OP_BEGIN:
   case AP_OP_SYNC:
-    c->batch_op = req->op;
+    /* Adds and withdraws of every override: more can only be a mistake */
+    autopilot_batch_open(&c->batch, p->p.pool, req->op,
+			 MIN(2 * (u64) ((struct autopilot_config *) p->p.cf)->max_overrides + 16, (u64) ~0U));
     strcpy(c->batch_tag, req->tag);
     break;
 
@@ -512,9 +419,11 @@ ctl_too_long(struct autopilot_ctl_conn *c, const byte *line, uint len)
 
   c->requests++;
 
-  if (c->batch_op)
+  if (c->batch.op)
   {
-    c->batch_lines++;
+    struct autopilot_request scratch;
+    struct linpool *lp;
+    autopilot_batch_line(&c->batch, &scratch, &lp);
     CTL_BATCH_FAIL(c, AUTOPILOT_ERR_PARSE, "line too long (more than %u bytes)", CTL_LINE_MAX);
     return;
   }
@@ -603,8 +512,8 @@ ctl_close(struct autopilot_ctl_conn *c)
   if (c->closed)
     return;
 
-  if (c->batch_op)
-    TRACE(D_EVENTS, "Controller disconnected with a batch open (%u requests): dropped", c->batch_len);
+  if (c->batch.op)
+    TRACE(D_EVENTS, "Controller disconnected with a batch open (%u requests): dropped", c->batch.len);
 
   log(L_INFO "%s: Controller #%u disconnected after %u requests", c->p->p.name, c->id, c->requests);
 
@@ -709,9 +618,9 @@ ctl_run(struct autopilot_ctl_conn *c)
   if (c->stall)
     return;
 
-  if (c->batch_op)
+  if (c->batch.op)
   {
-    ctl_reply(c, c->batch_tag, "error batch no commit before the end of input: %u requests dropped", c->batch_len);
+    ctl_reply(c, c->batch_tag, "error batch no commit before the end of input: %u requests dropped", c->batch.len);
     ctl_batch_drop(c);
     if (!ctl_flush(c))
       return;
