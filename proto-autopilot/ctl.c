@@ -61,6 +61,7 @@
 #include "lib/string.h"
 #include "nest/cli.h"
 #include "conf/conf.h"
+#include "sysdep/unix/unix.h"
 #include "autopilot.h"
 
 #define CTL_LINE_MAX	1024		/* Longest request line, newline not counted */
@@ -850,28 +851,32 @@ ctl_listen(struct autopilot_proto *p, struct autopilot_config *cf)
     unlink(path);
   }
 
-  /*
-   * We bind ourselves rather than with sk_open_unix(), which leaks its
-   * descriptor on failure (BIRD dies when its CLI socket fails; a protocol
-   * must not). BIRD takes the listening descriptor as SK_MAGIC, then we
-   * give the socket the type whose reads accept connections.
-   */
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return CTL_FAIL("Controller socket %s not opened: %m", path);
-
-  strcpy(sa.sun_path, path);
+  sock *sk = sk_new(p->p.pool);
+  sk->type = SK_UNIX_PASSIVE;
+  sk->rx_hook = ctl_accept;
+  sk->err_hook = ctl_accept_err;
+  sk->data = p;
+  sk->rbsize = CTL_RBSIZE;		/* Accepted sockets inherit it */
+  sk->fast_rx = 1;
 
   /* Created private, opened up below: never more access than configured */
   mode_t mask = umask(0177);
-  int rv = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
+  int rv = sk_open_unix(sk, path);
   umask(mask);
 
   if (rv < 0)
   {
-    CTL_FAIL("Cannot create controller socket %s: %m", path);
-    close(fd);
+    /* sk_open_unix() closed the descriptor (patch 0008) */
+    CTL_FAIL("Cannot create controller socket %s: %s: %m", path, sk->err ?: "error");
+    rfree(sk);
     return NULL;
+  }
+
+  /* BIRD's own backlog is for its CLI; controllers may all come back at once */
+  if (listen(sk->fd, CTL_BACKLOG) < 0)
+  {
+    CTL_FAIL("Cannot listen on controller socket %s: %m", path);
+    goto fail;
   }
 
   if ((gid != (gid_t) -1) && (chown(path, (uid_t) -1, gid) < 0))
@@ -886,32 +891,6 @@ ctl_listen(struct autopilot_proto *p, struct autopilot_config *cf)
     goto fail;
   }
 
-  if (listen(fd, CTL_BACKLOG) < 0)
-  {
-    CTL_FAIL("Cannot listen on controller socket %s: %m", path);
-    goto fail;
-  }
-
-  sock *sk = sk_new(p->p.pool);
-  sk->type = SK_MAGIC;
-  sk->fd = fd;
-  sk->rx_hook = ctl_accept;
-  sk->err_hook = ctl_accept_err;
-  sk->data = p;
-  sk->rbsize = CTL_RBSIZE;		/* Accepted sockets inherit it */
-  sk->fast_rx = 1;
-
-  if (sk_open(sk) < 0)
-  {
-    /* sk_open() closed the descriptor */
-    sk_log_error(sk, p->p.name);
-    bsnprintf(p->ctl_error, sizeof(p->ctl_error), "Controller socket %s not opened: %s", path, sk->err ?: "error");
-    rfree(sk);
-    unlink(path);
-    return NULL;
-  }
-
-  sk->type = SK_UNIX_PASSIVE;
   p->ctl_error[0] = 0;
 
   log(L_INFO "%s: Controller socket %s (mode %04o%s%s)", p->p.name, path, cf->ctl_mode,
@@ -919,7 +898,7 @@ ctl_listen(struct autopilot_proto *p, struct autopilot_config *cf)
   return sk;
 
 fail:
-  close(fd);
+  rfree(sk);
   unlink(path);
   return NULL;
 }
