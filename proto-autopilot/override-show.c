@@ -140,28 +140,8 @@ done:
 struct autopilot_proto *
 autopilot_show_proto(struct symbol *sym)
 {
-  struct proto *P, *found = NULL;
-
-  if (sym)
-  {
-    if ((sym->class != SYM_PROTO) || !sym->proto->proto || (sym->proto->protocol != &proto_autopilot))
-      cf_error("%s is not an autopilot protocol", sym->name);
-
-    found = sym->proto->proto;
-  }
-  else
-  {
-    WALK_LIST(P, proto_list)
-      if ((P->proto == &proto_autopilot) && (P->proto_state != PS_DOWN))
-      {
-	if (found)
-	  cf_error("More than one autopilot protocol: name one");
-	found = P;
-      }
-
-    if (!found)
-      cf_error("There is no autopilot protocol running");
-  }
+  /* The named protocol, or the only running one: BIRD's own rule and words */
+  struct proto *found = proto_get_named(sym, &proto_autopilot);
 
   /* A stopped protocol has freed its overrides */
   if (found->proto_state != PS_UP)
