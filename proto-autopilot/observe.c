@@ -21,8 +21,8 @@
  *
  * Rank 1 is the table's best path (the one "show route" marks with '*');
  * the others follow in the order BIRD would pick them if the ones before
- * went away: the best of the rest by rte_better() (autopilot_rte_better(),
- * a copy of it), again and again. bgp_rte_better() is no total order (MED
+ * went away: the best of the rest by BIRD's own rte_better() (exported by a
+ * patch), again and again. bgp_rte_better() is no total order (MED
  * is compared only between paths from the same neighbor AS), so we never
  * sort: each step picks a best of a set, and ties keep table order.
  *
@@ -140,7 +140,7 @@ obs_collect(struct autopilot_proto *p, net *n, struct obs_net *on)
   {
     uint pick = i;
     for (uint j = i + 1; j < on->count; j++)
-      if (autopilot_rte_better(on->paths[j].r, on->paths[pick].r))
+      if (rte_better(on->paths[j].r, on->paths[pick].r))
 	pick = j;
 
     /* Move the pick up, the rest keep their order */
@@ -423,13 +423,14 @@ js_override(struct autopilot_ctl_conn *c, struct autopilot_proto *p, struct auto
   o->expires ? js_fmt(c, "%u}", (uint) (o->expires / 1000000)) : js_put(c, "null}");
 }
 
-/* Start a reply line: "[@tag ]ok " or "[@tag ]+ " */
+/* Start a reply line "[@tag ]ok ": counted as an ok reply (metrics) */
 static void
 js_line(struct autopilot_ctl_conn *c, const char *tag, const char *word)
 {
   if (tag && tag[0])
     js_fmt(c, "@%s ", tag);
   js_put(c, word);
+  c->p->metrics.replies[AP_CODE_OK]++;
 }
 
 static inline void
@@ -767,10 +768,7 @@ obs_dump(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
 void
 autopilot_obs_request(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
 {
-  /* Nobody reads: nothing to compute */
-  if (c->quiet)
-    return;
-
+  /* Written even when nobody reads (ctl_flush() drops it): executed and counted like any request */
   switch (req->op)
   {
   case AP_OP_PATHS:
@@ -794,8 +792,6 @@ autopilot_obs_request(struct autopilot_ctl_conn *c, const struct autopilot_reque
 /*
  *	birdc: show autopilot NAME paths PREFIX
  */
-
-#define REPLY_PATHS	1102
 
 /* "(65000, 1) (65000, 2)": communities as show route prints them */
 static const char *
@@ -840,33 +836,33 @@ obs_cli_net(struct autopilot_proto *p, const net_addr *a, struct obs_net *on, bt
     eattr *lp = bgp_find_attr(at->eattrs, BA_LOCAL_PREF);
     eattr *med = bgp_find_attr(at->eattrs, BA_MULTI_EXIT_DISC);
 
-    cli_msg(-REPLY_PATHS, "%-20s #%-2u %s %-12s egress %-12s label %-7s pp label %s%s",
+    cli_msg(-AUTOPILOT_REPLY_PATHS, "%-20s #%-2u %s %-12s egress %-12s label %-7s pp label %s%s",
 	    i ? "" : tmp_sprintf("%N", a), i + 1, (r == on->n->routes) ? "*" : " ", r->src->proto->name,
 	    op->egress ? op->egress->name : "-", obs_cli_label(op->label),
 	    obs_cli_label(op->egress ? op->egress->pp_label : AUTOPILOT_NO_LABEL),
 	    op->copy ? " [override copy]" : "");
 
     if ((at->dest == RTD_UNICAST) && ipa_nonzero(at->nh.gw))
-      cli_msg(-REPLY_PATHS, "\tvia %I on %s, age %s", at->nh.gw, at->nh.iface ? at->nh.iface->name : "?",
+      cli_msg(-AUTOPILOT_REPLY_PATHS, "\tvia %I on %s, age %s", at->nh.gw, at->nh.iface ? at->nh.iface->name : "?",
 	      autopilot_span(now - r->lastmod));
     else
-      cli_msg(-REPLY_PATHS, "\t%s, age %s", rta_dest_name(at->dest), autopilot_span(now - r->lastmod));
+      cli_msg(-AUTOPILOT_REPLY_PATHS, "\t%s, age %s", rta_dest_name(at->dest), autopilot_span(now - r->lastmod));
 
-    cli_msg(-REPLY_PATHS, "\tpreference %u, AS path [%s], origin %s, local pref %s, MED %s", at->pref, path,
+    cli_msg(-AUTOPILOT_REPLY_PATHS, "\tpreference %u, AS path [%s], origin %s, local pref %s, MED %s", at->pref, path,
 	    origin ? ((origin->u.data <= 2) ? origins[origin->u.data] : "?") : "-",
 	    lp ? tmp_sprintf("%u", lp->u.data) : "-", med ? tmp_sprintf("%u", med->u.data) : "-");
 
     const char *s;
     if (s = obs_cli_sets(r, BA_COMMUNITY))
-      cli_msg(-REPLY_PATHS, "\tcommunities: %s", s);
+      cli_msg(-AUTOPILOT_REPLY_PATHS, "\tcommunities: %s", s);
     if (s = obs_cli_sets(r, BA_LARGE_COMMUNITY))
-      cli_msg(-REPLY_PATHS, "\tlarge communities: %s", s);
+      cli_msg(-AUTOPILOT_REPLY_PATHS, "\tlarge communities: %s", s);
     if (s = obs_cli_sets(r, BA_EXT_COMMUNITY))
-      cli_msg(-REPLY_PATHS, "\text communities: %s", s);
+      cli_msg(-AUTOPILOT_REPLY_PATHS, "\text communities: %s", s);
   }
 
   if (on->more)
-    cli_msg(-REPLY_PATHS, "\t... and %u more paths, not listed", on->more);
+    cli_msg(-AUTOPILOT_REPLY_PATHS, "\t... and %u more paths, not listed", on->more);
 }
 
 /**
@@ -895,7 +891,7 @@ autopilot_cmd_show_paths(struct symbol *sym, const net_addr *a)
   struct obs_net *on = alloca(sizeof(struct obs_net));
   obs_collect(p, net_find(ch->table, a), on);
 
-  cli_msg(-REPLY_PATHS, "%s: %N in table %s: %u path%s%s", p->p.name, a, ch->table->name,
+  cli_msg(-AUTOPILOT_REPLY_PATHS, "%s: %N in table %s: %u path%s%s", p->p.name, a, ch->table->name,
 	  on->count + on->more, (on->count + on->more == 1) ? "" : "s",
 	  on->count ? ", best first (rank in BGP's order)" : "");
   obs_cli_net(p, a, on, now);
@@ -904,7 +900,7 @@ autopilot_cmd_show_paths(struct symbol *sym, const net_addr *a)
   if (o && !o->deleted)
   {
     struct autopilot_egress_config *via = (o->state != AP_OVR_PENDING) ? obs_egress_of_label(p, o->via_label) : NULL;
-    cli_msg(-REPLY_PATHS, "Override: -> %s, %s%s%s%s, source %s%s%s%s",
+    cli_msg(-AUTOPILOT_REPLY_PATHS, "Override: -> %s, %s%s%s%s, source %s%s%s%s",
 	    o->target ?: AUTOPILOT_NEXT_BEST, autopilot_ovr_state_names[o->state],
 	    via ? tmp_sprintf(", via %s (%u)", via->name, o->via_label) : "",
 	    (o->state != AP_OVR_PENDING) ? tmp_sprintf(", path of %N", &o->src) : "",
@@ -913,19 +909,19 @@ autopilot_cmd_show_paths(struct symbol *sym, const net_addr *a)
 	    o->reason ? ", reason \"" : "", o->reason ?: "", o->reason ? "\"" : "");
   }
   else
-    cli_msg(-REPLY_PATHS, "Override: none");
+    cli_msg(-AUTOPILOT_REPLY_PATHS, "Override: none");
 
   net_addr_ip6 cover;
   net *cn = autopilot_ovr_cover(p, ch, (const net_addr_ip6 *) a, &cover);
   if (cn && !net_equal((net_addr *) &cover, a))
   {
     obs_collect(p, cn, on);
-    cli_msg(-REPLY_PATHS, "An override of %N would copy a path of the covering %N: %u path%s",
+    cli_msg(-AUTOPILOT_REPLY_PATHS, "An override of %N would copy a path of the covering %N: %u path%s",
 	    a, &cover, on->count + on->more, (on->count + on->more == 1) ? "" : "s");
     obs_cli_net(p, (net_addr *) &cover, on, now);
   }
   else if (!cn)
-    cli_msg(-REPLY_PATHS, "No path for %N nor for a covering prefix: an override would be pending", a);
+    cli_msg(-AUTOPILOT_REPLY_PATHS, "No path for %N nor for a covering prefix: an override would be pending", a);
 
   cli_msg(0, "");
 }

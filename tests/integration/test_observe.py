@@ -288,7 +288,7 @@ def test_birdc_paths(topo, bins, sockdir):
     code, out = bird_reply(sw.daemon, "show autopilot ap paths 10.0.0.1/8")
     assert code >= 8000 and "Invalid IPv4 prefix 10.0.0.1/8, maybe you wanted 10.0.0.0/8" in out, out
     code, out = bird_reply(sw.daemon, "show autopilot h1 paths 10.0.0.0/8")
-    assert code >= 8000 and "h1 is not an autopilot protocol" in out, out
+    assert code >= 8000 and "h1: Not a Autopilot protocol" in out, out   # BIRD's proto_get_named()
 
 
 # --- dump: every path, streamed ---------------------------------------------------

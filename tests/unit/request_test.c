@@ -14,22 +14,23 @@
 #define NOW ((btime) 1700000000 * 1000000)
 
 static struct autopilot_request req;
-static char err[AUTOPILOT_ERR_MAX];
+static struct autopilot_error err;
 
 static void
 parses(const char *line)
 {
-  if (autopilot_request_parse(line, NOW, &req, err, tmp_linpool) < 0)
-    fail_msg("'%s' should parse, got: %s", line, err);
+  if (autopilot_request_parse(line, NOW, &req, &err, tmp_linpool) < 0)
+    fail_msg("'%s' should parse, got: %s", line, err.msg);
 }
 
 static void
 fails(const char *line, const char *msg)
 {
-  if (autopilot_request_parse(line, NOW, &req, err, tmp_linpool) == 0)
+  if (autopilot_request_parse(line, NOW, &req, &err, tmp_linpool) == 0)
     fail_msg("'%s' should fail with '%s'", line, msg);
-  if (!strstr(err, msg))
-    fail_msg("'%s': expected '%s', got '%s'", line, msg, err);
+  assert_string_equal(err.code, AUTOPILOT_ERR_PARSE);
+  if (!strstr(err.msg, msg))
+    fail_msg("'%s': expected '%s', got '%s'", line, msg, err.msg);
 }
 
 static void
@@ -134,7 +135,7 @@ absolute_times_round_trip(void **state UNUSED)
   assert_true(req.created == (btime) 1700000001 * 1000000);
 
   assert_true(autopilot_request_format(&req, line, sizeof(line)) > 0);
-  assert_int_equal(autopilot_request_parse(line, NOW, &again, err, tmp_linpool), 0);
+  assert_int_equal(autopilot_request_parse(line, NOW, &again, &err, tmp_linpool), 0);
   assert_string_equal(again.reason, req.reason);
   again.reason = req.reason;
   assert_memory_equal(&req, &again, sizeof(req));
