@@ -424,3 +424,46 @@ def test_autopilot_ctl_reads(topo, bins, sockdir):
     assert rc == 0 and sorted(json.loads(l)["prefix"] for l in out) == \
         sorted(V4 + V6 + [ONLY_T1_V4, ONLY_T1_V6]), out
     assert ctl(pop, "dump", "--egress", "t9") == (1, ["error unknown-egress no egress 't9' in protocol ap"])
+
+
+def test_dump_while_table_and_protocol_change(topo, bins, sockdir):
+    """A dump read slowly while an egress's paths go (prefixes leave the
+    table under the walk) and come back, then one cut by a protocol restart:
+    BIRD stays up, logs no bug, and a dump afterwards is whole."""
+    pop = dump_pop(topo, bins, sockdir)
+    sw = pop.switch
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(60)
+        s.connect(str(pop.sock))
+        s.sendall(b"@d dump\n")
+        with s.makefile("rb") as f:
+            head = [f.readline() for _ in range(100)]
+            sw.daemon.cmd("disable transit1_v4")
+            sw.daemon.cmd("disable transit2_v6")
+            items, last = read_dump(f, "d", slow=True)
+    got = [(i["prefix"], p["from"]) for i in items for p in i["paths"]]
+    once = len(got) == len(set(got))
+    assert once and last.startswith("@d ok "), last
+    sw.daemon.cmd("enable transit1_v4")
+    sw.daemon.cmd("enable transit2_v6")
+    want4, want6 = 2 * D4 + 2 * 20, 2 * D6 + 2 * 10
+    wait_until(lambda: route_count(sw, "master4")[0] == want4 and route_count(sw, "master6")[0] == want6, 60)
+
+    # Cut by a restart of the protocol: the connection goes, BIRD stays
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(60)
+        s.connect(str(pop.sock))
+        s.sendall(b"dump\n")
+        s.recv(1000)
+        sw.daemon.cmd("restart ap")
+        while s.recv(1 << 20):
+            pass
+    wait_until(lambda: "ap: up" in sw.daemon.cmd("show autopilot ap"), 20)
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(60)
+        s.connect(str(pop.sock))
+        s.sendall(b"@e dump\n")
+        with s.makefile("rb") as f:
+            items, last = read_dump(f, "e")
+    assert json.loads(last.split(" ", 2)[2])["paths"] == want4 + want6, last
+    assert sw.daemon.alive() and topo.bug_lines() == {}
