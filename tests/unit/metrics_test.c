@@ -86,12 +86,12 @@ render(void)
 static void
 add(const char *line, uint source)
 {
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
   struct autopilot_request req;
 
-  assert_int_equal(autopilot_request_parse(line, current_real_time(), &req, err, tmp_linpool), 0);
-  if (autopilot_ovr_add(p, &req, source, err) < 0)
-    fail_msg("%s: %s", line, err);
+  assert_int_equal(autopilot_request_parse(line, current_real_time(), &req, &err, tmp_linpool), 0);
+  if (autopilot_ovr_add(p, &req, source, &err) < 0)
+    fail_msg("%s: %s", line, err.msg);
   ap_run_events();
 }
 
@@ -178,8 +178,8 @@ egresses_and_overrides_by_state_and_source(void **state UNUSED)
   add("add 2001:db8:1::/48 next-best", AP_SRC_CONTROLLER);
   /* A replacement from another source moves the override to that source */
   add("add 10.8.0.0/16 t1", AP_SRC_CONTROLLER);
-  char err[AUTOPILOT_ERR_MAX];
-  assert_int_equal(autopilot_ovr_withdraw(p, (net_addr *) &NET_ADDR_IP4(ip4_build(10, 1, 0, 0), 16), err), 0);
+  struct autopilot_error err;
+  assert_int_equal(autopilot_ovr_withdraw(p, (net_addr *) &NET_ADDR_IP4(ip4_build(10, 1, 0, 0), 16), &err), 0);
   ap_run_events();
 
   /* No path anywhere (sessions disabled): all pending */
