@@ -48,7 +48,7 @@ import sys
 import threading
 import time
 
-from soaklib import (BigTransit, Bins, Controller, SoakPop, Topology, git_commit, log,
+from soaklib import (BigTransit, Bins, Controller, Inotify, SoakPop, Topology, git_commit, log,
                      prefixes4, write_json)
 
 HEADER = "# bird-autopilot overrides v1 protocol ap"
@@ -129,10 +129,22 @@ def add_line(p, v):
 class Trial:
     """One random mix of units against the current set."""
 
-    def __init__(self, rnd, universe, have, n):
+    def __init__(self, rnd, universe, have, n, fold=False):
         self.units = []
         sent = dict(have)
         targets = ["t1", "t2", "next-best"]
+        if fold:
+            # Syncs that change every override: the journal outgrows the set and is
+            # folded into the state file (a snapshot written) 100 ms later
+            if len(sent) < 5000:
+                sent.update((p, ("t1", None)) for p in universe[:6000])
+            for k in range(3):
+                full = {p: (targets[(targets.index(v[0]) + 1) % 3], None) for p, v in sent.items()}
+                u = Unit("sync", "sync\n" + "".join(add_line(p, v) + "\n" for p, v in full.items())
+                         + "commit\n", [], full)
+                u.apply(sent)
+                self.units.append(u)
+            n = 0
         nlines = 0
         while len(self.units) < n and nlines < 60000:
             kind = rnd.choices(["single", "batch", "sync"], [70, 20, 10] if n <= 10 else [98, 1.5, 0.5])[0]
@@ -200,6 +212,8 @@ def main():
     ap.add_argument("--kills", type=int, default=200)
     ap.add_argument("--prefixes", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=int(time.time()))
+    ap.add_argument("--weights", type=lambda s: [float(x) for x in s.split(",")], default=[35, 35, 20, 10],
+                    help="kill moments: after a reply, at a random time, at a journal write, at a snapshot")
     a = ap.parse_args()
     bins = Bins(a.patched, a.stock)
     out = pathlib.Path(a.outdir).resolve()
@@ -223,6 +237,7 @@ def main():
         sw = pop_.switch
         state = pop_.state_file
         journal = state.with_name(state.name + ".journal")
+        watch = Inotify(sw.dir)
         have = {}           # the set as it is on disk: acknowledged, and what landed of the rest
 
         def restart(kill_during_start=False):
@@ -233,12 +248,20 @@ def main():
                 # Start without waiting, kill somewhere in start-up (restore, fold)
                 sw.daemon.conf.write_text(pop_.switch_config())
                 sw.daemon.ctl.unlink(missing_ok=True)
+                at_snapshot = rnd.random() < 0.5
+                watch.drain()
                 p = subprocess.Popen(["ip", "netns", "exec", sw.ns, bins.patched / "bird", "-f",
                                       "-c", sw.daemon.conf, "-s", sw.daemon.ctl, "-P",
                                       sw.dir / "bird.pid"], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                                      cwd=sw.dir, start_new_session=True)
-                time.sleep(rnd.uniform(0, 0.3))
+                tmp = state.with_name(state.name + ".tmp")
+                if at_snapshot:
+                    # At the snapshot written at start (the restored set, the journal folded)
+                    seen = watch.wait(tmp.name, Inotify.IN_CREATE | Inotify.IN_MODIFY, 5)
+                    stats["start_at_snapshot" if seen else "start_snapshot_missed"] += 1
+                else:
+                    time.sleep(rnd.uniform(0, 0.3))
                 p.kill()
                 p.wait()
                 return None
@@ -272,6 +295,8 @@ def main():
                 restart(kill_during_start=True)
                 stats["kills"] += 2
                 durable, probs, facts = read_files(state, journal)
+                stats["journal_tail_cut"] += facts["journal_tail"] > 0
+                stats["tmp_left"] += facts["tmp_left"]
                 if probs or durable != have:
                     failures.append(f"trial {trial} (kill during start): files {probs}, "
                                     f"set {'same' if durable == have else 'CHANGED'}")
@@ -279,15 +304,22 @@ def main():
                     have = durable
             else:
                 ctl = Controller(sock, timeout=60)
-                tr = Trial(rnd, universe, have, rnd.choice([1, 3, 10, 100, 2000]))
+                mode = rnd.choices(["reply", "time", "journal", "fold"], a.weights)[0]
+                tr = Trial(rnd, universe, have, rnd.choice([1, 3, 10, 100, 2000]), fold=mode == "fold")
+                if mode == "reply" and len(tr.units) < 2:
+                    mode = "time"
+                stats[f"mode_{mode}"] += 1
                 configure = rnd.random() < 0.3
                 stats["with_configure"] += configure
                 # The kill lands inside the mix: after the k-th reply (plus up to 2 ms),
                 # or at a random time within what such a mix took before
                 lines = tr.text.count(b"\n")
                 window = 0.001 + lines * per_line[0]
-                by_reply = len(tr.units) > 1 and rnd.random() < 0.6
+                by_reply = mode == "reply"
                 kth = rnd.randrange(len(tr.units)) if by_reply else None
+                tmp = state.with_name(state.name + ".tmp")
+                jsize = journal.stat().st_size if journal.exists() else 0
+                watch.drain()
                 delay = rnd.uniform(0, 0.002) if by_reply else rnd.uniform(0, window)
                 pid = sw.daemon.proc.pid
                 done = {}
@@ -296,7 +328,17 @@ def main():
                 def killer():
                     if by_reply:
                         go.wait(60)
-                    time.sleep(delay)
+                    if mode in ("journal", "fold"):
+                        # At a state write: inotify tells when the journal is written or a
+                        # snapshot (FILE.tmp) created; the kill follows within microseconds
+                        name, mask = ((tmp.name, Inotify.IN_CREATE | Inotify.IN_MODIFY) if mode == "fold"
+                                      else (journal.name, Inotify.IN_MODIFY))
+                        if not watch.wait(name, mask, 3 * window + 10):
+                            stats[f"mode_{mode}_missed"] += 1
+                            done["missed"] = True
+                        time.sleep(rnd.uniform(0, 0.0002))
+                    else:
+                        time.sleep(delay)
                     os.kill(pid, signal.SIGKILL)
 
                 def sender():
@@ -333,6 +375,9 @@ def main():
                     per_line[0] = 0.7 * per_line[0] + 0.3 * (time.monotonic() - ts) / lines
                 for th in ths:
                     th.join()
+                if done.get("missed"):
+                    log(f"trial {trial}: {mode} write not seen; replies {replies[:4]} of {len(tr.units)} "
+                        f"units; journal {jsize} -> {journal.stat().st_size if journal.exists() else None}")
                 sw.daemon.proc.wait()
                 ctl.close()
                 stats["kills"] += 1

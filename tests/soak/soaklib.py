@@ -207,3 +207,52 @@ def git_commit():
         return pop.sh("git", "-C", HERE, "rev-parse", "--short", "HEAD").strip()
     except Exception:  # pylint: disable=broad-except
         return "unknown"
+
+
+class Inotify:
+    """Linux inotify on one directory (ctypes, standard library only): wait
+    for a file of a given name to be created or written, without polling."""
+
+    IN_MODIFY, IN_CREATE = 0x2, 0x100
+
+    def __init__(self, directory):
+        import ctypes
+        import ctypes.util
+        self.libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        if self.libc.inotify_add_watch(self.fd, str(directory).encode(),
+                                       self.IN_MODIFY | self.IN_CREATE) < 0:
+            raise OSError(ctypes.get_errno(), "inotify_add_watch")
+
+    def drain(self):
+        try:
+            while os.read(self.fd, 65536):
+                pass
+        except BlockingIOError:
+            pass
+
+    def wait(self, name, mask, timeout):
+        """True once an event in mask names `name`, False after timeout."""
+        import select
+        import struct
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                return False
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                continue
+            off = 0
+            while off < len(data):
+                _, m, _, ln = struct.unpack_from("iIII", data, off)
+                n = data[off + 16:off + 16 + ln].rstrip(b"\0").decode()
+                off += 16 + ln
+                if m & mask and n == name:
+                    return True
+
+    def close(self):
+        os.close(self.fd)
