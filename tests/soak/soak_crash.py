@@ -204,6 +204,33 @@ def landed(have, units, durable):
     return None
 
 
+def selftest():
+    """The checks themselves: they must catch what they are there for."""
+    import tempfile
+    have = {"a": ("t1", None)}
+    us = [Unit("single", "", [("b", ("t2", None))]),
+          Unit("batch", "", [("a", None), ("c", ("t1", None))]),
+          Unit("sync", "", [], {"z": ("t1", "sync")})]
+    assert landed(have, us, {"a": ("t1", None)}) == 0
+    assert landed(have, us, {"a": ("t1", None), "b": ("t2", None)}) == 1
+    assert landed(have, us, {"b": ("t2", None), "c": ("t1", None)}) == 2
+    assert landed(have, us, {"z": ("t1", "sync")}) == 3
+    assert landed(have, us, {"a": ("t1", None), "c": ("t1", None)}) is None    # half a batch
+    assert landed(have, us, {}) is None                                        # acknowledged lost
+    d = pathlib.Path(tempfile.mkdtemp(prefix="soak-selftest-"))
+    s, j = d / "ap.state", d / "ap.state.journal"
+    s.write_text(f"{HEADER}\nadd 1.0.0.0/24 t1 created 1\n# end 1\n")
+    j.write_text("add 2.0.0.0/24 t2 created 1\n# commit\nadd 3.0.0.0/24 t2 cr")
+    got = read_files(s, j)
+    assert got[0] == {"1.0.0.0/24": ("t1", None), "2.0.0.0/24": ("t2", None)} and not got[1], got
+    assert got[2]["journal_tail"] == 20, got
+    s.write_text(f"{HEADER}\nadd 1.0.0.0/24 t1 created 1\n")
+    assert read_files(s, j)[1], "a state file without its end must be found partial"
+    for f in (s, j):
+        f.unlink()
+    d.rmdir()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("patched")
@@ -212,12 +239,14 @@ def main():
     ap.add_argument("--kills", type=int, default=200)
     ap.add_argument("--prefixes", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=int(time.time()))
-    ap.add_argument("--weights", type=lambda s: [float(x) for x in s.split(",")], default=[35, 35, 20, 10],
-                    help="kill moments: after a reply, at a random time, at a journal write, at a snapshot")
+    ap.add_argument("--weights", type=lambda s: [float(x) for x in s.split(",")], default=[30, 30, 20, 10, 10],
+                    help="kill moments: after a reply, at a random time, at a journal write, at a "
+                    "snapshot, during birdc configure")
     a = ap.parse_args()
     bins = Bins(a.patched, a.stock)
     out = pathlib.Path(a.outdir).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    selftest()
     rnd = random.Random(a.seed)
     log(f"seed {a.seed}")
     topo = Topology("soak-crash", kind="t")
@@ -303,13 +332,15 @@ def main():
                     log(failures[-1])
                     have = durable
             else:
+                logf = sw.dir / "bird.log"
+                log0 = len(logf.read_text(errors="replace").splitlines())
                 ctl = Controller(sock, timeout=60)
-                mode = rnd.choices(["reply", "time", "journal", "fold"], a.weights)[0]
+                mode = rnd.choices(["reply", "time", "journal", "fold", "configure"], a.weights)[0]
                 tr = Trial(rnd, universe, have, rnd.choice([1, 3, 10, 100, 2000]), fold=mode == "fold")
                 if mode == "reply" and len(tr.units) < 2:
                     mode = "time"
                 stats[f"mode_{mode}"] += 1
-                configure = rnd.random() < 0.3
+                configure = mode == "configure" or rnd.random() < 0.3
                 stats["with_configure"] += configure
                 # The kill lands inside the mix: after the k-th reply (plus up to 2 ms),
                 # or at a random time within what such a mix took before
@@ -321,6 +352,8 @@ def main():
                 jsize = journal.stat().st_size if journal.exists() else 0
                 watch.drain()
                 delay = rnd.uniform(0, 0.002) if by_reply else rnd.uniform(0, window)
+                if mode == "configure":
+                    delay = rnd.uniform(0.003, 0.03)     # birdc starts, BIRD parses and commits
                 pid = sw.daemon.proc.pid
                 done = {}
                 go = threading.Event()
@@ -351,7 +384,8 @@ def main():
                 def reconf():
                     limit[0] += 1 if limit[0] % 2 == 0 else -1
                     sw.daemon.conf.write_text(pop_.switch_config(opts()))
-                    time.sleep(rnd.uniform(0, window))
+                    if mode != "configure":
+                        time.sleep(rnd.uniform(0, window))
                     r = subprocess.run([bins.patched / "birdc", "-s", sw.daemon.ctl, "configure"],
                                        capture_output=True, text=True, timeout=30)
                     done["configure"] = "Reconfigured" in r.stdout
@@ -394,6 +428,13 @@ def main():
                 stats["units_inflight"] += len(inflight)
                 stats["units_all_acked_trials"] += not inflight
                 stats["configure_done"] += bool(done.get("configure"))
+                if configure:
+                    # What BIRD got of it: "Reconfiguring" starts the commit, "Reconfigured" ends it
+                    tl = logf.read_text(errors="replace").splitlines()[log0:]
+                    began = any(l.endswith("Reconfiguring") for l in tl)
+                    ended = any(l.endswith("Reconfigured") for l in tl)
+                    stats["configure_killed_before_commit" if not began else
+                          "configure_killed_in_commit" if not ended else "configure_committed"] += 1
                 durable, probs, facts = read_files(state, journal)
                 stats["journal_tail_cut"] += facts["journal_tail"] > 0
                 stats["tmp_left"] += facts["tmp_left"]

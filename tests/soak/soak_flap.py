@@ -197,6 +197,10 @@ def main():
         fl0 = time.monotonic()
         while flaps < a.flaps and time.monotonic() < deadline:
             flaps += 1
+            if flaps % 1000 == 0:
+                rate = flaps / (time.monotonic() - fl0)
+                log(f"{flaps} flaps ({rate:.1f}/s); {dict(st)}; host windows max "
+                    f"{max(host_windows) if host_windows else 0:.1f} ms")
             if flaps % a.session_every == 0:
                 fcli.cmd("disable t2")
                 wait_until(lambda: t2count() == 0, 30, interval=0.005, what="t2 down on the switch")
@@ -211,10 +215,6 @@ def main():
             tcli.cmd("enable internet4")
             wait_until(lambda: t2count() == 2 * n, 30, interval=0.002, what="t2's paths back")
             st["path_flaps_short" if short else "path_flaps"] += 1
-            if flaps % 500 == 0:
-                rate = flaps / (time.monotonic() - fl0)
-                log(f"{flaps} flaps ({rate:.1f}/s); {dict(st)}; host windows max "
-                    f"{max(host_windows) if host_windows else 0:.1f} ms")
         flap_s = time.monotonic() - fl0
         stop.set()
         th.join(30)
