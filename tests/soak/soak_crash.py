@@ -254,6 +254,7 @@ def main():
     stats = collections.Counter()
     t0 = time.monotonic()
     start_wall = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    commit = git_commit()           # what ran: the tree may move on meanwhile
     try:
         pfx = prefixes4(a.prefixes)
         universe = pfx + prefixes4(a.prefixes // 6, base="48.0.0.0")   # announced by nobody
@@ -478,7 +479,7 @@ def main():
         bugs = topo.bug_lines()
         if bugs:
             failures.append(f"<BUG> lines: {bugs}")
-        res = {"soak": "crash", "commit": git_commit(), "started": start_wall, "seed": a.seed,
+        res = {"soak": "crash", "commit": commit, "started": start_wall, "seed": a.seed,
                "minutes": round((time.monotonic() - t0) / 60, 1), "trials": trial,
                "prefixes": a.prefixes, "final_overrides": len(have), **dict(stats),
                "failures": failures}

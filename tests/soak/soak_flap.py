@@ -133,6 +133,7 @@ def main():
     host_windows = []
     t0 = time.monotonic()
     start_wall = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    commit = git_commit()           # what ran: the tree may move on meanwhile
     try:
         n = a.overrides
         pfx = prefixes4(2 * n)
@@ -194,6 +195,7 @@ def main():
         t2count = lambda: count(fcli, "show route table master4 protocol t2 count")  # noqa: E731
         deadline = t0 + a.minutes * 60
         flaps = 0
+        durations = collections.defaultdict(list)
         fl0 = time.monotonic()
         while flaps < a.flaps and time.monotonic() < deadline:
             flaps += 1
@@ -201,12 +203,14 @@ def main():
                 rate = flaps / (time.monotonic() - fl0)
                 log(f"{flaps} flaps ({rate:.1f}/s); {dict(st)}; host windows max "
                     f"{max(host_windows) if host_windows else 0:.1f} ms")
+            ft = time.monotonic()
             if flaps % a.session_every == 0:
                 fcli.cmd("disable t2")
                 wait_until(lambda: t2count() == 0, 30, interval=0.005, what="t2 down on the switch")
                 fcli.cmd("enable t2")
                 wait_until(lambda: t2count() == 2 * n, 60, interval=0.01, what="t2 back on the switch")
                 st["session_flaps"] += 1
+                durations["session"].append(time.monotonic() - ft)
                 continue
             short = flaps % 5 == 0
             tcli.cmd("disable internet4")
@@ -215,6 +219,7 @@ def main():
             tcli.cmd("enable internet4")
             wait_until(lambda: t2count() == 2 * n, 30, interval=0.002, what="t2's paths back")
             st["path_flaps_short" if short else "path_flaps"] += 1
+            durations["short" if short else "path"].append(time.monotonic() - ft)
         flap_s = time.monotonic() - fl0
         stop.set()
         th.join(30)
@@ -232,13 +237,15 @@ def main():
         if bugs:
             failures.append(f"<BUG> lines: {bugs}")
         hw = sorted(host_windows)
-        res = {"soak": "flap", "commit": git_commit(), "started": start_wall,
+        res = {"soak": "flap", "commit": commit, "started": start_wall,
                "minutes": round((time.monotonic() - t0) / 60, 1), "flaps": flaps,
                "flaps_per_s": round(flaps / flap_s, 2), "flap_seconds": round(flap_s, 1),
                "overrides_t2": n, "overrides_t3": n, "final_status": got, **dict(st),
                "host_window_ms_max": round(hw[-1], 1) if hw else 0,
                "host_window_ms_p50": round(hw[len(hw) // 2], 1) if hw else 0,
-               "host_windows": len(hw), "failures": failures[:50], "failure_count": len(failures)}
+               "host_windows": len(hw),
+               "flap_ms_mean": {k: round(sum(v) * 1000 / len(v), 1) for k, v in durations.items()},
+               "flap_ms_max": {k: round(max(v) * 1000, 1) for k, v in durations.items()}, "failures": failures[:50], "failure_count": len(failures)}
         write_json(out / "flap.json", res)
         log(f"flap soak: {flaps} flaps in {flap_s:.0f} s; {dict(st)}")
     finally:

@@ -80,6 +80,8 @@ def main():
         samples = []
         t0 = time.monotonic()
         start_wall = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        commit = git_commit()       # what ran: the tree may move on meanwhile
+    commit = git_commit()           # what ran: the tree may move on meanwhile
         deadline = t0 + a.minutes * 60
         next_flap = t0 + a.flap
         flap_state, flaps, flap_t = None, 0, 0
@@ -148,7 +150,7 @@ def main():
         if after and growth > a.allow:
             failures.append(f"RSS after warm-up up to {mx} KiB, {growth:.1f}% over the "
                             f"warm-up high water {hw} KiB (allowed {a.allow}%)")
-        res = {"soak": "memory", "commit": git_commit(), "started": start_wall,
+        res = {"soak": "memory", "commit": commit, "started": start_wall,
                "minutes": round((time.monotonic() - t0) / 60, 1), "overrides": n,
                "rounds": r, "flaps": flaps, "period_s": a.period,
                "rss_first_kb": samples[0][1] if samples else None,
