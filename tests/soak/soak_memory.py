@@ -81,7 +81,6 @@ def main():
         t0 = time.monotonic()
         start_wall = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         commit = git_commit()       # what ran: the tree may move on meanwhile
-    commit = git_commit()           # what ran: the tree may move on meanwhile
         deadline = t0 + a.minutes * 60
         next_flap = t0 + a.flap
         flap_state, flaps, flap_t = None, 0, 0
