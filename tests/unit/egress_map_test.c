@@ -112,6 +112,8 @@ static const struct map_error map_errors[] = {
   { "  egress nosuch { label 1001; pp label 2001; };\n", "Egress nosuch: no BGP protocol of that name" },
   { "  egress st { label 1001; pp label 2001; };\n", "Egress st: st is a Static protocol, not BGP" },
   { "", "nothing to do, give an egress or a channel" },
+  /* 17 hex digits: BIRD's lexer read an unset end pointer (patch 0009) */
+  { "  egress t1 { label 0x11111111111111111; pp label 2001; };\n", "Number out of range" },
 };
 
 /* Each row of map_errors is refused with its message */
