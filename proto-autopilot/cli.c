@@ -168,9 +168,9 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
   {
     lineno++;
 
-    if (got == AP_LINE_LONG)
+    if ((got == AP_LINE_LONG) || (got == AP_LINE_NUL))
     {
-      cli_msg(REPLY_REFUSED, "%s line %u: line too long; nothing changed", file, lineno);
+      cli_msg(REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lineno, autopilot_line_problem(got));
       goto done;
     }
 
