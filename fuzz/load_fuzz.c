@@ -36,6 +36,12 @@ static const char *before[] = {		/* The set the load replaces */
   "add 2001:db8:99::/48 t2",
 };
 
+static void
+cleanup(void)
+{
+  unlink(file);
+}
+
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -139,7 +145,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (!P)
   {
     fz_init();
-    bsnprintf(file, sizeof(file), "/tmp/ap-fuzz-load.%d", (int) getpid());
+    bsnprintf(file, sizeof(file), "%s/ap-fuzz-load.%d", (access("/dev/shm", W_OK) == 0) ? "/dev/shm" : "/tmp", (int) getpid());
+    atexit(cleanup);
     fz_configure(
       "router id 192.0.2.1;\n"
       "protocol device {}\n"

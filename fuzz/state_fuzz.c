@@ -93,6 +93,15 @@ snapshot(struct autopilot_proto *p, uint *count)
   return set;
 }
 
+static void
+cleanup(void)
+{
+  const char *files[] = { state, journal, corrupt[0], corrupt[1] };
+  for (uint i = 0; i < ARRAY_SIZE(files); i++)
+    unlink(files[i]);
+  rmdir(dir);
+}
+
 static struct autopilot_proto *
 start(void)
 {
@@ -117,8 +126,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (!dir[0])
   {
     fz_init();
-    bsnprintf(dir, sizeof(dir), "/tmp/ap-fuzz-state.%d", (int) getpid());
-    mkdir(dir, 0700);
+    /* Memory, not disk: every start and stop writes and fsyncs the file */
+    bsnprintf(dir, sizeof(dir), "%s/ap-fuzz-state.%d", exists("/dev/shm") ? "/dev/shm" : "/tmp", (int) getpid());
+    FZ_CHECK(mkdir(dir, 0700) == 0, "cannot make %s: %m", dir);
+    atexit(cleanup);
     bsnprintf(state, sizeof(state), "%s/state", dir);
     bsnprintf(journal, sizeof(journal), "%s.journal", state);
     bsnprintf(corrupt[0], sizeof(corrupt[0]), "%s.corrupt", state);
