@@ -13,6 +13,14 @@ against stock BIRD 2.17.5, and override front ends against GoBGP and ExaBGP.
                egress failure under 50,000 overrides
   reference    gobgpd and exabgp injecting the same routes (high LOCAL_PREF)
                into a stock switch, through their APIs
+  protection   egress protection on BIRD's side: from the read of an
+               egress's session close to the netlink requests replacing its
+               labels' LFIB routes, with 2 and 4 egresses (full table, 50,000
+               overrides) and 1% of the table (BENCH_PROTECTION=2,4,2-small)
+  observe      the controller socket's read requests on the patched switch
+               with the largest egress count's table: a full `dump` (time,
+               switch CPU and memory), and how long other requests wait
+               meanwhile (pings on a second connection)
 
 Sizes come from flags or BENCH_* variables (flags win); --quick is a small
 run for development. Needs root (network namespaces). Prints a markdown
@@ -27,6 +35,7 @@ import pathlib
 import platform
 import random
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -56,7 +65,7 @@ SIZES = [  # (flag, env, default, quick, help)
     ("failure", "BENCH_FAILURE", 50000, 1000, "overrides on the failing egress"),
     ("seed", "BENCH_SEED", 1, 1, "seed of the generated table"),
 ]
-SECTIONS = ("reflection", "overrides", "reference")
+SECTIONS = ("reflection", "overrides", "reference", "protection", "observe")
 
 
 def parse_args():
@@ -67,6 +76,10 @@ def parse_args():
     ap.add_argument("--sections", default=os.environ.get("BENCH_SECTIONS", ",".join(SECTIONS)),
                     help=f"comma-separated subset of {','.join(SECTIONS)}")
     ap.add_argument("--readme", help="README.md to update between <!-- bench:start/end -->")
+    ap.add_argument("--tracer", choices=("perf", "strace"), default=os.environ.get("BENCH_TRACER", "perf"),
+                    help="protection: what watches the switch's system calls (default %(default)s)")
+    ap.add_argument("--merge", default=os.environ.get("BENCH_MERGE"),
+                    help="results JSON of an earlier run: keep its other sections, replace those run now")
     ap.add_argument("--out", default=os.environ.get("BENCH_OUT", "bench-results.json"),
                     help="results as JSON (default %(default)s)")
     ap.add_argument("--cache", default=os.environ.get("BENCH_CACHE", "bench-cache"),
@@ -536,6 +549,8 @@ def overrides(args, bins, table):
         # 2. throughput, and 5. memory with all of them active
         first_load = steps.run("birdc load", throughput_load, bp, nets, egress, 600)
         out["memory"] = steps.run("memory", memory, bp, mem0, rss0)
+        # 7. the metrics file at its interval, with the table and those overrides
+        out["metrics"] = steps.run("metrics file", metrics_file, bp, extra)
         # 6. restart with the persisted set (the state file is written on change)
         out["restart"] = steps.run("restart", restart, bp, bins, table, n, extra)
         steps.run("flush", flush, bp)
@@ -590,6 +605,61 @@ def memory(bp, mem0, rss0):
     mem1, rss1 = birdsock.memory_total(sw.sock), sw.status("VmRSS")
     r = {"n": active, "bird_bytes": (mem1 - mem0) / active, "rss_bytes": (rss1 - rss0) / active}
     log(f"memory: {r['bird_bytes']:.0f} B per override (BIRD), {r['rss_bytes']:.0f} B (RSS)")
+    return r
+
+
+def metrics_file(bp, extra, writes=20):
+    """The metrics file (render, write, fsync, rename) every second, switched
+    on by configure for this step only: each write's own duration (the
+    previous write's, in the file), against same-run references on the same
+    loop: a `ping` and a `metrics` request (the render without the file) on
+    the controller socket."""
+    sw = bp.switch.daemon
+    prom = bp.switch.dir / "bird-autopilot.prom"
+    on = extra + f'\n\tmetrics filename "{prom}" interval 1 s;'
+    sw.conf.write_text(bp.switch_conf(True, ap_extra=on, manager_table="mgr4"))
+    if "Reconfigured" not in sw.cmd("configure"):
+        raise RuntimeError("configure with the metrics file refused")
+    durations, seen = [], None
+    deadline = time.monotonic() + writes * 3 + 30
+    while len(durations) < writes and time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            text = prom.read_text()
+        except FileNotFoundError:
+            continue
+        m = re.search(r"^bird_autopilot_metrics_file_writes_total\{[^}]*\} (\d+)$", text, re.M)
+        d = re.search(r"^bird_autopilot_metrics_file_last_write_duration_seconds\{[^}]*\} (\S+)$", text, re.M)
+        if m and d and int(m.group(1)) != seen:
+            if seen is not None:        # the first file has no previous write
+                durations.append(float(d.group(1)) * 1000)
+            seen = int(m.group(1))
+    if len(durations) < writes:
+        raise TimeoutError(f"metrics file: {len(durations)} writes seen of {writes}")
+    size = len(prom.read_bytes())
+    path = controller_path(bp)
+
+    def round_trip(request, n=20):
+        times = []
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(path))
+            f = s.makefile("rb")
+            for _ in range(n):
+                t0 = time.perf_counter()
+                s.sendall(request + b"\n")
+                while not f.readline().startswith(b"ok"):
+                    pass
+                times.append((time.perf_counter() - t0) * 1000)
+        return median(times)
+
+    r = {"writes": len(durations), "write_ms": median(durations), "write_max_ms": max(durations),
+         "bytes": size, "ping_ms": round_trip(b"ping"), "request_ms": round_trip(b"metrics")}
+    sw.conf.write_text(bp.switch_conf(True, ap_extra=extra, manager_table="mgr4"))
+    if "Reconfigured" not in sw.cmd("configure"):
+        raise RuntimeError("configure without the metrics file refused")
+    log(f"metrics file: {r['write_ms']:.3f} ms a write (max {r['write_max_ms']:.3f} ms of {len(durations)}), "
+        f"{size} bytes; metrics request {r['request_ms']:.3f} ms, ping {r['ping_ms']:.3f} ms")
     return r
 
 
@@ -669,6 +739,152 @@ def repoint_times(logfile, session, since):
     return learned, repointed
 
 
+# --- 7. Egress protection: the repoint, BIRD's side ---------------------------------
+
+# The LFIB exported to the kernel, as on a real switch. This kernel has no
+# MPLS: each replace is refused, but BIRD hands it over (a netlink request)
+# all the same, and that is the moment measured here; the kernel's side is
+# measured in tests/kernel, under qemu.
+KERNEL_LFIB = "protocol kernel klfib { mpls { table mt; export all; }; }"
+# (name, transits, table: full or small) of the variants
+# (BENCH_PROTECTION=4,2-small: only those)
+PROTECTION = (("2", 2, "full"), ("4", 4, "full"), ("2-small", 2, "small"))
+# How the switch's system calls are watched: perf trace (tracepoints, BIRD
+# runs on undisturbed) or strace (ptrace: BIRD stops at every call)
+TRACERS = {
+    "perf": lambda pid, out: ["perf", "trace", "-e", "read,sendto", "-o", out, "-p", pid],
+    "strace": lambda pid, out: ["strace", "-f", "-ttt", "-qq", "-e", "trace=read,sendto",
+                                "-e", "signal=none", "-o", out, "-p", pid],
+}
+
+
+def trace_events(path):
+    """[(ms, "close" | "send")] from the tracer's output: a read() that
+    returns 0 or a connection error is a BGP session's close (the only
+    other reads are the control socket's, which stays open); a sendto() is
+    a netlink request of the kernel protocol, here only the LFIB's (BGP
+    writes with write(), nothing else of the switch sends)."""
+    events = []
+    for line in pathlib.Path(path).read_text(errors="replace").splitlines():
+        # perf: "  172.964 ( 0.019 ms): [bird/7420 ]read(fd: 3, ...) = 0"
+        # strace: "7420  1796168646.605348 read(12, "", 4096) = 0"
+        m = (re.match(r"^\s*(\d+\.\d+) \(\s*[\d.]+ ms\): (?:\S+ )?(read|sendto)\(.*\) += (.*)$", line) or
+             re.match(r"^\d+\s+(\d+\.\d+) (read|sendto)\(.*\) += (.*)$", line))
+        if not m:
+            continue
+        ms = float(m.group(1)) * (1 if "ms):" in line else 1000)
+        if m.group(2) == "read" and re.match(r"(0|-1 (ECONNRESET|EPIPE|ETIMEDOUT))\b", m.group(3)):
+            events.append((ms, "close"))
+        elif m.group(2) == "sendto":
+            events.append((ms, "send"))
+    return events
+
+
+def repoint(bp, lost, backup, tracer, timeout=30):
+    """Kill the feeder of transit `lost` with the switch's system calls
+    traced; until the LFIB route of its IPv4 label goes via `backup`.
+    Returns, per closed session, the time from the read of its close to
+    the netlink request for its egress's second label (both replaced)."""
+    sw = bp.switch.daemon
+    trace = bp.switch.dir / "repoint.trace"
+    st = subprocess.Popen(TRACERS[tracer](str(sw.proc.pid), str(trace)),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.5)                 # attached
+        label = bp.egress_labels(lost, 4)[0]
+        via = str(backup.addr4(bp.switch))
+        t0 = time.time()
+        bp.feeders[lost.name].kill()    # SIGKILL: the kernel closes its sessions, as in a crash
+        pop.wait_until(lambda: re.search(rf"^{label}\s.*\n\s+via {re.escape(via)} ",
+                                         sw.cmd("show route table mt all"), re.M), timeout, 0.01,
+                       what=f"label {label} via {via}")
+        t_seen = time.time()
+        time.sleep(0.2)
+    finally:
+        st.send_signal(signal.SIGINT)
+        st.wait()
+    events = trace_events(trace)
+    per_session = []
+    for i, (t, kind) in enumerate(events):
+        if kind != "close":
+            continue
+        sends = []
+        for t2, k2 in events[i + 1:]:
+            if k2 == "close":
+                break
+            sends.append(t2)
+        if len(sends) >= 2:     # the egress's label and pp label
+            per_session.append(sends[1] - t)
+    if len(per_session) != 2:
+        raise RuntimeError(f"repoint: {len(per_session)} session closes followed by two LFIB "
+                           f"requests in {trace}, want 2 (IPv4 and IPv6): {events[:12]}")
+    return {"repoint_ms": max(per_session), "sessions_ms": per_session, "tracer": tracer,
+            "seen_ms": (t_seen - t0) * 1000}
+
+
+def protection(args, bins, table):
+    """The repoint with 2 and 4 egresses (full table each) and with a
+    small table: the same time whatever the number of prefixes or egresses."""
+    small = tables.Table(max(args.v4 // 100, 1000), max(args.v6 // 100, 200), args.seed)
+    out = {}
+    tracer = args.tracer
+    if tracer == "perf" and not (shutil.which("perf") and subprocess.run(
+            ["perf", "trace", "-e", "read", "--", "true"], capture_output=True, check=False).returncode == 0):
+        log("protection: perf trace does not work here (tracefs?), strace instead: an upper bound")
+        tracer = "strace"
+    only = os.environ.get("BENCH_PROTECTION")
+    for name, n, which in PROTECTION:
+        if only and name not in only.split(","):
+            continue
+        tab = table if which == "full" else small
+        nf = args.failure if which == "full" else max(args.failure * tab.n4 // table.n4, 1)
+        nf = min(nf, tab.n4)
+        bp = benchpop.BenchPop(f"bench-protect{name}", tab, args.cache, transits=n, hosts=())
+        try:
+            bp.start_switch(bins.patched, True, extra=KERNEL_LFIB)
+            bp.start_feeders()
+            bp.wait_established()
+            for f in bp.feeders.values():
+                f.start_sending()
+            want = n * (tab.n4 + tab.n6)
+            pop.wait_until(lambda: bp.switch_paths() >= want, 900, 0.1, what=f"switch has {want} paths")
+            lost, backup = bp.transits[-1], bp.transits[0]    # its backups: the others, in order
+            sw = bp.switch.daemon
+            nets = random.Random(args.seed).sample(tab.v4, nf)
+            f = load_file(bp.switch.dir / "protect.set", nets, f"{lost.name}_v4")
+            sw.cmd(f'autopilot load ap "{f}"')
+            pop.wait_until(lambda: birdsock.overrides(sw.sock)[1] == nf, 300, 0.05,
+                           what=f"{nf} overrides active")
+            runs = []
+            for i in range(args.runs):
+                if i:       # the lost transit back, with its table; its overrides active again
+                    bp.start_feeders([lost])
+                    bp.wait_established()
+                    bp.feeders[lost.name].start_sending()
+                    pop.wait_until(lambda: bp.switch_paths() >= want, 900, 0.1, what=f"switch has {want} paths")
+                    pop.wait_until(lambda: birdsock.overrides(sw.sock)[1] == nf, 300, 0.05,
+                                   what=f"{nf} overrides active again")
+                time.sleep(1)
+                r = repoint(bp, lost, backup, tracer)
+                log(f"protection, {n} egresses, {want:,} paths, {nf:,} overrides, run {i + 1}: repoint "
+                    f"{r['repoint_ms']:.3f} ms after BIRD read the close (sessions: "
+                    + ", ".join(f"{x:.3f}" for x in r["sessions_ms"]) + " ms)")
+                runs.append(r)
+            med = sorted(runs, key=lambda r: r["repoint_ms"])[len(runs) // 2]
+            out[name] = dict(med, runs=[r["repoint_ms"] for r in runs], egresses=n, paths=want,
+                             overrides=nf, table=which)
+        except Exception as e:  # pylint: disable=broad-except
+            log(f"protection {name} FAILED: {e!r}")
+            bp.topo.dump_logs(5)
+            out[name] = {"error": f"{type(e).__name__}: {e}"[:300], "egresses": n, "table": which}
+        finally:
+            trace = bp.switch.dir / "repoint.trace"
+            if trace.exists():          # the last run's, kept next to the results
+                shutil.copy(trace, pathlib.Path(args.out).with_name(f"repoint-{name}.trace"))
+            bp.teardown()
+    return out
+
+
 def reference(args, bins, table):
     """gobgpd and exabgp, through their APIs, into a stock switch."""
     n = args.overrides
@@ -696,6 +912,132 @@ def reference(args, bins, table):
 class Bins:
     def __init__(self, patched, stock):
         self.patched, self.stock = patched, stock
+
+
+# --- Observation: read requests on the controller socket -----------------------------
+
+def dump_once(path, timeout=600):
+    """A full `dump` on its own connection, read as fast as we can (the
+    lines are counted, not parsed): (seconds, bytes, the last line's JSON)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(path))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        t0 = time.monotonic()
+        s.sendall(b"@d dump\n")
+        buf, size = bytearray(), 0
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                raise RuntimeError("switch closed the connection during the dump")
+            size += len(chunk)
+            buf += chunk
+            end = buf.rfind(b"\n@d ")
+            if end >= 0 and buf.endswith(b"\n"):
+                t1 = time.monotonic()
+                last = bytes(buf[end + 1:]).decode()
+                break
+            if len(buf) > 1 << 16:
+                del buf[:-4096]
+    if not last.startswith("@d ok "):
+        raise RuntimeError(f"dump failed: {last.strip()}")
+    return t1 - t0, size, json.loads(last[len("@d ok "):])
+
+
+def pings_during(path, busy, interval=0.01):
+    """Round trips of `ping` on another connection while busy() runs (in
+    this thread, with the pings in another): (busy's result, [ms])."""
+    rtts, stop = [], threading.Event()
+
+    def pinger():
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(60)
+            s.connect(str(path))
+            f = s.makefile("rb")
+            while not stop.is_set():
+                t = time.monotonic()
+                s.sendall(b"ping\n")
+                f.readline()
+                rtts.append((time.monotonic() - t) * 1000)
+                time.sleep(interval)
+            f.close()
+
+    th = threading.Thread(target=pinger, daemon=True)
+    th.start()
+    try:
+        res = busy()
+    finally:
+        stop.set()
+        th.join(60)
+    return res, rtts
+
+
+def reannounce(bp, table, path, with_dump):
+    t = bp.transits[-1]
+    full = len(bp.transits) * (table.n4 + table.n6)
+    bp.feeders[t.name].kill()
+    pop.wait_until(lambda: all(n <= full - table.n4 - table.n6 for n in bp.host_paths()), 120, 0.05,
+                   what="hosts lost the egress's paths")
+    bp.start_feeders([t])
+    bp.wait_established()
+    time.sleep(1)
+    dumped = []
+    th = threading.Thread(target=lambda: dumped.append(dump_once(path)), daemon=True)
+    t0 = time.time()
+    bp.feeders[t.name].start_sending()
+    if with_dump:
+        th.start()
+    pop.wait_until(lambda: all(n >= full for n in bp.host_paths()), 300, 0.02, what="hosts have every path again")
+    r = {"converged_s": time.time() - t0}
+    if with_dump:
+        th.join(300)
+        r["dump_s"] = dumped[0][0] if dumped else None
+    log(f"re-announce of {t.name} ({table.n4 + table.n6} paths) {'during a dump' if with_dump else 'alone'}: "
+        f"hosts converged in {r['converged_s']:.2f}s" + (f", dump {r['dump_s']:.2f}s" if with_dump else ""))
+    return r
+
+
+def observe(args, bins, table):
+    e = max(args.egresses)
+    bp = benchpop.BenchPop(f"bench-observe{e}", table, args.cache, transits=e)
+    out = {"egresses": e}
+    try:
+        path = controller_path(bp)
+        bp.start_switch(bins.patched, True, ap_extra=f'\tcontroller socket "{path}";')
+        bp.start_hosts(bins.patched)
+        bp.start_feeders()
+        bp.wait_established()
+        t = time.time()
+        converge(bp, table)
+        log(f"observe POP converged in {time.time() - t:.1f}s")
+        sw = bp.switch.daemon
+        time.sleep(1)
+        idle = pings_during(path, lambda: time.sleep(2))[1]
+        runs = []
+        for i in range(args.runs):
+            rss0, cpu0 = sw.status("VmRSS"), sw.cpu_s()
+            with profiled(f"observe-dump-{i}", sw):
+                (secs, size, last), rtts = pings_during(path, lambda: dump_once(path))
+            run = {"seconds": secs, "bytes": size, "paths": last["paths"], "prefixes": last["prefixes"],
+                   "switch_cpu_s": sw.cpu_s() - cpu0, "rss_growth": sw.status("VmRSS") - rss0,
+                   "ping_ms": sorted(rtts)}
+            log(f"dump {i + 1}/{args.runs}: {last['paths']} paths of {last['prefixes']} prefixes, "
+                f"{size / 2**20:.0f} MiB in {secs:.2f}s (switch CPU {run['switch_cpu_s']:.2f}s), "
+                f"pings meanwhile p50 {statistics.median(rtts):.2f} ms max {max(rtts):.2f} ms")
+            runs.append(run)
+        out["dump"] = {"runs": runs, "median_s": median([r["seconds"] for r in runs]),
+                       "idle_ping_ms": sorted(idle)}
+        # The hosts' convergence while a dump runs, against none: the last
+        # egress's feeder is killed (its paths go) and comes back; t0 is its
+        # start signal, with a dump started on the same signal or not
+        conv = {"alone": [], "dump": []}
+        for mode in (["alone", "dump"] * args.runs):
+            conv[mode].append(reannounce(bp, table, path, mode == "dump"))
+        out["reannounce"] = {k: median([r["converged_s"] for r in v]) for k, v in conv.items()}
+        out["reannounce_runs"] = conv
+    finally:
+        bp.teardown()
+    return out
 
 
 def machine():
@@ -734,13 +1076,23 @@ def main():
     table = tables.Table(args.v4, args.v6, args.seed)
     results = {"machine": machine(), "sizes": {f: getattr(args, f) for f, *_ in SIZES},
                "table": table.stats()}
+    if args.merge:
+        results = json.loads(pathlib.Path(args.merge).read_text())
+        log(f"merging into {args.merge} (measured {results['machine']['date']}): {','.join(args.sections)} anew")
+    results.setdefault("section_machine", {})
     for section in args.sections:
         t = time.monotonic()
         log(f"--- {section}")
-        results[section] = globals()[section](args, bins, table)
+        new = globals()[section](args, bins, table)
+        if args.merge and section == "protection" and results.get(section):
+            results[section].update(new)        # BENCH_PROTECTION: the variants run now, the rest kept
+        else:
+            results[section] = new
+        results["section_machine"][section] = machine()
         log(f"--- {section} done in {time.monotonic() - t:.0f}s")
         pathlib.Path(args.out).write_text(json.dumps(results, indent=1))
-    results["elapsed_s"] = time.monotonic() - t_start
+    if not args.merge:
+        results["elapsed_s"] = time.monotonic() - t_start
     pathlib.Path(args.out).write_text(json.dumps(results, indent=1))
     md = report.render(results)
     print(md)

@@ -107,7 +107,7 @@ class BenchPop:
     def sessions(t):
         return [f"{t.name}_v4", f"{t.name}_v6"]
 
-    def switch_conf(self, patched, ap_extra="", manager_table=None, watch=True, filter_tags=False):
+    def switch_conf(self, patched, ap_extra="", manager_table=None, watch=True, filter_tags=False, extra=""):
         """The switch, patched (autopilot egress map: tagging, LFIB, watched
         tables) or stock (the same without the autopilot protocol).
         watch: the autopilot protocol's ipv4 and ipv6 channels, which
@@ -115,7 +115,8 @@ class BenchPop:
         filter_tags: (stock) the same tags set by import filters, per path:
         what the patch saves, with the same bytes on the wire.
         manager_table: where routing managers' routes go (mgr4 on the
-        patched switch, master4 on the stock one), None for no managers."""
+        patched switch, master4 on the stock one), None for no managers.
+        extra: more top-level lines (a kernel protocol for the LFIB)."""
         sw = self.switch
         out = [f"router id {sw.router_id};",
                f'log "{sw.dir}/bird.log" all;',
@@ -167,6 +168,8 @@ class BenchPop:
                 ap.append(ap_extra)
             ap.append("}")
             out += ap
+        if extra:
+            out.append(extra)
         return "\n".join(out) + "\n"
 
     def host_conf(self, h, count_overrides=False):

@@ -18,6 +18,7 @@ TIME_RATIO, RSS_RATIO = 1.03, 1.05          # brief: within 3% time, 5% memory o
 MIN_RATE, GOBGP_FACTOR = 100000, 5          # overrides/s, and times GoBGP's
 P99_MS, FAILURE_MS = 2, 100       # p99: a single durable request to the host table (the brief)
 LFIB_MS = 10                      # egress protection: repoint after BIRD learns of the loss
+DUMP_S = 10                       # issue 15: a full dump of the 4-egress table on these 2 cores
 
 
 def _n(x, digits=0):
@@ -142,9 +143,53 @@ def latency_rows(t, res):
               f"p99 ≤ {P99_MS} ms", r["p99_ms"] <= P99_MS)
 
 
+def _pct(xs, q):
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
+
+
+def observe_rows(t, egresses, ob):
+    runs = ob["runs"]
+    mid = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+    secs = [r["seconds"] for r in runs]
+    t.add(f"Full `dump` on the controller socket, {egresses} egresses ({mid['paths']:,} paths, "
+          f"{mid['prefixes']:,} prefixes, {mid['bytes'] / 2**30:.2f} GiB of JSON lines)",
+          f"{mid['seconds']:.2f} s" + (f" (median of {len(runs)}: {min(secs):.2f}–{max(secs):.2f})" if len(runs) > 1 else ""),
+          f"{mid['paths'] / mid['seconds']:,.0f} paths/s; switch CPU {mid['switch_cpu_s']:.2f} s, "
+          f"RSS growth {_mb(mid['rss_growth'])}", None, f"≤ {DUMP_S} s", mid["seconds"] <= DUMP_S)
+    pings = sorted(p for r in runs for p in r["ping_ms"])
+    idle = ob.get("idle_ping_ms") or []
+    t.add("`ping` on another connection during a dump (BIRD's event loop between dump slices)",
+          f"p50 {_pct(pings, 0.5):.2f} ms, p99 {_pct(pings, 0.99):.2f} ms, max {max(pings):.2f} ms",
+          f"without dump p50 {_pct(idle, 0.5):.2f} ms, p99 {_pct(idle, 0.99):.2f} ms" if idle else "", None)
+def protection_rows(t, res):
+    """The repoint, BIRD's side, per variant; the first variant (2 egresses,
+    full table) is the reference of the others."""
+    base = res.get("2", {}).get("repoint_ms")
+    for name, r in res.items():
+        what = "Egress protection: session close read → both LFIB routes of the lost egress to the kernel"
+        if "error" in r:
+            t.add(f"{what}, {r['egresses']} egresses ({r['table']} table)", "failed", r["error"], None,
+                  f"≤ {LFIB_MS} ms", False)
+            continue
+        what += (f", {r['egresses']} egresses, {r['paths']:,} paths"
+                 + (" (1% of the table)" if r["table"] == "small" else "") + f", {r['overrides']:,} overrides")
+        ref, ratio = "", None
+        if name != "2" and base:
+            ref = f"2 egresses, full table: {base:.3f} ms"
+            ratio = _ratio(r["repoint_ms"], base)
+        elif r.get("seen_ms") is not None:
+            ref = f"kill → repointed in `show route`: {r['seen_ms']:.0f} ms"
+        value = f"{r['repoint_ms']:.3f} ms" + (" (strace)" if r.get("tracer") == "strace" else "")
+        if len(r.get("runs", [])) > 1:
+            value += f" (median of {len(r['runs'])}: {min(r['runs']):.3f}–{max(r['runs']):.3f})"
+        t.add(what, value, ref, ratio, f"≤ {LFIB_MS} ms", r["repoint_ms"] <= LFIB_MS)
+
+
 def render(results):
     m, sz = results["machine"], results["sizes"]
     t = Table()
+    if results.get("protection"):
+        protection_rows(t, results["protection"])
     if "reflection" in results:
         reflection_rows(t, results["reflection"], sz)
     ov = results.get("overrides") or {}
@@ -152,7 +197,7 @@ def render(results):
     if ov or ref:
         throughput_rows(t, {**ov.get("throughput", {}), **ref})
     for key, what in (("memory", "Memory per active override"), ("failure", "Egress failure"),
-                      ("restart", "Restart with persisted overrides")):
+                      ("restart", "Restart with persisted overrides"), ("metrics", "Metrics file")):
         if "error" in (ov.get(key) or {}):
             t.add(what, "failed", ov[key]["error"], None, f"≤ {FAILURE_MS} ms" if key == "failure" else "–",
                   False if key == "failure" else None)
@@ -161,6 +206,13 @@ def render(results):
         r = ov["memory"]
         t.add(f"Memory per active override (switch, {r['n']:,} overrides)",
               f"{_n(r['bird_bytes'])} B", f"RSS growth {_n(r['rss_bytes'])} B")
+    if ov.get("metrics"):
+        r = ov["metrics"]
+        t.add(f"Metrics file every 1 s (render, write, fsync, rename; {r['bytes']:,} bytes), "
+              f"full table and {_n(ov.get('memory', {}).get('n', 0))} overrides",
+              f"{r['write_ms']:.2f} ms a write (max {r['write_max_ms']:.2f} ms of {r['writes']})",
+              f"same loop: `metrics` request {r['request_ms']:.2f} ms, `ping` {r['ping_ms']:.2f} ms round trip; "
+              f"at 15 s, {r['write_ms'] / 150:.4f} % of the loop", None)
     if ov.get("latency"):
         latency_rows(t, ov["latency"])
     if ov.get("failure"):
@@ -183,6 +235,14 @@ def render(results):
               f"{r['switch_s']:.2f} s", f"table back {r['table_s']:.2f} s (without overrides "
               + (f"{base:.2f} s" if base is not None else "–") + f"), on both hosts {r['hosts_s']:.2f} s",
               _ratio(r["table_s"], base))
+    ob = (results.get("observe") or {}).get("dump")
+    if ob:
+        observe_rows(t, results["observe"]["egresses"], ob)
+    re_ = (results.get("observe") or {}).get("reannounce")
+    if re_:
+        n = sz["v4"] + sz["v6"]
+        t.add(f"Hosts' convergence, one egress re-announced ({n:,} paths), a full dump running meanwhile",
+              f"{re_['dump']:.2f} s", f"without dump {re_['alone']:.2f} s", _ratio(re_["dump"], re_["alone"]))
     notes = [
         "",
         "How: `make bench` (or `ci/bench` from a clean clone: dependencies, build, benchmark) writes this "
@@ -205,7 +265,28 @@ def render(results):
         "timestamps, same clock). *Failure*: the egress's feeder is killed (its sessions close); until "
         "no host uses a copy. *Restart*: from starting BIRD with the state file until all overrides are "
         "active again (the egresses reconnect and resend their tables meanwhile).",
+        "- *Dump*: `dump` on the controller socket of the switch holding the 4-egress table, read by one "
+        "client as fast as it can (lines counted, not parsed), medians of the runs; meanwhile a second "
+        "connection sends `ping` every 10 ms (its round trips: how long BIRD's event loop is held by a "
+        "dump slice, against the same pings with no dump). *Re-announce*: the last egress's feeder is "
+        "killed, restarted, and sends its table again; until both hosts have every path, with a dump "
+        "started at the same moment or without (medians of the runs, interleaved).",
     ]
+    notes.append(
+        "- *Egress protection, BIRD's side*: a switch with only the feeders (no hosts), the LFIB "
+        "exported by a kernel protocol, overrides to the egress that fails (50,000; 1% of them with "
+        "1% of the table); the feeder of the last transit is killed (its two sessions close) with the "
+        "switch's system calls traced by `perf trace` (tracepoints: BIRD runs undisturbed; "
+        "`--tracer strace` for ptrace, which stops it at every call); from the `read()` that returns a "
+        "session's close to the netlink request (`sendto()`) for the second of its egress's two "
+        "labels, the longer of the two sessions; medians of `BENCH_RUNS` kills, the transit back in "
+        "between. This kernel has no MPLS and refuses the routes: the handover to it is what is timed; "
+        "the kernel's side is timed under qemu in `tests/kernel`. `BENCH_SECTIONS=protection` runs "
+        "this part alone, `BENCH_MERGE=results.json` keeps the other rows of an earlier run.")
+    for sec, mm in sorted((results.get("section_machine") or {}).items()):
+        if mm.get("date") != m.get("date"):
+            notes.append(f"- Rows of *{sec}* measured {mm['date']}"
+                         + (f", commit {mm['commit']}" if mm.get("commit") else "") + ".")
     lines = [
         f"Measured {m['date']} on {m['nproc']} × {m['model']}, Linux {m['kernel']}"
         + (f", commit {m['commit']}" if m.get("commit") else "") + ".",

@@ -14,9 +14,12 @@
 # with "ucfr -f", as Debian's postinst itself does), the "bird" user.
 # Added: /var/lib/bird, owned by bird, for the autopilot state file; the
 # system group "autopilot", of which user bird is a member, for the
-# controller socket (bird keeps the -u user's groups: patch 0006); the
+# controller socket (bird keeps the -u user's groups: patch 0003); group bird
+# on node_exporter's textfile directory when prometheus-node-exporter is
+# installed, for the metrics file (a trigger on the directory); the
 # controller client as /usr/bin/autopilot-ctl and the filter library as
-# /usr/share/bird-autopilot/autopilot.conf.
+# /usr/share/bird-autopilot/autopilot.conf; BIRD's user guide (with the Autopilot
+# chapter) and programmer's guide as HTML in /usr/share/doc/bird2-autopilot/html.
 #
 # Every edit must change the file: when Debian's packaging changes shape,
 # this stops with the name of what it could not find.
@@ -85,8 +88,43 @@ edit "$d/bird2-autopilot.postrm" '/dpkg-statoverride --remove \/etc\/bird\/bird.
 	rm -rf /var/lib/bird\
 	delgroup --quiet --system --only-if-empty autopilot > /dev/null 2>\&1 || true' "statoverride of bird.conf"
 
+say "node_exporter's textfile directory: writable for user bird when prometheus-node-exporter is installed"
+# Before #DEBHELPER#: a snippet of ours (packaging/debian) for configure and
+# the trigger, and its undoing at remove. The trigger fires when
+# prometheus-node-exporter, installed after us, unpacks the directory.
+insert_before_debhelper() { # file snippet
+  local tmp
+  tmp=$(mktemp)
+  awk -v snippet="$2" '/^#DEBHELPER#$/ { while ((getline l < snippet) > 0) print l } { print }' "$1" > "$tmp"
+  cmp -s "$1" "$tmp" && { rm -f "$tmp"; echo "deb-adapt: $(basename "$1"): no #DEBHELPER# line; has Debian's packaging changed?" >&2; exit 1; }
+  cat "$tmp" > "$1"
+  rm -f "$tmp"
+}
+insert_before_debhelper "$d/bird2-autopilot.postinst" "$src/packaging/debian/postinst-node-exporter"
+insert_before_debhelper "$d/bird2-autopilot.postrm" "$src/packaging/debian/postrm-node-exporter"
+echo "interest-noawait /var/lib/prometheus/node-exporter" > "$d/bird2-autopilot.triggers"
+edit "$d/control" '/^Package: bird2-autopilot$/,/^$/{
+/^Suggests:$/a\
+ prometheus-node-exporter,
+}' "Suggests of bird2"
+
 say "autopilot-ctl in /usr/bin, the filter library in /usr/share/bird-autopilot"
 cp "$src/tools/autopilot-ctl" "$d/autopilot-ctl"
 cp "$src/filters/autopilot.conf" "$d/autopilot.conf"
 printf '%s\n' "debian/autopilot-ctl usr/bin/" "debian/autopilot.conf usr/share/bird-autopilot/" \
   >> "$d/bird2-autopilot.install"
+
+say "the user guide with its Autopilot chapter, and the programmer's guide, as HTML"
+# Debian builds BIRD's docs only for bird2-doc (arch-indep, with LaTeX);
+# the HTML guides need linuxdoc and onsgmls only, so the arch build makes them.
+edit "$d/control" '0,/^Build-Depends:$/{
+/^Build-Depends:$/a\
+ linuxdoc-tools,\
+ opensp,
+}' "Build-Depends"
+grep -q '^override_dh_auto_build-arch:' "$d/rules" && {
+  echo "deb-adapt: debian/rules already has override_dh_auto_build-arch; has Debian's packaging changed?" >&2; exit 1; }
+printf '%s\n' '' 'override_dh_auto_build-arch:' '	dh_auto_build' \
+  '	$(MAKE) obj/doc/bird.html obj/doc/prog.html' >> "$d/rules"
+printf '%s\n' "obj/doc/bird*.html usr/share/doc/bird2-autopilot/html/" \
+  "obj/doc/prog*.html usr/share/doc/bird2-autopilot/html/" >> "$d/bird2-autopilot.install"

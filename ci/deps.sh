@@ -13,9 +13,15 @@ pkgs=(
   # fuzzing (libFuzzer is clang's runtime) and the sanitizer and valgrind checks
   clang libclang-rt-dev valgrind
   gobgpd exabgp frr bird2
+  # metrics: Prometheus' text parser (Python) and promtool check metrics
+  python3-prometheus-client prometheus
   # kernel check (Precision Path) and Debian package
   qemu-system-x86 busybox-static cpio kmod file
   dpkg-dev debhelper devscripts quilt fakeroot debootstrap
+  # docs: BIRD's user and programmer's guides (linuxdoc, onsgmls)
+  linuxdoc-tools opensp
+  # benchmark: profiles (--perf) and the repoint's system calls (perf trace, strace)
+  linux-perf strace
 )
 
 missing=()
@@ -34,7 +40,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Packages that start services on install must not keep ports or routes busy
 # in the root namespace: the tests run their own instances in namespaces.
-for svc in bird frr exabgp gobgpd; do
+for svc in bird frr exabgp gobgpd prometheus; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
 echo "deps: done"

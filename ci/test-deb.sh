@@ -15,6 +15,8 @@
 #    answers, an override lands in the state file in /var/lib/bird, the
 #    controller socket has group autopilot and mode 0660, and autopilot-ctl
 #    answers a member of the group (and refuses others).
+#    Then prometheus-node-exporter: the trigger gives its textfile directory
+#    to group bird, and bird (user bird) writes its metrics file there.
 # 4. "apt-get upgrade", then "apt-get dist-upgrade", with Debian's newer
 #    bird2 in the archive: ours stays, and runs the switch example again.
 # 5. Back to Debian's bird2 ("apt install bird2", the deliberate step) and
@@ -82,10 +84,10 @@ apt_in_root() { in_root apt-get "${apt_q[@]}" "$@" >> "$log" 2>&1 || { tail -20 
 
 # Start bird as Debian's unit does (ExecStartPre, then bird -u bird -g bird),
 # in a network namespace of its own, and ask it "show autopilot".
-start_switch() {
+start_switch() { # [config]
   in_root /usr/lib/bird/prepare-environment
   unshare --net chroot "$root" /usr/sbin/bird -f -u bird -g bird \
-    -c /usr/share/doc/bird2-autopilot/examples/switch.conf -s "$ctl" > "$top/bird.log" 2>&1 &
+    -c "${1:-/usr/share/doc/bird2-autopilot/examples/switch.conf}" -s "$ctl" > "$top/bird.log" 2>&1 &
   bird_pid=$!
   for _ in $(seq 50); do
     in_root birdc -s "$ctl" show status >/dev/null 2>&1 && break
@@ -118,6 +120,23 @@ ctl_member() {
   [ "${PIPESTATUS[0]}" = 0 ]
 }
 ctl_stranger() { ! as_user 65534 65534 65534 autopilot-ctl -s /run/bird/autopilot.sock status 2>/dev/null; }
+
+# node_exporter's textfile directory and the example's metrics line in it
+textfile=/var/lib/prometheus/node-exporter
+metrics_conf=/etc/bird/metrics-test.conf
+textfile_dir() { [ "$(in_root stat -c '%U:%G %a' "$textfile")" = "$1" ]; }
+metrics_example() { # the example with its metrics line on, every second
+  sed 's|^\t#\(metrics filename "[^"]*"\) interval 15 s;$|\t\1 interval 1 s;|' \
+    "$root/usr/share/doc/bird2-autopilot/examples/switch.conf" > "$root$metrics_conf"
+  grep -q '^.metrics filename ".*" interval 1 s;$' "$root$metrics_conf" && in_root bird -p -c "$metrics_conf"
+}
+metrics_written() { # by user bird, readable by node_exporter's user, the protocol up
+  local f=$textfile/bird-autopilot.prom
+  for _ in $(seq 25); do [ -f "$root$f" ] && break; sleep 0.2; done
+  sed 's/^/    /' "$root$f" | grep -E '^    bird_autopilot_(up|egress_up)\{'
+  [ "$(in_root stat -c '%U %a' "$f")" = "bird 644" ] && grep -q '^bird_autopilot_up{protocol="ap"} 1$' "$root$f" &&
+    tail -n 1 "$root$f" | grep -qx '# EOF'
+}
 
 test_suite() {
   local suite=$1 cache=$top/$1-root.tar debian_version
@@ -168,6 +187,8 @@ test_suite() {
   done
   check "[$suite] autopilot-ctl on PATH, the filter library in /usr/share/bird-autopilot" \
     test -x "$root/usr/bin/autopilot-ctl" -a -f "$root/usr/share/bird-autopilot/autopilot.conf"
+  check "[$suite] the user guide with its Autopilot chapter in /usr/share/doc/bird2-autopilot/html" \
+    grep -q '>Autopilot</A>' "$root/usr/share/doc/bird2-autopilot/html/bird.html"
   check "[$suite] bird runs the switch example as the unit runs it; birdc show autopilot answers" start_switch
   check "[$suite] birdc autopilot add: accepted" \
     in_root birdc -s "$ctl" autopilot add ap 203.0.113.0/24 transit_a
@@ -178,6 +199,15 @@ test_suite() {
   stop_bird
   check "[$suite] a clean stop folds the journal into the state file" \
     grep -q "^add 203.0.113.0/24 transit_a " "$root/var/lib/bird/autopilot-ap.state"
+
+  echo "test-deb: [$suite] prometheus-node-exporter after bird2-autopilot"
+  apt_in_root install --no-install-recommends prometheus-node-exporter
+  check "[$suite] the trigger gives node_exporter's textfile directory to group bird (root:bird 1775)" \
+    textfile_dir "root:bird 1775"
+  check "[$suite] the example with its metrics line on parses" metrics_example
+  check "[$suite] bird runs it" start_switch "$metrics_conf"
+  check "[$suite] ... and writes its metrics file in the textfile directory as user bird" metrics_written
+  stop_bird
 
   echo "test-deb: [$suite] apt-get upgrade and dist-upgrade"
   if dpkg --compare-versions "$debian_version" gt "$version"; then
@@ -195,9 +225,12 @@ test_suite() {
   apt_in_root install bird2
   check "[$suite] back to Debian's bird2 $debian_version" installed bird2 "$debian_version"
   check "[$suite] bird2-autopilot removed" not_installed bird2-autopilot
+  check "[$suite] node_exporter's textfile directory as its package made it (root:root 755)" \
+    textfile_dir "root:root 755"
   check "[$suite] local edit kept" edit_kept
   apt_in_root install "$debname"
   check "[$suite] forward to bird2-autopilot $version" installed bird2-autopilot "$version"
+  check "[$suite] node_exporter's textfile directory for group bird again" textfile_dir "root:bird 1775"
   check "[$suite] local edit kept" edit_kept
   cleanup
 }

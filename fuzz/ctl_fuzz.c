@@ -87,7 +87,8 @@ static void
 reference(const byte *data, size_t size)
 {
   struct autopilot_request req;
-  char err[AUTOPILOT_ERR_MAX], batch_tag[AUTOPILOT_TAG_MAX] = "";
+  struct autopilot_error err;
+  char batch_tag[AUTOPILOT_TAG_MAX] = "";
   char *line = malloc(CTL_LINE_MAX + 2);
   int in_batch = 0;
   size_t pos = 0;
@@ -126,7 +127,7 @@ reference(const byte *data, size_t size)
     {
       memcpy(line, data + pos, len);
       line[len] = 0;
-      int rv = autopilot_request_parse(line, current_real_time(), &req, err, tmp_linpool);
+      int rv = autopilot_request_parse(line, current_real_time(), &req, &err, tmp_linpool);
 
       if (in_batch)
       {

@@ -100,7 +100,7 @@ static int
 reference(const uint8_t *data, size_t size, struct set *s)
 {
   struct autopilot_request req;
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
   char *line = malloc(size + 1);
   int ok = 1;
 
@@ -118,7 +118,7 @@ reference(const uint8_t *data, size_t size, struct set *s)
     {
       memcpy(line, data + pos, len);
       line[len] = 0;
-      if (autopilot_request_parse(line, current_real_time(), &req, err, tmp_linpool) < 0)
+      if (autopilot_request_parse(line, current_real_time(), &req, &err, tmp_linpool) < 0)
 	ok = 0;
       else if (req.op == AP_OP_ADD)
 	s->k[s->n++] = key(&req.net, strcmp(req.target, AUTOPILOT_NEXT_BEST) ? req.target : NULL,
@@ -140,7 +140,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   static struct cli_config ccf;
   struct autopilot_request req;
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
 
   if (!P)
   {
@@ -168,8 +168,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   for (uint i = 0; i < ARRAY_SIZE(before); i++)
   {
-    FZ_CHECK(autopilot_request_parse(before[i], current_real_time(), &req, err, tmp_linpool) == 0, "%s", err);
-    FZ_CHECK(autopilot_ovr_add(P, &req, AP_SRC_CLI, err) == 0, "%s", err);
+    FZ_CHECK(autopilot_request_parse(before[i], current_real_time(), &req, &err, tmp_linpool) == 0, "%s", err.msg);
+    FZ_CHECK(autopilot_ovr_add(P, &req, AP_SRC_CLI, &err) == 0, "%s", err.msg);
   }
   fz_run_events();
   struct set old = current(), want;

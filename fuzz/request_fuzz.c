@@ -36,21 +36,24 @@ static void
 check_line(const char *line, struct linpool *lp)
 {
   struct autopilot_request req, again;
-  char err[AUTOPILOT_ERR_MAX], err2[AUTOPILOT_ERR_MAX], buf[AUTOPILOT_LINE_MAX];
+  struct autopilot_error e, e2;
+  char buf[AUTOPILOT_LINE_MAX];
 
-  memset(err, 0xa5, sizeof(err));
-  int rv = autopilot_request_parse(line, NOW, &req, err, lp);
-  FZ_CHECK(memchr(err, 0, sizeof(err)), "error message not terminated");
+  memset(&e, 0xa5, sizeof(e));
+  e.code = NULL;
+  int rv = autopilot_request_parse(line, NOW, &req, &e, lp);
 
   if (rv < 0)
   {
-    FZ_CHECK(!strncmp(err, "column ", 7) || !strncmp(err, "bad prefix ", 11),
-	     "error without a place: '%s' for '%s'", err, line);
+    FZ_CHECK(memchr(e.msg, 0, sizeof(e.msg)), "error message not terminated");
+    FZ_CHECK(e.code && !strcmp(e.code, AUTOPILOT_ERR_PARSE), "parse error with code %s", e.code ?: "(none)");
+    FZ_CHECK(!strncmp(e.msg, "column ", 7) || !strncmp(e.msg, "bad prefix ", 11),
+	     "error without a place: '%s' for '%s'", e.msg, line);
     return;
   }
 
   FZ_CHECK(rv == 0, "parse returned %d", rv);
-  FZ_CHECK(!err[0], "success with a message '%s'", err);
+  FZ_CHECK(!e.code, "success with an error '%s'", e.msg);
   FZ_CHECK(req.reason, "no reason string");
   FZ_CHECK(strlen(req.tag) < AUTOPILOT_TAG_MAX, "tag too long");
 
@@ -62,8 +65,8 @@ check_line(const char *line, struct linpool *lp)
   int n = autopilot_request_format(&req, buf, sizeof(buf));
   FZ_CHECK((n > 0) && ((uint) n == strlen(buf)), "request of '%s' not formatted (%d)", line, n);
 
-  rv = autopilot_request_parse(buf, NOW + 12345678, &again, err2, lp);
-  FZ_CHECK(rv == 0, "'%s' written back as '%s', which does not parse: %s", line, buf, err2);
+  rv = autopilot_request_parse(buf, NOW + 12345678, &again, &e2, lp);
+  FZ_CHECK(rv == 0, "'%s' written back as '%s', which does not parse: %s", line, buf, e2.msg);
   FZ_CHECK(!strcmp(req.reason, again.reason), "reason changed: '%s' -> '%s'", line, buf);
 
   /* The written line has no tag; everything else is the same */

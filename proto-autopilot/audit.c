@@ -99,13 +99,17 @@ autopilot_audit(struct autopilot_proto *p, uint what, const net_addr *n, const c
     ev_schedule(p->audit_event);
 
   a->count[what]++;
+  p->metrics.changes[what]++;
   if (a->total++ >= AUTOPILOT_AUDIT_EACH)
     return;
 
   /* Expiry is nobody's act */
   const char *by = (what == AP_AUDIT_EXPIRED) ? "" : tmp_sprintf(" by %s", a->by);
-  int why = reason && *reason;
+  /* Quoted as in a request, so that a reason cannot fake the end of the line */
+  char why[AUTOPILOT_REASON_MAX * 2 + 3] = "";
+  if (reason && *reason)
+    autopilot_format_quoted(reason, why, sizeof(why));
 
-  log(L_INFO "%s: Override %N: %s -> %s (%s%s%s%s%s)", p->p.name, n, from ?: "none", to ?: "none",
-      autopilot_audit_names[what], by, why ? ", reason \"" : "", why ? reason : "", why ? "\"" : "");
+  log(L_INFO "%s: Override %N: %s -> %s (%s%s%s%s)", p->p.name, n, from ?: "none", to ?: "none",
+      autopilot_audit_names[what], by, why[0] ? ", reason " : "", why);
 }

@@ -221,6 +221,7 @@ autopilot_postconfig(struct proto_config *CF)
   autopilot_check_config(cf);
   autopilot_state_check_config(cf);
   autopilot_ctl_check_config(cf);
+  autopilot_metrics_check_config(cf);
 }
 
 static struct proto *
@@ -380,6 +381,7 @@ autopilot_start(struct proto *P)
   autopilot_ctl_start(p);
   autopilot_host_start(p);
   autopilot_reload_all(p);
+  autopilot_metrics_start(p);
 
   return PS_UP;
 }
@@ -394,6 +396,7 @@ autopilot_shutdown(struct proto *P)
   autopilot_tag_changed();
   autopilot_reload_all(p);
   autopilot_ctl_stop(p);
+  autopilot_metrics_stop(p);
 
   /* Overrides stay, in memory and in the state file, for the next start (fail static) */
   autopilot_carry_save(p);
@@ -440,6 +443,7 @@ autopilot_reconfigure(struct proto *P, struct proto_config *CF)
   autopilot_lfib_update(p);
   autopilot_retag(p, old, new);
   autopilot_ovr_reconfigure(p);
+  autopilot_metrics_reconfigure(p, old, new);
 
   return 1;
 }
@@ -459,11 +463,11 @@ autopilot_copy_config(struct proto_config *dest, struct proto_config *src)
     *x = *e;
     add_tail(&d->egresses, &x->n);
   }
-}
 
-/* Names of PS_* and CS_* states; nest/proto.c keeps its own tables static */
-static const char *autopilot_proto_states[] = { "down", "start", "up", "stop" };
-static const char *autopilot_channel_states[] = { "down", "start", "up", "flushing" };
+  /* The index points into s too: postconfig builds d's own */
+  d->eg_by_name = d->eg_by_bgp = d->eg_by_addr = d->eg_by_label = NULL;
+  d->eg_mask = 0;
+}
 
 static void
 autopilot_show_channel(struct channel *c, struct autopilot_table_stats *s)
@@ -471,8 +475,8 @@ autopilot_show_channel(struct channel *c, struct autopilot_table_stats *s)
   if (!c)
     return;
 
-  cli_msg(-1100, "  %-6s table %-12s %-6s prefixes %-8u paths %u",
-	  c->name, c->table->name, autopilot_channel_states[c->channel_state],
+  cli_msg(-AUTOPILOT_REPLY_SHOW, "  %-6s table %-12s %-6s prefixes %-8u paths %u",
+	  c->name, c->table->name, channel_state_name(c),
 	  s->prefixes, s->paths);
 }
 
@@ -516,9 +520,9 @@ autopilot_show_egresses(struct autopilot_proto *p)
   if ((p->p.proto_state == PS_DOWN) || EMPTY_LIST(p->egresses))
     return;
 
-  cli_msg(-1100, "  Large communities sent to hosts: (%u, %u, pp label)%s", p->asn, AUTOPILOT_LC_PP_LABEL,
+  cli_msg(-AUTOPILOT_REPLY_SHOW, "  Large communities sent to hosts: (%u, %u, pp label)%s", p->asn, AUTOPILOT_LC_PP_LABEL,
 	  p->label_community ? ", (asn, 1, label)" : "");
-  cli_msg(-1100, "  %-16s %8s %8s %-7s %8s %8s  %s",
+  cli_msg(-AUTOPILOT_REPLY_SHOW, "  %-16s %8s %8s %-7s %8s %8s  %s",
 	  "Egress", "Label", "PP label", "Session", "IPv4", "IPv6", "LFIB");
 
   WALK_LIST(e, p->egresses)
@@ -529,7 +533,7 @@ autopilot_show_egresses(struct autopilot_proto *p)
     struct bgp_proto *bp = autopilot_egress_bgp(e->cf);
     const char *lfib = autopilot_lfib_state(p, e);
 
-    cli_msg(-1100, "  %-16s %8u %8u %-7s %8u %8u  %s",
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  %-16s %8u %8u %-7s %8u %8u  %s",
 	    e->cf->name, e->cf->label, e->cf->pp_label,
 	    !bp ? "none" : (bp->p.proto_state == PS_UP) ? "up" : "down",
 	    autopilot_bgp_routes(bp, NET_IP4), autopilot_bgp_routes(bp, NET_IP6), lfib);
@@ -545,24 +549,24 @@ autopilot_show_host(struct autopilot_proto *p)
     return;
 
   if (cf->pp.large)
-    cli_msg(-1100, "  Precision Path: disable community (%u, %u, %u); %u prefixes disabled",
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Precision Path: disable community (%u, %u, %u); %u prefixes disabled",
 	    cf->pp.lc.asn, cf->pp.lc.ldp1, cf->pp.lc.ldp2, p->disabled.count);
   else
-    cli_msg(-1100, "  Precision Path: disable community (%u, %u); %u prefixes disabled",
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Precision Path: disable community (%u, %u); %u prefixes disabled",
 	    cf->pp.pair >> 16, cf->pp.pair & 0xffff, p->disabled.count);
 
   for (uint fam = 0; fam < 2; fam++)
     for (uint k = 0; k < cf->alternates[fam]; k++)
     {
       struct channel *c = p->alt[fam][k];
-      cli_msg(-1100, "  Alternate %u %s: table %-12s %u prefixes", k + 1,
+      cli_msg(-AUTOPILOT_REPLY_SHOW, "  Alternate %u %s: table %-12s %u prefixes", k + 1,
 	      fam ? "ipv6" : "ipv4", c->table->name, c->stats.imp_routes);
     }
 
   for (uint i = 0; i < cf->egress_tables; i++)
   {
     struct channel *c = p->etab[i];
-    cli_msg(-1100, "  Egress label %u: table %-12s %u prefixes", cf->etab_label[i], c->table->name, c->stats.imp_routes);
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Egress label %u: table %-12s %u prefixes", cf->etab_label[i], c->table->name, c->stats.imp_routes);
   }
 }
 
@@ -580,15 +584,15 @@ autopilot_show_overrides(struct autopilot_proto *p)
   {
     uint kept = autopilot_carry_count(p->p.name);
     if (kept)
-      cli_msg(-1100, "  Overrides: none while the protocol is %s (%u kept in memory for the next start)",
-	      autopilot_proto_states[p->p.proto_state], kept);
+      cli_msg(-AUTOPILOT_REPLY_SHOW, "  Overrides: none while the protocol is %s (%u kept in memory for the next start)",
+	      proto_state_name(&p->p), kept);
     else
-      cli_msg(-1100, "  Overrides: none while the protocol is %s%s", autopilot_proto_states[p->p.proto_state],
+      cli_msg(-AUTOPILOT_REPLY_SHOW, "  Overrides: none while the protocol is %s%s", proto_state_name(&p->p),
 	      cf->state_file ? " (the state file keeps them for the next start)" : "");
     return;
   }
 
-  cli_msg(-1100, "  Overrides: %u (%u active, %u pending, %u shadow), limit %u, shadow mode %s, local pref %u",
+  cli_msg(-AUTOPILOT_REPLY_SHOW, "  Overrides: %u (%u active, %u pending, %u shadow), limit %u, shadow mode %s, local pref %u",
 	  p->ovr_count, p->ovr_states[AP_OVR_ACTIVE], p->ovr_states[AP_OVR_PENDING],
 	  p->ovr_states[AP_OVR_SHADOW], cf->max_overrides, cf->shadow ? "on" : "off", cf->override_local_pref);
   autopilot_state_show(p);
@@ -598,8 +602,8 @@ autopilot_show_overrides(struct autopilot_proto *p)
   {
     struct channel *c = i ? p->mgr6_channel : p->mgr4_channel;
     if (c)
-      cli_msg(-1100, "  Manager table %s: %s, %u routes, %u refused since start",
-	      c->table->name, autopilot_channel_states[c->channel_state], c->stats.exp_routes, p->mgr_rejected[i]);
+      cli_msg(-AUTOPILOT_REPLY_SHOW, "  Manager table %s: %s, %u routes, %u refused since start",
+	      c->table->name, channel_state_name(c), c->stats.exp_routes, p->mgr_rejected[i]);
   }
 }
 
@@ -608,12 +612,14 @@ autopilot_show(struct proto *P)
 {
   struct autopilot_proto *p = (void *) P;
 
-  cli_msg(-1100, "%s: %s%s", P->name, autopilot_proto_states[P->proto_state], P->disabled ? " (disabled)" : "");
+  cli_msg(-AUTOPILOT_REPLY_SHOW, "%s: %s%s", P->name, proto_state_name(P), P->disabled ? " (disabled)" : "");
   autopilot_show_channel(p->ip4_channel, &p->ip4);
   autopilot_show_channel(p->ip6_channel, &p->ip6);
   autopilot_show_egresses(p);
   autopilot_show_host(p);
   autopilot_show_overrides(p);
+  if (P->proto_state == PS_UP)
+    autopilot_metrics_show(p);
 }
 
 /*

@@ -26,6 +26,14 @@ struct bgp_channel;
 #define AUTOPILOT_MAX_LABEL	1048575
 #define AUTOPILOT_NO_LABEL	((u32) -1)
 
+/* Reply codes of our CLI commands, registered in doc/reply_codes (patch 0006) */
+#define AUTOPILOT_REPLY_DONE	 100	/* A change applied: birdc prints nothing for 0 */
+#define AUTOPILOT_REPLY_SHOW	1100	/* show autopilot */
+#define AUTOPILOT_REPLY_OVERRIDES 1101	/* show autopilot overrides */
+#define AUTOPILOT_REPLY_PATHS	1102	/* show autopilot paths */
+#define AUTOPILOT_REPLY_METRICS	1103	/* show autopilot metrics */
+#define AUTOPILOT_REPLY_REFUSED	8100	/* A request refused, with the reason */
+
 #define AUTOPILOT_MAX_ALT	8	/* Most alternate tables per family */
 #define AUTOPILOT_MAX_ETAB	64	/* Most egress tables */
 #define AUTOPILOT_MAX_BACKUP	8	/* Most backups of one egress */
@@ -61,6 +69,8 @@ struct autopilot_egress_config {
   const char *name;			/* BGP protocol name, or neighbor address */
   struct proto_config *bgp;		/* Egress BGP protocol, NULL if named by neighbor */
   ip_addr neighbor;			/* Neighbor address when bgp is NULL */
+  ip_addr addr;				/* Neighbor address: bgp's remote address, or neighbor */
+  uint index;				/* Position in the protocol's egress list */
   u32 label;				/* Primary label (LFIB: to this egress) */
   u32 pp_label;				/* Precision Path label (alternate paths) */
   const char *backup_name[AUTOPILOT_MAX_BACKUP];	/* Backups as given, in order */
@@ -72,6 +82,12 @@ struct autopilot_egress_config {
 struct autopilot_config {
   struct proto_config c;
   list egresses;			/* struct autopilot_egress_config, in config order */
+  uint egress_count;			/* Length of egresses */
+  struct autopilot_egress_config **eg_by_name;	/* Hash index of egresses by name (egress.c) */
+  struct autopilot_egress_config **eg_by_bgp;	/* ... by BGP protocol config */
+  struct autopilot_egress_config **eg_by_addr;	/* ... by neighbor address */
+  struct autopilot_egress_config **eg_by_label;	/* ... by primary label */
+  uint eg_mask;				/* Size of each index less one; 0 before postconfig */
   const char *backup_name[AUTOPILOT_MAX_BACKUP];	/* Default backups of egresses with none of their own */
   uint backups_given;			/* How many */
   u32 asn;				/* Global admin of our large communities, 0 = from egress BGP */
@@ -87,9 +103,14 @@ struct autopilot_config {
   uint egress_tables;			/* Host: number of egress tables */
   u32 etab_label[AUTOPILOT_MAX_ETAB];	/* Host: primary label of each egress table, in channel order */
   struct autopilot_pp_community pp;	/* Precision Path disable community in force */
+  const char *metrics_file;		/* Prometheus textfile written at metrics_interval, NULL for none */
+  btime metrics_interval;		/* How often it is written */
 };
 
 #define AUTOPILOT_DEFAULT_MAX_OVERRIDES	1000000
+#define AUTOPILOT_METRICS_INTERVAL	(15 S_)	/* Metrics file: written this often by default */
+#define AUTOPILOT_METRICS_MIN		(1 S_)	/* ... at most this often */
+#define AUTOPILOT_METRICS_MAX		(3600 S_)	/* ... at least this often */
 
 #define AUTOPILOT_DEFAULT_LOCAL_PREF	4294967295U
 #define AUTOPILOT_STATE_DELAY		(100 MS)	/* State file: longest a change waits to be written */
@@ -113,6 +134,53 @@ struct autopilot_audit {
   uint total;				/* All changes of this round */
   u8 several;				/* This round's changes came from more than one actor */
 };
+/* Result codes of controller socket replies, counted for metrics (metrics.c names them) */
+enum autopilot_reply_code {
+  AP_CODE_OK,				/* ok */
+  AP_CODE_BAD_REQUEST,			/* error bad-request */
+  AP_CODE_NO_CHANNEL,			/* error no-channel */
+  AP_CODE_UNKNOWN_EGRESS,		/* error unknown-egress */
+  AP_CODE_OVER_LIMIT,			/* error over-limit */
+  AP_CODE_EXPIRED,			/* error expired */
+  AP_CODE_NOT_FOUND,			/* error not-found */
+  AP_CODE_BATCH,			/* error batch */
+  AP_CODE_NO_BATCH,			/* error no-batch */
+  AP_CODE_INTERNAL,			/* error internal */
+  AP_CODE_OTHER,			/* an error code not in this list (a new request's) */
+  AP_CODES,
+};
+
+#define AUTOPILOT_HIST_BOUNDS	10	/* Finite bucket bounds of the commit time histogram */
+
+/* Observations of a duration, for a Prometheus histogram */
+struct autopilot_histogram {
+  u64 bucket[AUTOPILOT_HIST_BOUNDS + 1];	/* Observations in each bucket (not cumulative), +Inf last */
+  u64 count;				/* All observations */
+  btime sum;				/* Their sum */
+};
+
+/*
+ * Counters only metrics read: what nothing else counts. Kept over restarts
+ * of the protocol (Prometheus counters), zero when it is created.
+ */
+struct autopilot_metrics {
+  u64 replies[AP_CODES];		/* Controller socket replies, by result code */
+  struct autopilot_histogram commit[2];	/* Time commit took to apply a batch (0) or sync (1) */
+  u64 state_writes[2];			/* Good state file writes: journal commits (0), snapshots (1) */
+  u64 state_failures;			/* Failed writes of the state file or journal */
+  u64 changes[AP_AUDIT_MAX];		/* Override changes, by kind (those of the audit log) */
+  u64 file_writes;			/* Good writes of the metrics file */
+  u64 file_failures;			/* Failed writes of the metrics file */
+  uint watchers;			/* Controller watch subscriptions open now (observe.c keeps it) */
+  u64 watch_resyncs;			/* Resync events sent to watchers that fell behind (observe.c) */
+  timer *file_timer;			/* Writes the metrics file, NULL if none (in the protocol's pool) */
+  char *file;				/* The file it writes (our copy, to remove it when it goes) */
+  btime file_written;			/* Real time of its last good write, 0 for none yet */
+  btime file_took;			/* How long the last write took: render, write, fsync, rename */
+  char file_error[320];			/* Why the last write failed */
+  u8 file_failing;			/* The last write failed, and that was logged */
+};
+
 #define AUTOPILOT_ROUND_COPIES		512	/* New override copies announced per event round */
 
 /* What one watched table looks like through its channel */
@@ -156,7 +224,9 @@ struct autopilot_proto {
   struct channel *mgr6_channel;		/* Routing manager's IPv6 requests */
   struct autopilot_table_stats ip4;	/* Counters for ip4_channel */
   struct autopilot_table_stats ip6;	/* Counters for ip6_channel */
-  list egresses;			/* struct autopilot_egress */
+  list egresses;			/* struct autopilot_egress (egress.c owns them) */
+  struct autopilot_egress **egress_rt;	/* The same by their config's index */
+  uint egress_rt_len;			/* Length of egress_rt */
   struct event *lfib_event;		/* Brings LFIB entries in line with egresses */
   u32 asn;				/* Global admin of our large communities (resolved) */
   int label_community;			/* Copy of the config option */
@@ -172,6 +242,7 @@ struct autopilot_proto {
   timer *ovr_timer;			/* Expiry and recheck, every second */
   uint ovr_count;			/* Overrides not withdrawn */
   uint ovr_states[AP_OVR_STATES];	/* Overrides by state (withdrawn ones included until freed) */
+  uint ovr_by_source[AP_SRC_MAX][AP_OVR_STATES];	/* Overrides not withdrawn, by source and state (metrics) */
   uint ovr_expired;			/* Overrides removed by expiry since start */
   int ovr_recheck;			/* Paths were added: recheck pending and covering */
   uint ovr_flushing;			/* Egresses with a channel being flushed */
@@ -212,6 +283,8 @@ struct autopilot_proto {
   uint ctl_next_id;			/* Number of the next connection */
   char ctl_error[320];			/* Why the configured socket is not open, "" if it is */
   /* --- end of controller socket --- */
+
+  struct autopilot_metrics metrics;	/* What only metrics read (metrics.c) */
 };
 
 extern struct protocol proto_autopilot;
@@ -270,14 +343,16 @@ void autopilot_egress_add(struct autopilot_config *cf, struct autopilot_egress_c
 void autopilot_egress_postconfig(struct autopilot_config *cf);
 struct autopilot_egress_config *autopilot_egress_find(struct autopilot_config *cf, const char *name);
 struct autopilot_egress_config *autopilot_egress_of_bgp(struct autopilot_proto *p, struct bgp_proto *bp);
+struct autopilot_egress_config *autopilot_egress_by_addr(struct autopilot_config *cf, ip_addr a);
+struct autopilot_egress_config *autopilot_egress_by_label(struct autopilot_config *cf, u32 label);
+struct autopilot_egress *autopilot_egress_rt(struct autopilot_proto *p, struct autopilot_egress_config *ec);
+void autopilot_egress_sync(struct autopilot_proto *p);
 void autopilot_tag_init(void);
 void autopilot_tag_changed(void);
 void autopilot_tag_attrs(struct autopilot_proto *p, struct autopilot_egress_config *e, rta *a, struct linpool *pool);
 const struct adata *autopilot_lc_tags(struct autopilot_proto *p, struct autopilot_egress_config *e, u32 label,
 				     const struct adata *set, struct linpool *pool);
 extern list autopilot_instances;
-
-int autopilot_rte_better(rte *new, rte *old);
 
 /* rank.c */
 u32 autopilot_path_label(rte *e, u32 asn);
@@ -307,7 +382,28 @@ void autopilot_cmd_withdraw(struct symbol *sym, const net_addr *n);
 void autopilot_cmd_flush(struct symbol *sym, const char *target);
 void autopilot_cmd_load(struct symbol *sym, const char *file);
 
+/* metrics.c */
+struct autopilot_text {
+  pool *pool;				/* Where data lives */
+  byte *data;				/* The text, not NUL-terminated */
+  uint len;				/* Its length */
+  uint size;				/* Allocated size of data */
+};
+void autopilot_metrics_render(struct autopilot_proto *p, struct autopilot_text *t);
+void autopilot_metrics_reply(struct autopilot_proto *p, const char *reply);
+void autopilot_metrics_observe(struct autopilot_histogram *h, btime took);
+void autopilot_metrics_check_config(struct autopilot_config *cf);
+void autopilot_metrics_start(struct autopilot_proto *p);
+void autopilot_metrics_stop(struct autopilot_proto *p);
+void autopilot_metrics_reconfigure(struct autopilot_proto *p, struct autopilot_config *old, struct autopilot_config *new);
+void autopilot_metrics_show(struct autopilot_proto *p);
+void autopilot_cmd_show_metrics(struct symbol *sym);
+
 /* --- Controller socket (ctl.c) --- */
+
+#define CTL_OUT_HIGH	(1 << 20)	/* Replies waiting: above this, stop reading the client */
+#define CTL_OUT_LOW	(1 << 16)	/* ... until the client has read them down to this */
+#define CTL_STALL_READ	4		/* Why nothing else is answered: a read request streams its reply */
 
 /* One connected controller. Unanswered input stays in its socket's rbuf. */
 struct autopilot_ctl_conn {
@@ -320,28 +416,34 @@ struct autopilot_ctl_conn {
   uint out_sent;			/* Leading bytes of out the socket is writing, 0 if none */
   uint id;				/* Connection number since the protocol started, for the audit log */
   uint requests;			/* Lines received, for the trace */
-  struct autopilot_request *batch;	/* Requests of the open batch */
-  u32 *batch_lineno;			/* Line (counted from begin) of each of them */
-  struct linpool *batch_lp;		/* Their reasons */
-  uint batch_len;			/* Requests in batch */
-  uint batch_size;			/* Room in batch and batch_lineno */
-  uint batch_lines;			/* Lines since begin or sync */
-  uint batch_bad;			/* First bad line of the batch, 0 if none */
-  char batch_err[AUTOPILOT_ERR_MAX + 64];	/* Why that line is bad */
+  struct autopilot_batch batch;		/* The open batch (batch.op), if any */
   char batch_tag[AUTOPILOT_TAG_MAX];	/* Tag of begin or sync, replied if commit has none */
   char status_tag[AUTOPILOT_TAG_MAX];	/* Tag of the status request that waits */
-  u8 batch_op;				/* AP_OP_BEGIN or AP_OP_SYNC in a batch, else AP_OP_NONE */
   u8 stall;				/* Why nothing is answered (nor read) now, CTL_STALL_* */
   u8 status_tries;			/* Event rounds the status request has waited */
   u8 discard;				/* Dropping the rest of a too long line */
   u8 eof;				/* The client sent all it will: answer, then close */
   u8 quiet;				/* The client cannot read: execute, do not answer */
   u8 closed;				/* Done, freed by ctl_event */
+  struct obs_dump *obs;			/* Streamed reply under way (observe.c), or NULL */
 };
 
+void autopilot_ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...);
+byte *autopilot_ctl_reserve(struct autopilot_ctl_conn *c, uint n);
+void autopilot_ctl_run(struct autopilot_ctl_conn *c);
 void autopilot_ctl_start(struct autopilot_proto *p);
 void autopilot_ctl_stop(struct autopilot_proto *p);
 int autopilot_ctl_reconfigure(struct autopilot_proto *p, struct autopilot_config *old, struct autopilot_config *new);
 /* --- end of controller socket --- */
+
+/* observe.c: read requests and birdc show autopilot NAME paths */
+void autopilot_obs_request(struct autopilot_ctl_conn *c, const struct autopilot_request *req);
+void autopilot_obs_wake(struct autopilot_ctl_conn *c);
+void autopilot_obs_free(struct autopilot_ctl_conn *c);
+void autopilot_cmd_show_paths(struct symbol *sym, const net_addr *a);
+
+/* override-show.c, shared with observe.c */
+struct autopilot_proto *autopilot_show_proto(struct symbol *sym);
+char *autopilot_span(btime t);
 
 #endif

@@ -114,7 +114,7 @@ int
 autopilot_carry_restore(struct autopilot_proto *p)
 {
   struct autopilot_carry *c = autopilot_carry_find(p->p.name);
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
   btime now = current_real_time();
   uint restored = 0, expired = 0, problems = 0;
 
@@ -128,9 +128,10 @@ autopilot_carry_restore(struct autopilot_proto *p)
 
     if (r->expires && (r->expires <= now))
       expired++;
-    else if (autopilot_ovr_restore(p, r, err) < 0)
+    else if (autopilot_ovr_restore(p, r, &err) < 0)
     {
-      log(L_ERR "%s: Carried override %N -> %s not restored: %s", p->p.name, &r->net, r->target, err);
+      log(L_ERR "%s: Carried override %N -> %s not restored: %s", p->p.name, &r->net, r->target,
+	  autopilot_err_text(&err));
       problems++;
     }
     else

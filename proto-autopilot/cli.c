@@ -31,8 +31,6 @@
 #include "lib/string.h"
 #include "autopilot.h"
 
-#define REPLY_DONE	100		/* birdc prints nothing for code 0 */
-#define REPLY_REFUSED	8100
 
 /*
  * The running autopilot protocol named by @sym, if this client may change
@@ -47,14 +45,14 @@ autopilot_cli_proto(struct symbol *sym)
 
   if ((sym->class != SYM_PROTO) || !sym->proto->proto || (sym->proto->protocol != &proto_autopilot))
   {
-    cli_msg(REPLY_REFUSED, "%s is not an autopilot protocol", sym->name);
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "%s is not an autopilot protocol", sym->name);
     return NULL;
   }
 
   struct autopilot_proto *p = (void *) sym->proto->proto;
   if (p->p.proto_state != PS_UP)
   {
-    cli_msg(REPLY_REFUSED, "Protocol %s is not up", sym->name);
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "Protocol %s is not up", sym->name);
     return NULL;
   }
 
@@ -72,7 +70,7 @@ autopilot_cli_saved(struct autopilot_proto *p)
   if (autopilot_state_commit(p) == 0)
     return 1;
 
-  cli_msg(REPLY_REFUSED, "Applied, but NOT saved: %s", p->state_error);
+  cli_msg(AUTOPILOT_REPLY_REFUSED, "Applied, but NOT saved: %s", p->state_error);
   return 0;
 }
 
@@ -80,7 +78,7 @@ void
 autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uint expires, const char *reason)
 {
   struct autopilot_request req = { .op = AP_OP_ADD, .source = AP_SRC_CLI, .reason = reason ?: "" };
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
 
   struct autopilot_proto *p = autopilot_cli_proto(sym);
   if (!p)
@@ -88,7 +86,7 @@ autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uin
 
   if ((strlen(target) >= sizeof(req.target)) || (reason && (strlen(reason) >= AUTOPILOT_REASON_MAX)))
   {
-    cli_msg(REPLY_REFUSED, "Egress name or reason too long");
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "Egress name or reason too long");
     return;
   }
 
@@ -98,26 +96,26 @@ autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uin
     req.expires = current_real_time() + (btime) expires S;
 
   autopilot_audit_by(p, "birdc");
-  if (autopilot_ovr_add(p, &req, AP_SRC_CLI, err) < 0)
-    cli_msg(REPLY_REFUSED, "%s", err);
+  if (autopilot_ovr_add(p, &req, AP_SRC_CLI, &err) < 0)
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "%s", autopilot_err_text(&err));
   else if (autopilot_cli_saved(p))
-    cli_msg(REPLY_DONE, "Override %N -> %s added%s", n, target, ((struct autopilot_config *) p->p.cf)->shadow ? " (shadow mode)" : "");
+    cli_msg(AUTOPILOT_REPLY_DONE, "Override %N -> %s added%s", n, target, ((struct autopilot_config *) p->p.cf)->shadow ? " (shadow mode)" : "");
 }
 
 void
 autopilot_cmd_withdraw(struct symbol *sym, const net_addr *n)
 {
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
 
   struct autopilot_proto *p = autopilot_cli_proto(sym);
   if (!p)
     return;
 
   autopilot_audit_by(p, "birdc");
-  if (autopilot_ovr_withdraw(p, n, err) < 0)
-    cli_msg(REPLY_REFUSED, "%s", err);
+  if (autopilot_ovr_withdraw(p, n, &err) < 0)
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "%s", autopilot_err_text(&err));
   else if (autopilot_cli_saved(p))
-    cli_msg(REPLY_DONE, "Override %N withdrawn", n);
+    cli_msg(AUTOPILOT_REPLY_DONE, "Override %N withdrawn", n);
 }
 
 void
@@ -130,7 +128,7 @@ autopilot_cmd_flush(struct symbol *sym, const char *target)
   autopilot_audit_by(p, "birdc (flush)");
   uint n = autopilot_ovr_flush(p, target, AP_SRC_MAX);
   if (autopilot_cli_saved(p))
-    cli_msg(REPLY_DONE, "%u overrides withdrawn", n);
+    cli_msg(AUTOPILOT_REPLY_DONE, "%u overrides withdrawn", n);
 }
 
 /**
@@ -143,8 +141,11 @@ autopilot_cmd_flush(struct symbol *sym, const char *target)
 void
 autopilot_cmd_load(struct symbol *sym, const char *file)
 {
-  char line[AUTOPILOT_LINE_MAX + 2], err[AUTOPILOT_ERR_MAX];
-  uint n = 0, max = 1024, lineno = 0;
+  char line[AUTOPILOT_LINE_MAX + 2];
+  struct autopilot_request scratch, *req;
+  struct autopilot_batch b;
+  struct autopilot_error err;
+  struct linpool *lp;
 
   struct autopilot_proto *p = autopilot_cli_proto(sym);
   if (!p)
@@ -157,75 +158,46 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
     return;
   }
 
+  /* The file is the whole set of birdc's overrides: one sync */
   btime now = current_real_time();
-  linpool *lp = lp_new_default(p->p.pool);	/* Reasons */
-  struct autopilot_request *reqs = xmalloc(max * sizeof(struct autopilot_request));
-  uint *lines = xmalloc(max * sizeof(uint));	/* Line of each request, for errors */
-  uint bad;
+  autopilot_batch_open(&b, p->p.pool, AP_OP_SYNC,
+		       MIN(2 * (u64) ((struct autopilot_config *) p->p.cf)->max_overrides + 16, (u64) ~0U));
 
   enum autopilot_line got;
-  while ((got = autopilot_read_line(f, line)) != AP_LINE_EOF)
+  while (!b.bad && ((got = autopilot_read_line(f, line)) != AP_LINE_EOF))
   {
-    lineno++;
+    req = autopilot_batch_line(&b, &scratch, &lp);
 
     if ((got == AP_LINE_LONG) || (got == AP_LINE_NUL))
-    {
-      cli_msg(REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lineno, autopilot_line_problem(got));
-      goto done;
-    }
-
+      autopilot_err(&err, AUTOPILOT_ERR_PARSE, "%s", autopilot_line_problem(got));
     /* As on the socket: a line is not complete without its newline (a cut file) */
-    if (got == AP_LINE_CUT)
-    {
-      cli_msg(REPLY_REFUSED, "%s line %u: no newline at its end (a cut file?); nothing changed", file, lineno);
-      goto done;
-    }
-
-    if (n == max)
-    {
-      max *= 2;
-      reqs = xrealloc(reqs, max * sizeof(struct autopilot_request));
-      lines = xrealloc(lines, max * sizeof(uint));
-    }
-
-    if (autopilot_request_parse(line, now, &reqs[n], err, lp) < 0)
-    {
-      cli_msg(REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lineno, err);
-      goto done;
-    }
-
-    if (reqs[n].op == AP_OP_NONE)
+    else if (got == AP_LINE_CUT)
+      autopilot_err(&err, AUTOPILOT_ERR_PARSE, "no newline at its end (a cut file?)");
+    else if (autopilot_batch_take(&b, req, autopilot_request_parse(line, now, req, &err, lp), &err))
       continue;
+    else
+      autopilot_err(&err, AUTOPILOT_ERR_PARSE, "a set lists add lines only");
 
-    if (reqs[n].op != AP_OP_ADD)
-    {
-      cli_msg(REPLY_REFUSED, "%s line %u: a set lists add lines only; nothing changed", file, lineno);
-      goto done;
-    }
-
-    lines[n++] = lineno;
+    autopilot_batch_fail(&b, &err);
   }
 
   if (ferror(f))
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "Error reading %s: %m; nothing changed", file);
+  else
   {
-    cli_msg(REPLY_REFUSED, "Error reading %s: %m; nothing changed", file);
-    goto done;
+    autopilot_audit_by(p, "birdc (load)");
+    if (autopilot_batch_commit(p, &b, AP_SRC_CLI, &err) < 0)
+    {
+      if (err.req)
+	cli_msg(AUTOPILOT_REPLY_REFUSED, "%s line %u: %s; nothing changed", file, err.req,
+		err.also ? err.msg : autopilot_err_text(&err));
+      else
+	cli_msg(AUTOPILOT_REPLY_REFUSED, "%s: %s; nothing changed", file, autopilot_err_text(&err));
+    }
+    else if (autopilot_cli_saved(p))
+      cli_msg(AUTOPILOT_REPLY_DONE, "Loaded %u overrides from %s", b.len, file);
   }
 
-  autopilot_audit_by(p, "birdc (load)");
-  if (autopilot_ovr_batch_at(p, reqs, n, 1, AP_SRC_CLI, err, &bad) < 0)
-  {
-    if (bad < n)
-      cli_msg(REPLY_REFUSED, "%s line %u: %s; nothing changed", file, lines[bad], err);
-    else
-      cli_msg(REPLY_REFUSED, "%s: %s; nothing changed", file, err);
-  }
-  else if (autopilot_cli_saved(p))
-    cli_msg(REPLY_DONE, "Loaded %u overrides from %s", n, file);
-
-done:
+  autopilot_batch_close(&b);
   fclose(f);
-  xfree(reqs);
-  xfree(lines);
-  rfree(lp);
 }

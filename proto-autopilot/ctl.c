@@ -17,8 +17,8 @@
  *   [@tag ]ok[ detail]
  *   [@tag ]error CODE message
  *
- * where CODE is the word before ':' in the override API's messages
- * (bad-request for lines that do not parse). "begin" or "sync" opens a batch
+ * where CODE is the code of the request layer's typed error (bad-request
+ * for lines that do not parse). "begin" or "sync" opens a batch
  * on the connection: the lines up to "commit" or "abort" get no reply of
  * their own, the commit applies them all or nothing (autopilot_ovr_batch_at(),
  * a sync as a diff against the whole set) and gets the one reply. A batch
@@ -61,13 +61,13 @@
 #include "lib/string.h"
 #include "nest/cli.h"
 #include "conf/conf.h"
+#include "sysdep/unix/unix.h"
 #include "autopilot.h"
 
 #define CTL_LINE_MAX	1024		/* Longest request line, newline not counted */
 #define CTL_RBSIZE	65536		/* Receive buffer: a read is many requests */
 #define CTL_OUT_INIT	4096		/* First size of the reply buffer */
-#define CTL_OUT_HIGH	(1 << 20)	/* Replies waiting: above this, stop reading the client */
-#define CTL_OUT_LOW	(1 << 16)	/* ... until the client has read them down to this */
+/* CTL_OUT_HIGH, CTL_OUT_LOW (autopilot.h): replies waiting, when to stop and go on */
 #define CTL_REPLY_MAX	(AUTOPILOT_TAG_MAX + AUTOPILOT_ERR_MAX + 128)	/* Longest reply line */
 #define CTL_BACKLOG	64		/* Connections the kernel queues before we accept */
 #define CTL_STATUS_TRIES 16		/* Event rounds a status request waits for resolution */
@@ -75,6 +75,7 @@
 /* Why a connection answers nothing for now (and is not read) */
 #define CTL_STALL_OUTPUT 1		/* Too many replies wait: the client must read first */
 #define CTL_STALL_STATUS 2		/* A status request waits for overrides to be resolved */
+/* CTL_STALL_READ (autopilot.h): a read request streams its reply (observe.c) */
 
 /* Accept errors (out of descriptors) repeat every loop: log some */
 static struct tbf ctl_log_tbf = TBF_DEFAULT_LOG_LIMITS;
@@ -115,30 +116,65 @@ ctl_out_reserve(struct autopilot_ctl_conn *c, uint n)
 }
 
 static void
-ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...)
+ctl_vreply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, va_list args)
 {
-  va_list args;
   int n = 0, m;
+  byte unread[CTL_REPLY_MAX];
 
-  /* Nobody reads them: the client has gone, its requests are still executed */
-  if (c->quiet)
-    return;
-
-  byte *b = ctl_out_reserve(c, CTL_REPLY_MAX);
+  /* Nobody reads them when the client has gone; its requests are still executed, and counted */
+  byte *b = c->quiet ? unread : ctl_out_reserve(c, CTL_REPLY_MAX);
 
   if (tag && tag[0])
     n = bsprintf(b, "@%s ", tag);
 
-  va_start(args, fmt);
   m = bvsnprintf(b + n, CTL_REPLY_MAX - n - 1, fmt, args);
-  va_end(args);
 
   /* Messages are bounded; should one not be, say so rather than cut it */
   if (m < 0)
     m = bsprintf(b + n, "error internal reply too long");
 
+  autopilot_metrics_reply(c->p, (char *) b + n);
+  if (c->quiet)
+    return;
+
   b[n + m] = '\n';
   c->out_len += n + m + 1;
+}
+
+static void
+ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...)
+{
+  va_list args;
+
+  va_start(args, fmt);
+  ctl_vreply(c, tag, fmt, args);
+  va_end(args);
+}
+
+/* One reply line of at most CTL_REPLY_MAX bytes, for observe.c's errors */
+void
+autopilot_ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...)
+{
+  va_list args;
+
+  va_start(args, fmt);
+  ctl_vreply(c, tag, fmt, args);
+  va_end(args);
+}
+
+/* Send what can be sent, answer what can be answered: for observe.c's streamed replies */
+void
+autopilot_ctl_run(struct autopilot_ctl_conn *c)
+{
+  if (!c->closed)
+    ctl_run(c);
+}
+
+/* Room for @n bytes of replies, for observe.c, which writes its JSON there */
+byte *
+autopilot_ctl_reserve(struct autopilot_ctl_conn *c, uint n)
+{
+  return ctl_out_reserve(c, n);
 }
 
 /* The reply to most requests: no format to interpret */
@@ -153,23 +189,14 @@ ctl_ok(struct autopilot_ctl_conn *c, const char *tag)
 
   memcpy(ctl_out_reserve(c, 3), "ok\n", 3);
   c->out_len += 3;
+  c->p->metrics.replies[AP_CODE_OK]++;
 }
 
-/* An override API error, "code: message", as "error code message" */
+/* A refused request: the code and the message, as they came */
 static void
-ctl_error(struct autopilot_ctl_conn *c, const char *tag, const char *err)
+ctl_error(struct autopilot_ctl_conn *c, const char *tag, const struct autopilot_error *err)
 {
-  const char *colon = strchr(err, ':');
-  uint len = colon ? colon - err : 0;
-
-  for (uint i = 0; i < len; i++)
-    if (!(((err[i] >= 'a') && (err[i] <= 'z')) || (err[i] == '-')))
-      len = 0;
-
-  if (len && (colon[1] == ' '))
-    ctl_reply(c, tag, "error %.*s %s", len, err, colon + 2);
-  else
-    ctl_reply(c, tag, "error internal %s", err);
+  ctl_reply(c, tag, "error %s %s", err->code, err->msg);
 }
 
 static void
@@ -180,6 +207,26 @@ ctl_status(struct autopilot_ctl_conn *c, const char *tag)
   ctl_reply(c, tag, "ok overrides %u active %u pending %u shadow %u",
 	    autopilot_ovr_count(p), p->ovr_states[AP_OVR_ACTIVE],
 	    p->ovr_states[AP_OVR_PENDING], p->ovr_states[AP_OVR_SHADOW]);
+}
+
+/*
+ * The metrics text, ended by "# EOF", then the reply line: every request
+ * still ends with exactly one reply line, and no line of the text can be
+ * taken for one (each starts with '#' or a metric name).
+ */
+static void
+ctl_metrics(struct autopilot_ctl_conn *c, const char *tag)
+{
+  if (!c->quiet)
+  {
+    struct autopilot_text t = { .pool = c->p->p.pool };
+    autopilot_metrics_render(c->p, &t);
+    memcpy(ctl_out_reserve(c, t.len), t.data, t.len);
+    c->out_len += t.len;
+    mb_free(t.data);
+  }
+
+  ctl_reply(c, tag, "ok metrics");
 }
 
 /* The @tag of a line we do not parse (too long), if it starts with a valid one */
@@ -218,154 +265,69 @@ ctl_line_tag(const byte *line, uint len, char *tag)
 static void
 ctl_batch_drop(struct autopilot_ctl_conn *c)
 {
-  mb_free(c->batch);
-  mb_free(c->batch_lineno);
-  if (c->batch_lp)
-    rfree(c->batch_lp);
-  c->batch = NULL;
-  c->batch_lineno = NULL;
-  c->batch_lp = NULL;
-  c->batch_len = c->batch_size = c->batch_lines = c->batch_bad = 0;
-  c->batch_op = AP_OP_NONE;
+  autopilot_batch_close(&c->batch);
 }
 
-/* Remember the first bad line; the commit reports it and applies nothing */
-static void
-ctl_batch_fail(struct autopilot_ctl_conn *c, const char *fmt, ...)
-{
-  va_list args;
-
-  if (c->batch_bad)
-    return;
-
-  c->batch_bad = c->batch_lines;
-  va_start(args, fmt);
-  if (bvsnprintf(c->batch_err, sizeof(c->batch_err), fmt, args) < 0)
-    strcpy(c->batch_err, "bad line");
-  va_end(args);
-}
-
-/* The slot for the next request of the batch, or NULL if the batch is full */
-static struct autopilot_request *
-ctl_batch_slot(struct autopilot_ctl_conn *c)
-{
-  struct autopilot_proto *p = c->p;
-
-  if (c->batch_len == c->batch_size)
-  {
-    /* Adds and withdraws of every override: more can only be a mistake */
-    u64 max = 2 * (u64) ((struct autopilot_config *) p->p.cf)->max_overrides + 16;
-    if (c->batch_len >= max)
-      return NULL;
-
-    uint size = c->batch_size ? (uint) MIN(2 * (u64) c->batch_size, max) : 256;
-    if (c->batch)
-    {
-      c->batch = mb_realloc(c->batch, size * sizeof(struct autopilot_request));
-      c->batch_lineno = mb_realloc(c->batch_lineno, size * sizeof(u32));
-    }
-    else
-    {
-      c->batch = mb_alloc(p->p.pool, size * sizeof(struct autopilot_request));
-      c->batch_lineno = mb_alloc(p->p.pool, size * sizeof(u32));
-      c->batch_lp = lp_new_default(p->p.pool);
-    }
-    c->batch_size = size;
-  }
-
-  return &c->batch[c->batch_len];
-}
-
-/* The override API names the bad request by its index; the client knows lines */
-static void
-ctl_batch_error(struct autopilot_ctl_conn *c, const char *tag, const char *err, uint bad)
-{
-  uint first, second;
-
-  /* About the whole batch (a sync over the limit) */
-  if (bad >= c->batch_len)
-    ctl_error(c, tag, err);
-
-  /* One prefix twice: both by line */
-  else if ((sscanf(err, "batch: requests %u and %u ", &first, &second) == 2) &&
-	   (first >= 1) && (first <= c->batch_len))
-    ctl_reply(c, tag, "error batch line %u: %N is on line %u too",
-	      c->batch_lineno[bad], (net_addr *) &c->batch[bad].net, c->batch_lineno[first - 1]);
-
-  else
-    ctl_reply(c, tag, "error batch line %u: %s", c->batch_lineno[bad], err);
-}
+/* Fail the open batch with an error made here */
+#define CTL_BATCH_FAIL(c, code, msg, args...) \
+  ({ struct autopilot_error e_; autopilot_err(&e_, code, msg, ##args); autopilot_batch_fail(&(c)->batch, &e_); })
 
 static void
 ctl_batch_commit(struct autopilot_ctl_conn *c, const char *tag)
 {
   struct autopilot_proto *p = c->p;
-  char err[AUTOPILOT_ERR_MAX];
-  uint bad;
+  struct autopilot_error err;
+  int sync = (c->batch.op == AP_OP_SYNC);
 
   /* The commit's tag, else that of begin or sync */
   if (!tag[0])
     tag = c->batch_tag;
 
-  autopilot_audit_by(p, "controller #%u (%s)", c->id, (c->batch_op == AP_OP_SYNC) ? "sync" : "batch");
+  autopilot_audit_by(p, "controller #%u (%s)", c->id, sync ? "sync" : "batch");
 
-  if (c->batch_bad)
-    ctl_reply(c, tag, "error batch line %u: %s", c->batch_bad, c->batch_err);
-  else if (autopilot_ovr_batch_at(p, c->batch, c->batch_len, c->batch_op == AP_OP_SYNC,
-				  AP_SRC_CONTROLLER, err, &bad) < 0)
-    ctl_batch_error(c, tag, err, bad);
+  /* The loop's clock stands still while we run: read the real one */
+  btime start = current_time_now();
+  int rv = autopilot_batch_commit(p, &c->batch, AP_SRC_CONTROLLER, &err);
+  if (!c->batch.bad)
+    autopilot_metrics_observe(&p->metrics.commit[sync], current_time_now() - start);
+
+  if (rv == 0)
+    ctl_reply(c, tag, "ok %u", c->batch.len);
+  else if (!err.req)
+    ctl_error(c, tag, &err);		/* About the whole batch (a sync over the limit) */
+  else if (err.also)
+    ctl_reply(c, tag, "error batch line %u: %s", err.req, err.msg);	/* One prefix twice */
   else
-    ctl_reply(c, tag, "ok %u", c->batch_len);
+    ctl_reply(c, tag, "error batch line %u: %s: %s", err.req, err.code, err.msg);
 
   ctl_batch_drop(c);
 }
 
 /* One parsed line (@rv, @err: the parse result) inside a batch */
 static void
-ctl_batch_line(struct autopilot_ctl_conn *c, struct autopilot_request *req, int rv, const char *err)
+ctl_batch_line(struct autopilot_ctl_conn *c, struct autopilot_request *req, int rv, const struct autopilot_error *err)
 {
-  if (rv < 0)
-  {
-    ctl_batch_fail(c, "bad-request: %s", err);
+  if (autopilot_batch_take(&c->batch, req, rv, err))
     return;
-  }
 
   switch (req->op)
   {
-  case AP_OP_NONE:
-    break;
-
   case AP_OP_COMMIT:
     ctl_batch_commit(c, req->tag);
     break;
 
   case AP_OP_ABORT:
-    ctl_reply(c, req->tag[0] ? req->tag : c->batch_tag, "ok aborted %u", c->batch_len);
+    ctl_reply(c, req->tag[0] ? req->tag : c->batch_tag, "ok aborted %u", c->batch.len);
     ctl_batch_drop(c);
     break;
 
   case AP_OP_WITHDRAW:
-    if (c->batch_op == AP_OP_SYNC)
-    {
-      ctl_batch_fail(c, "bad-request: withdraw in a sync (a sync lists the whole set)");
-      break;
-    }
-    /* fall through */
-
-  case AP_OP_ADD:
-    if (c->batch_bad)
-      break;
-    if (req != &c->batch[c->batch_len])
-    {
-      ctl_batch_fail(c, "over-limit: too many requests in one batch");
-      break;
-    }
-    c->batch_lineno[c->batch_len++] = c->batch_lines;
+    CTL_BATCH_FAIL(c, AUTOPILOT_ERR_PARSE, "withdraw in a sync (a sync lists the whole set)");
     break;
 
   default:
-    ctl_batch_fail(c, "bad-request: only add%s, then commit or abort, in a batch",
-		   (c->batch_op == AP_OP_SYNC) ? "" : " and withdraw");
+    CTL_BATCH_FAIL(c, AUTOPILOT_ERR_PARSE, "only add%s, then commit or abort, in a batch",
+		   (c->batch.op == AP_OP_SYNC) ? "" : " and withdraw");
   }
 }
 
@@ -380,19 +342,15 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
 {
   struct autopilot_proto *p = c->p;
   struct autopilot_request scratch, *req = &scratch;
-  char err[AUTOPILOT_ERR_MAX];
+  struct linpool *lp = tmp_linpool;
+  struct autopilot_error err;
   int rv;
 
   c->requests++;
 
-  if (c->batch_op)
-  {
-    c->batch_lines++;
-
-    /* Parse straight into the batch: a sync may list a million overrides */
-    if (!c->batch_bad)
-      req = ctl_batch_slot(c) ?: &scratch;
-  }
+  /* Parse straight into the batch: a sync may list a million overrides */
+  if (c->batch.op)
+    req = autopilot_batch_line(&c->batch, &scratch, &lp);
 
   /* The parser reads C strings: a NUL would hide the rest of the line */
   const char *nul = memchr(line, 0, len);
@@ -400,31 +358,28 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
   {
     req->op = AP_OP_NONE;
     req->tag[0] = 0;
-    bsnprintf(err, sizeof(err), "column %u: bad byte 0x00", (uint) (nul - line) + 1);
-    rv = -1;
+    rv = autopilot_err(&err, AUTOPILOT_ERR_PARSE, "column %u: bad byte 0x00", (uint) (nul - line) + 1);
   }
-  else if ((rv = autopilot_request_parse(line, now, req, err,
-					  (req == &scratch) ? tmp_linpool : c->batch_lp)) == 0)
+  else if ((rv = autopilot_request_parse(line, now, req, &err, lp)) == 0)
   {
     /* Who asked is the socket's to say */
     if ((req->source != AP_SRC_MAX) && (req->source != AP_SRC_CONTROLLER))
     {
-      bsnprintf(err, sizeof(err), "source %s: requests on this socket come from the controller",
-		autopilot_source_names[req->source]);
-      rv = -1;
+      rv = autopilot_err(&err, AUTOPILOT_ERR_PARSE, "source %s: requests on this socket come from the controller",
+			 autopilot_source_names[req->source]);
     }
     req->source = AP_SRC_CONTROLLER;
   }
 
-  if (c->batch_op)
+  if (c->batch.op)
   {
-    ctl_batch_line(c, req, rv, err);
+    ctl_batch_line(c, req, rv, &err);
     return;
   }
 
   if (rv < 0)
   {
-    ctl_reply(c, req->tag, "error bad-request %s", err);
+    ctl_error(c, req->tag, &err);
     return;
   }
 
@@ -436,15 +391,15 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
     break;
 
   case AP_OP_ADD:
-    if (autopilot_ovr_add(p, req, AP_SRC_CONTROLLER, err) < 0)
-      ctl_error(c, req->tag, err);
+    if (autopilot_ovr_add(p, req, AP_SRC_CONTROLLER, &err) < 0)
+      ctl_error(c, req->tag, &err);
     else
       ctl_ok(c, req->tag);
     break;
 
   case AP_OP_WITHDRAW:
-    if (autopilot_ovr_withdraw(p, (net_addr *) &req->net, err) < 0)
-      ctl_error(c, req->tag, err);
+    if (autopilot_ovr_withdraw(p, (net_addr *) &req->net, &err) < 0)
+      ctl_error(c, req->tag, &err);
     else
       ctl_ok(c, req->tag);
     break;
@@ -455,7 +410,9 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
 
   case AP_OP_BEGIN:
   case AP_OP_SYNC:
-    c->batch_op = req->op;
+    /* Adds and withdraws of every override: more can only be a mistake */
+    autopilot_batch_open(&c->batch, p->p.pool, req->op,
+			 MIN(2 * (u64) ((struct autopilot_config *) p->p.cf)->max_overrides + 16, (u64) ~0U));
     strcpy(c->batch_tag, req->tag);
     break;
 
@@ -467,6 +424,17 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
 
   case AP_OP_PING:
     ctl_reply(c, req->tag, "ok pong");
+    break;
+
+  case AP_OP_METRICS:
+    ctl_metrics(c, req->tag);
+    break;
+
+  /* Read requests: they change nothing (observe.c) */
+  case AP_OP_PATHS:
+  case AP_OP_EGRESSES:
+  case AP_OP_DUMP:
+    autopilot_obs_request(c, req);
     break;
 
   case AP_OP_STATUS:
@@ -496,10 +464,12 @@ ctl_too_long(struct autopilot_ctl_conn *c, const byte *line, uint len)
 
   c->requests++;
 
-  if (c->batch_op)
+  if (c->batch.op)
   {
-    c->batch_lines++;
-    ctl_batch_fail(c, "bad-request: line too long (more than %u bytes)", CTL_LINE_MAX);
+    struct autopilot_request scratch;
+    struct linpool *lp;
+    autopilot_batch_line(&c->batch, &scratch, &lp);
+    CTL_BATCH_FAIL(c, AUTOPILOT_ERR_PARSE, "line too long (more than %u bytes)", CTL_LINE_MAX);
     return;
   }
 
@@ -587,8 +557,8 @@ ctl_close(struct autopilot_ctl_conn *c)
   if (c->closed)
     return;
 
-  if (c->batch_op)
-    TRACE(D_EVENTS, "Controller disconnected with a batch open (%u requests): dropped", c->batch_len);
+  if (c->batch.op)
+    TRACE(D_EVENTS, "Controller disconnected with a batch open (%u requests): dropped", c->batch.len);
 
   log(L_INFO "%s: Controller #%u disconnected after %u requests", c->p->p.name, c->id, c->requests);
 
@@ -596,6 +566,7 @@ ctl_close(struct autopilot_ctl_conn *c)
   c->sk->rx_hook = NULL;
   c->sk->tx_hook = NULL;
   ctl_batch_drop(c);
+  autopilot_obs_free(c);
   ev_schedule(p->ctl_event);
 }
 
@@ -605,6 +576,7 @@ ctl_free(struct autopilot_ctl_conn *c)
   rem_node(&c->n);
   rfree(c->sk);
   ctl_batch_drop(c);
+  autopilot_obs_free(c);
   mb_free(c->out);
   mb_free(c);
 }
@@ -683,6 +655,10 @@ ctl_run(struct autopilot_ctl_conn *c)
     c->stall &= ~CTL_STALL_OUTPUT;
   }
 
+  /* A streamed reply goes on once the client has read most of it (a write may end at once) */
+  if ((c->stall & CTL_STALL_READ) && (c->out_len < CTL_OUT_LOW))
+    autopilot_obs_wake(c);
+
   if (!c->eof)
   {
     sk->rx_hook = c->stall ? NULL : ctl_rx;
@@ -693,9 +669,9 @@ ctl_run(struct autopilot_ctl_conn *c)
   if (c->stall)
     return;
 
-  if (c->batch_op)
+  if (c->batch.op)
   {
-    ctl_reply(c, c->batch_tag, "error batch no commit before the end of input: %u requests dropped", c->batch_len);
+    ctl_reply(c, c->batch_tag, "error batch no commit before the end of input: %u requests dropped", c->batch.len);
     ctl_batch_drop(c);
     if (!ctl_flush(c))
       return;
@@ -778,6 +754,9 @@ ctl_err(sock *sk, int err)
     c->out_len = c->out_sent = 0;
     sk_set_tbuf(sk, NULL);
     c->stall &= ~CTL_STALL_OUTPUT;
+
+    /* A streamed reply waiting for the client to read ends now */
+    autopilot_obs_wake(c);
   }
 
   /* BIRD reads the rest first */
@@ -925,28 +904,32 @@ ctl_listen(struct autopilot_proto *p, struct autopilot_config *cf)
     unlink(path);
   }
 
-  /*
-   * We bind ourselves rather than with sk_open_unix(), which leaks its
-   * descriptor on failure (BIRD dies when its CLI socket fails; a protocol
-   * must not). BIRD takes the listening descriptor as SK_MAGIC, then we
-   * give the socket the type whose reads accept connections.
-   */
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return CTL_FAIL("Controller socket %s not opened: %m", path);
-
-  strcpy(sa.sun_path, path);
+  sock *sk = sk_new(p->p.pool);
+  sk->type = SK_UNIX_PASSIVE;
+  sk->rx_hook = ctl_accept;
+  sk->err_hook = ctl_accept_err;
+  sk->data = p;
+  sk->rbsize = CTL_RBSIZE;		/* Accepted sockets inherit it */
+  sk->fast_rx = 1;
 
   /* Created private, opened up below: never more access than configured */
   mode_t mask = umask(0177);
-  int rv = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
+  int rv = sk_open_unix(sk, path);
   umask(mask);
 
   if (rv < 0)
   {
-    CTL_FAIL("Cannot create controller socket %s: %m", path);
-    close(fd);
+    /* sk_open_unix() closed the descriptor (patch 0008) */
+    CTL_FAIL("Cannot create controller socket %s: %s: %m", path, sk->err ?: "error");
+    rfree(sk);
     return NULL;
+  }
+
+  /* BIRD's own backlog is for its CLI; controllers may all come back at once */
+  if (listen(sk->fd, CTL_BACKLOG) < 0)
+  {
+    CTL_FAIL("Cannot listen on controller socket %s: %m", path);
+    goto fail;
   }
 
   if ((gid != (gid_t) -1) && (chown(path, (uid_t) -1, gid) < 0))
@@ -961,32 +944,6 @@ ctl_listen(struct autopilot_proto *p, struct autopilot_config *cf)
     goto fail;
   }
 
-  if (listen(fd, CTL_BACKLOG) < 0)
-  {
-    CTL_FAIL("Cannot listen on controller socket %s: %m", path);
-    goto fail;
-  }
-
-  sock *sk = sk_new(p->p.pool);
-  sk->type = SK_MAGIC;
-  sk->fd = fd;
-  sk->rx_hook = ctl_accept;
-  sk->err_hook = ctl_accept_err;
-  sk->data = p;
-  sk->rbsize = CTL_RBSIZE;		/* Accepted sockets inherit it */
-  sk->fast_rx = 1;
-
-  if (sk_open(sk) < 0)
-  {
-    /* sk_open() closed the descriptor */
-    sk_log_error(sk, p->p.name);
-    bsnprintf(p->ctl_error, sizeof(p->ctl_error), "Controller socket %s not opened: %s", path, sk->err ?: "error");
-    rfree(sk);
-    unlink(path);
-    return NULL;
-  }
-
-  sk->type = SK_UNIX_PASSIVE;
   p->ctl_error[0] = 0;
 
   log(L_INFO "%s: Controller socket %s (mode %04o%s%s)", p->p.name, path, cf->ctl_mode,
@@ -994,7 +951,7 @@ ctl_listen(struct autopilot_proto *p, struct autopilot_config *cf)
   return sk;
 
 fail:
-  close(fd);
+  rfree(sk);
   unlink(path);
   return NULL;
 }
@@ -1184,9 +1141,9 @@ autopilot_ctl_show(struct autopilot_proto *p)
     n++;
 
   if (p->ctl_sk && !p->ctl_error[0])
-    cli_msg(-1100, "  Controller socket: %s (mode %04o%s%s): listening, %u client%s", p->ctl_path,
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Controller socket: %s (mode %04o%s%s): listening, %u client%s", p->ctl_path,
 	    cf->ctl_mode, cf->ctl_group ? ", group " : "", cf->ctl_group ?: "", n, (n == 1) ? "" : "s");
   else
-    cli_msg(-1100, "  Controller socket: %s, %u client%s", p->ctl_error[0] ? p->ctl_error : "not opened",
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Controller socket: %s, %u client%s", p->ctl_error[0] ? p->ctl_error : "not opened",
 	    n, (n == 1) ? "" : "s");
 }

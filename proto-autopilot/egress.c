@@ -12,8 +12,14 @@
  * The egress map says, for each eBGP session to a transit or peer, which
  * MPLS label the switch's LFIB uses to reach it (the primary label) and
  * which second label Precision Path uses for alternate paths through it.
+ * This file owns it: the configured egresses, their neighbor addresses
+ * (resolved once, when each egress is parsed), an index by name, BGP
+ * protocol, neighbor address and primary label built when the protocol
+ * block is complete, and their run-time state (struct autopilot_egress,
+ * kept by name over a reconfiguration, found by its config's position).
+ * Every other file asks here.
  *
- * Tagging happens in BGP's receive path, through bgp_rx_attrs_hook, once per
+ * Tagging happens in BGP's receive path, through BGP's rx_attrs hook, once per
  * received attribute set: the attributes of an UPDATE from an egress get
  * %EA_MPLS_LABEL (sent as the RFC 8277 label by labeled-unicast sessions
  * with next hop self). The attributes are then cached and shared by every
@@ -22,7 +28,7 @@
  *
  * Our large communities (the Precision Path label, and the primary label
  * where configured) are functions of the egress: they are added as a path
- * is sent, through bgp_tx_attrs_hook, to the temporary attributes BGP
+ * is sent, through BGP's tx_attrs hook, to the temporary attributes BGP
  * builds for every exported route anyway. Kept in the table they cost an
  * eattr and an adata in each cached attribute set, about 5% of the memory
  * of a full table; exported, they cost nothing per stored route.
@@ -44,6 +50,7 @@
 #include "nest/mpls.h"
 #include "lib/bitops.h"
 #include "lib/event.h"
+#include "lib/hash.h"
 #include "conf/conf.h"
 
 #include "proto/bgp/bgp.h"
@@ -60,12 +67,6 @@ autopilot_label_conflict(struct autopilot_egress_config *e, const char *kind, u3
     cf_error("Egress %s: %s and %s must differ (both %u)", e->name, kind, xkind, label);
 
   cf_error("Egress %s: %s %u already used as %s of egress %s", e->name, kind, label, xkind, x->name);
-}
-
-static ip_addr
-autopilot_egress_neighbor(struct autopilot_egress_config *e)
-{
-  return e->bgp ? ((struct bgp_config *) e->bgp)->remote_ip : e->neighbor;
 }
 
 /**
@@ -89,14 +90,16 @@ autopilot_egress_add(struct autopilot_config *cf, struct autopilot_egress_config
   if (e->label == e->pp_label)
     autopilot_label_conflict(e, "label", e->label, e, "pp label");
 
+  /* The neighbor-address rule, once: every other user reads e->addr */
+  e->addr = e->bgp ? ((struct bgp_config *) e->bgp)->remote_ip : e->neighbor;
+
   WALK_LIST(x, cf->egresses)
   {
     if ((e->bgp && (e->bgp == x->bgp)) || (!e->bgp && !x->bgp && ipa_equal(e->neighbor, x->neighbor)))
       cf_error("Egress %s defined twice", e->name);
 
-    if (ipa_nonzero(autopilot_egress_neighbor(e)) &&
-	ipa_equal(autopilot_egress_neighbor(e), autopilot_egress_neighbor(x)))
-      cf_error("Egress %s: neighbor %I is already egress %s", e->name, autopilot_egress_neighbor(e), x->name);
+    if (ipa_nonzero(e->addr) && ipa_equal(e->addr, x->addr))
+      cf_error("Egress %s: neighbor %I is already egress %s", e->name, e->addr, x->name);
 
     if (e->label == x->label)
       autopilot_label_conflict(e, "label", e->label, x, "label");
@@ -111,7 +114,107 @@ autopilot_egress_add(struct autopilot_config *cf, struct autopilot_egress_config
       autopilot_label_conflict(e, "pp label", e->pp_label, x, "label");
   }
 
+  e->index = cf->egress_count++;
   add_tail(&cf->egresses, &e->n);
+}
+
+/*
+ * The egress map's index: four open-addressing tables over the egresses
+ * of one configuration, by name, BGP protocol, neighbor address and
+ * primary label, built when the protocol block is complete. BGP's receive
+ * hook looks its session up once per UPDATE, requests look names up, so
+ * neither grows with the number of egresses.
+ */
+enum autopilot_eg_key { EG_NAME, EG_BGP, EG_ADDR, EG_LABEL };
+
+static inline uint
+autopilot_eg_mix(uint h)
+{
+  return h ^ (h >> 16);
+}
+
+static uint
+autopilot_eg_hash(uint key, const struct autopilot_egress_config *e)
+{
+  switch (key)
+  {
+  case EG_NAME:		return mem_hash(e->name, strlen(e->name));
+  case EG_BGP:		return ptr_hash(e->bgp);
+  case EG_ADDR:		return autopilot_eg_mix(ipa_hash(e->addr));
+  case EG_LABEL:	return autopilot_eg_mix(u32_hash(e->label));
+  }
+  bug("Autopilot: bad egress key %u", key);
+}
+
+static int
+autopilot_eg_match(uint key, const struct autopilot_egress_config *e, const struct autopilot_egress_config *k)
+{
+  switch (key)
+  {
+  case EG_NAME:		return !strcmp(e->name, k->name);
+  case EG_BGP:		return e->bgp == k->bgp;
+  case EG_ADDR:		return ipa_equal(e->addr, k->addr);
+  case EG_LABEL:	return e->label == k->label;
+  }
+  bug("Autopilot: bad egress key %u", key);
+}
+
+static struct autopilot_egress_config **
+autopilot_eg_table(struct autopilot_config *cf, uint key)
+{
+  struct autopilot_egress_config **t[] = { cf->eg_by_name, cf->eg_by_bgp, cf->eg_by_addr, cf->eg_by_label };
+  return t[key];
+}
+
+/* The egress with @k's key, or NULL; linear while the block is being parsed */
+static struct autopilot_egress_config *
+autopilot_eg_lookup(struct autopilot_config *cf, uint key, const struct autopilot_egress_config *k)
+{
+  struct autopilot_egress_config *e, **t = autopilot_eg_table(cf, key);
+
+  if (!cf->eg_mask)
+  {
+    WALK_LIST(e, cf->egresses)
+      if (autopilot_eg_match(key, e, k))
+	return e;
+    return NULL;
+  }
+
+  for (uint i = autopilot_eg_hash(key, k) & cf->eg_mask; e = t[i]; i = (i + 1) & cf->eg_mask)
+    if (autopilot_eg_match(key, e, k))
+      return e;
+
+  return NULL;
+}
+
+static void
+autopilot_eg_index(struct autopilot_config *cf)
+{
+  struct autopilot_egress_config *e;
+  uint size = 4;
+
+  while (size < 2 * cf->egress_count)
+    size *= 2;
+
+  cf->eg_by_name = cfg_allocz(size * sizeof(e));
+  cf->eg_by_bgp = cfg_allocz(size * sizeof(e));
+  cf->eg_by_addr = cfg_allocz(size * sizeof(e));
+  cf->eg_by_label = cfg_allocz(size * sizeof(e));
+  cf->eg_mask = size - 1;
+
+  WALK_LIST(e, cf->egresses)
+    for (uint key = EG_NAME; key <= EG_LABEL; key++)
+    {
+      /* Egresses named by neighbor have no BGP protocol, some none an address */
+      if (((key == EG_BGP) && !e->bgp) || ((key == EG_ADDR) && ipa_zero(e->addr)))
+	continue;
+
+      struct autopilot_egress_config **t = autopilot_eg_table(cf, key);
+      uint i = autopilot_eg_hash(key, e) & cf->eg_mask;
+      while (t[i])
+	i = (i + 1) & cf->eg_mask;
+      t[i] = e;
+    }
 }
 
 /**
@@ -123,6 +226,8 @@ autopilot_egress_postconfig(struct autopilot_config *cf)
 {
   struct autopilot_egress_config *e;
   struct mpls_channel_config *mc = (void *) proto_cf_mpls_channel(&cf->c);
+
+  autopilot_eg_index(cf);
 
   /* LFIB labels live in the channel's range of its MPLS domain */
   if (mc)
@@ -157,13 +262,24 @@ autopilot_egress_postconfig(struct autopilot_config *cf)
 struct autopilot_egress_config *
 autopilot_egress_find(struct autopilot_config *cf, const char *name)
 {
-  struct autopilot_egress_config *e;
+  struct autopilot_egress_config k = { .name = name };
+  return autopilot_eg_lookup(cf, EG_NAME, &k);
+}
 
-  WALK_LIST(e, cf->egresses)
-    if (!strcmp(e->name, name))
-      return e;
+/* The egress whose neighbor address is @a (a routing manager's next hop), or NULL */
+struct autopilot_egress_config *
+autopilot_egress_by_addr(struct autopilot_config *cf, ip_addr a)
+{
+  struct autopilot_egress_config k = { .addr = a };
+  return ipa_zero(a) ? NULL : autopilot_eg_lookup(cf, EG_ADDR, &k);
+}
 
-  return NULL;
+/* The egress whose primary label is @label, or NULL */
+struct autopilot_egress_config *
+autopilot_egress_by_label(struct autopilot_config *cf, u32 label)
+{
+  struct autopilot_egress_config k = { .label = label };
+  return autopilot_eg_lookup(cf, EG_LABEL, &k);
 }
 
 /**
@@ -171,21 +287,69 @@ autopilot_egress_find(struct autopilot_config *cf, const char *name)
  * @p: autopilot instance
  * @bp: BGP protocol a route came from
  *
- * Linear in the number of egresses, and run once per received UPDATE. The
- * config pointers compared are those of the running configuration: both
- * protocols are reconfigured in the same commit, before any packet is read.
+ * Run once per received UPDATE. The config pointers compared are those of
+ * the running configuration: both protocols are reconfigured in the same
+ * commit, before any packet is read.
  */
 struct autopilot_egress_config *
 autopilot_egress_of_bgp(struct autopilot_proto *p, struct bgp_proto *bp)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
-  struct autopilot_egress_config *e;
+  struct autopilot_egress_config k = { .bgp = bp->p.cf, .addr = bp->remote_ip }, *e;
 
-  WALK_LIST(e, cf->egresses)
-    if (e->bgp ? (e->bgp == bp->p.cf) : ipa_equal(e->neighbor, bp->remote_ip))
-      return e;
+  if (e = autopilot_eg_lookup(cf, EG_BGP, &k))
+    return e;
 
-  return NULL;
+  /* An egress named by neighbor is any session with that neighbor */
+  e = ipa_zero(k.addr) ? NULL : autopilot_eg_lookup(cf, EG_ADDR, &k);
+  return (e && !e->bgp) ? e : NULL;
+}
+
+/**
+ * autopilot_egress_sync - match run-time egresses to the current config
+ * @p: autopilot instance
+ *
+ * Run-time egress state (the LFIB's) outlives reconfiguration while the
+ * egress exists: egresses kept by name keep their state, removed ones lose
+ * their config (the LFIB withdraws their entries and frees them), new ones
+ * are created. egress_rt then finds each by its config's index.
+ */
+void
+autopilot_egress_sync(struct autopilot_proto *p)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+  struct autopilot_egress *e;
+  struct autopilot_egress_config *ec;
+
+  WALK_LIST(e, p->egresses)
+    if (e->cf)
+      e->cf = autopilot_egress_find(cf, e->cf->name);
+
+  mb_free(p->egress_rt);
+  p->egress_rt_len = cf->egress_count;
+  p->egress_rt = p->egress_rt_len ? mb_allocz(p->p.pool, p->egress_rt_len * sizeof(e)) : NULL;
+
+  WALK_LIST(e, p->egresses)
+    if (e->cf)
+      p->egress_rt[e->cf->index] = e;
+
+  WALK_LIST(ec, cf->egresses)
+    if (!p->egress_rt[ec->index])
+    {
+      e = mb_allocz(p->p.pool, sizeof(struct autopilot_egress));
+      e->cf = ec;
+      e->lfib_label = e->lfib_pp_label = AUTOPILOT_NO_LABEL;
+      add_tail(&p->egresses, &e->n);
+      p->egress_rt[ec->index] = e;
+    }
+}
+
+/* The run-time state of egress @ec of the running config, or NULL */
+struct autopilot_egress *
+autopilot_egress_rt(struct autopilot_proto *p, struct autopilot_egress_config *ec)
+{
+  struct autopilot_egress *e = (ec && (ec->index < p->egress_rt_len)) ? p->egress_rt[ec->index] : NULL;
+  return (e && (e->cf == ec)) ? e : NULL;
 }
 
 /* Remove large communities (asn, 1..AUTOPILOT_LC_MAX, *) from @set */
@@ -389,11 +553,15 @@ autopilot_bgp_tx_attrs(struct bgp_proto *to, struct bgp_channel *bc, rte *r, ea_
   bgp_set_attr_ptr(attrs, pool, BA_LARGE_COMMUNITY, 0, set);
 }
 
+static struct bgp_hooks autopilot_bgp_hooks = {
+  .rx_attrs = autopilot_bgp_rx_attrs,
+  .tx_attrs = autopilot_bgp_tx_attrs,
+  .session = autopilot_bgp_session,
+};
+
 void
 autopilot_tag_init(void)
 {
   init_list(&autopilot_instances);
-  bgp_rx_attrs_hook = autopilot_bgp_rx_attrs;
-  bgp_tx_attrs_hook = autopilot_bgp_tx_attrs;
-  bgp_session_hook = autopilot_bgp_session;
+  add_tail(&bgp_hooks, &autopilot_bgp_hooks.n);
 }

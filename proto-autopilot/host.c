@@ -135,7 +135,7 @@ autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n)
     rte *best = NULL;
     for (rte *e = n->routes; e; e = e->next)
       if (rte_is_valid(e) && (e->attrs->dest == RTD_UNICAST) &&
-	  (autopilot_path_label(e, p->asn) == cf->etab_label[i]) && autopilot_rte_better(e, best))
+	  (autopilot_path_label(e, p->asn) == cf->etab_label[i]) && rte_better(e, best))
 	best = e;
 
     if (best)

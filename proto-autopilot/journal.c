@@ -201,6 +201,7 @@ autopilot_journal_commit(struct autopilot_proto *p)
   p->state_saved = current_real_time();
   p->state_saved_count = p->ovr_count;
   p->state_unsaved = p->state_failed = 0;
+  p->metrics.state_writes[0]++;
 
   /* Larger than the set it describes: fold it into the state file soon */
   if (autopilot_journal_outgrown(p))
@@ -228,7 +229,8 @@ autopilot_journal_folded(struct autopilot_proto *p)
 
 /* Apply one journal line while restoring; returns 0, or -1 with @err */
 static int
-journal_apply(struct autopilot_proto *p, const char *line, btime now, uint *expired, uint *managed, char *err)
+journal_apply(struct autopilot_proto *p, const char *line, btime now, uint *expired, uint *managed,
+	      struct autopilot_error *err)
 {
   struct autopilot_request req;
   struct autopilot_override *o;
@@ -258,8 +260,7 @@ journal_apply(struct autopilot_proto *p, const char *line, btime now, uint *expi
     return 0;
 
   default:
-    bsnprintf(err, AUTOPILOT_ERR_MAX, "only add and withdraw lines belong here");
-    return -1;
+    return autopilot_err(err, AUTOPILOT_ERR_PARSE, "only add and withdraw lines belong here");
   }
 }
 
@@ -275,7 +276,8 @@ uint
 autopilot_journal_replay(struct autopilot_proto *p, uint *expired, uint *managed)
 {
   const char *file = journal_path(p);
-  char line[AUTOPILOT_LINE_MAX + 2], err[AUTOPILOT_ERR_MAX];
+  char line[AUTOPILOT_LINE_MAX + 2];
+  struct autopilot_error err;
   btime now = current_real_time();
   uint lineno = 0, commits = 0, records = 0, problems = 0;
   long good = 0;				/* Offset after the last commit */
@@ -317,9 +319,9 @@ autopilot_journal_replay(struct autopilot_proto *p, uint *expired, uint *managed
       continue;
     }
 
-    if (journal_apply(p, line, now, expired, managed, err) < 0)
+    if (journal_apply(p, line, now, expired, managed, &err) < 0)
     {
-      log(L_ERR "%s: Journal %s line %u: %s, skipped", p->p.name, file, lineno, err);
+      log(L_ERR "%s: Journal %s line %u: %s, skipped", p->p.name, file, lineno, autopilot_err_text(&err));
       problems++;
       continue;
     }

@@ -21,7 +21,7 @@
  *
  * Egress protection: an egress may have backups, egresses of the same
  * protocol in order. When an egress is lost (its session leaves
- * Established, which BGP tells us at once through bgp_session_hook, or its
+ * Established, which BGP tells us at once through BGP's session hook, or its
  * neighbor becomes unreachable), the entries of both its labels are
  * replaced by routes to the first live backup's neighbor, in the same event
  * round: one route per label, whatever the number of prefixes that use it,
@@ -93,18 +93,6 @@ autopilot_egress_live(struct autopilot_egress *e)
   return (bp->p.proto_state == PS_UP) && bp->conn && (bp->conn->state == BS_ESTABLISHED);
 }
 
-static struct autopilot_egress *
-autopilot_egress_rt(struct autopilot_proto *p, struct autopilot_egress_config *cf)
-{
-  struct autopilot_egress *e;
-
-  WALK_LIST(e, p->egresses)
-    if (e->cf == cf)
-      return e;
-
-  return NULL;
-}
-
 /*
  * Where @e's labels should point now: to @e itself while it is live, else
  * to its first live backup, else to @e while its neighbor is reachable (as
@@ -172,15 +160,20 @@ autopilot_lfib_announce(struct autopilot_proto *p, struct autopilot_egress *e)
     uint had = autopilot_bgp_routes(ob, NET_IP4) + autopilot_bgp_routes(ob, NET_IP6);
     uint has = autopilot_bgp_routes(bb, NET_IP4) + autopilot_bgp_routes(bb, NET_IP6);
 
-    log(L_WARN "%s: Egress %s lost: its labels %u and %u now go to backup %s", p->p.name,
-	e->cf->name, e->cf->label, e->cf->pp_label, via->cf->name);
+    /* An egress not up yet (its session comes later than its backup's) was not lost */
+    if (e->lfib_was_live)
+      log(L_WARN "%s: Egress %s lost: its labels %u and %u now go to backup %s", p->p.name,
+	  e->cf->name, e->cf->label, e->cf->pp_label, via->cf->name);
+    else
+      log(L_INFO "%s: Egress %s not up yet: its labels %u and %u go to backup %s meanwhile", p->p.name,
+	  e->cf->name, e->cf->label, e->cf->pp_label, via->cf->name);
     if (has < had / 2)
       log(L_WARN "%s: Backup %s has %u paths, egress %s had %u: what it has no path for is "
 	  "dropped there", p->p.name, via->cf->name, has, e->cf->name, had);
   }
   else if ((via == e) && !lost && (was_protected || e->lfib_warned))
-    log(L_INFO "%s: Egress %s: its labels %u and %u go to it again", p->p.name, e->cf->name,
-	e->cf->label, e->cf->pp_label);
+    log(L_INFO "%s: Egress %s: its labels %u and %u go to it%s", p->p.name, e->cf->name,
+	e->cf->label, e->cf->pp_label, e->lfib_was_live ? " again" : " now that it is up");
   else if (e->cf->backups && lost && (via == e) && e->lfib_was_live && !e->lfib_warned)
   {
     log(L_WARN "%s: Egress %s lost, no live backup: its labels %u and %u stay with its neighbor",
@@ -222,16 +215,10 @@ autopilot_lfib_state(struct autopilot_proto *p, struct autopilot_egress *e)
   return "up";
 }
 
-static ip_addr
-autopilot_nh_of(struct autopilot_egress_config *cf)
-{
-  return cf->bgp ? ((struct bgp_config *) cf->bgp)->remote_ip : cf->neighbor;
-}
-
 static void
 autopilot_egress_attach(struct autopilot_proto *p, struct autopilot_egress *e)
 {
-  ip_addr nh = autopilot_nh_of(e->cf);
+  ip_addr nh = e->cf->addr;
 
   if (e->nbr && ipa_equal(e->nh, nh))
     return;
@@ -283,38 +270,23 @@ autopilot_lfib_event(void *data)
 }
 
 /**
- * autopilot_lfib_update - match run-time egresses to the current config
+ * autopilot_lfib_update - the LFIB after the egress map changed
  * @p: autopilot instance
  *
- * Called on start and during reconfiguration, while the old config still
- * exists: egresses kept by name keep their state, removed ones lose their
- * config (and their entries in the event), new ones are created.
+ * The egress map (egress.c) keeps run-time egresses by name over a
+ * reconfiguration; here each gets its neighbor, and the event brings the
+ * LFIB in line (withdrawing entries of removed egresses, which it frees).
  */
 void
 autopilot_lfib_update(struct autopilot_proto *p)
 {
-  struct autopilot_config *cf = (void *) p->p.cf;
   struct autopilot_egress *e;
-  struct autopilot_egress_config *ec;
+
+  autopilot_egress_sync(p);
 
   WALK_LIST(e, p->egresses)
     if (e->cf)
-      e->cf = autopilot_egress_find(cf, e->cf->name);
-
-  WALK_LIST(ec, cf->egresses)
-  {
-    WALK_LIST(e, p->egresses)
-      if (e->cf == ec)
-	goto found;
-
-    e = mb_allocz(p->p.pool, sizeof(struct autopilot_egress));
-    e->cf = ec;
-    e->lfib_label = e->lfib_pp_label = AUTOPILOT_NO_LABEL;
-    add_tail(&p->egresses, &e->n);
-
-  found:
-    autopilot_egress_attach(p, e);
-  }
+      autopilot_egress_attach(p, e);
 
   ev_schedule(p->lfib_event);
 }
@@ -323,6 +295,8 @@ void
 autopilot_lfib_start(struct autopilot_proto *p)
 {
   init_list(&p->egresses);
+  p->egress_rt = NULL;			/* The last run's went with its pool */
+  p->egress_rt_len = 0;
   p->lfib_event = ev_new_init(p->p.pool, autopilot_lfib_event, p);
   autopilot_lfib_update(p);
 }
@@ -335,7 +309,7 @@ autopilot_lfib_now(struct autopilot_proto *p)
   autopilot_lfib_event(p);
 }
 
-/* bgp_session_hook: an egress session went up or down */
+/* BGP's session hook: an egress session went up or down */
 void
 autopilot_bgp_session(struct bgp_proto *bp, int up UNUSED)
 {

@@ -43,32 +43,17 @@ autopilot_manager_nh(rte *e)
   return e->attrs->nh.gw;
 }
 
-static struct autopilot_egress_config *
-autopilot_egress_by_neighbor(struct autopilot_proto *p, ip_addr nh)
-{
-  struct autopilot_egress_config *e;
-
-  WALK_LIST(e, ((struct autopilot_config *) p->p.cf)->egresses)
-  {
-    ip_addr a = e->bgp ? ((struct bgp_config *) e->bgp)->remote_ip : e->neighbor;
-    if (ipa_equal(a, nh))
-      return e;
-  }
-
-  return NULL;
-}
-
 /* Remove the override of @n if a manager made it */
 static void
 autopilot_manager_drop(struct autopilot_proto *p, const net_addr *n)
 {
   struct autopilot_override *o = autopilot_ovr_find(p, n);
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
 
   if (o && (o->source == AP_SRC_BGP))
   {
     autopilot_audit_by(p, "manager table");
-    autopilot_ovr_withdraw(p, n, err);
+    autopilot_ovr_withdraw(p, n, &err);
   }
 }
 
@@ -82,7 +67,7 @@ void
 autopilot_manager_notify(struct autopilot_proto *p, net *n, rte *new)
 {
   const net_addr *a = n->n.addr;
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
 
   if (!new)
   {
@@ -91,7 +76,7 @@ autopilot_manager_notify(struct autopilot_proto *p, net *n, rte *new)
   }
 
   ip_addr nh = autopilot_manager_nh(new);
-  struct autopilot_egress_config *e = autopilot_egress_by_neighbor(p, nh);
+  struct autopilot_egress_config *e = autopilot_egress_by_addr((struct autopilot_config *) p->p.cf, nh);
 
   if (!e)
   {
@@ -114,9 +99,9 @@ autopilot_manager_notify(struct autopilot_proto *p, net *n, rte *new)
     return;
 
   autopilot_audit_by(p, "manager %s", new->src->proto->name);
-  if (autopilot_ovr_add(p, &req, AP_SRC_BGP, err) < 0)
+  if (autopilot_ovr_add(p, &req, AP_SRC_BGP, &err) < 0)
   {
-    log(L_WARN "%s: Manager route %N via %I refused: %s", p->p.name, a, nh, err);
+    log(L_WARN "%s: Manager route %N via %I refused: %s", p->p.name, a, nh, autopilot_err_text(&err));
     p->mgr_rejected[a->type == NET_IP6]++;
   }
 }

@@ -17,10 +17,8 @@
 #include "lib/string.h"
 #include "autopilot.h"
 
-#define REPLY_OVERRIDES	1101
-
 /* "3d4h", "2h5m", "4m10s", "7s": two units are enough to read at a glance */
-static char *
+char *
 autopilot_span(btime t)
 {
   uint s = (t > 0) ? (uint) (t / 1000000) : 0;
@@ -37,13 +35,8 @@ autopilot_span(btime t)
 static const char *
 autopilot_label_egress(struct autopilot_proto *p, u32 label)
 {
-  struct autopilot_egress_config *e;
-
-  WALK_LIST(e, ((struct autopilot_config *) p->p.cf)->egresses)
-    if (e->label == label)
-      return e->name;
-
-  return "?";
+  struct autopilot_egress_config *e = autopilot_egress_by_label((struct autopilot_config *) p->p.cf, label);
+  return e ? e->name : "?";
 }
 
 static void
@@ -62,7 +55,7 @@ autopilot_ovr_show_one(cli *c, struct autopilot_proto *p, struct autopilot_overr
       note = tmp_sprintf("shadow: would move here%s%s", *note ? ", " : "", note);
   }
 
-  cli_printf(c, -REPLY_OVERRIDES, "%-24s %-12s %-8s %-16s %-10s %7s %8s  %s%s%s%s%s",
+  cli_printf(c, -AUTOPILOT_REPLY_OVERRIDES, "%-24s %-12s %-8s %-16s %-10s %7s %8s  %s%s%s%s%s",
 	  tmp_sprintf("%N", &o->net), o->target ?: AUTOPILOT_NEXT_BEST, autopilot_ovr_state_names[o->state], via,
 	  autopilot_source_names[o->source], autopilot_span(now - o->created),
 	  o->expires ? autopilot_span(o->expires - now) : "never",
@@ -143,36 +136,17 @@ done:
   c->cont = c->cleanup = NULL;
 }
 
-static struct autopilot_proto *
+/* The protocol a show command names, or the only one; NULL (and said) if it is not up */
+struct autopilot_proto *
 autopilot_show_proto(struct symbol *sym)
 {
-  struct proto *P, *found = NULL;
-
-  if (sym)
-  {
-    if ((sym->class != SYM_PROTO) || !sym->proto->proto || (sym->proto->protocol != &proto_autopilot))
-      cf_error("%s is not an autopilot protocol", sym->name);
-
-    found = sym->proto->proto;
-  }
-  else
-  {
-    WALK_LIST(P, proto_list)
-      if ((P->proto == &proto_autopilot) && (P->proto_state != PS_DOWN))
-      {
-	if (found)
-	  cf_error("More than one autopilot protocol: name one");
-	found = P;
-      }
-
-    if (!found)
-      cf_error("There is no autopilot protocol running");
-  }
+  /* The named protocol, or the only running one: BIRD's own rule and words */
+  struct proto *found = proto_get_named(sym, &proto_autopilot);
 
   /* A stopped protocol has freed its overrides */
   if (found->proto_state != PS_UP)
   {
-    cli_msg(8100, "Protocol %s is not up", found->name);
+    cli_msg(AUTOPILOT_REPLY_REFUSED, "Protocol %s is not up", found->name);
     return NULL;
   }
 
@@ -202,19 +176,19 @@ autopilot_cmd_show_overrides(struct symbol *sym, const net_addr *n, const char *
   struct autopilot_config *cf = (void *) p->p.cf;
   btime now = current_real_time();
 
-  cli_msg(-REPLY_OVERRIDES, "%s: %u overrides: %u active, %u pending, %u shadow; %u expired since start; limit %u; shadow mode %s",
+  cli_msg(-AUTOPILOT_REPLY_OVERRIDES, "%s: %u overrides: %u active, %u pending, %u shadow; %u expired since start; limit %u; shadow mode %s",
 	  p->p.name, p->ovr_count, p->ovr_states[AP_OVR_ACTIVE], p->ovr_states[AP_OVR_PENDING],
 	  p->ovr_states[AP_OVR_SHADOW], p->ovr_expired, cf->max_overrides, cf->shadow ? "on" : "off");
 
   struct autopilot_override *o = n ? autopilot_ovr_find(p, n) : NULL;
   if (n && !o)
   {
-    cli_msg(-REPLY_OVERRIDES, "No override for %N", n);
+    cli_msg(-AUTOPILOT_REPLY_OVERRIDES, "No override for %N", n);
     cli_msg(0, "");
     return;
   }
 
-  cli_msg(-REPLY_OVERRIDES, "%-24s %-12s %-8s %-16s %-10s %7s %8s  %s",
+  cli_msg(-AUTOPILOT_REPLY_OVERRIDES, "%-24s %-12s %-8s %-16s %-10s %7s %8s  %s",
 	  "Prefix", "Target", "State", "Via (label)", "Source", "Age", "Expires", "Reason [note]");
 
   if (n)

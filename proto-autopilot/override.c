@@ -80,8 +80,6 @@ const char *autopilot_ovr_state_names[AP_OVR_STATES] = {
 HASH_DEFINE_REHASH_FN(OVR, struct autopilot_override)
 HASH_DEFINE_REHASH_FN(SRC, struct autopilot_src)
 
-#define US_PER_S	((btime) 1000000)
-
 static inline struct autopilot_config *
 ap_cf(struct autopilot_proto *p)
 {
@@ -134,7 +132,7 @@ autopilot_path_of(struct autopilot_proto *p, net *n, struct autopilot_egress_con
   rte *best = NULL;
 
   for (rte *r = n->routes; r; r = r->next)
-    if (autopilot_rte_usable(p, r) && (autopilot_rte_egress(p, r) == target) && autopilot_rte_better(r, best))
+    if (autopilot_rte_usable(p, r) && (autopilot_rte_egress(p, r) == target) && rte_better(r, best))
       best = r;
 
   return best;
@@ -148,7 +146,7 @@ autopilot_next_best(struct autopilot_proto *p, net *n, rte **bgp_best)
   struct autopilot_egress_config *be;
 
   for (rte *r = n->routes; r; r = r->next)
-    if (autopilot_rte_usable(p, r) && autopilot_rte_better(r, best))
+    if (autopilot_rte_usable(p, r) && rte_better(r, best))
       best = r;
 
   *bgp_best = best;
@@ -159,7 +157,7 @@ autopilot_next_best(struct autopilot_proto *p, net *n, rte **bgp_best)
   for (rte *r = n->routes; r; r = r->next)
   {
     struct autopilot_egress_config *e;
-    if (autopilot_rte_usable(p, r) && (e = autopilot_rte_egress(p, r)) && (e != be) && autopilot_rte_better(r, alt))
+    if (autopilot_rte_usable(p, r) && (e = autopilot_rte_egress(p, r)) && (e != be) && rte_better(r, alt))
       alt = r;
   }
 
@@ -184,6 +182,31 @@ autopilot_net_truncate(net_addr_ip6 *dst, const net_addr_ip6 *src, uint len)
   net_normalize((net_addr *) dst);
 }
 
+/**
+ * autopilot_ovr_cover - where an override of a prefix resolves
+ * @p: autopilot instance
+ * @c: its watched channel of the prefix's family (up)
+ * @a: the prefix
+ * @found: set to the prefix found
+ *
+ * The longest prefix covering @a (@a itself included) that has usable
+ * paths, as forwarding would use it; NULL if none has. The observation
+ * requests report it too (observe.c), so they say what an override does.
+ */
+net *
+autopilot_ovr_cover(struct autopilot_proto *p, struct channel *c, const net_addr_ip6 *a, net_addr_ip6 *found)
+{
+  for (int len = a->pxlen; len >= 0; len--)
+  {
+    autopilot_net_truncate(found, a, len);
+    net *n = net_find(c->table, (net_addr *) found);
+    if (n && autopilot_net_has_paths(p, n))
+      return n;
+  }
+
+  return NULL;
+}
+
 /*
  * Find the path @o copies: the longest prefix covering o->net that has paths
  * (as forwarding would use) is where the target's path must be. A covering
@@ -205,27 +228,21 @@ autopilot_ovr_resolve(struct autopilot_proto *p, struct autopilot_override *o)
   if (o->target && !(target = autopilot_egress_find(ap_cf(p), o->target)))
     return o->why = "egress not configured", NULL;
 
-  for (int len = o->net.pxlen; len >= 0; len--)
-  {
-    autopilot_net_truncate(&probe, &o->net, len);
-    net *n = net_find(c->table, (net_addr *) &probe);
-    if (!n || !autopilot_net_has_paths(p, n))
-      continue;
+  net *n = autopilot_ovr_cover(p, c, &o->net, &probe);
+  if (!n)
+    return o->why = "no path", NULL;
 
-    rte *r, *bgp_best;
-    if (target)
-      r = autopilot_path_of(p, n, target);
-    else
-      r = autopilot_next_best(p, n, &bgp_best);
+  rte *r, *bgp_best;
+  if (target)
+    r = autopilot_path_of(p, n, target);
+  else
+    r = autopilot_next_best(p, n, &bgp_best);
 
-    if (!r)
-      return o->why = target ? "no path from the target egress" : "no path from another egress", NULL;
+  if (!r)
+    return o->why = target ? "no path from the target egress" : "no path from another egress", NULL;
 
-    o->src = probe;
-    return r;
-  }
-
-  return o->why = "no path", NULL;
+  o->src = probe;
+  return r;
 }
 
 /* Put @o in the bucket of its src if it copies a covering prefix, else in none */
@@ -362,8 +379,12 @@ static void
 autopilot_ovr_set_state(struct autopilot_proto *p, struct autopilot_override *o, uint state)
 {
   p->ovr_states[o->state]--;
+  if (!o->deleted)
+    p->ovr_by_source[o->source][o->state]--;
   o->state = state;
   p->ovr_states[o->state]++;
+  if (!o->deleted)
+    p->ovr_by_source[o->source][o->state]++;
 }
 
 /* Bring one override's route in line with the table and the config; 1 if announced */
@@ -529,6 +550,7 @@ autopilot_ovr_tick(timer *t)
       autopilot_ovr_record_withdraw(p, o);
       o->deleted = 1;
       p->ovr_count--;
+      p->ovr_by_source[o->source][o->state]--;
       expired++;
       autopilot_ovr_dirty(p, o);
     }
@@ -553,36 +575,31 @@ static void
 autopilot_ovr_egress_down(struct autopilot_proto *p, rte *old)
 {
   struct autopilot_egress_config *ec = autopilot_rte_egress(p, old);
-  struct autopilot_egress *e;
+  struct autopilot_egress *e = autopilot_egress_rt(p, ec);
 
-  if (!ec)
+  if (!e || (e->flushing == old->sender))
     return;
 
-  WALK_LIST(e, p->egresses)
-    if ((e->cf == ec) && (e->flushing != old->sender))
-    {
-      e->flushing = old->sender;
-      p->ovr_flushing++;
+  e->flushing = old->sender;
+  p->ovr_flushing++;
 
-      HASH_WALK(p->ovr_hash, next_hash, o)
-	if (!o->deleted && (o->state != AP_OVR_PENDING) && (o->via_label == ec->label))
-	  autopilot_ovr_dirty(p, o);
-      HASH_WALK_END;
-    }
+  HASH_WALK(p->ovr_hash, next_hash, o)
+    if (!o->deleted && (o->state != AP_OVR_PENDING) && (o->via_label == ec->label))
+      autopilot_ovr_dirty(p, o);
+  HASH_WALK_END;
 }
 
 /* A path of an egress arrived on a live channel: its flush, if any, is over */
 static void
 autopilot_ovr_egress_up(struct autopilot_proto *p, rte *new)
 {
-  struct autopilot_egress *e;
+  struct autopilot_egress *e = autopilot_egress_rt(p, autopilot_rte_egress(p, new));
 
-  WALK_LIST(e, p->egresses)
-    if (e->flushing == new->sender)
-    {
-      e->flushing = NULL;
-      p->ovr_flushing--;
-    }
+  if (e && e->flushing && (e->flushing == new->sender))
+  {
+    e->flushing = NULL;
+    p->ovr_flushing--;
+  }
 }
 
 /**
@@ -644,8 +661,7 @@ autopilot_strdup(pool *pool, const char *s)
   return d;
 }
 
-#define OVR_ERR(code, msg, args...) \
-  ({ bsnprintf(err, AUTOPILOT_ERR_MAX, code ": " msg, ##args); -1; })
+#define OVR_ERR(code, msg, args...) autopilot_err(err, code, msg, ##args)
 
 /*
  * Validate an add request without changing anything. @extra: how many new
@@ -653,7 +669,7 @@ autopilot_strdup(pool *pool, const char *s)
  * checked against the limit as a whole).
  */
 static int
-autopilot_ovr_check_add(struct autopilot_proto *p, const struct autopilot_request *req, uint extra, char *err)
+autopilot_ovr_check_add(struct autopilot_proto *p, const struct autopilot_request *req, uint extra, struct autopilot_error *err)
 {
   struct autopilot_config *cf = ap_cf(p);
   const net_addr *n = (const net_addr *) &req->net;
@@ -677,6 +693,10 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
   const net_addr *n = (const net_addr *) &req->net;
   struct autopilot_override *o = HASH_FIND(p->ovr_hash, OVR, n);
   const char *from = (o && !o->deleted) ? tmp_sprintf("%s", o->target ?: AUTOPILOT_NEXT_BEST) : NULL;
+
+  /* Counted by source: a replacement may come from another source */
+  if (from)
+    p->ovr_by_source[o->source][o->state]--;
 
   autopilot_audit(p, restore ? AP_AUDIT_RESTORED : from ? AP_AUDIT_REPLACED : AP_AUDIT_ADDED, n, from,
 		  req->target, req->reason);
@@ -703,6 +723,7 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
   o->created = req->created ?: current_real_time();
   o->expires = req->expires;
   o->source = (req->source < AP_SRC_MAX) ? req->source : source;
+  p->ovr_by_source[o->source][o->state]++;
   o->why = "not resolved yet";
 
   struct autopilot_request rec;
@@ -727,6 +748,7 @@ autopilot_ovr_do_withdraw(struct autopilot_proto *p, struct autopilot_override *
   autopilot_ovr_record_withdraw(p, o);
   o->deleted = 1;
   p->ovr_count--;
+  p->ovr_by_source[o->source][o->state]--;
   autopilot_ovr_dirty(p, o);
 }
 
@@ -735,10 +757,10 @@ autopilot_ovr_do_withdraw(struct autopilot_proto *p, struct autopilot_override *
  * @p: autopilot instance
  * @req: add request
  * @source: where it came from, unless @req says
- * @err: error message (AUTOPILOT_ERR_MAX), "code: text"
+ * @err: why, if refused
  */
 int
-autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, char *err)
+autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, struct autopilot_error *err)
 {
   if (autopilot_ovr_check_add(p, req, 0, err) < 0)
     return -1;
@@ -755,13 +777,13 @@ autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req
  * autopilot_ovr_restore - add an override read from the state file
  * @p: autopilot instance
  * @req: the add request of one line
- * @err: error message
+ * @err: why, if refused
  *
  * Unlike a new request, an override of an egress that is no longer
  * configured is kept, pending: the egress may come back with the config.
  */
 int
-autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, char *err)
+autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, struct autopilot_error *err)
 {
   const net_addr *n = (const net_addr *) &req->net;
 
@@ -776,7 +798,7 @@ autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request 
 }
 
 int
-autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, char *err)
+autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, struct autopilot_error *err)
 {
   struct autopilot_override *o = autopilot_ovr_find(p, n);
 
@@ -829,7 +851,7 @@ autopilot_req_cmp(const void *a, const void *b)
 
 /* Two requests for one prefix make a batch ambiguous: refuse, naming both */
 static int
-autopilot_batch_duplicates(const struct autopilot_request *reqs, uint n, char *err, uint *bad)
+autopilot_batch_duplicates(const struct autopilot_request *reqs, uint n, struct autopilot_error *err)
 {
   if (n < 2)
     return 0;
@@ -845,14 +867,43 @@ autopilot_batch_duplicates(const struct autopilot_request *reqs, uint n, char *e
   for (uint i = 1; i < n; i++)
     if (net_equal((const net_addr *) &s[i-1]->net, (const net_addr *) &s[i]->net))
     {
-      *bad = s[i] - reqs;
-      res = OVR_ERR("batch", "requests %u and %u are both for %N",
-		    (uint) (s[i-1] - reqs) + 1, *bad + 1, &s[i]->net);
+      uint first = s[i-1] - reqs + 1, second = s[i] - reqs + 1;
+      res = OVR_ERR("batch", "requests %u and %u are both for %N", first, second, &s[i]->net);
+      err->req = second;
+      err->also = first;
       break;
     }
 
   xfree(s);
   return res;
+}
+
+/* Validate request @r of a batch; @extra counts the new prefixes so far */
+static int
+autopilot_ovr_check_one(struct autopilot_proto *p, const struct autopilot_request *r, int sync, uint *extra,
+			btime now, struct autopilot_error *err)
+{
+  if (r->op == AP_OP_ADD)
+  {
+    if (autopilot_ovr_check_add(p, r, sync ? ~0U : *extra, err) < 0)
+      return -1;
+    if (r->expires && (r->expires <= now))
+      return OVR_ERR("expired", "expiry time is in the past");
+    if (!autopilot_ovr_find(p, (net_addr *) &r->net))
+      (*extra)++;
+    return 0;
+  }
+
+  if (r->op == AP_OP_WITHDRAW)
+  {
+    if (sync)
+      return OVR_ERR("batch", "withdraw in a sync (a sync lists the whole set)");
+    if (!autopilot_ovr_find(p, (net_addr *) &r->net))
+      return OVR_ERR("not-found", "no override for %N", &r->net);
+    return 0;
+  }
+
+  return OVR_ERR("batch", "only add and withdraw in a batch");
 }
 
 /**
@@ -864,8 +915,7 @@ autopilot_batch_duplicates(const struct autopilot_request *reqs, uint n, char *e
  *   other override of that source (a controller's sync does not touch what
  *   an operator or a routing manager asked for)
  * @source: source of the adds
- * @err: error message
- * @bad: index of the request the error is about, or @n if none
+ * @err: why, if refused; err->req names the request at fault (0: the batch)
  *
  * Everything is validated before anything changes: each request, and that
  * no prefix is named twice. Adds of prefixes that already have an override
@@ -873,12 +923,11 @@ autopilot_batch_duplicates(const struct autopilot_request *reqs, uint n, char *e
  * applied as a diff, and unchanged overrides keep their age).
  */
 int
-autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err, uint *bad)
+autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source,
+		       struct autopilot_error *err)
 {
   uint extra = 0;
   btime now = current_real_time();
-
-  *bad = n;
 
   /* A sync replaces its source's set: the others stay and count too */
   if (sync)
@@ -893,34 +942,14 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
   }
 
   for (uint i = 0; i < n; i++)
-  {
-    const struct autopilot_request *r = &reqs[i];
-    *bad = i;
-
-    if (r->op == AP_OP_ADD)
+    if (autopilot_ovr_check_one(p, &reqs[i], sync, &extra, now, err) < 0)
     {
-      if (autopilot_ovr_check_add(p, r, sync ? ~0U : extra, err) < 0)
-	return -1;
-      if (r->expires && (r->expires <= now))
-	return OVR_ERR("expired", "expiry time is in the past");
-      if (!autopilot_ovr_find(p, (net_addr *) &r->net))
-	extra++;
+      err->req = i + 1;
+      return -1;
     }
-    else if (r->op == AP_OP_WITHDRAW)
-    {
-      if (sync)
-	return OVR_ERR("batch", "withdraw in a sync (a sync lists the whole set)");
-      if (!autopilot_ovr_find(p, (net_addr *) &r->net))
-	return OVR_ERR("not-found", "no override for %N", &r->net);
-    }
-    else
-      return OVR_ERR("batch", "only add and withdraw in a batch");
-  }
 
-  if (autopilot_batch_duplicates(reqs, n, err, bad) < 0)
+  if (autopilot_batch_duplicates(reqs, n, err) < 0)
     return -1;
-
-  *bad = n;
 
   if (sync)
   {
@@ -966,23 +995,6 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
   return 0;
 }
 
-/* autopilot_ovr_batch_at(), naming the bad request by number in @err */
-int
-autopilot_ovr_batch(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err)
-{
-  char msg[AUTOPILOT_ERR_MAX];
-  uint bad;
-
-  if (autopilot_ovr_batch_at(p, reqs, n, sync, source, msg, &bad) == 0)
-    return 0;
-
-  if (bad < n)
-    return OVR_ERR("batch", "request %u: %s", bad + 1, msg);
-
-  strcpy(err, msg);
-  return -1;
-}
-
 void
 autopilot_ovr_to_request(struct autopilot_override *o, struct autopilot_request *req)
 {
@@ -1009,6 +1021,7 @@ autopilot_ovr_start(struct autopilot_proto *p)
   p->ovr_later_tail = &p->ovr_later;
   p->ovr_count = p->ovr_expired = p->ovr_recheck = 0;
   memset(p->ovr_states, 0, sizeof(p->ovr_states));
+  memset(p->ovr_by_source, 0, sizeof(p->ovr_by_source));
 
   p->ovr_event = ev_new_init(p->p.pool, autopilot_ovr_event, p);
   p->ovr_timer = tm_new_init(p->p.pool, autopilot_ovr_tick, p, 1 S, 0);

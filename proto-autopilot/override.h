@@ -11,6 +11,7 @@
 
 #include "nest/bird.h"
 #include "lib/hash.h"
+#include "lib/resource.h"
 #include "lib/net.h"
 #include "proto/autopilot/request.h"
 
@@ -61,20 +62,46 @@ struct autopilot_override {
 void autopilot_ovr_start(struct autopilot_proto *p);
 void autopilot_ovr_reconfigure(struct autopilot_proto *p);
 void autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, rte *new, rte *old);
-int autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, char *err);
-int autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, char *err);
-int autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, char *err);
+int autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, struct autopilot_error *err);
+int autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, struct autopilot_error *err);
+int autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, struct autopilot_error *err);
 uint autopilot_ovr_flush(struct autopilot_proto *p, const char *target, uint source);
-int autopilot_ovr_batch(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err);
-int autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source, char *err, uint *bad);
+int autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source,
+			   struct autopilot_error *err);
 struct autopilot_override *autopilot_ovr_find(struct autopilot_proto *p, const net_addr *n);
+struct channel;
+struct network;
+struct network *autopilot_ovr_cover(struct autopilot_proto *p, struct channel *c, const net_addr_ip6 *a, net_addr_ip6 *found);
 int autopilot_ovr_settled(struct autopilot_proto *p);
 uint autopilot_ovr_count(struct autopilot_proto *p);
 void autopilot_ovr_to_request(struct autopilot_override *o, struct autopilot_request *req);
 
+/* An all-or-nothing batch of requests, fed line by line (batch.c) */
+struct autopilot_batch {
+  pool *pool;				/* Where its memory comes from */
+  struct autopilot_request *reqs;	/* Its add and withdraw requests */
+  u32 *lineno;				/* The line of each, counted from the batch's start */
+  struct linpool *lp;			/* Their reasons */
+  uint len, size;			/* Requests, and room for them */
+  uint max;				/* Most requests it takes */
+  uint lines;				/* Lines fed so far */
+  uint bad;				/* First bad line, 0 if none */
+  struct autopilot_error err;		/* Why that line is bad */
+  u8 op;				/* AP_OP_BEGIN or AP_OP_SYNC while open, AP_OP_NONE closed */
+};
+
+void autopilot_batch_open(struct autopilot_batch *b, pool *pool, uint op, uint max);
+void autopilot_batch_close(struct autopilot_batch *b);
+struct autopilot_request *autopilot_batch_line(struct autopilot_batch *b, struct autopilot_request *scratch,
+					       struct linpool **lp);
+int autopilot_batch_take(struct autopilot_batch *b, struct autopilot_request *req, int rv, const struct autopilot_error *err);
+void autopilot_batch_fail(struct autopilot_batch *b, const struct autopilot_error *err);
+int autopilot_batch_commit(struct autopilot_proto *p, struct autopilot_batch *b, uint source, struct autopilot_error *err);
+
 /* override-show.c */
 struct symbol;
 void autopilot_cmd_show_overrides(struct symbol *sym, const net_addr *n, const char *egress, int pending_only);
+struct autopilot_proto *autopilot_show_proto(struct symbol *sym);
 
 /* carry.c */
 void autopilot_carry_save(struct autopilot_proto *p);

@@ -17,7 +17,8 @@
  *
  * The alternates are the paths other than the best, one per egress, in the
  * table's own order: the best of the rest by the same rules as
- * rte_better() (preference, protocol, bgp_rte_better()), again and again.
+ * rte_better() (preference, protocol, bgp_rte_better()), again and again,
+ * with rte_better() itself (exported by a patch, so it cannot go stale).
  * bgp_rte_better() is no total order (MED is compared only between paths
  * from the same neighbor AS), so we never sort: each step picks a best of a
  * set, like BIRD's own best-path selection, and ties keep table order,
@@ -32,26 +33,6 @@
 #include "nest/attrs.h"
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
-
-/*
- * The order of rte_better() in nest/rt-table.c (static there): preference,
- * then protocol, then the protocol's own comparison (bgp_rte_better, which
- * is no total order because of MED, so we only ever pick a best of a set).
- */
-int
-autopilot_rte_better(rte *new, rte *old)
-{
-  if (!old)
-    return 1;
-
-  if (new->attrs->pref != old->attrs->pref)
-    return new->attrs->pref > old->attrs->pref;
-
-  if (new->src->proto->proto != old->src->proto->proto)
-    return new->src->proto->proto > old->src->proto->proto;
-
-  return new->src->proto->rte_better ? new->src->proto->rte_better(new, old) : 0;
-}
 
 /* Value of our large community with function @fn on @e, or AUTOPILOT_NO_LABEL */
 static u32
@@ -134,7 +115,7 @@ autopilot_rank(net *n, u32 asn, const struct autopilot_pp_community *pp,
       if (autopilot_path_pp_disabled(e, pp))
 	*disabled = 1;
 
-      if (autopilot_rte_better(e, best))
+      if (rte_better(e, best))
 	best = e;
     }
 
@@ -160,7 +141,7 @@ autopilot_rank(net *n, u32 asn, const struct autopilot_pp_community *pp,
 	if (autopilot_same_egress(&used[i], e, label))
 	  break;
 
-      if ((i == nused) && autopilot_rte_better(e, pick))
+      if ((i == nused) && rte_better(e, pick))
       {
 	pick = e;
 	pick_label = label;

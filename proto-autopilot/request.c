@@ -17,7 +17,8 @@
  *                            [created UNIXTIME]
  *   [@tag] withdraw PREFIX
  *   [@tag] flush [TARGET]
- *   [@tag] begin | sync | commit | abort | ping | status
+ *   [@tag] begin | sync | commit | abort | ping | status | metrics
+ *   [@tag] paths PREFIX | egresses | dump [ipv4|ipv6] [egress NAME]
  *
  * TARGET is an egress name or "next-best". Empty lines and lines starting
  * with '#' are no requests. The parser is strict: anything it does not know
@@ -26,6 +27,7 @@
 
 #include <stdlib.h>
 #include <errno.h>
+#include <stdarg.h>
 
 #include "nest/bird.h"
 #include "lib/ip.h"
@@ -40,18 +42,41 @@ const char *autopilot_source_names[AP_SRC_MAX] = {
   [AP_SRC_BGP] = "bgp",
 };
 
-#define US_PER_S	((btime) 1000000)
 #define MAX_SECONDS	((u64) 10 * 366 * 86400)	/* Relative expiry: at most ten years */
 
 /* Parser state: the line and where we are in it */
 struct ap_lex {
   const char *line;			/* Start of the line, for columns */
   const char *pos;			/* Next character */
-  char *err;				/* Error buffer (AUTOPILOT_ERR_MAX) */
+  struct autopilot_error *err;		/* Where an error goes */
 };
 
 #define LEX_ERR(lx, at, msg, args...) \
-  ({ bsnprintf((lx)->err, AUTOPILOT_ERR_MAX, "column %d: " msg, (int) ((at) - (lx)->line) + 1, ##args); -1; })
+  autopilot_err((lx)->err, AUTOPILOT_ERR_PARSE, "column %d: " msg, (int) ((at) - (lx)->line) + 1, ##args)
+
+/* Words that are no requests: an unparsable line */
+#define PREFIX_ERR(err, msg, args...) autopilot_err(err, AUTOPILOT_ERR_PARSE, msg, ##args)
+
+int
+autopilot_err(struct autopilot_error *e, const char *code, const char *fmt, ...)
+{
+  va_list args;
+
+  e->code = code;
+  e->req = e->also = 0;
+  va_start(args, fmt);
+  if (bvsnprintf(e->msg, sizeof(e->msg), fmt, args) < 0)
+    strcpy(e->msg + sizeof(e->msg) - 4, "...");
+  va_end(args);
+  return -1;
+}
+
+const char *
+autopilot_err_text(const struct autopilot_error *e)
+{
+  /* A parse error says where in the line: the code adds nothing */
+  return strcmp(e->code, AUTOPILOT_ERR_PARSE) ? tmp_sprintf("%s: %s", e->code, e->msg) : e->msg;
+}
 
 static void
 lex_skip_space(struct ap_lex *lx)
@@ -149,14 +174,14 @@ parse_u64(const char *s, u64 max, u64 *val)
 }
 
 int
-autopilot_parse_prefix(const char *s, net_addr_ip6 *n, char *err)
+autopilot_parse_prefix(const char *s, net_addr_ip6 *n, struct autopilot_error *err)
 {
   char addr[INET6_ADDRSTRLEN + 1];
   const char *slash = strchr(s, '/');
   u64 len;
 
   if (!slash || (slash == s) || ((uint) (slash - s) >= sizeof(addr)))
-    return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': expected ADDRESS/LENGTH", s), -1;
+    return PREFIX_ERR(err, "bad prefix '%s': expected ADDRESS/LENGTH", s);
 
   memcpy(addr, s, slash - s);
   addr[slash - s] = 0;
@@ -168,20 +193,20 @@ autopilot_parse_prefix(const char *s, net_addr_ip6 *n, char *err)
   if (!strchr(addr, ':') && ip4_pton(addr, &a4))
   {
     if (parse_u64(slash + 1, IP4_MAX_PREFIX_LENGTH, &len) < 0)
-      return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': length must be 0..32", s), -1;
+      return PREFIX_ERR(err, "bad prefix '%s': length must be 0..32", s);
     net_fill_ip4(N, a4, len);
   }
   else if (strchr(addr, ':') && ip6_pton(addr, &a6))
   {
     if (parse_u64(slash + 1, IP6_MAX_PREFIX_LENGTH, &len) < 0)
-      return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': length must be 0..128", s), -1;
+      return PREFIX_ERR(err, "bad prefix '%s': length must be 0..128", s);
     net_fill_ip6(N, a6, len);
   }
   else
-    return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': not an IPv4 or IPv6 address", s), -1;
+    return PREFIX_ERR(err, "bad prefix '%s': not an IPv4 or IPv6 address", s);
 
   if (!net_validate(N))
-    return bsnprintf(err, AUTOPILOT_ERR_MAX, "bad prefix '%s': host bits set", s), -1;
+    return PREFIX_ERR(err, "bad prefix '%s': host bits set", s);
 
   return 0;
 }
@@ -207,6 +232,10 @@ static const struct { const char *name; uint op; } ops[] = {
   { "abort", AP_OP_ABORT },
   { "ping", AP_OP_PING },
   { "status", AP_OP_STATUS },
+  { "metrics", AP_OP_METRICS },
+  { "paths", AP_OP_PATHS },
+  { "egresses", AP_OP_EGRESSES },
+  { "dump", AP_OP_DUMP },
 };
 
 static int
@@ -233,7 +262,7 @@ parse_add_options(struct ap_lex *lx, btime now, struct autopilot_request *req, s
       char val[32];
       const char *vat;
       if (lex_word(lx, val, sizeof(val), &vat) <= 0)
-	return (*lx->err) ? -1 : LEX_ERR(lx, vat, "%s needs a value", w);
+	return lx->err->code ? -1 : LEX_ERR(lx, vat, "%s needs a value", w);
 
       if (!strcmp(w, "source"))
       {
@@ -252,12 +281,12 @@ parse_add_options(struct ap_lex *lx, btime now, struct autopilot_request *req, s
       {
 	if (!v)
 	  return LEX_ERR(lx, vat, "expires must be at least 1 second");
-	req->expires = now + (btime) v * US_PER_S;
+	req->expires = now + (btime) v S_;
       }
       else if (!strcmp(w, "expires-at"))
-	req->expires = (btime) v * US_PER_S;
+	req->expires = (btime) v S_;
       else
-	req->created = (btime) v * US_PER_S;
+	req->created = (btime) v S_;
 
       continue;
     }
@@ -268,16 +297,52 @@ parse_add_options(struct ap_lex *lx, btime now, struct autopilot_request *req, s
   return n;
 }
 
+/* dump [ipv4|ipv6] [egress NAME], each at most once, in any order */
+static int
+parse_dump_options(struct ap_lex *lx, struct autopilot_request *req)
+{
+  char w[32];
+  const char *at;
+  int n;
+
+  while ((n = lex_word(lx, w, sizeof(w), &at)) > 0)
+  {
+    if (!strcmp(w, "ipv4") || !strcmp(w, "ipv6"))
+    {
+      if (req->net.type)
+	return LEX_ERR(lx, at, "family given twice");
+      req->net.type = !strcmp(w, "ipv4") ? NET_IP4 : NET_IP6;
+      continue;
+    }
+
+    if (!strcmp(w, "egress"))
+    {
+      if (req->target[0])
+	return LEX_ERR(lx, at, "egress given twice");
+      if ((n = lex_word(lx, req->target, sizeof(req->target), &at)) <= 0)
+	return (n < 0) ? -1 : LEX_ERR(lx, at, "egress name expected");
+      if (!valid_target(req->target))
+	return LEX_ERR(lx, at, "bad egress name '%s'", req->target);
+      continue;
+    }
+
+    return LEX_ERR(lx, at, "unknown option '%s' (ipv4, ipv6, egress NAME)", w);
+  }
+
+  return n;
+}
+
 /**
  * autopilot_request_parse - parse one request line
  * @line: the line, NUL-terminated, with or without its newline
  * @now: current real time, for relative expiry
  * @req: result
- * @err: error message buffer of AUTOPILOT_ERR_MAX bytes
+ * @err: why, if it does not parse
  * @lp: linpool for the reason
  */
 int
-autopilot_request_parse(const char *line, btime now, struct autopilot_request *req, char *err, struct linpool *lp)
+autopilot_request_parse(const char *line, btime now, struct autopilot_request *req,
+			struct autopilot_error *err, struct linpool *lp)
 {
   struct ap_lex lx = { .line = line, .pos = line, .err = err };
   char w[INET6_ADDRSTRLEN + 8];
@@ -285,7 +350,7 @@ autopilot_request_parse(const char *line, btime now, struct autopilot_request *r
   int n;
 
   *req = (struct autopilot_request) { .op = AP_OP_NONE, .source = AP_SRC_MAX, .reason = "" };
-  err[0] = 0;
+  err->code = NULL;
 
   lex_skip_space(&lx);
   if ((*lx.pos == '#') || lex_at_end(&lx))
@@ -314,13 +379,19 @@ autopilot_request_parse(const char *line, btime now, struct autopilot_request *r
 
   switch (req->op)
   {
+  case AP_OP_DUMP:
+    if (parse_dump_options(&lx, req) < 0)
+      return -1;
+    break;
+
   case AP_OP_ADD:
   case AP_OP_WITHDRAW:
+  case AP_OP_PATHS:
     if ((n = lex_word(&lx, w, sizeof(w), &at)) <= 0)
       return (n < 0) ? -1 : LEX_ERR(&lx, at, "prefix expected");
     if (autopilot_parse_prefix(w, &req->net, err) < 0)
       return -1;
-    if (req->op == AP_OP_WITHDRAW)
+    if (req->op != AP_OP_ADD)
       break;
     /* fall through: add needs a target */
 
@@ -342,8 +413,8 @@ autopilot_request_parse(const char *line, btime now, struct autopilot_request *r
   return 0;
 }
 
-static uint
-format_quoted(const char *s, char *buf, uint size)
+uint
+autopilot_format_quoted(const char *s, char *buf, uint size)
 {
   uint n = 0;
 
@@ -390,13 +461,13 @@ autopilot_request_format(const struct autopilot_request *req, char *buf, uint si
 
   if (req->expires)
   {
-    if ((m = bsnprintf(buf + n, size - n, " expires-at %u", (uint) (req->expires / US_PER_S))) < 0) return -1;
+    if ((m = bsnprintf(buf + n, size - n, " expires-at %u", (uint) (req->expires TO_S))) < 0) return -1;
     n += m;
   }
 
   if (req->created)
   {
-    if ((m = bsnprintf(buf + n, size - n, " created %u", (uint) (req->created / US_PER_S))) < 0) return -1;
+    if ((m = bsnprintf(buf + n, size - n, " created %u", (uint) (req->created TO_S))) < 0) return -1;
     n += m;
   }
 
@@ -410,7 +481,7 @@ autopilot_request_format(const struct autopilot_request *req, char *buf, uint si
   {
     if ((m = bsnprintf(buf + n, size - n, " reason ")) < 0) return -1;
     n += m;
-    uint q = format_quoted(req->reason, buf + n, size - n);
+    uint q = autopilot_format_quoted(req->reason, buf + n, size - n);
     if (q >= size - n) return -1;
     n += q;
   }

@@ -30,6 +30,11 @@ enum autopilot_op {
   AP_OP_ABORT,				/* abort: drop the batch */
   AP_OP_PING,				/* ping: liveness */
   AP_OP_STATUS,				/* status: counts */
+  /* Read requests, controller socket only (observe.c) */
+  AP_OP_PATHS,				/* paths PREFIX: every path of a prefix */
+  AP_OP_EGRESSES,			/* egresses: the egress map and its state */
+  AP_OP_DUMP,				/* dump [ipv4|ipv6] [egress NAME]: every path, streamed */
+  AP_OP_METRICS,			/* metrics: Prometheus text, then the reply */
 };
 
 enum autopilot_source {
@@ -43,8 +48,8 @@ extern const char *autopilot_source_names[AP_SRC_MAX];
 
 struct autopilot_request {
   uint op;				/* enum autopilot_op */
-  net_addr_ip6 net;			/* Prefix (IPv4 or IPv6) for add and withdraw */
-  char target[AUTOPILOT_TARGET_MAX];	/* Egress name or AUTOPILOT_NEXT_BEST; flush: "" for all */
+  net_addr_ip6 net;			/* Prefix (IPv4 or IPv6) for add, withdraw, paths; dump: only net.type, the family (0: both) */
+  char target[AUTOPILOT_TARGET_MAX];	/* Egress name or AUTOPILOT_NEXT_BEST; flush, dump: "" for all */
   btime expires;			/* Real time of expiry, 0 for never */
   btime created;			/* Real time of creation, 0 for now (state file sets it) */
   uint source;				/* enum autopilot_source, AP_SRC_MAX if not given */
@@ -53,14 +58,37 @@ struct autopilot_request {
 };
 
 /*
- * Parse one line. @now is the real time used for relative expiry. Returns 0
- * and fills @req, or -1 with a message in @err. @err has room for
- * AUTOPILOT_ERR_MAX bytes; the tag is filled as soon as it is parsed, so that
- * an error reply can carry it. A reason is copied into @lp: requests of a
- * batch of a million are kept until it is applied, and most have none.
+ * Why a request was refused: a code word of the controller protocol (see
+ * docs/controller-protocol.md) and a message for people. It goes from the
+ * layer that finds the problem to the front end unchanged; only the front
+ * ends format it ("error CODE MESSAGE" on the socket, "CODE: MESSAGE" in
+ * birdc, the message alone in a log line that names the file and line).
  */
 #define AUTOPILOT_ERR_MAX	160
-int autopilot_request_parse(const char *line, btime now, struct autopilot_request *req, char *err, struct linpool *lp);
+struct autopilot_error {
+  const char *code;			/* Static code word ("unknown-egress"), NULL for no error */
+  uint req;				/* In a batch: the request at fault, from 1; 0 for the whole batch */
+  uint also;				/* ... and the other request for the same prefix, 0 if none */
+  char msg[AUTOPILOT_ERR_MAX];		/* The message, without the code */
+};
+
+#define AUTOPILOT_ERR_PARSE	"bad-request"	/* The code of a line that does not parse */
+
+/* Fill @e (request numbers cleared); returns -1, for "return autopilot_err(...)" */
+int autopilot_err(struct autopilot_error *e, const char *code, const char *fmt, ...);
+
+/* @e as birdc and the log say it: "code: message", a parse error's message alone */
+const char *autopilot_err_text(const struct autopilot_error *e);
+
+/*
+ * Parse one line. @now is the real time used for relative expiry. Returns 0
+ * and fills @req, or -1 with @err filled (code "bad-request"); the tag is
+ * filled as soon as it is parsed, so that an error reply can carry it. A
+ * reason is copied into @lp: requests of a batch of a million are kept
+ * until it is applied, and most have none.
+ */
+int autopilot_request_parse(const char *line, btime now, struct autopilot_request *req,
+			    struct autopilot_error *err, struct linpool *lp);
 
 /* Format @req as a line that autopilot_request_parse() reads back (no newline) */
 int autopilot_request_format(const struct autopilot_request *req, char *buf, uint size);
@@ -77,7 +105,13 @@ enum autopilot_line { AP_LINE_EOF, AP_LINE_OK, AP_LINE_LONG, AP_LINE_CUT, AP_LIN
 enum autopilot_line autopilot_read_line(FILE *f, char *buf);
 const char *autopilot_line_problem(enum autopilot_line got);
 
+/*
+ * Write @s in double quotes into @buf, '"' and '\\' escaped, as the parser
+ * reads it back; returns the length, or @size or more if it did not fit.
+ */
+uint autopilot_format_quoted(const char *s, char *buf, uint size);
+
 /* Parse a prefix "a.b.c.d/len" or "x:y::/len" with no host bits set */
-int autopilot_parse_prefix(const char *s, net_addr_ip6 *n, char *err);
+int autopilot_parse_prefix(const char *s, net_addr_ip6 *n, struct autopilot_error *err);
 
 #endif

@@ -71,6 +71,7 @@ autopilot_state_fail(struct autopilot_proto *p, const char *fmt, ...)
 
   log(L_ERR "%s: %s", p->p.name, p->state_error);
   p->state_failed = current_real_time();
+  p->metrics.state_failures++;
   return -1;
 }
 
@@ -140,6 +141,7 @@ autopilot_state_write(struct autopilot_proto *p, const char *file)
   p->state_saved = current_real_time();
   p->state_saved_count = n;
   p->state_unsaved = p->state_failed = 0;
+  p->metrics.state_writes[1]++;
   return 0;
 }
 
@@ -237,7 +239,7 @@ autopilot_state_show(struct autopilot_proto *p)
 
   if (!cf->state_file)
   {
-    cli_msg(-1100, "  State file: none (overrides do not survive a restart of BIRD)");
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: none (overrides do not survive a restart of BIRD)");
     return;
   }
 
@@ -246,15 +248,15 @@ autopilot_state_show(struct autopilot_proto *p)
   tm_format_real_time(failed, sizeof(failed), fmt, p->state_failed);
 
   if (p->state_failed)
-    cli_msg(-1100, "  State file: %s: NOT SAVED since %s: last write %s failed: %s",
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: NOT SAVED since %s: last write %s failed: %s",
 	    cf->state_file, since, failed, p->state_error);
   else if (p->state_unsaved)
-    cli_msg(-1100, "  State file: %s: changes since %s being written%s%s", cf->state_file, since,
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: changes since %s being written%s%s", cf->state_file, since,
 	    p->state_saved ? ", last saved " : "", p->state_saved ? saved : "");
   else if (p->state_saved)
-    cli_msg(-1100, "  State file: %s: saved %s (%u overrides)", cf->state_file, saved, p->state_saved_count);
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: saved %s (%u overrides)", cf->state_file, saved, p->state_saved_count);
   else
-    cli_msg(-1100, "  State file: %s: nothing to save yet", cf->state_file);
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: nothing to save yet", cf->state_file);
 }
 
 /* Write now if a write is due (protocol shutdown) */
@@ -277,7 +279,8 @@ autopilot_state_flush(struct autopilot_proto *p)
 static uint
 autopilot_state_read(struct autopilot_proto *p, const char *file, uint *expired_, uint *managed_)
 {
-  char line[AUTOPILOT_LINE_MAX + 2], err[AUTOPILOT_ERR_MAX];
+  char line[AUTOPILOT_LINE_MAX + 2];
+  struct autopilot_error err;
   struct autopilot_request req;
   btime now = current_real_time();
   uint lineno = 0, restored = 0, expired = 0, problems = 0, managed = 0;
@@ -324,9 +327,9 @@ autopilot_state_read(struct autopilot_proto *p, const char *file, uint *expired_
       continue;
     }
 
-    if (autopilot_request_parse(line, now, &req, err, tmp_linpool) < 0)
+    if (autopilot_request_parse(line, now, &req, &err, tmp_linpool) < 0)
     {
-      log(L_ERR "%s: State file %s line %u: %s, skipped", p->p.name, file, lineno, err);
+      log(L_ERR "%s: State file %s line %u: %s, skipped", p->p.name, file, lineno, autopilot_err_text(&err));
       problems++;
       continue;
     }
@@ -357,9 +360,9 @@ autopilot_state_read(struct autopilot_proto *p, const char *file, uint *expired_
       continue;
     }
 
-    if (autopilot_ovr_restore(p, &req, err) < 0)
+    if (autopilot_ovr_restore(p, &req, &err) < 0)
     {
-      log(L_ERR "%s: State file %s line %u: %s, skipped", p->p.name, file, lineno, err);
+      log(L_ERR "%s: State file %s line %u: %s, skipped", p->p.name, file, lineno, autopilot_err_text(&err));
       problems++;
       continue;
     }

@@ -618,6 +618,9 @@ class Pop:
         self.egresses = {}          # switch's BGP protocol -> [label, pp label]
         self.autopilot_extra = ""   # more lines for the switch's `ap` block
         self.backups = {}           # switch's BGP protocol -> [its backup egresses, in order]
+        self.switch_extra = ""      # more top-level lines for the switch (e.g. protocol bfd)
+        self.session_extra = {}     # switch's BGP protocol -> more options for it (e.g. "bfd on;")
+        self.transit_extra = ("", "")   # stock BIRD transits: (top-level lines, options of both sessions)
 
     def build(self, transits, hosts):
         """transits: [(name, kind, asn)], kind bird|gobgp|exabgp;
@@ -673,7 +676,8 @@ class Pop:
         Bird(t, self.stock, render(
             "transit-bird.conf", router_id=t.router_id, rundir=t.dir, asn=t.asn,
             switch="switch1", switch_as=SWITCH_AS,
-            switch4=self.switch.addr4(t), switch6=self.switch.addr6(t)))
+            switch4=self.switch.addr4(t), switch6=self.switch.addr6(t),
+            extra=self.transit_extra[0], session_extra=self.transit_extra[1]))
 
     def _start_gobgp(self, t):
         d = GoBGP(t, render("transit-gobgpd.toml", router_id=t.router_id, asn=t.asn,
@@ -700,10 +704,11 @@ class Pop:
             # refresh ("'RouteRefresh' object is not iterable"); a plain
             # one it answers, and relabeling that egress needs one.
             extra = " enable enhanced route refresh off;" if t.kind == "exabgp" else ""
-            sessions.append(f"protocol bgp {t.name}_v4 from transit4 "
-                            f"{{ neighbor {t.addr4(sw)} as {t.asn};{extra} }}")
-            sessions.append(f"protocol bgp {t.name}_v6 from transit6 "
-                            f"{{ neighbor {t.addr6(sw)} as {t.asn};{extra} }}")
+            v4, v6 = self.sessions(t)
+            sessions.append(f"protocol bgp {v4} from transit4 "
+                            f"{{ neighbor {t.addr4(sw)} as {t.asn};{extra} {self.session_extra.get(v4, '')} }}")
+            sessions.append(f"protocol bgp {v6} from transit6 "
+                            f"{{ neighbor {t.addr6(sw)} as {t.asn};{extra} {self.session_extra.get(v6, '')} }}")
         for h in self.hosts:
             sessions.append(f"protocol bgp {h.name} from host "
                             f"{{ neighbor {h.addr4(sw)} as {SWITCH_AS}; }}")
@@ -714,7 +719,7 @@ class Pop:
         if self.autopilot_extra:
             ap.append(self.autopilot_extra)
         return render("switch.conf", router_id=sw.router_id, rundir=sw.dir, asn=SWITCH_AS,
-                      sessions="\n".join(sessions), autopilot="\n".join(ap))
+                      sessions="\n".join(sessions + [self.switch_extra]), autopilot="\n".join(ap))
 
     def _start_switch(self):
         Bird(self.switch, self.patched, self.switch_config())

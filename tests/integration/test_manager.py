@@ -75,20 +75,20 @@ def test_gobgp_manager(topo, bins):
     sw, h1, mgr = pop.switch, pop.hosts[0], pop.managers["gobgpmgr"]
     gobgp = mgr.daemon.cli
     settle_host(h1, {P: (1001, 0), Q: (1001, 0), R: (1001, 0)})
-    assert managers(sw) == {"mgr4": {"state": "up", "routes": 0, "refused": 0},
-                            "mgr6": {"state": "up", "routes": 0, "refused": 0}}
+    assert managers(sw) == {"mgr4": {"state": "UP", "routes": 0, "refused": 0},
+                            "mgr6": {"state": "UP", "routes": 0, "refused": 0}}
 
     # The manager moves P to t2 by naming t2's address as next hop
     gobgp("global", "rib", "add", "-a", "ipv4", P, "nexthop", egress_addr(pop, "t2"))
     wait_summary(sw, {P: ("t2", "active", "bgp", "from gobgpmgr")})
     settle_host(h1, {P: (1002, 1), Q: (1001, 0)})
     assert show_overrides(sw, P)[1][P]["via"] == "t2 (1002)"
-    assert managers(sw)["mgr4"] == {"state": "up", "routes": 1, "refused": 0}
+    assert managers(sw)["mgr4"] == {"state": "UP", "routes": 1, "refused": 0}
 
     # A next hop that is no egress: refused, counted, logged, nothing moves
     gobgp("global", "rib", "add", "-a", "ipv4", Q, "nexthop", NOT_AN_EGRESS4)
     wait_until(lambda: managers(sw)["mgr4"]["refused"] == 1, 10)
-    assert managers(sw)["mgr4"] == {"state": "up", "routes": 2, "refused": 1}
+    assert managers(sw)["mgr4"] == {"state": "UP", "routes": 2, "refused": 1}
     assert summary(sw) == {P: ("t2", "active", "bgp", "from gobgpmgr")}
     assert log_lines(sw, rf"ap: Manager route {Q} via {NOT_AN_EGRESS4} from gobgpmgr: "
                          rf"{NOT_AN_EGRESS4} is no egress, ignored")

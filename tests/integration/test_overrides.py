@@ -512,16 +512,19 @@ def test_reconfigure_and_restart_keep_overrides(topo, bins):
     ok(sw, "configure")
     settle(hosts, {P: 1002, Q: 1002})
     ok(sw, "restart ap")
-    settle(hosts, {P: 1002, Q: 1002})
+    # The hosts' labels were the same before: wait for the restart itself
+    assert wait_until(lambda: log_lines(sw, r"ap: Restored 2 overrides kept in memory over the restart "
+                                            r"\(0 expired meanwhile, 0 problems\)"), 10)
     assert log_lines(sw, r"ap: Keeping 2 overrides in memory until the protocol starts again")
-    assert log_lines(sw, r"ap: Restored 2 overrides kept in memory over the restart "
-                         r"\(0 expired meanwhile, 0 problems\)")
+    settle(hosts, {P: 1002, Q: 1002})
 
     # The disk refuses (journal and state file cannot be written): the change
     # is live but not acknowledged, show says why, the set in memory wins
     wait_state(pop, 2)
     journal = pop.state_file.parent / (pop.state_file.name + ".journal")
     tmp = pop.state_file.parent / (pop.state_file.name + ".tmp")
+    # The restart's fold may still be writing FILE.tmp (fsync() under load): wait for its rename
+    assert wait_until(lambda: not tmp.exists(), 10)
     journal.unlink()
     journal.mkdir()
     tmp.mkdir()

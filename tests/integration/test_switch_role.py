@@ -10,7 +10,9 @@ ADD-PATH. Every check compares whole tables with what the transits
 announced: a path missing, doubled, or carrying another egress's label fails.
 """
 
+import ipaddress
 import shutil
+import time
 
 import pytest
 
@@ -509,3 +511,160 @@ def test_lfib_protected_by_backups(topo, bins):
     assert wait_for(lambda: lfib(pop), want, 5) == want
     assert egress_table(pop)["transit1_v4"][5] == "unprotected (no live backup)"
     assert log_lines(sw, r"ap: Egress transit1_v4 lost, no live backup")
+
+
+# --- Egress protection triggered by BFD --------------------------------------------
+
+BFD_INTERVAL, BFD_MULTIPLIER, HOLD = 100, 3, 60     # ms, packets; hold time in s
+BFD = f'protocol bfd {{ interface "*" {{ interval {BFD_INTERVAL} ms; multiplier {BFD_MULTIPLIER}; }}; }}'
+
+
+def bird_transits(topo, bins, bfd=False):
+    """A POP of two stock BIRD transits (no host): optionally BFD on every
+    transit session, on both sides, and a hold time far above BFD's
+    detection time, so only BFD can tell the switch early."""
+    pop = Pop(topo, bins.patched, bins.stock, N4, N6, unique=(U4, U6))
+    pop.backups = {"transit1_v4": ["transit2_v4"], "transit1_v6": ["transit2_v6"]}
+    if bfd:
+        # BGP waits error wait time (60 s by default) after a BFD down: 1 s here
+        opts = f"bfd on; hold time {HOLD}; error wait time 1, 2;"
+        pop.switch_extra = BFD
+        pop.session_extra = {s: opts for s in ("transit1_v4", "transit1_v6", "transit2_v4", "transit2_v6")}
+        pop.transit_extra = (BFD, opts)
+    pop.build([("transit1", "bird", 64501), ("transit2", "bird", 64502)], [])
+    pop.wait_established()
+    return pop
+
+
+def bfd_up(node):
+    """{neighbor address: state} of `show bfd sessions`."""
+    res = {}
+    for line in birdc(node, "show bfd sessions").splitlines():
+        f = line.split()
+        try:
+            res[str(ipaddress.ip_address(f[0]))] = f[2]
+        except (ValueError, IndexError):
+            pass            # the protocol's name, the header
+    return res
+
+
+def cut(transit, switch, cut=True):
+    """Black-hole what the transit receives from the switch and what it
+    sends to it, in the transit's namespace (rules before the local table,
+    which moves from rule 0 to 100): the link stays up on both sides, the
+    switch's neighbor stays reachable, TCP keeps its session until the hold
+    timer; only BFD notices, when the transit's packets stop arriving or
+    say it lost the switch's. (IPv4 packets sent on a socket bound to the
+    port, as BFD's are, go out anyway: Linux takes a failed lookup for an
+    on-link destination. They carry the transit's Down.)"""
+    op = "add" if cut else "del"
+    for fam, addr in (("-4", switch.addr4(transit)), ("-6", switch.addr6(transit))):
+        if cut and "100:" not in transit.run("ip", fam, "rule", "show", "pref", "100"):
+            transit.run("ip", fam, "rule", "add", "pref", "100", "lookup", "local")
+            transit.run("ip", fam, "rule", "del", "pref", "0")
+        transit.run("ip", fam, "rule", op, "pref", "10", "from", str(addr), "blackhole")
+        transit.run("ip", fam, "rule", op, "pref", "11", "to", str(addr), "blackhole")
+
+
+def test_lfib_protected_on_bfd_down(topo, bins):
+    """BFD-triggered loss: transit1 stops sending (its packets black-holed
+    in its namespace; the link is up, the neighbor reachable, BGP would
+    notice after the 60 s hold time); BFD's detection (3 x 100 ms) closes
+    the sessions, and the labels' LFIB routes go to the backup within
+    about that time. With every backup lost too its entries follow its
+    neighbor again; the backup back takes them, the egress back takes
+    them back."""
+    pop = bird_transits(topo, bins, bfd=True)
+    sw = pop.switch
+    t1, t2 = pop.transits
+    addrs = {str(t.addr4(sw)) for t in pop.transits} | {str(t.addr6(sw)) for t in pop.transits}
+    want_up = {a: "Up" for a in addrs}
+    assert wait_for(lambda: bfd_up(sw), want_up, 20) == want_up
+    assert wait_for(lambda: lfib(pop), expected_lfib(pop)) == expected_lfib(pop)
+
+    def protected(by):
+        want = expected_lfib(pop)
+        for family in (4, 6):
+            via = (str(by.addr4(sw) if family == 4 else by.addr6(sw)), by.name)
+            for label in pop.labels(t1, family):
+                want[label] = via
+        return want
+
+    def lfib_states():
+        table = egress_table(pop)
+        return table["transit1_v4"][5], table["transit1_v6"][5]
+
+    # transit1 goes silent: within BFD's detection time its labels go out transit2
+    want = protected(t2)
+    cut(t1, sw)
+    t0 = time.monotonic()
+    got = wait_for(lambda: lfib(pop), want, timeout=10, interval=0.02)
+    took = time.monotonic() - t0
+    assert got == want
+    print(f"BFD: transit1's LFIB entries repointed {took * 1000:.0f} ms after its packets stopped "
+          f"(detection {BFD_MULTIPLIER} x {BFD_INTERVAL} ms, hold time {HOLD} s)")
+    assert took < 2.0, f"repointed after {took:.2f} s: BFD detects in 0.3 s, hold time is {HOLD} s"
+    assert lfib_states() == ("protected by transit2_v4", "protected by transit2_v6")
+    # Closed by BFD: the switch's own BFD session going down, or the
+    # transit's (its BGP's Cease goes out on the port, as its BFD's Down
+    # does, and may arrive first on a loaded machine); never the hold timer
+    info = show_protocols(sw)
+    for s_ in ("transit1_v4", "transit1_v6"):
+        assert any(w in info[s_]["info"] for w in ("BFD session down", "Received: Cease")), info[s_]
+        assert "Hold timer expired" not in info[s_]["info"], info[s_]
+    assert "LOWER_UP" in sw.run("ip", "link", "show", t1.name)     # the port itself is up
+    for s_ in ("transit1_v4", "transit1_v6"):
+        label, pp = pop.egresses[s_]
+        family = "v4" if s_.endswith("v4") else "v6"
+        assert log_lines(sw, rf"ap: Egress {s_} lost: its labels {label} and {pp} now go to "
+                             rf"backup transit2_{family}")
+
+    # Its backup goes silent too: no live backup, the entries follow transit1's neighbor
+    cut(t2, sw)
+    want = expected_lfib(pop)
+    assert wait_for(lambda: lfib_states(), ("unprotected (no live backup)",) * 2, 10) == \
+        ("unprotected (no live backup)",) * 2
+    assert wait_for(lambda: lfib(pop), want, 5) == want
+    assert log_lines(sw, r"ap: Egress transit1_v4 lost, no live backup: its labels 1001 and 2001 "
+                         r"stay with its neighbor")
+
+    # The backup back (BFD up, sessions Established): it protects transit1 again
+    cut(t2, sw, cut=False)
+    want = protected(t2)
+    assert wait_for(lambda: lfib(pop), want, 30, 0.1) == want
+    assert lfib_states() == ("protected by transit2_v4", "protected by transit2_v6")
+
+    # transit1 back: its labels go to it again
+    cut(t1, sw, cut=False)
+    wait_until(lambda: established(sw, "transit1_v4", "transit1_v6"), 30)
+    assert wait_for(lambda: lfib(pop), expected_lfib(pop), 5) == expected_lfib(pop)
+    assert lfib_states() == ("up", "up")
+    assert wait_for(lambda: bfd_up(sw), want_up, 10) == want_up
+    assert log_lines(sw, r"ap: Egress transit1_v4: its labels 1001 and 2001 go to it again")
+    assert log_lines(sw, r"ap: Egress transit1_v6: its labels 1101 and 2101 go to it again")
+
+
+def test_backup_with_few_paths_warned(topo, bins):
+    """A backup carrying far fewer paths than the egress it protects (a
+    peer, not a transit) still takes its labels, with a warning in the log:
+    what it has no path for is dropped there."""
+    pop = bird_transits(topo, bins)
+    sw = pop.switch
+    t1, t2 = pop.transits
+    # transit2 keeps only 10 IPv4 prefixes (its IPv6 table stays full)
+    (t2.dir / "routes4.conf").write_text(routegen.bird_static(t2.v4[:10]))
+    assert "Reconfigured" in birdc(t2, "configure")
+    assert wait_for(lambda: egress_table(pop)["transit2_v4"][3], 10) == 10
+    had = egress_table(pop)["transit1_v4"][3]
+    assert had == N4 + U4
+
+    birdc(sw, "disable transit1_v4")
+    birdc(sw, "disable transit1_v6")
+    assert wait_for(lambda: egress_table(pop)["transit1_v4"][5], "protected by transit2_v4", 5) == \
+        "protected by transit2_v4"
+    assert log_lines(sw, rf"ap: Backup transit2_v4 has 10 paths, egress transit1_v4 had {had}: "
+                         r"what it has no path for is dropped there")
+    # A full backup: no warning
+    assert wait_for(lambda: egress_table(pop)["transit1_v6"][5], "protected by transit2_v6", 5) == \
+        "protected by transit2_v6"
+    assert not log_lines(sw, r"Backup transit2_v6 has")

@@ -169,6 +169,32 @@ if [ -n "$flow" ]; then
 else
   bad "protection: no FLOW line in section protection"; section protection | sed 's/^/    /'
 fi
+# The egress back, then lost by its session closing (t1's BIRD killed, the port up)
+for l in '1001 via inet 10\.0\.1\.2 dev sw-t1' '2001 via inet 10\.0\.1\.2 dev sw-t1'; do
+  check "protection: t1 back, LFIB ${l//\\/}" switch-lfib-back "^$l"
+done
+for l in '1001 via inet 10\.0\.2\.2 dev sw-t2' '2001 via inet 10\.0\.2\.2 dev sw-t2'; do
+  check "protection: t1's session closed, LFIB ${l//\\/}" switch-lfib-closed "^$l"
+done
+# Repoint times from the kernel's own notifications (ip -ts monitor) and
+# BIRD's log (microseconds): see repoint_time.py. Under TCG, an emulated
+# CPU many times slower than the host: the figures are upper bounds.
+times=$(python3 "$here/repoint_time.py" "$console")
+for what in link-down link-down-bird close; do
+  ms=$(echo "$times" | awk -v w="$what" '$1 == w { print $2 }')
+  case $what in
+    link-down) desc="t1's port down (kernel) -> its labels' LFIB routes replaced (kernel)" ;;
+    link-down-bird) desc="BIRD's log line of that round -> replaced (kernel)" ;;
+    close) desc="t1's session closed (BIRD's log) -> replaced (kernel)" ;;
+  esac
+  if [ -n "$ms" ] && awk -v v="$ms" 'BEGIN { exit !(v < 1000) }'; then
+    ok "protection: repoint time, $desc: $ms ms (TCG)"
+    echo "kernel: REPOINT $what $ms ms"
+  else
+    bad "protection: repoint time, $desc: ${ms:-not found} (at most 1000 ms): $(echo "$times" | grep "$what")"
+    section monitor | sed 's/^/    /'; section switch-log-protection | sed 's/^/    /'
+  fi
+done
 if grep -qE '^### log-' "$console"; then
   bad "errors in BIRD logs:"; awk '/^### log-/,/^### end/' "$console"
 else

@@ -246,9 +246,9 @@ static struct autopilot_override *
 find(const char *prefix)
 {
   net_addr_ip6 n;
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
 
-  assert_int_equal(autopilot_parse_prefix(prefix, &n, err), 0);
+  assert_int_equal(autopilot_parse_prefix(prefix, &n, &err), 0);
   return autopilot_ovr_find(p, (net_addr *) &n);
 }
 
@@ -510,13 +510,13 @@ sync_and_flush_leave_other_sources(void **state UNUSED)
 {
   start_default();
   int fd = client();
-  char err[AUTOPILOT_ERR_MAX];
+  struct autopilot_error err;
   struct autopilot_request req;
 
-  assert_int_equal(autopilot_request_parse("add 10.8.0.0/16 t2 reason \"by hand\"", current_real_time(), &req, err, tmp_linpool), 0);
-  assert_int_equal(autopilot_ovr_add(p, &req, AP_SRC_CLI, err), 0);
-  assert_int_equal(autopilot_request_parse("add 10.9.0.0/16 t1", current_real_time(), &req, err, tmp_linpool), 0);
-  assert_int_equal(autopilot_ovr_add(p, &req, AP_SRC_BGP, err), 0);
+  assert_int_equal(autopilot_request_parse("add 10.8.0.0/16 t2 reason \"by hand\"", current_real_time(), &req, &err, tmp_linpool), 0);
+  assert_int_equal(autopilot_ovr_add(p, &req, AP_SRC_CLI, &err), 0);
+  assert_int_equal(autopilot_request_parse("add 10.9.0.0/16 t1", current_real_time(), &req, &err, tmp_linpool), 0);
+  assert_int_equal(autopilot_ovr_add(p, &req, AP_SRC_BGP, &err), 0);
 
   exchange(fd, "add 10.1.0.0/16 t1\nsync\nadd 10.2.0.0/16 t2\ncommit\n", "ok\nok 1\n");
   assert_null(find("10.1.0.0/16"));

@@ -47,107 +47,79 @@ label_bounds_are_inclusive(void **state UNUSED)
   assert_non_null(ap_parse_ok(AP("  egress t1 { label 16; pp label 1048575; };\n")));
 }
 
+/* Every egress is found by name, neighbor address and label through the index */
 static void
-label_below_16(void **state UNUSED)
+index_finds_every_egress(void **state UNUSED)
 {
-  assert_config_error(AP("  egress t1 { label 15; pp label 2001; };\n"),
-		      "Egress t1: label 15 out of range 16..1048575");
+  static char text[8192];		/* The parser reads it as it goes */
+  uint n = bsnprintf(text, sizeof(text), BASE "protocol autopilot ap {\n");
+  for (uint i = 0; i < 40; i++)
+    n += bsnprintf(text + n, sizeof(text) - n, "  egress neighbor 10.1.%u.2 { label %u; pp label %u; };\n",
+		   i, 1100 + i, 2100 + i);
+  bsnprintf(text + n, sizeof(text) - n, "  egress t1 { label 1001; pp label 2001; };\n}\n");
+  struct config *c = ap_parse_ok(text);
+  struct autopilot_config *cf = (void *) ((struct symbol *) cf_find_symbol(c, (const byte *) "ap"))->proto;
+  assert_int_equal(cf->egress_count, 41);
+  assert_true(cf->eg_mask >= 2 * 41 - 1);
+
+  for (uint i = 0; i < 40; i++)
+  {
+    char *name = tmp_sprintf("10.1.%u.2", i);
+    ip4_addr a4;
+    assert_true(ip4_pton(name, &a4));
+    ip_addr a = ipa_from_ip4(a4);
+    struct autopilot_egress_config *e = autopilot_egress_find(cf, name);
+    assert_non_null(e);
+    assert_int_equal(e->label, 1100 + i);
+    assert_ptr_equal(autopilot_egress_by_addr(cf, a), e);
+    assert_ptr_equal(autopilot_egress_by_label(cf, 1100 + i), e);
+    assert_int_equal(e->index, i);
+  }
+
+  /* A BGP egress by its session's address; nothing for what is no egress */
+  ip4_addr t1_4, other4;
+  assert_true(ip4_pton("10.0.1.2", &t1_4) && ip4_pton("10.1.99.2", &other4));
+  ip_addr t1 = ipa_from_ip4(t1_4), other = ipa_from_ip4(other4);
+  assert_ptr_equal(autopilot_egress_by_addr(cf, t1), autopilot_egress_find(cf, "t1"));
+  assert_null(autopilot_egress_by_addr(cf, other));
+  assert_null(autopilot_egress_by_label(cf, 2001));	/* a pp label */
+  assert_null(autopilot_egress_find(cf, "t2"));
 }
 
-static void
-label_above_20_bits(void **state UNUSED)
-{
-  assert_config_error(AP("  egress t1 { label 1001; pp label 1048576; };\n"),
-		      "Egress t1: label 1048576 out of range 16..1048575");
-}
+/* A configuration of the egress map and the error it must be refused with */
+struct map_error {
+  const char *body;		/* Inside protocol autopilot ap { } */
+  const char *error;		/* Expected in the parse error */
+};
 
-static void
-missing_label(void **state UNUSED)
-{
-  assert_config_error(AP("  egress t1 { pp label 2001; };\n"), "Egress t1: label not specified");
-}
+#define E1 "  egress t1 { label 1001; pp label 2001; };\n"
 
-static void
-missing_pp_label(void **state UNUSED)
-{
-  assert_config_error(AP("  egress t1 { label 1001; };\n"), "Egress t1: pp label not specified");
-}
+static const struct map_error map_errors[] = {
+  { "  egress t1 { label 15; pp label 2001; };\n", "Egress t1: label 15 out of range 16..1048575" },
+  { "  egress t1 { label 1001; pp label 1048576; };\n", "Egress t1: label 1048576 out of range 16..1048575" },
+  { "  egress t1 { pp label 2001; };\n", "Egress t1: label not specified" },
+  { "  egress t1 { label 1001; };\n", "Egress t1: pp label not specified" },
+  { E1 "  egress t1 { label 1002; pp label 2002; };\n", "Egress t1 defined twice" },
+  { "  egress neighbor 10.0.3.2 { label 1001; pp label 2001; };\n"
+    "  egress neighbor 10.0.3.2 { label 1002; pp label 2002; };\n", "Egress 10.0.3.2 defined twice" },
+  { E1 "  egress neighbor 10.0.1.2 { label 1002; pp label 2002; };\n",
+    "Egress 10.0.1.2: neighbor 10.0.1.2 is already egress t1" },
+  { E1 "  egress t2 { label 1001; pp label 2002; };\n", "Egress t2: label 1001 already used as label of egress t1" },
+  { E1 "  egress t2 { label 1002; pp label 2001; };\n", "Egress t2: pp label 2001 already used as pp label of egress t1" },
+  { E1 "  egress t2 { label 2001; pp label 2002; };\n", "Egress t2: label 2001 already used as pp label of egress t1" },
+  { E1 "  egress t2 { label 1002; pp label 1001; };\n", "Egress t2: pp label 1001 already used as label of egress t1" },
+  { "  egress t1 { label 1001; pp label 1001; };\n", "Egress t1: label and pp label must differ (both 1001)" },
+  { "  egress nosuch { label 1001; pp label 2001; };\n", "Egress nosuch: no BGP protocol of that name" },
+  { "  egress st { label 1001; pp label 2001; };\n", "Egress st: st is a Static protocol, not BGP" },
+  { "", "nothing to do, give an egress or a channel" },
+};
 
+/* Each row of map_errors is refused with its message */
 static void
-duplicate_egress(void **state UNUSED)
+map_error_refused(void **state)
 {
-  assert_config_error(AP("  egress t1 { label 1001; pp label 2001; };\n"
-			 "  egress t1 { label 1002; pp label 2002; };\n"),
-		      "Egress t1 defined twice");
-}
-
-static void
-duplicate_neighbor_egress(void **state UNUSED)
-{
-  assert_config_error(AP("  egress neighbor 10.0.3.2 { label 1001; pp label 2001; };\n"
-			 "  egress neighbor 10.0.3.2 { label 1002; pp label 2002; };\n"),
-		      "Egress 10.0.3.2 defined twice");
-}
-
-static void
-neighbor_of_a_bgp_egress(void **state UNUSED)
-{
-  assert_config_error(AP("  egress t1 { label 1001; pp label 2001; };\n"
-			 "  egress neighbor 10.0.1.2 { label 1002; pp label 2002; };\n"),
-		      "Egress 10.0.1.2: neighbor 10.0.1.2 is already egress t1");
-}
-
-static void
-duplicate_primary_label(void **state UNUSED)
-{
-  assert_config_error(AP("  egress t1 { label 1001; pp label 2001; };\n"
-			 "  egress t2 { label 1001; pp label 2002; };\n"),
-		      "Egress t2: label 1001 already used as label of egress t1");
-}
-
-static void
-duplicate_pp_label(void **state UNUSED)
-{
-  assert_config_error(AP("  egress t1 { label 1001; pp label 2001; };\n"
-			 "  egress t2 { label 1002; pp label 2001; };\n"),
-		      "Egress t2: pp label 2001 already used as pp label of egress t1");
-}
-
-static void
-primary_overlaps_pp_of_other(void **state UNUSED)
-{
-  assert_config_error(AP("  egress t1 { label 1001; pp label 2001; };\n"
-			 "  egress t2 { label 2001; pp label 2002; };\n"),
-		      "Egress t2: label 2001 already used as pp label of egress t1");
-}
-
-static void
-pp_overlaps_primary_of_other(void **state UNUSED)
-{
-  assert_config_error(AP("  egress t1 { label 1001; pp label 2001; };\n"
-			 "  egress t2 { label 1002; pp label 1001; };\n"),
-		      "Egress t2: pp label 1001 already used as label of egress t1");
-}
-
-static void
-primary_equals_own_pp(void **state UNUSED)
-{
-  assert_config_error(AP("  egress t1 { label 1001; pp label 1001; };\n"),
-		      "Egress t1: label and pp label must differ (both 1001)");
-}
-
-static void
-unknown_protocol(void **state UNUSED)
-{
-  assert_config_error(AP("  egress nosuch { label 1001; pp label 2001; };\n"),
-		      "Egress nosuch: no BGP protocol of that name");
-}
-
-static void
-not_a_bgp_protocol(void **state UNUSED)
-{
-  assert_config_error(AP("  egress st { label 1001; pp label 2001; };\n"),
-		      "Egress st: st is a Static protocol, not BGP");
+  const struct map_error *m = *state;
+  assert_config_error(tmp_sprintf(AP("%s"), m->body), m->error);
 }
 
 static void
@@ -157,12 +129,6 @@ asn_needed_without_bgp_egress(void **state UNUSED)
 		      "asn not specified, and no egress BGP protocol to take it from");
   assert_non_null(ap_parse_ok(AP("  asn 65000;\n"
 			      "  egress neighbor 10.0.3.2 { label 1001; pp label 2001; };\n")));
-}
-
-static void
-empty_protocol(void **state UNUSED)
-{
-  assert_config_error(AP(""), "nothing to do, give an egress or a channel");
 }
 
 static void
@@ -202,28 +168,18 @@ main(void)
 {
   ap_bird_init();
 
-  const struct CMUnitTest tests[] = {
-    cmocka_unit_test(valid_map_parses),
-    cmocka_unit_test(label_bounds_are_inclusive),
-    cmocka_unit_test(label_below_16),
-    cmocka_unit_test(label_above_20_bits),
-    cmocka_unit_test(missing_label),
-    cmocka_unit_test(missing_pp_label),
-    cmocka_unit_test(duplicate_egress),
-    cmocka_unit_test(duplicate_neighbor_egress),
-    cmocka_unit_test(neighbor_of_a_bgp_egress),
-    cmocka_unit_test(duplicate_primary_label),
-    cmocka_unit_test(duplicate_pp_label),
-    cmocka_unit_test(primary_overlaps_pp_of_other),
-    cmocka_unit_test(pp_overlaps_primary_of_other),
-    cmocka_unit_test(primary_equals_own_pp),
-    cmocka_unit_test(unknown_protocol),
-    cmocka_unit_test(not_a_bgp_protocol),
-    cmocka_unit_test(asn_needed_without_bgp_egress),
-    cmocka_unit_test(empty_protocol),
-    cmocka_unit_test(lfib_without_egress),
-    cmocka_unit_test(lfib_labels_inside_channel_range),
-  };
+  /* One test per row, so that a failure names its configuration */
+  struct CMUnitTest tests[ARRAY_SIZE(map_errors) + 6];
+  uint n = 0;
+  tests[n++] = (struct CMUnitTest) cmocka_unit_test(valid_map_parses);
+  tests[n++] = (struct CMUnitTest) cmocka_unit_test(label_bounds_are_inclusive);
+  tests[n++] = (struct CMUnitTest) cmocka_unit_test(index_finds_every_egress);
+  for (uint i = 0; i < ARRAY_SIZE(map_errors); i++)
+    tests[n++] = (struct CMUnitTest) {
+      .name = map_errors[i].error, .test_func = map_error_refused, .initial_state = (void *) &map_errors[i] };
+  tests[n++] = (struct CMUnitTest) cmocka_unit_test(asn_needed_without_bgp_egress);
+  tests[n++] = (struct CMUnitTest) cmocka_unit_test(lfib_without_egress);
+  tests[n++] = (struct CMUnitTest) cmocka_unit_test(lfib_labels_inside_channel_range);
 
-  return cmocka_run_group_tests_name("egress map", tests, NULL, NULL);
+  return _cmocka_run_group_tests("egress map", tests, n, NULL, NULL);
 }

@@ -129,9 +129,9 @@ med_only_within_a_neighbor_as(void **state UNUSED)
   struct autopilot_alt alts[AUTOPILOT_MAX_ALT];
   int disabled;
 
-  assert_true(autopilot_rte_better(p3, p1));
-  assert_false(autopilot_rte_better(p2, p1));
-  assert_false(autopilot_rte_better(p1, p2));
+  assert_true(rte_better(p3, p1));
+  assert_false(rte_better(p2, p1));
+  assert_false(rte_better(p1, p2));
 
   assert_int_equal(rank(alts, 2, &disabled), 2);
   assert_ptr_equal(alts[0].r, p1);

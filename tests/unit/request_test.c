@@ -14,22 +14,23 @@
 #define NOW ((btime) 1700000000 * 1000000)
 
 static struct autopilot_request req;
-static char err[AUTOPILOT_ERR_MAX];
+static struct autopilot_error err;
 
 static void
 parses(const char *line)
 {
-  if (autopilot_request_parse(line, NOW, &req, err, tmp_linpool) < 0)
-    fail_msg("'%s' should parse, got: %s", line, err);
+  if (autopilot_request_parse(line, NOW, &req, &err, tmp_linpool) < 0)
+    fail_msg("'%s' should parse, got: %s", line, err.msg);
 }
 
 static void
 fails(const char *line, const char *msg)
 {
-  if (autopilot_request_parse(line, NOW, &req, err, tmp_linpool) == 0)
+  if (autopilot_request_parse(line, NOW, &req, &err, tmp_linpool) == 0)
     fail_msg("'%s' should fail with '%s'", line, msg);
-  if (!strstr(err, msg))
-    fail_msg("'%s': expected '%s', got '%s'", line, msg, err);
+  assert_string_equal(err.code, AUTOPILOT_ERR_PARSE);
+  if (!strstr(err.msg, msg))
+    fail_msg("'%s': expected '%s', got '%s'", line, msg, err.msg);
 }
 
 static void
@@ -87,6 +88,42 @@ other_requests(void **state UNUSED)
   assert_int_equal(req.op, AP_OP_NONE);
 }
 
+/* Read requests of the controller socket (observe.c) */
+static void
+read_requests(void **state UNUSED)
+{
+  parses("paths 203.0.113.0/24");
+  assert_int_equal(req.op, AP_OP_PATHS);
+  assert_int_equal(req.net.type, NET_IP4);
+  assert_int_equal(req.net.pxlen, 24);
+  parses("@q paths 2001:db8::/32");
+  assert_int_equal(req.net.type, NET_IP6);
+  assert_string_equal(req.tag, "q");
+  parses("egresses");
+  assert_int_equal(req.op, AP_OP_EGRESSES);
+
+  parses("dump");
+  assert_int_equal(req.op, AP_OP_DUMP);
+  assert_int_equal(req.net.type, 0);
+  assert_string_equal(req.target, "");
+  parses("dump ipv6 egress t1");
+  assert_int_equal(req.net.type, NET_IP6);
+  assert_string_equal(req.target, "t1");
+  parses("dump egress 192.0.2.7 ipv4");
+  assert_int_equal(req.net.type, NET_IP4);
+  assert_string_equal(req.target, "192.0.2.7");
+
+  fails("paths", "column 6: prefix expected");
+  fails("paths 10.0.0.1/8", "host bits set");
+  fails("paths 10.0.0.0/8 t1", "unexpected 't'");
+  fails("egresses t1", "unexpected 't'");
+  fails("dump ipv4 ipv6", "column 11: family given twice");
+  fails("dump egress", "egress name expected");
+  fails("dump egress a egress b", "egress given twice");
+  fails("dump egress a/b", "bad egress name 'a/b'");
+  fails("dump all", "unknown option 'all' (ipv4, ipv6, egress NAME)");
+}
+
 static void
 absolute_times_round_trip(void **state UNUSED)
 {
@@ -98,7 +135,7 @@ absolute_times_round_trip(void **state UNUSED)
   assert_true(req.created == (btime) 1700000001 * 1000000);
 
   assert_true(autopilot_request_format(&req, line, sizeof(line)) > 0);
-  assert_int_equal(autopilot_request_parse(line, NOW, &again, err, tmp_linpool), 0);
+  assert_int_equal(autopilot_request_parse(line, NOW, &again, &err, tmp_linpool), 0);
   assert_string_equal(again.reason, req.reason);
   again.reason = req.reason;
   assert_memory_equal(&req, &again, sizeof(req));
@@ -217,6 +254,7 @@ main(void)
     cmocka_unit_test(add_with_every_option),
     cmocka_unit_test(add_ipv6_next_best_minimal),
     cmocka_unit_test(other_requests),
+    cmocka_unit_test(read_requests),
     cmocka_unit_test(absolute_times_round_trip),
     cmocka_unit_test(bad_prefixes),
     cmocka_unit_test(bad_words),

@@ -87,6 +87,16 @@ egress_is_found_by_session(void **state UNUSED)
   assert_null(autopilot_egress_of_bgp(p, bgp("h1")));
 }
 
+/* BGP's receive path: every registered hook, as bgp_finish_attrs() runs them */
+static void
+rx_hooks(const char *from, rta *a)
+{
+  struct bgp_hooks *h;
+  WALK_LIST(h, bgp_hooks)
+    if (h->rx_attrs)
+      h->rx_attrs(bgp(from), ipv4_of(from), a, lp);
+}
+
 /* Attributes of @a as BGP sends a path from egress session @from to @to */
 static ea_list *
 sent(rta *a, const char *from, const char *to)
@@ -95,7 +105,10 @@ sent(rta *a, const char *from, const char *to)
   rte r = { .attrs = a, .src = &src };
   ea_list *attrs = a->eattrs;
 
-  bgp_tx_attrs_hook(bgp(to), ipv4_of(to), &r, &attrs, lp);
+  struct bgp_hooks *h;
+  WALK_LIST(h, bgp_hooks)
+    if (h->tx_attrs)
+      h->tx_attrs(bgp(to), ipv4_of(to), &r, &attrs, lp);
   return attrs;
 }
 
@@ -114,13 +127,13 @@ path_gets_label_and_pp_community(void **state UNUSED)
   rta *a = received(NULL, 0);
 
   /* BGP's receive path calls the hook; a session that is no egress is left alone */
-  bgp_rx_attrs_hook(bgp("h1"), ipv4_of("h1"), a, lp);
+  rx_hooks("h1", a);
   assert_null(ea_find(a->eattrs, EA_MPLS_LABEL));
   assert_null(bgp_find_attr(a->eattrs, BA_LARGE_COMMUNITY));
   assert_null(lcs_sent(a, "h1", "t1"));
 
   /* The table keeps the label only */
-  bgp_rx_attrs_hook(bgp("t1"), ipv4_of("t1"), a, lp);
+  rx_hooks("t1", a);
   assert_int_equal(ea_get_int(a->eattrs, EA_MPLS_LABEL, 0), 1001);
   assert_null(bgp_find_attr(a->eattrs, BA_LARGE_COMMUNITY));
 

@@ -1,0 +1,927 @@
+/*
+ *	BIRD -- Autopilot observation: the paths the switch holds, for controllers and people
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+/**
+ * DOC: Observation
+ *
+ * A controller decides overrides from the paths each prefix has at each
+ * egress. The switch's table holds every one of them with its egress and
+ * labels, so the switch answers for them itself: read requests on the
+ * controller socket ("paths PREFIX", "egresses", "dump ...") and, for
+ * people, "show autopilot NAME paths PREFIX" in birdc. Both read the same
+ * facts, gathered by obs_collect(): the valid paths of a prefix in the
+ * watched table, each with its egress (the BGP session it came from, or for
+ * an override copy the egress of the path copied, by its label), its labels
+ * and its rank in BGP's order.
+ *
+ * Rank 1 is the table's best path (the one "show route" marks with '*');
+ * the others follow in the order BIRD would pick them if the ones before
+ * went away: the best of the rest by BIRD's own rte_better() (exported by a
+ * patch), again and again. bgp_rte_better() is no total order (MED
+ * is compared only between paths from the same neighbor AS), so we never
+ * sort: each step picks a best of a set, and ties keep table order.
+ *
+ * Replies on the socket are JSON, one object per line (docs/controller-
+ * protocol.md, "Read requests"), written straight into the connection's
+ * reply buffer: "ok {...}" for paths and egresses; a dump is "+ {...}"
+ * lines, one per prefix, ended by one "ok {...}" line. A dump goes out in
+ * slices of OBS_DUMP_SLICE prefixes, one slice per event round, and only
+ * while fewer than CTL_OUT_HIGH bytes of replies wait: a full table never
+ * blocks BIRD nor sits in its memory, and BGP keeps running meanwhile. The
+ * table is walked with a FIB iterator, which BIRD keeps valid as prefixes
+ * come and go (as "show route" does).
+ */
+
+#undef LOCAL_DEBUG
+
+#include <stdlib.h>
+
+#include "nest/bird.h"
+#include "nest/protocol.h"
+#include "nest/route.h"
+#include "nest/attrs.h"
+#include "nest/iface.h"
+#include "nest/cli.h"
+#include "conf/conf.h"
+#include "lib/string.h"
+#include "proto/bgp/bgp.h"
+#include "autopilot.h"
+
+#define OBS_MAX_PATHS	256		/* Paths of one prefix reported (BIRD has no limit; ADD-PATH peers do) */
+#define OBS_ITEM_MAX	512		/* Room reserved for one bounded JSON item */
+
+/* One path of a prefix, as reported */
+struct obs_path {
+  rte *r;				/* The path */
+  struct autopilot_egress_config *egress;	/* Its egress, NULL if it comes from none */
+  u32 label;				/* Its primary label (mpls_label), or AUTOPILOT_NO_LABEL */
+  u8 copy;				/* An override copy originated by us */
+};
+
+/* The paths of one prefix, in rank order */
+struct obs_net {
+  net *n;				/* The prefix in the table, or NULL if it has none */
+  uint count;				/* Paths in paths[] */
+  uint more;				/* Paths beyond OBS_MAX_PATHS, not reported */
+  struct obs_path paths[OBS_MAX_PATHS];	/* Best first */
+};
+
+static inline struct autopilot_config *
+obs_cf(struct autopilot_proto *p)
+{
+  return (void *) p->p.cf;
+}
+
+static struct channel *
+obs_channel(struct autopilot_proto *p, uint type)
+{
+  return (type == NET_IP4) ? p->ip4_channel : (type == NET_IP6) ? p->ip6_channel : NULL;
+}
+
+static struct autopilot_egress_config *
+obs_egress_of_label(struct autopilot_proto *p, u32 label)
+{
+  struct autopilot_egress_config *e;
+
+  WALK_LIST(e, obs_cf(p)->egresses)
+    if (e->label == label)
+      return e;
+
+  return NULL;
+}
+
+static u32
+obs_label(rte *r)
+{
+  eattr *a = ea_find(r->attrs->eattrs, EA_MPLS_LABEL);
+  return a ? a->u.data : AUTOPILOT_NO_LABEL;
+}
+
+/* The paths of @n, ranked: the table's best first, then the best of the rest, again and again */
+static void
+obs_collect(struct autopilot_proto *p, net *n, struct obs_net *on)
+{
+  on->n = n;
+  on->count = on->more = 0;
+
+  if (!n)
+    return;
+
+  for (rte *r = n->routes; r; r = r->next)
+  {
+    if (!rte_is_valid(r))
+      continue;
+
+    if (on->count == OBS_MAX_PATHS)
+    {
+      on->more++;
+      continue;
+    }
+
+    struct obs_path *op = &on->paths[on->count++];
+    op->r = r;
+    op->label = obs_label(r);
+    op->copy = (r->src->proto == &p->p);
+    op->egress = NULL;
+
+    if (r->src->proto->proto == &proto_bgp)
+      op->egress = autopilot_egress_of_bgp(p, (struct bgp_proto *) r->src->proto);
+    else if (op->copy && (op->label != AUTOPILOT_NO_LABEL))
+      op->egress = obs_egress_of_label(p, op->label);
+  }
+
+  /* The table's best is first already (rte_recalculate() keeps it there) */
+  for (uint i = (on->count && (on->paths[0].r == n->routes)) ? 1 : 0; i + 1 < on->count; i++)
+  {
+    uint pick = i;
+    for (uint j = i + 1; j < on->count; j++)
+      if (rte_better(on->paths[j].r, on->paths[pick].r))
+	pick = j;
+
+    /* Move the pick up, the rest keep their order */
+    if (pick != i)
+    {
+      struct obs_path tmp = on->paths[pick];
+      memmove(&on->paths[i + 1], &on->paths[i], (pick - i) * sizeof(struct obs_path));
+      on->paths[i] = tmp;
+    }
+  }
+}
+
+/* Real time of a monotonic time stamp (a path's lastmod) */
+static inline btime
+obs_real_time(btime t)
+{
+  return current_real_time() - (current_time() - t);
+}
+
+
+/*
+ *	JSON into the connection's reply buffer
+ */
+
+static void
+js_raw(struct autopilot_ctl_conn *c, const char *s, uint len)
+{
+  memcpy(autopilot_ctl_reserve(c, len), s, len);
+  c->out_len += len;
+}
+
+static inline void
+js_put(struct autopilot_ctl_conn *c, const char *s)
+{
+  js_raw(c, s, strlen(s));
+}
+
+/* A bounded item (numbers, addresses, names we checked): at most OBS_ITEM_MAX bytes */
+static void
+js_fmt(struct autopilot_ctl_conn *c, const char *fmt, ...)
+{
+  va_list args;
+  byte *b = autopilot_ctl_reserve(c, OBS_ITEM_MAX);
+
+  va_start(args, fmt);
+  int n = bvsnprintf(b, OBS_ITEM_MAX, fmt, args);
+  va_end(args);
+
+  if (n < 0)
+    bug("Autopilot: JSON item too long");
+
+  c->out_len += n;
+}
+
+/* A JSON string: names and reasons are printable ASCII, but escape anyway */
+static void
+js_str(struct autopilot_ctl_conn *c, const char *s)
+{
+  byte *b = autopilot_ctl_reserve(c, 6 * strlen(s) + 2), *b0 = b;
+
+  *b++ = '"';
+  for (; *s; s++)
+  {
+    byte ch = *s;
+    if ((ch == '"') || (ch == '\\'))
+    {
+      *b++ = '\\';
+      *b++ = ch;
+    }
+    else if ((ch < 0x20) || (ch >= 0x7f))
+      b += bsprintf(b, "\\u%04x", ch);
+    else
+      *b++ = ch;
+  }
+  *b++ = '"';
+
+  c->out_len += b - b0;
+}
+
+static inline void
+js_str_or_null(struct autopilot_ctl_conn *c, const char *s)
+{
+  if (s)
+    js_str(c, s);
+  else
+    js_put(c, "null");
+}
+
+static inline void
+js_label(struct autopilot_ctl_conn *c, u32 label)
+{
+  if (label == AUTOPILOT_NO_LABEL)
+    js_put(c, "null");
+  else
+    js_fmt(c, "%u", label);
+}
+
+static void
+js_as_path(struct autopilot_ctl_conn *c, const struct adata *path)
+{
+  const byte *pos = path->data, *end = pos + path->length;
+  int first = 1;
+
+  /* A sequence's ASNs in order; a set as an array of its own; confederation segments as objects */
+  js_put(c, "[");
+  while (pos < end)
+  {
+    uint type = pos[0], len = pos[1];
+    const char *open = (type == AS_PATH_SET) ? "[" : (type == AS_PATH_CONFED_SEQUENCE) ? "{\"confed_sequence\":[" :
+      (type == AS_PATH_CONFED_SET) ? "{\"confed_set\":[" : NULL;
+    pos += 2;
+
+    if (open)
+    {
+      js_put(c, first ? "" : ",");
+      js_put(c, open);
+      first = 1;
+    }
+
+    for (uint i = 0; i < len; i++, pos += 4)
+    {
+      js_fmt(c, first ? "%u" : ",%u", get_u32(pos));
+      first = 0;
+    }
+
+    if (open)
+    {
+      js_put(c, (type == AS_PATH_SET) ? "]" : "]}");
+      first = 0;
+    }
+  }
+  js_put(c, "]");
+}
+
+static void
+js_communities(struct autopilot_ctl_conn *c, rte *r)
+{
+  eattr *a = bgp_find_attr(r->attrs->eattrs, BA_COMMUNITY);
+  const u32 *d;
+  uint n;
+
+  js_put(c, ",\"communities\":[");
+  if (a)
+    for (d = int_set_get_data(a->u.ptr), n = int_set_get_size(a->u.ptr); n; n--, d++)
+      js_fmt(c, "[%u,%u]%s", *d >> 16, *d & 0xffff, (n > 1) ? "," : "");
+
+  js_put(c, "],\"large_communities\":[");
+  if (a = bgp_find_attr(r->attrs->eattrs, BA_LARGE_COMMUNITY))
+    for (d = int_set_get_data(a->u.ptr), n = lc_set_get_size(a->u.ptr); n; n--, d += 3)
+      js_fmt(c, "[%u,%u,%u]%s", d[0], d[1], d[2], (n > 1) ? "," : "");
+
+  js_put(c, "],\"ext_communities\":[");
+  if (a = bgp_find_attr(r->attrs->eattrs, BA_EXT_COMMUNITY))
+  {
+    n = int_set_get_size(a->u.ptr) / 2;
+    d = int_set_get_data(a->u.ptr);
+    for (uint i = 0; i < n; i++)
+    {
+      byte buf[64];
+      ec_format(buf, ec_get(d, i));
+      js_fmt(c, "%s\"%s\"", i ? "," : "", buf);
+    }
+  }
+  js_put(c, "]");
+}
+
+static void
+js_path(struct autopilot_ctl_conn *c, struct obs_net *on, uint i, btime now)
+{
+  struct obs_path *op = &on->paths[i];
+  rte *r = op->r;
+  rta *a = r->attrs;
+  eattr *e;
+
+  js_fmt(c, "{\"rank\":%u,\"best\":%s,\"from\":", i + 1, (r == on->n->routes) ? "true" : "false");
+  js_str(c, r->src->proto->name);
+  js_put(c, ",\"egress\":");
+  js_str_or_null(c, op->egress ? op->egress->name : NULL);
+  js_put(c, ",\"label\":");
+  js_label(c, op->label);
+  js_put(c, ",\"pp_label\":");
+  js_label(c, op->egress ? op->egress->pp_label : AUTOPILOT_NO_LABEL);
+  js_fmt(c, ",\"override_copy\":%s,\"preference\":%u,\"dest\":\"%s\"",
+	 op->copy ? "true" : "false", a->pref, rta_dest_name(a->dest));
+
+  js_put(c, ",\"next_hop\":");
+  if ((a->dest == RTD_UNICAST) && ipa_nonzero(a->nh.gw))
+    js_fmt(c, "\"%I\"", a->nh.gw);
+  else
+    js_put(c, "null");
+  js_put(c, ",\"iface\":");
+  js_str_or_null(c, ((a->dest == RTD_UNICAST) && a->nh.iface) ? a->nh.iface->name : NULL);
+
+  js_put(c, ",\"bgp_next_hop\":[");
+  if (e = bgp_find_attr(a->eattrs, BA_NEXT_HOP))
+  {
+    const ip_addr *nh = (const ip_addr *) e->u.ptr->data;
+    uint n = e->u.ptr->length / sizeof(ip_addr);
+    for (uint k = 0; k < n; k++)
+      js_fmt(c, "%s\"%I\"", k ? "," : "", nh[k]);
+  }
+  js_put(c, "]");
+
+  js_put(c, ",\"as_path\":");
+  if (e = bgp_find_attr(a->eattrs, BA_AS_PATH))
+    js_as_path(c, e->u.ptr);
+  else
+    js_put(c, "[]");
+
+  static const char *origins[] = { "IGP", "EGP", "Incomplete" };
+  e = bgp_find_attr(a->eattrs, BA_ORIGIN);
+  js_put(c, ",\"origin\":");
+  if (e)
+    js_fmt(c, "\"%s\"", (e->u.data <= 2) ? origins[e->u.data] : "?");
+  else
+    js_put(c, "null");
+
+  e = bgp_find_attr(a->eattrs, BA_LOCAL_PREF);
+  js_put(c, ",\"local_pref\":");
+  e ? js_fmt(c, "%u", e->u.data) : js_put(c, "null");
+  e = bgp_find_attr(a->eattrs, BA_MULTI_EXIT_DISC);
+  js_put(c, ",\"med\":");
+  e ? js_fmt(c, "%u", e->u.data) : js_put(c, "null");
+
+  js_communities(c, r);
+
+  btime age = now - r->lastmod;
+  js_fmt(c, ",\"age\":%u.%03u,\"since\":%u}", (uint) (age / 1000000), (uint) ((age % 1000000) / 1000),
+	 (uint) (obs_real_time(r->lastmod) / 1000000));
+}
+
+/* "paths":[...] of a collected prefix (those of egress @only, if set); how many */
+static uint
+js_paths(struct autopilot_ctl_conn *c, struct obs_net *on, struct autopilot_egress_config *only)
+{
+  btime now = current_time();
+  uint n = 0;
+
+  js_put(c, "\"paths\":[");
+  for (uint i = 0; i < on->count; i++)
+  {
+    if (only && (on->paths[i].egress != only))
+      continue;
+    if (n++)
+      js_put(c, ",");
+    js_path(c, on, i, now);
+  }
+  js_put(c, "]");
+
+  if (on->more)
+    js_fmt(c, ",\"paths_not_listed\":%u", on->more);
+
+  return n;
+}
+
+static void
+js_override(struct autopilot_ctl_conn *c, struct autopilot_proto *p, struct autopilot_override *o)
+{
+  js_put(c, "{\"target\":");
+  js_str(c, o->target ?: AUTOPILOT_NEXT_BEST);
+  js_fmt(c, ",\"state\":\"%s\",\"source\":\"%s\"", autopilot_ovr_state_names[o->state],
+	 autopilot_source_names[o->source]);
+
+  struct autopilot_egress_config *via =
+    (o->state != AP_OVR_PENDING) ? obs_egress_of_label(p, o->via_label) : NULL;
+  js_put(c, ",\"via\":");
+  js_str_or_null(c, via ? via->name : NULL);
+  js_put(c, ",\"via_label\":");
+  js_label(c, via ? o->via_label : AUTOPILOT_NO_LABEL);
+  js_put(c, ",\"path_of\":");
+  if (o->state != AP_OVR_PENDING)
+    js_fmt(c, "\"%N\"", &o->src);
+  else
+    js_put(c, "null");
+  js_put(c, ",\"why_pending\":");
+  js_str_or_null(c, (o->state == AP_OVR_PENDING) ? (o->why ?: "not resolved yet") : NULL);
+  js_put(c, ",\"reason\":");
+  js_str_or_null(c, o->reason);
+  js_fmt(c, ",\"created\":%u,\"expires\":", (uint) (o->created / 1000000));
+  o->expires ? js_fmt(c, "%u}", (uint) (o->expires / 1000000)) : js_put(c, "null}");
+}
+
+/* Start a reply line "[@tag ]ok ": counted as an ok reply (metrics) */
+static void
+js_line(struct autopilot_ctl_conn *c, const char *tag, const char *word)
+{
+  if (tag && tag[0])
+    js_fmt(c, "@%s ", tag);
+  js_put(c, word);
+  c->p->metrics.replies[AP_CODE_OK]++;
+}
+
+static inline void
+js_end(struct autopilot_ctl_conn *c)
+{
+  js_raw(c, "\n", 1);
+}
+
+
+/*
+ *	Requests
+ */
+
+/* The watched channel of family @type, up; NULL after an error reply */
+static struct channel *
+obs_request_channel(struct autopilot_ctl_conn *c, const char *tag, uint type)
+{
+  struct autopilot_proto *p = c->p;
+  struct channel *ch = obs_channel(p, type);
+  const char *fam = (type == NET_IP4) ? "ipv4" : "ipv6";
+
+  if (!ch)
+    autopilot_ctl_reply(c, tag, "error no-channel no %s channel in protocol %s", fam, p->p.name);
+  else if (ch->channel_state != CS_UP)
+    autopilot_ctl_reply(c, tag, "error no-channel the %s channel of protocol %s is not up", fam, p->p.name);
+  else
+    return ch;
+
+  return NULL;
+}
+
+static void
+obs_paths(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
+{
+  struct autopilot_proto *p = c->p;
+  const net_addr *a = (const net_addr *) &req->net;
+  struct channel *ch = obs_request_channel(c, req->tag, a->type);
+
+  if (!ch)
+    return;
+
+  struct obs_net *on = alloca(sizeof(struct obs_net));
+  obs_collect(p, net_find(ch->table, a), on);
+
+  js_line(c, req->tag, "ok ");
+  js_fmt(c, "{\"prefix\":\"%N\",\"table\":", a);
+  js_str(c, ch->table->name);
+  js_put(c, ",");
+  js_paths(c, on, NULL);
+
+  struct autopilot_override *o = autopilot_ovr_find(p, a);
+  js_put(c, ",\"override\":");
+  if (o && !o->deleted)
+    js_override(c, p, o);
+  else
+    js_put(c, "null");
+
+  /* Where an override of this prefix would copy its path, when not here */
+  net_addr_ip6 cover;
+  net *cn = autopilot_ovr_cover(p, ch, &req->net, &cover);
+  js_put(c, ",\"covering\":");
+  if (cn && !net_equal((net_addr *) &cover, a))
+  {
+    obs_collect(p, cn, on);
+    js_fmt(c, "{\"prefix\":\"%N\",", &cover);
+    js_paths(c, on, NULL);
+    js_put(c, "}");
+  }
+  else
+    js_put(c, "null");
+
+  js_put(c, "}");
+  js_end(c);
+}
+
+static const char *
+obs_session(struct bgp_proto *bp)
+{
+  return !bp ? "none" : (bp->p.proto_state == PS_UP) ? "up" : "down";
+}
+
+static void
+obs_egresses(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
+{
+  struct autopilot_proto *p = c->p;
+  struct autopilot_egress *e;
+  struct autopilot_override *o;
+  int first = 1;
+
+  js_line(c, req->tag, "ok ");
+  js_fmt(c, "{\"protocol\":");
+  js_str(c, p->p.name);
+  js_fmt(c, ",\"asn\":%u,\"egresses\":[", p->asn);
+
+  WALK_LIST(e, p->egresses)
+  {
+    struct autopilot_egress_config *ec = e->cf;
+    if (!ec)
+      continue;
+
+    struct bgp_proto *bp = autopilot_egress_bgp(ec);
+    uint by_state[AP_OVR_STATES] = {}, carried = 0;
+
+    /* Overrides are few next to paths; a walk per request is what show does too */
+    HASH_WALK(p->ovr_hash, next_hash, o)
+    {
+      if (o->deleted)
+	continue;
+      if (o->target && !strcmp(o->target, ec->name))
+	by_state[o->state]++;
+      if ((o->state == AP_OVR_ACTIVE) && (o->via_label == ec->label))
+	carried++;
+    }
+    HASH_WALK_END;
+
+    js_put(c, first ? "{\"name\":" : ",{\"name\":");
+    first = 0;
+    js_str(c, ec->name);
+    js_put(c, ",\"protocol\":");
+    js_str_or_null(c, bp ? bp->p.name : NULL);
+    js_fmt(c, ",\"neighbor\":\"%I\",\"label\":%u,\"pp_label\":%u,\"session\":\"%s\"",
+	   ec->bgp ? ((struct bgp_config *) ec->bgp)->remote_ip : ec->neighbor,
+	   ec->label, ec->pp_label, obs_session(bp));
+    js_fmt(c, ",\"paths\":{\"ipv4\":%u,\"ipv6\":%u},\"lfib\":", autopilot_bgp_routes(bp, NET_IP4),
+	   autopilot_bgp_routes(bp, NET_IP6));
+    js_str(c, autopilot_lfib_state(p, e));
+    js_put(c, ",\"lfib_via\":");
+    js_str_or_null(c, (p->p.mpls_channel && e->lfib_via) ? e->lfib_via->cf->name : NULL);
+    js_put(c, ",\"backups\":[");
+    for (uint i = 0; i < ec->backups; i++)
+    {
+      js_put(c, i ? "," : "");
+      js_str(c, ec->backup[i]->name);
+    }
+    js_fmt(c, "],\"overrides\":{\"active\":%u,\"pending\":%u,\"shadow\":%u},\"overrides_carried\":%u}",
+	   by_state[AP_OVR_ACTIVE], by_state[AP_OVR_PENDING], by_state[AP_OVR_SHADOW], carried);
+  }
+
+  js_put(c, "]}");
+  js_end(c);
+}
+
+/*
+ *	dump: every path, streamed
+ */
+
+#define OBS_DUMP_SLICE	256		/* Most prefixes of one event round: about 1 ms here */
+
+/* A dump under way on one connection (it answers nothing else meanwhile) */
+struct obs_dump {
+  struct autopilot_ctl_conn *c;		/* The connection */
+  event *ev;				/* Writes the next slice */
+  rtable *tab;				/* Table walked now (locked), NULL between tables */
+  struct fib_iterator fit;		/* Where in it */
+  u8 linked;				/* The iterator is in the table (between slices) */
+  uint types[2];			/* Families to walk, in order; 0 for none */
+  uint next_type;			/* Index of the next one in types */
+  char egress[AUTOPILOT_TARGET_MAX];	/* Only paths of this egress, "" for all */
+  char tag[AUTOPILOT_TAG_MAX];		/* Tag of the request, on its last line */
+  uint prefixes, paths;			/* Written so far */
+  btime started;			/* When it began */
+};
+
+static void
+obs_dump_close_table(struct obs_dump *d)
+{
+  if (!d->tab)
+    return;
+
+  if (d->linked)
+    fit_get(&d->tab->fib, &d->fit);
+  d->linked = 0;
+  rt_unlock_table(d->tab);
+  d->tab = NULL;
+}
+
+/* Drop the dump of @c, if any (connection closed, protocol stopped) */
+void
+autopilot_obs_free(struct autopilot_ctl_conn *c)
+{
+  struct obs_dump *d = c->obs;
+
+  if (!d)
+    return;
+
+  obs_dump_close_table(d);
+  rfree(d->ev);
+  mb_free(d);
+  c->obs = NULL;
+  c->stall &= ~CTL_STALL_READ;
+}
+
+/* The client has read replies down: go on */
+void
+autopilot_obs_wake(struct autopilot_ctl_conn *c)
+{
+  struct obs_dump *d = c->obs;
+
+  if (d)
+    ev_schedule(d->ev);
+}
+
+/* Open the next table; 0 when all are done */
+static int
+obs_dump_next_table(struct obs_dump *d)
+{
+  struct autopilot_proto *p = d->c->p;
+
+  while (d->next_type < ARRAY_SIZE(d->types) && d->types[d->next_type])
+  {
+    struct channel *ch = obs_channel(p, d->types[d->next_type++]);
+    if (!ch || (ch->channel_state != CS_UP))
+      continue;
+
+    d->tab = ch->table;
+    rt_lock_table(d->tab);
+    FIB_ITERATE_INIT(&d->fit, &d->tab->fib);
+    d->linked = 1;
+    return 1;
+  }
+
+  return 0;
+}
+
+static void
+obs_dump_event(void *data)
+{
+  struct obs_dump *d = data;
+  struct autopilot_ctl_conn *c = d->c;
+  struct autopilot_proto *p = c->p;
+  struct autopilot_egress_config *only = NULL;
+  struct obs_net *on = alloca(sizeof(struct obs_net));
+  uint max = OBS_DUMP_SLICE;
+
+  /* The client went away: its dump ends; the connection goes on with the rest */
+  if (c->quiet || c->closed)
+    goto done;
+
+  /* Looked up every slice: a configure may replace the egress map meanwhile */
+  if (d->egress[0] && !(only = autopilot_egress_find(obs_cf(p), d->egress)))
+  {
+    autopilot_ctl_reply(c, d->tag, "error unknown-egress egress '%s' was removed during the dump", d->egress);
+    goto done;
+  }
+
+  while (d->tab || obs_dump_next_table(d))
+  {
+    /* The walk takes the iterator out of the table; PUT puts it back */
+    d->linked = 0;
+    FIB_ITERATE_START(&d->tab->fib, &d->fit, net, n)
+    {
+      /* Within the socket's flow control: wait for the client to read */
+      if (!max-- || (c->out_len >= CTL_OUT_HIGH))
+      {
+	FIB_ITERATE_PUT(&d->fit);
+	d->linked = 1;
+	autopilot_ctl_run(c);
+
+	/* Room left (a slice done, or written at once): next round; else ctl_tx() wakes us */
+	if ((c->obs == d) && !c->closed && (c->out_len < CTL_OUT_HIGH))
+	  ev_schedule(d->ev);
+	return;
+      }
+
+      obs_collect(p, n, on);
+      if (on->count)
+      {
+	uint len = c->out_len;
+	js_fmt(c, "+ {\"prefix\":\"%N\",", n->n.addr);
+	uint k = js_paths(c, on, only);
+	js_put(c, "}");
+	js_end(c);
+
+	/* None of that egress: no line */
+	if (!k)
+	  c->out_len = len;
+	else
+	  d->prefixes++, d->paths += k;
+      }
+    }
+    FIB_ITERATE_END;
+
+    obs_dump_close_table(d);
+  }
+
+  btime t = current_time() - d->started;
+  js_line(c, d->tag, "ok ");
+  js_fmt(c, "{\"prefixes\":%u,\"paths\":%u,\"seconds\":%u.%03u}", d->prefixes, d->paths,
+	 (uint) (t / 1000000), (uint) ((t % 1000000) / 1000));
+  js_end(c);
+
+done:
+  autopilot_obs_free(c);
+  autopilot_ctl_run(c);
+}
+
+static void
+obs_dump(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
+{
+  struct autopilot_proto *p = c->p;
+  uint type = req->net.type;
+
+  if (req->target[0] && !autopilot_egress_find(obs_cf(p), req->target))
+  {
+    autopilot_ctl_reply(c, req->tag, "error unknown-egress no egress '%s' in protocol %s", req->target, p->p.name);
+    return;
+  }
+
+  /* A family asked for must be there; without one, what there is */
+  if (type && !obs_request_channel(c, req->tag, type))
+    return;
+
+  struct obs_dump *d = mb_allocz(p->p.pool, sizeof(struct obs_dump));
+  d->c = c;
+  d->ev = ev_new_init(p->p.pool, obs_dump_event, d);
+  d->types[0] = type ?: NET_IP4;
+  d->types[1] = type ? 0 : NET_IP6;
+  d->started = current_time();
+  strcpy(d->egress, req->target);
+  strcpy(d->tag, req->tag);
+
+  c->obs = d;
+  c->stall |= CTL_STALL_READ;
+  ev_schedule(d->ev);
+}
+
+/**
+ * autopilot_obs_request - answer a read request of the controller socket
+ * @c: the connection
+ * @req: a parsed paths, egresses or dump request
+ *
+ * Read requests change nothing. Their replies are JSON lines (see the DOC
+ * above); errors are the socket's usual "error CODE message" lines.
+ */
+void
+autopilot_obs_request(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
+{
+  /* Written even when nobody reads (ctl_flush() drops it): executed and counted like any request */
+  switch (req->op)
+  {
+  case AP_OP_PATHS:
+    obs_paths(c, req);
+    break;
+
+  case AP_OP_EGRESSES:
+    obs_egresses(c, req);
+    break;
+
+  case AP_OP_DUMP:
+    obs_dump(c, req);
+    break;
+
+  default:
+    bug("Autopilot: request %u is no read request", req->op);
+  }
+}
+
+
+/*
+ *	birdc: show autopilot NAME paths PREFIX
+ */
+
+/* "(65000, 1) (65000, 2)": communities as show route prints them */
+static const char *
+obs_cli_sets(rte *r, uint code)
+{
+  eattr *a = bgp_find_attr(r->attrs->eattrs, code);
+  if (!a || !a->u.ptr->length)
+    return NULL;
+
+  byte *buf = tmp_alloc(a->u.ptr->length * 8 + 64);
+  if (code == BA_COMMUNITY)
+    int_set_format(a->u.ptr, ISF_COMMUNITY_LIST, -1, buf, a->u.ptr->length * 8 + 64);
+  else if (code == BA_LARGE_COMMUNITY)
+    lc_set_format(a->u.ptr, -1, buf, a->u.ptr->length * 8 + 64);
+  else
+    ec_set_format(a->u.ptr, -1, buf, a->u.ptr->length * 8 + 64);
+  return (char *) buf;
+}
+
+static char *
+obs_cli_label(u32 label)
+{
+  return (label == AUTOPILOT_NO_LABEL) ? "-" : tmp_sprintf("%u", label);
+}
+
+static void
+obs_cli_net(struct autopilot_proto *p, const net_addr *a, struct obs_net *on, btime now)
+{
+  for (uint i = 0; i < on->count; i++)
+  {
+    struct obs_path *op = &on->paths[i];
+    rte *r = op->r;
+    rta *at = r->attrs;
+    eattr *e;
+    byte path[1024] = "";
+
+    if (e = bgp_find_attr(at->eattrs, BA_AS_PATH))
+      as_path_format(e->u.ptr, path, sizeof(path));
+
+    static const char *origins[] = { "IGP", "EGP", "Incomplete" };
+    eattr *origin = bgp_find_attr(at->eattrs, BA_ORIGIN);
+    eattr *lp = bgp_find_attr(at->eattrs, BA_LOCAL_PREF);
+    eattr *med = bgp_find_attr(at->eattrs, BA_MULTI_EXIT_DISC);
+
+    cli_msg(-AUTOPILOT_REPLY_PATHS, "%-20s #%-2u %s %-12s egress %-12s label %-7s pp label %s%s",
+	    i ? "" : tmp_sprintf("%N", a), i + 1, (r == on->n->routes) ? "*" : " ", r->src->proto->name,
+	    op->egress ? op->egress->name : "-", obs_cli_label(op->label),
+	    obs_cli_label(op->egress ? op->egress->pp_label : AUTOPILOT_NO_LABEL),
+	    op->copy ? " [override copy]" : "");
+
+    if ((at->dest == RTD_UNICAST) && ipa_nonzero(at->nh.gw))
+      cli_msg(-AUTOPILOT_REPLY_PATHS, "\tvia %I on %s, age %s", at->nh.gw, at->nh.iface ? at->nh.iface->name : "?",
+	      autopilot_span(now - r->lastmod));
+    else
+      cli_msg(-AUTOPILOT_REPLY_PATHS, "\t%s, age %s", rta_dest_name(at->dest), autopilot_span(now - r->lastmod));
+
+    cli_msg(-AUTOPILOT_REPLY_PATHS, "\tpreference %u, AS path [%s], origin %s, local pref %s, MED %s", at->pref, path,
+	    origin ? ((origin->u.data <= 2) ? origins[origin->u.data] : "?") : "-",
+	    lp ? tmp_sprintf("%u", lp->u.data) : "-", med ? tmp_sprintf("%u", med->u.data) : "-");
+
+    const char *s;
+    if (s = obs_cli_sets(r, BA_COMMUNITY))
+      cli_msg(-AUTOPILOT_REPLY_PATHS, "\tcommunities: %s", s);
+    if (s = obs_cli_sets(r, BA_LARGE_COMMUNITY))
+      cli_msg(-AUTOPILOT_REPLY_PATHS, "\tlarge communities: %s", s);
+    if (s = obs_cli_sets(r, BA_EXT_COMMUNITY))
+      cli_msg(-AUTOPILOT_REPLY_PATHS, "\text communities: %s", s);
+  }
+
+  if (on->more)
+    cli_msg(-AUTOPILOT_REPLY_PATHS, "\t... and %u more paths, not listed", on->more);
+}
+
+/**
+ * autopilot_cmd_show_paths - birdc "show autopilot NAME paths PREFIX"
+ * @sym: protocol, or NULL for the only one
+ * @a: the prefix
+ *
+ * The facts of the socket's "paths" request, in the words and layout of
+ * "show route" and "show autopilot overrides".
+ */
+void
+autopilot_cmd_show_paths(struct symbol *sym, const net_addr *a)
+{
+  struct autopilot_proto *p = autopilot_show_proto(sym);
+  if (!p)
+    return;
+
+  struct channel *ch = obs_channel(p, a->type);
+  if (!ch || (ch->channel_state != CS_UP))
+  {
+    cli_msg(8100, "%s: %s %s channel", p->p.name, ch ? "not up:" : "no", (a->type == NET_IP4) ? "ipv4" : "ipv6");
+    return;
+  }
+
+  btime now = current_time();
+  struct obs_net *on = alloca(sizeof(struct obs_net));
+  obs_collect(p, net_find(ch->table, a), on);
+
+  cli_msg(-AUTOPILOT_REPLY_PATHS, "%s: %N in table %s: %u path%s%s", p->p.name, a, ch->table->name,
+	  on->count + on->more, (on->count + on->more == 1) ? "" : "s",
+	  on->count ? ", best first (rank in BGP's order)" : "");
+  obs_cli_net(p, a, on, now);
+
+  struct autopilot_override *o = autopilot_ovr_find(p, a);
+  if (o && !o->deleted)
+  {
+    struct autopilot_egress_config *via = (o->state != AP_OVR_PENDING) ? obs_egress_of_label(p, o->via_label) : NULL;
+    cli_msg(-AUTOPILOT_REPLY_PATHS, "Override: -> %s, %s%s%s%s, source %s%s%s%s",
+	    o->target ?: AUTOPILOT_NEXT_BEST, autopilot_ovr_state_names[o->state],
+	    via ? tmp_sprintf(", via %s (%u)", via->name, o->via_label) : "",
+	    (o->state != AP_OVR_PENDING) ? tmp_sprintf(", path of %N", &o->src) : "",
+	    (o->state == AP_OVR_PENDING) ? tmp_sprintf(": %s", o->why ?: "not resolved yet") : "",
+	    autopilot_source_names[o->source],
+	    o->reason ? ", reason \"" : "", o->reason ?: "", o->reason ? "\"" : "");
+  }
+  else
+    cli_msg(-AUTOPILOT_REPLY_PATHS, "Override: none");
+
+  net_addr_ip6 cover;
+  net *cn = autopilot_ovr_cover(p, ch, (const net_addr_ip6 *) a, &cover);
+  if (cn && !net_equal((net_addr *) &cover, a))
+  {
+    obs_collect(p, cn, on);
+    cli_msg(-AUTOPILOT_REPLY_PATHS, "An override of %N would copy a path of the covering %N: %u path%s",
+	    a, &cover, on->count + on->more, (on->count + on->more == 1) ? "" : "s");
+    obs_cli_net(p, (net_addr *) &cover, on, now);
+  }
+  else if (!cn)
+    cli_msg(-AUTOPILOT_REPLY_PATHS, "No path for %N nor for a covering prefix: an override would be pending", a);
+
+  cli_msg(0, "");
+}

@@ -1,0 +1,425 @@
+/*
+ *	bird-autopilot unit tests -- the override store and the state file
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+/*
+ * The protocol runs in process on a real routing table. Paths of the two
+ * egresses are put into the table as BGP would put them: attributes tagged
+ * by the registered BGP hooks, the route's source the egress's BGP
+ * protocol; a static protocol's channel carries them in (the egress
+ * sessions stay disabled: we need their instances, not connections).
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+
+#include "nest/route.h"
+#include "nest/attrs.h"
+#include "lib/resource.h"
+#include "lib/string.h"
+#include "proto/bgp/bgp.h"
+#include "proto/autopilot/autopilot.h"
+
+#define BASE \
+  "router id 192.0.2.1;\n" \
+  "protocol device {}\n" \
+  "protocol bgp t1 { disabled; local 10.0.1.1 as 65000; neighbor 10.0.1.2 as 64501; ipv4 { import all; export none; }; }\n" \
+  "protocol bgp t2 { disabled; local 10.0.2.1 as 65000; neighbor 10.0.2.2 as 64502; ipv4 { import all; export none; }; }\n" \
+  "protocol static feed { ipv4; }\n"
+
+#define EGRESSES \
+  "  ipv4; ipv6;\n" \
+  "  egress t1 { label 1001; pp label 2001; };\n" \
+  "  egress t2 { label 1002; pp label 2002; };\n"
+
+static char dir[64];			/* Per-run directory of the state file */
+static char file[128];			/* The state file */
+static struct autopilot_proto *p;	/* The running protocol */
+static linpool *lp;
+
+/* A config with protocol ap holding @opts, or without it if @opts is NULL */
+static const char *
+conf(const char *opts)
+{
+  static char buf[2048];
+  if (opts)
+    bsnprintf(buf, sizeof(buf), BASE "protocol autopilot ap {\n" EGRESSES "%s}\n", opts);
+  else
+    bsnprintf(buf, sizeof(buf), BASE);
+  return buf;
+}
+
+static void
+start(const char *opts)
+{
+  ap_configure(conf(opts));
+  p = (void *) ap_find_proto("ap");
+  assert_non_null(p);
+  assert_int_equal(p->p.proto_state, PS_UP);
+}
+
+static net_addr
+prefix(const char *s)
+{
+  net_addr_ip6 n;
+  struct autopilot_error err;
+  if (autopilot_parse_prefix(s, &n, &err) < 0)
+    fail_msg("bad prefix %s: %s", s, err.msg);
+  return *(net_addr *) &n;
+}
+
+/* Egress @egress announces (@as_len AS hops) or withdraws (0) its path for @px */
+static void
+path(const char *egress, const char *px, uint as_len)
+{
+  struct bgp_proto *bp = (void *) ap_find_proto(egress);
+  struct proto *feed = ap_find_proto("feed");
+  struct channel *c = HEAD(feed->channels);
+  struct rte_src *src = rt_get_source(&bp->p, 0);
+  net_addr n = prefix(px);
+
+  if (!as_len)
+  {
+    rte_update2(c, &n, NULL, src);
+    ap_run_events();
+    return;
+  }
+
+  rta *a = lp_allocz(lp, RTA_MAX_SIZE);
+  a->source = RTS_BGP;
+  a->scope = SCOPE_UNIVERSE;
+  a->dest = RTD_BLACKHOLE;
+  a->pref = 100;
+
+  /* An AS path of @as_len hops, as received */
+  byte seg[2 + 4 * 8] = { AS_PATH_SEQUENCE, as_len };
+  for (uint i = 0; i < as_len; i++)
+    put_u32(seg + 2 + 4 * i, bp->remote_as ?: bp->cf->remote_as);
+  struct adata *ad = lp_alloc_adata(lp, 2 + 4 * as_len);
+  memcpy(ad->data, seg, ad->length);
+  bgp_set_attr_ptr(&a->eattrs, lp, BA_AS_PATH, 0, ad);
+  bgp_set_attr_u32(&a->eattrs, lp, BA_ORIGIN, 0, ORIGIN_IGP);
+
+  /* BGP's receive path tags the attributes through the hooks */
+  struct bgp_hooks *h;
+  WALK_LIST(h, bgp_hooks)
+    if (h->rx_attrs)
+      h->rx_attrs(bp, (void *) HEAD(bp->p.channels), a, lp);
+
+  rte *e = rte_get_temp(a, src);
+  e->pflags = 0;
+  rte_update2(c, &n, e, src);
+  ap_run_events();
+}
+
+/* master4, where the feed puts the paths */
+static rtable *
+master4(void)
+{
+  return ((struct channel *) HEAD(ap_find_proto("feed")->channels))->table;
+}
+
+/* Our own route (the override copy) in master4 for @px, or NULL */
+static rte *
+copy_of(const char *px)
+{
+  net_addr n = prefix(px);
+  net *nt = net_find(master4(), &n);
+  for (rte *r = nt ? nt->routes : NULL; r; r = r->next)
+    if (r->src->proto == &p->p)
+      return r;
+  return NULL;
+}
+
+static struct autopilot_override *
+ovr(const char *px)
+{
+  net_addr n = prefix(px);
+  return autopilot_ovr_find(p, &n);
+}
+
+/* Add an override as a front end would; returns 0 or -1 with the error in @err */
+static int
+add(const char *line, struct autopilot_error *err)
+{
+  struct autopilot_request req;
+  if (autopilot_request_parse(line, current_real_time(), &req, err, lp) < 0)
+    fail_msg("bad request %s: %s", line, err->msg);
+  int rv = autopilot_ovr_add(p, &req, AP_SRC_CLI, err);
+  ap_run_events();
+  return rv;
+}
+
+static void
+add_ok(const char *line)
+{
+  struct autopilot_error err;
+  if (add(line, &err) < 0)
+    fail_msg("%s refused: %s", line, err.msg);
+}
+
+static int
+setup(void **state UNUSED)
+{
+  lp = lp_new_default(&root_pool);
+  strcpy(dir, "/tmp/ap-store-XXXXXX");
+  assert_non_null(mkdtemp(dir));
+  bsnprintf(file, sizeof(file), "%s/ap.state", dir);
+  return 0;
+}
+
+static int
+teardown(void **state UNUSED)
+{
+  ap_configure("router id 192.0.2.1;\nprotocol device {}\n");
+  p = NULL;
+  rfree(lp);
+  char *cmd = tmp_sprintf("rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+  return 0;
+}
+
+static void
+copy_follows_the_target_path(void **state UNUSED)
+{
+  start("");
+  path("t1", "203.0.113.0/24", 1);
+  path("t2", "203.0.113.0/24", 2);
+  add_ok("add 203.0.113.0/24 t2");
+
+  struct autopilot_override *o = ovr("203.0.113.0/24");
+  assert_non_null(o);
+  assert_int_equal(o->state, AP_OVR_ACTIVE);
+  assert_int_equal(o->via_label, 1002);
+  rte *c = copy_of("203.0.113.0/24");
+  assert_non_null(c);
+  assert_int_equal(ea_get_int(c->attrs->eattrs, EA_MPLS_LABEL, 0), 1002);
+  /* The copy wins in the table: hosts get the target's label */
+  assert_ptr_equal(c->net->routes, c);
+
+  /* The target's path goes: the copy goes, the override waits for it */
+  path("t2", "203.0.113.0/24", 0);
+  assert_int_equal(o->state, AP_OVR_PENDING);
+  assert_string_equal(o->why, "no path from the target egress");
+  assert_null(copy_of("203.0.113.0/24"));
+
+  path("t2", "203.0.113.0/24", 3);
+  assert_int_equal(o->state, AP_OVR_ACTIVE);
+  assert_non_null(copy_of("203.0.113.0/24"));
+
+  /* Withdrawn: the copy goes, BGP's best is back */
+  struct autopilot_error err;
+  net_addr n = prefix("203.0.113.0/24");
+  assert_int_equal(autopilot_ovr_withdraw(p, &n, &err), 0);
+  ap_run_events();
+  assert_null(ovr("203.0.113.0/24"));
+  assert_null(copy_of("203.0.113.0/24"));
+  assert_int_equal(autopilot_ovr_count(p), 0);
+}
+
+static void
+covering_prefix_until_the_prefix_has_paths(void **state UNUSED)
+{
+  start("");
+  path("t1", "203.0.113.0/24", 1);
+  path("t2", "203.0.113.0/24", 2);
+  add_ok("add 203.0.113.128/25 t2");
+
+  struct autopilot_override *o = ovr("203.0.113.128/25");
+  assert_int_equal(o->state, AP_OVR_ACTIVE);
+  assert_int_equal(o->src.pxlen, 24);
+  assert_non_null(copy_of("203.0.113.128/25"));
+
+  /* The /25 gets paths of its own, none of t2: t2's covering path no longer counts */
+  path("t1", "203.0.113.128/25", 1);
+  assert_int_equal(o->state, AP_OVR_PENDING);
+  assert_null(copy_of("203.0.113.128/25"));
+
+  path("t2", "203.0.113.128/25", 1);
+  assert_int_equal(o->state, AP_OVR_ACTIVE);
+  assert_int_equal(o->src.pxlen, 25);
+}
+
+static void
+next_best_is_another_egress(void **state UNUSED)
+{
+  start("");
+  path("t1", "198.51.100.0/24", 1);	/* BGP's best: the shorter AS path */
+  path("t2", "198.51.100.0/24", 3);
+  add_ok("add 198.51.100.0/24 next-best");
+  assert_int_equal(ovr("198.51.100.0/24")->via_label, 1002);
+
+  /* The best changes egress: next-best follows */
+  path("t2", "198.51.100.0/24", 1);
+  path("t1", "198.51.100.0/24", 4);
+  assert_int_equal(ovr("198.51.100.0/24")->state, AP_OVR_ACTIVE);
+  assert_int_equal(ovr("198.51.100.0/24")->via_label, 1001);
+
+  /* One egress left: nowhere to go */
+  path("t1", "198.51.100.0/24", 0);
+  assert_int_equal(ovr("198.51.100.0/24")->state, AP_OVR_PENDING);
+  assert_string_equal(ovr("198.51.100.0/24")->why, "no path from another egress");
+}
+
+static void
+limit_refuses_new_prefixes_only(void **state UNUSED)
+{
+  struct autopilot_error err;
+  start("  max overrides 2;\n");
+  add_ok("add 192.0.2.0/24 t1");
+  add_ok("add 192.0.3.0/24 t1");
+  assert_int_equal(add("add 192.0.4.0/24 t1", &err), -1);
+  assert_string_equal(err.code, "over-limit");
+  assert_string_equal(err.msg, "2 overrides, the limit is 2");
+  assert_null(ovr("192.0.4.0/24"));
+  /* Replacing one at the limit is no new override */
+  add_ok("add 192.0.3.0/24 t2");
+  assert_string_equal(ovr("192.0.3.0/24")->target, "t2");
+  assert_int_equal(autopilot_ovr_count(p), 2);
+}
+
+static void
+unknown_target_is_refused(void **state UNUSED)
+{
+  struct autopilot_error err;
+  start("");
+  assert_int_equal(add("add 192.0.2.0/24 nosuch", &err), -1);
+  assert_string_equal(err.code, "unknown-egress");
+  assert_string_equal(err.msg, "no egress 'nosuch' in protocol ap");
+  assert_int_equal(autopilot_ovr_count(p), 0);
+}
+
+static void
+shadow_resolves_but_originates_nothing(void **state UNUSED)
+{
+  start("  shadow on;\n");
+  path("t1", "203.0.113.0/24", 1);
+  path("t2", "203.0.113.0/24", 2);
+  add_ok("add 203.0.113.0/24 t2");
+  assert_int_equal(ovr("203.0.113.0/24")->state, AP_OVR_SHADOW);
+  assert_int_equal(ovr("203.0.113.0/24")->via_label, 1002);
+  assert_null(copy_of("203.0.113.0/24"));
+
+  /* Shadow off in place: the same override goes active */
+  ap_configure(conf(""));
+  assert_ptr_equal(ap_find_proto("ap"), &p->p);
+  assert_int_equal(ovr("203.0.113.0/24")->state, AP_OVR_ACTIVE);
+  assert_non_null(copy_of("203.0.113.0/24"));
+}
+
+/* The lines of the state file */
+static char *
+read_file(const char *name)
+{
+  static char buf[4096];
+  FILE *f = fopen(name, "r");
+  assert_non_null(f);
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  buf[n] = 0;
+  fclose(f);
+  return buf;
+}
+
+static void
+state_file_round_trip(void **state UNUSED)
+{
+  static char opts[256];		/* tmp_sprintf()'s buffer does not outlive a reconfiguration */
+  bsnprintf(opts, sizeof(opts), "  state filename \"%s\";\n", file);
+  start(opts);
+  add_ok("add 192.0.2.0/24 t1");
+  add_ok("add 2001:db8::/32 t2 reason \"a \\\"quoted\\\" reason\"");
+  add_ok("add 198.51.100.0/24 next-best expires 3600 reason \"link A hot\"");
+  btime expires = ovr("198.51.100.0/24")->expires;
+
+  /* Removed from the configuration: the state file is the copy */
+  ap_configure(conf(NULL));
+  assert_null(ap_find_proto("ap"));
+  char *text = read_file(file);
+  assert_non_null(strstr(text, "add 192.0.2.0/24 t1 "));
+  assert_non_null(strstr(text, "add 2001:db8::/32 t2 "));
+  assert_non_null(strstr(text, "reason \"a \\\"quoted\\\" reason\""));
+  assert_non_null(strstr(text, "# end 3\n"));
+
+  start(opts);
+  assert_int_equal(autopilot_ovr_count(p), 3);
+  assert_string_equal(ovr("192.0.2.0/24")->target, "t1");
+  assert_string_equal(ovr("2001:db8::/32")->reason, "a \"quoted\" reason");
+  assert_null(ovr("198.51.100.0/24")->target);		/* next-best */
+  assert_string_equal(ovr("198.51.100.0/24")->reason, "link A hot");
+  assert_int_equal(ovr("198.51.100.0/24")->expires TO_S, expires TO_S);
+  assert_int_equal(ovr("192.0.2.0/24")->source, AP_SRC_CLI);
+  assert_int_equal(access(tmp_sprintf("%s.corrupt", file), F_OK), -1);
+}
+
+static void
+damaged_state_file_is_kept_and_good_lines_restored(void **state UNUSED)
+{
+  uint past = (uint) (current_real_time() TO_S) - 10;
+  FILE *f = fopen(file, "w");
+  assert_non_null(f);
+  fprintf(f, "# bird-autopilot overrides v1 protocol ap\n"
+	  "add 192.0.2.0/24 t1 source cli\n"
+	  "add 192.0.3.0/33 t1 source cli\n"		/* not a prefix */
+	  "withdraw 192.0.2.0/24\n"			/* no add line */
+	  "add 192.0.4.0/24 t2 expires-at %u source cli\n"	/* expired meanwhile */
+	  "add 192.0.5.0/24 gone source cli\n"		/* egress no longer configured: kept */
+	  "# end 5\n", past);
+  fclose(f);
+
+  start(tmp_sprintf("  state filename \"%s\";\n", file));
+  assert_int_equal(autopilot_ovr_count(p), 2);
+  assert_non_null(ovr("192.0.2.0/24"));
+  assert_null(ovr("192.0.3.0/24"));
+  assert_null(ovr("192.0.4.0/24"));
+  assert_int_equal(ovr("192.0.5.0/24")->state, AP_OVR_PENDING);
+  assert_string_equal(ovr("192.0.5.0/24")->why, "egress not configured");
+
+  /* The damaged file is kept aside, the restored set written anew */
+  char *kept = read_file(tmp_sprintf("%s.corrupt", file));
+  assert_non_null(strstr(kept, "192.0.3.0/33"));
+  char *text = read_file(file);
+  assert_null(strstr(text, "192.0.3.0"));
+  assert_non_null(strstr(text, "# end 2\n"));
+}
+
+static void
+truncated_state_file_is_reported(void **state UNUSED)
+{
+  FILE *f = fopen(file, "w");
+  assert_non_null(f);
+  fputs("# bird-autopilot overrides v1 protocol ap\nadd 192.0.2.0/24 t1 source cli\nadd 192.0.3.0/24 t", f);
+  fclose(f);
+
+  start(tmp_sprintf("  state filename \"%s\";\n", file));
+  assert_int_equal(autopilot_ovr_count(p), 1);		/* the cut line is no line */
+  assert_int_equal(access(tmp_sprintf("%s.corrupt", file), F_OK), 0);
+}
+
+int
+main(void)
+{
+  ap_bird_init();
+
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(copy_follows_the_target_path, setup, teardown),
+    cmocka_unit_test_setup_teardown(covering_prefix_until_the_prefix_has_paths, setup, teardown),
+    cmocka_unit_test_setup_teardown(next_best_is_another_egress, setup, teardown),
+    cmocka_unit_test_setup_teardown(limit_refuses_new_prefixes_only, setup, teardown),
+    cmocka_unit_test_setup_teardown(unknown_target_is_refused, setup, teardown),
+    cmocka_unit_test_setup_teardown(shadow_resolves_but_originates_nothing, setup, teardown),
+    cmocka_unit_test_setup_teardown(state_file_round_trip, setup, teardown),
+    cmocka_unit_test_setup_teardown(damaged_state_file_is_kept_and_good_lines_restored, setup, teardown),
+    cmocka_unit_test_setup_teardown(truncated_state_file_is_reported, setup, teardown),
+  };
+
+  return cmocka_run_group_tests_name("override store and state file", tests, NULL, NULL);
+}
