@@ -10,6 +10,8 @@ pkgs=(
   libssh-dev libncurses-dev libreadline-dev
   # tests: unit tests, integration in network namespaces with real peers
   libcmocka-dev python3 python3-pytest iproute2 procps psmisc
+  # fuzzing (libFuzzer is clang's runtime) and the sanitizer and valgrind checks
+  clang libclang-rt-dev valgrind
   gobgpd exabgp frr bird2
   # metrics: Prometheus' text parser (Python) and promtool check metrics
   python3-prometheus-client prometheus

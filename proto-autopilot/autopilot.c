@@ -516,7 +516,8 @@ autopilot_show_egresses(struct autopilot_proto *p)
 {
   struct autopilot_egress *e;
 
-  if (EMPTY_LIST(p->egresses))
+  /* Down (stopped, or never started): the egresses were in the freed pool */
+  if ((p->p.proto_state == PS_DOWN) || EMPTY_LIST(p->egresses))
     return;
 
   cli_msg(-AUTOPILOT_REPLY_SHOW, "  Large communities sent to hosts: (%u, %u, pp label)%s", p->asn, AUTOPILOT_LC_PP_LABEL,

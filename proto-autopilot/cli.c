@@ -168,8 +168,8 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
   {
     req = autopilot_batch_line(&b, &scratch, &lp);
 
-    if (got == AP_LINE_LONG)
-      autopilot_err(&err, AUTOPILOT_ERR_PARSE, "line too long");
+    if ((got == AP_LINE_LONG) || (got == AP_LINE_NUL))
+      autopilot_err(&err, AUTOPILOT_ERR_PARSE, "%s", autopilot_line_problem(got));
     /* As on the socket: a line is not complete without its newline (a cut file) */
     else if (got == AP_LINE_CUT)
       autopilot_err(&err, AUTOPILOT_ERR_PARSE, "no newline at its end (a cut file?)");

@@ -244,9 +244,13 @@ ctl_line_tag(const byte *line, uint len, char *tag)
     byte ch = line[i];
     if ((ch == ' ') || (ch == '\t'))
       break;
+    /* No valid tag: none at all (not its first characters, unterminated) */
     if (!(((ch >= 'a') && (ch <= 'z')) || ((ch >= 'A') && (ch <= 'Z')) || ((ch >= '0') && (ch <= '9')) ||
 	  (ch == '_') || (ch == '-') || (ch == '.') || (ch == ':')))
+    {
+      tag[0] = 0;
       return;
+    }
     tag[n++] = ch;
   }
 

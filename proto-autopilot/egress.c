@@ -138,7 +138,14 @@ autopilot_eg_hash(uint key, const struct autopilot_egress_config *e)
 {
   switch (key)
   {
-  case EG_NAME:		return mem_hash(e->name, strlen(e->name));
+  case EG_NAME:
+  {
+    /* Byte by byte: mem_hash() reads u32 words, and a name need not be aligned */
+    u32 h = 2166136261U;
+    for (const char *c = e->name; *c; c++)
+      h = (h ^ (byte) *c) * 16777619U;
+    return autopilot_eg_mix(h);
+  }
   case EG_BGP:		return ptr_hash(e->bgp);
   case EG_ADDR:		return autopilot_eg_mix(ipa_hash(e->addr));
   case EG_LABEL:	return autopilot_eg_mix(u32_hash(e->label));

@@ -293,22 +293,22 @@ autopilot_journal_replay(struct autopilot_proto *p, uint *expired, uint *managed
     return 0;
   }
 
-  /* First find where the last complete commit ends */
-  while (fgets(line, sizeof(line), f))
-    if (!strcmp(line, JOURNAL_COMMIT))
+  /* First find where the last complete commit ends (by lines: a long one is no commit) */
+  enum autopilot_line got;
+  while ((got = autopilot_read_line(f, line)) != AP_LINE_EOF)
+    if ((got == AP_LINE_OK) && !strcmp(line, JOURNAL_COMMIT))
       good = ftell(f);
 
   rewind(f);
   p->journal_replaying = 1;
 
-  enum autopilot_line got;
   while ((ftell(f) < good) && ((got = autopilot_read_line(f, line)) != AP_LINE_EOF))
   {
     lineno++;
 
     if (got != AP_LINE_OK)
     {
-      log(L_ERR "%s: Journal %s line %u: line too long, skipped", p->p.name, file, lineno);
+      log(L_ERR "%s: Journal %s line %u: %s, skipped", p->p.name, file, lineno, autopilot_line_problem(got));
       problems++;
       continue;
     }

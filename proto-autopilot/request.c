@@ -489,20 +489,50 @@ autopilot_request_format(const struct autopilot_request *req, char *buf, uint si
   return n;
 }
 
+/*
+ * Byte by byte rather than fgets(): fgets() gives no length, so a NUL byte
+ * would hide the newline after it, and the skip of a "too long" line would
+ * take the next line with it.
+ */
 enum autopilot_line
 autopilot_read_line(FILE *f, char *buf)
 {
-  if (!fgets(buf, AUTOPILOT_LINE_MAX + 2, f))
-    return AP_LINE_EOF;
+  uint n = 0;
+  int c, nul = 0;
 
-  if (strchr(buf, '\n'))
-    return AP_LINE_OK;
+  while ((c = getc(f)) != EOF)
+  {
+    if (n == AUTOPILOT_LINE_MAX + 1)
+    {
+      /* No newline in the first AUTOPILOT_LINE_MAX + 1 bytes: skip to the next */
+      while ((c != EOF) && (c != '\n'))
+	c = getc(f);
+      buf[n] = 0;
+      return AP_LINE_LONG;
+    }
 
-  if (feof(f))
-    return AP_LINE_CUT;
+    buf[n++] = c;
+    nul |= !c;
 
-  int c;
-  while (((c = fgetc(f)) != EOF) && (c != '\n'))
-    ;
-  return AP_LINE_LONG;
+    if (c == '\n')
+    {
+      buf[n] = 0;
+      return nul ? AP_LINE_NUL : AP_LINE_OK;
+    }
+  }
+
+  buf[n] = 0;
+  return n ? AP_LINE_CUT : AP_LINE_EOF;
+}
+
+const char *
+autopilot_line_problem(enum autopilot_line got)
+{
+  switch (got)
+  {
+  case AP_LINE_LONG:	return "line too long";
+  case AP_LINE_CUT:	return "last line cut off";
+  case AP_LINE_NUL:	return "bad byte 0x00 in line";
+  default:		bug("Autopilot: no problem with line (%u)", got);
+  }
 }

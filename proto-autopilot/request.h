@@ -96,12 +96,14 @@ int autopilot_request_format(const struct autopilot_request *req, char *buf, uin
 /*
  * Read one line of request words from @f into @buf (AUTOPILOT_LINE_MAX + 2
  * bytes, the newline kept). A line too long has its rest skipped; a last
- * line without its newline (a cut file) is not a line: both are reported,
- * never parsed.
+ * line without its newline (a cut file) is not a line; nor is one with a
+ * NUL byte (the parser would see only what comes before it): all are
+ * reported, never parsed. autopilot_line_problem() says what is wrong.
  */
 #define AUTOPILOT_LINE_MAX	1024		/* Longest line of a state file, journal or load file */
-enum autopilot_line { AP_LINE_EOF, AP_LINE_OK, AP_LINE_LONG, AP_LINE_CUT };
+enum autopilot_line { AP_LINE_EOF, AP_LINE_OK, AP_LINE_LONG, AP_LINE_CUT, AP_LINE_NUL };
 enum autopilot_line autopilot_read_line(FILE *f, char *buf);
+const char *autopilot_line_problem(enum autopilot_line got);
 
 /*
  * Write @s in double quotes into @buf, '"' and '\\' escaped, as the parser

@@ -308,7 +308,7 @@ autopilot_state_read(struct autopilot_proto *p, const char *file, uint *expired_
     if (got != AP_LINE_OK)
     {
       log(L_ERR "%s: State file %s line %u: %s, skipped", p->p.name, file, lineno,
-	  (got == AP_LINE_CUT) ? "last line cut off" : "line too long");
+	  autopilot_line_problem(got));
       problems++;
       continue;
     }

@@ -407,6 +407,10 @@ long_lines_and_garbage_change_nothing(void **state UNUSED)
   line[1026] = 0;
   exchange(fd, line, "@big error bad-request line too long (more than 1024 bytes)\n");
 
+  /* A bad tag is no tag (it was its first characters, unterminated: found by fuzzing) */
+  memcpy(line, "@ab/c add ", 10);
+  exchange(fd, line, "error bad-request line too long (more than 1024 bytes)\n");
+
   /* Answered as soon as it is too long; the rest is dropped as it comes */
   memset(line, 'y', sizeof(line));
   send_bytes(fd, line, 1500);

@@ -123,7 +123,7 @@ configured_standard_community(void **state UNUSED)
 {
   ap_configure("router id 1.1.1.1;\npp disable community (65000, 666);\nprotocol device {}\n" FILTERS);
   int ok;
-  const u32 mine = (65000 << 16) | 666, other = (65000 << 16) | 1;
+  const u32 mine = (65000U << 16) | 666, other = (65000U << 16) | 1;
 
   run(config, "only_disabled", &(lcomm) { 65000, 666, 0 }, 1, &other, 1, &ok);
   assert_false(ok);

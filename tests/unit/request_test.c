@@ -205,6 +205,46 @@ garbage_bytes(void **state UNUSED)
   fails(tmp_sprintf("add 10.0.0.0/8 t1 reason \"%s\"", longreason), "string too long");
 }
 
+/* The line reader of the state file, journal and load: every line seen once, as it is */
+static void
+line_reader(void **state UNUSED)
+{
+  static const char text[] = "ping\nab\0cd expires 5\nstatus\n";
+  char buf[AUTOPILOT_LINE_MAX + 2];
+
+  FILE *f = fmemopen((void *) text, sizeof(text) - 1, "r");
+  assert_int_equal(autopilot_read_line(f, buf), AP_LINE_OK);
+  assert_string_equal(buf, "ping\n");
+  /* A NUL byte would hide the rest of the line from the parser (and, with fgets, the newline) */
+  assert_int_equal(autopilot_read_line(f, buf), AP_LINE_NUL);
+  assert_string_equal(autopilot_line_problem(AP_LINE_NUL), "bad byte 0x00 in line");
+  assert_int_equal(autopilot_read_line(f, buf), AP_LINE_OK);
+  assert_string_equal(buf, "status\n");
+  assert_int_equal(autopilot_read_line(f, buf), AP_LINE_EOF);
+  fclose(f);
+
+  /* Longest line, one byte more, then a cut one: the next line is never eaten */
+  char big[3 * AUTOPILOT_LINE_MAX];
+  int n = 0;
+  memset(big, 'x', AUTOPILOT_LINE_MAX);
+  n += AUTOPILOT_LINE_MAX;
+  big[n++] = '\n';
+  memset(big + n, 'y', AUTOPILOT_LINE_MAX + 1);
+  n += AUTOPILOT_LINE_MAX + 1;
+  big[n++] = '\n';
+  n += bsprintf(big + n, "ping\nabort");
+
+  f = fmemopen(big, n, "r");
+  assert_int_equal(autopilot_read_line(f, buf), AP_LINE_OK);
+  assert_int_equal(strlen(buf), AUTOPILOT_LINE_MAX + 1);
+  assert_int_equal(autopilot_read_line(f, buf), AP_LINE_LONG);
+  assert_int_equal(autopilot_read_line(f, buf), AP_LINE_OK);
+  assert_string_equal(buf, "ping\n");
+  assert_int_equal(autopilot_read_line(f, buf), AP_LINE_CUT);
+  assert_int_equal(autopilot_read_line(f, buf), AP_LINE_EOF);
+  fclose(f);
+}
+
 int
 main(void)
 {
@@ -219,6 +259,7 @@ main(void)
     cmocka_unit_test(bad_prefixes),
     cmocka_unit_test(bad_words),
     cmocka_unit_test(garbage_bytes),
+    cmocka_unit_test(line_reader),
   };
 
   return cmocka_run_group_tests_name("request parser", tests, NULL, NULL);

@@ -8,6 +8,8 @@
 
 #include "harness.h"
 
+#include "lib/event.h"
+#include "nest/cli.h"
 #include "proto/autopilot/autopilot.h"
 
 #define BASE \
@@ -81,6 +83,44 @@ export_filter_limits_what_is_counted(void **state UNUSED)
   assert_null(p->ip6_channel);
 }
 
+/*
+ * "show autopilot" of a protocol that went down: its run-time egresses were
+ * in the freed pool (a use after free found by make check-asan); only the
+ * sanitizer build sees the read, this one checks that nothing of them shows.
+ */
+#define EGRESS_CONF(opt) BASE \
+  "protocol bgp t1 { disabled; local 10.0.1.1 as 65000; neighbor 10.0.1.2 as 64501; ipv4 { import all; export none; }; }\n" \
+  "protocol autopilot ap { " opt " ipv4; egress t1 { label 1001; pp label 2001; }; }\n"
+
+static void
+show_of_a_stopped_protocol(void **state UNUSED)
+{
+  static struct cli_config ccf;
+
+  ap_configure(EGRESS_CONF(""));
+  struct proto *P = ap_find_proto("ap");
+  assert_int_equal(P->proto_state, PS_UP);
+
+  ap_configure(EGRESS_CONF("disabled;"));
+  P = ap_find_proto("ap");
+  assert_int_equal(P->proto_state, PS_DOWN);
+
+  cli *c = cli_new(NULL, &ccf);
+  ev_postpone(c->event);
+  this_cli = c;
+  autopilot_show(P);
+  this_cli = NULL;
+
+  /* The header and the overrides line, no egress table */
+  char text[4096] = "";
+  for (struct cli_out *o = c->tx_buf; o; o = o->next)
+    strncat(text, (char *) o->buf, MIN((size_t) (o->wpos - o->buf), sizeof(text) - strlen(text) - 1));
+  cli_free(c);
+
+  assert_non_null(strstr(text, "ap: down (disabled)"));
+  assert_null(strstr(text, "Egress"));
+}
+
 int
 main(void)
 {
@@ -92,6 +132,7 @@ main(void)
     cmocka_unit_test(valid_config_parses),
     cmocka_unit_test(counts_every_path_of_the_table),
     cmocka_unit_test(export_filter_limits_what_is_counted),
+    cmocka_unit_test(show_of_a_stopped_protocol),
   };
 
   return cmocka_run_group_tests_name("autopilot skeleton", tests, NULL, NULL);

@@ -70,11 +70,11 @@ start(const char *opts)
 static net_addr
 prefix(const char *s)
 {
-  net_addr_ip6 n;
+  net_addr n;				/* Room for any net: a net_addr is returned whole */
   struct autopilot_error err;
-  if (autopilot_parse_prefix(s, &n, &err) < 0)
+  if (autopilot_parse_prefix(s, (net_addr_ip6 *) &n, &err) < 0)
     fail_msg("bad prefix %s: %s", s, err.msg);
-  return *(net_addr *) &n;
+  return n;
 }
 
 /* Egress @egress announces (@as_len AS hops) or withdraws (0) its path for @px */

@@ -213,13 +213,13 @@ egress_cannot_disable_precision_path(void **state UNUSED)
 	       "protocol autopilot ap { egress t1 { label 1001; pp label 2001; }; }\n");
   p = (void *) ap_find_proto("ap");
   a = received(NULL, 0);
-  const struct adata *comms = int_set_add(lp, int_set_add(lp, NULL, (65000 << 16) | 666), (64501 << 16) | 1);
+  const struct adata *comms = int_set_add(lp, int_set_add(lp, NULL, (65000U << 16) | 666), (64501U << 16) | 1);
   bgp_set_attr_ptr(&a->eattrs, lp, BA_COMMUNITY, 0, comms);
 
   autopilot_tag_attrs(p, autopilot_egress_of_bgp(p, bgp("t1")), a, lp);
   eattr *c = bgp_find_attr(a->eattrs, BA_COMMUNITY);
-  assert_false(int_set_contains(c->u.ptr, (65000 << 16) | 666));
-  assert_true(int_set_contains(c->u.ptr, (64501 << 16) | 1));
+  assert_false(int_set_contains(c->u.ptr, (65000U << 16) | 666));
+  assert_true(int_set_contains(c->u.ptr, (64501U << 16) | 1));
 }
 
 static void

@@ -1,0 +1,139 @@
+/*
+ *	bird-autopilot fuzz targets -- an in-process BIRD, as the unit tests have
+ *
+ *	(c) 2026 bird-autopilot developers
+ *
+ *	Can be freely distributed and used under the terms of the GNU GPL.
+ */
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "fuzz.h"
+
+#include "lib/event.h"
+#include "lib/string.h"
+#include "nest/route.h"
+#include "test/birdtest.h"
+#include "test/bt-utils.h"
+#include "sysdep/unix/unix.h"
+
+char fz_parse_error[256];
+
+static const char *fz_text;		/* Rest of the config text being parsed */
+static uint fz_text_len;		/* Its length */
+
+static int
+fz_read_text(byte *dest, uint max, int fd UNUSED)
+{
+  if (max > fz_text_len)
+    max = fz_text_len;
+
+  memcpy(dest, fz_text, max);
+  fz_text += max;
+  fz_text_len -= max;
+  return max;
+}
+
+void
+fz_init(void)
+{
+  static int done;
+  static char *argv[] = { "autopilot-fuzz", NULL };
+
+  if (done)
+    return;
+
+  /* Resources, logging, then the subsystems BIRD's main() starts (as birdtest does) */
+  bt_init(1, argv);
+  bt_bird_init();
+
+  /*
+   * Only bugs and fatal errors to stderr: a million bad inputs must not cost
+   * a million log lines. (No "log" in the configs: main.o's preconfig, which
+   * readies the config's log list, is not linked.)
+   */
+  static struct log_config quiet = { .mask = (1 << L_BUG[0]) | (1 << L_FATAL[0]), .terminal_flag = 1 };
+  static list logs;
+  if (!getenv("FUZZ_VERBOSE"))
+  {
+    quiet.fh = stderr;
+    init_list(&logs);
+    add_tail(&logs, &quiet.n);
+    log_switch(0, &logs, NULL);
+  }
+
+  done = 1;
+}
+
+struct config *
+fz_parse(const char *text, uint len)
+{
+  struct config *cfg = config_alloc("fuzz.conf");
+
+  fz_text = text;
+  fz_text_len = len;
+  cf_read_hook = fz_read_text;
+  fz_parse_error[0] = 0;
+
+  if (config_parse(cfg) && !cfg->err_msg)
+    return cfg;
+
+  bsnprintf(fz_parse_error, sizeof(fz_parse_error), "line %d: %s",
+	    cfg->err_lino, cfg->err_msg ?: "unknown error");
+  config_free(cfg);
+  return NULL;
+}
+
+void
+fz_run_events(void)
+{
+  /* Protocol starts, feeds and flushes schedule each other */
+  for (int i = 0; i < 10000; i++)
+  {
+    ev_run_list(&global_event_list);
+    ev_run_list(&global_work_list);
+
+    if (EMPTY_LIST(global_event_list) && EMPTY_LIST(global_work_list))
+      return;
+  }
+
+  FZ_CHECK(0, "BIRD events still pending after 10000 rounds");
+}
+
+void
+fz_configure(const char *text)
+{
+  struct config *cfg = fz_parse(text, strlen(text));
+  FZ_CHECK(cfg, "config does not parse: %s\n%s", fz_parse_error, text);
+
+  config_commit(cfg, RECONFIG_HARD, 0);
+  fz_run_events();
+}
+
+struct proto *
+fz_proto(const char *name)
+{
+  struct proto *p;
+
+  WALK_LIST(p, proto_list)
+    if (!strcmp(p->name, name))
+      return p;
+
+  return NULL;
+}
+
+void
+fz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+{
+  char msg[1024];
+  va_list args;
+
+  va_start(args, fmt);
+  if (bvsnprintf(msg, sizeof(msg), fmt, args) < 0)
+    strcpy(msg + sizeof(msg) - 8, "[...]");
+  va_end(args);
+
+  fprintf(stderr, "fuzz: %s:%d: check failed: %s: %s\n", file, line, cond, msg);
+  abort();
+}
