@@ -77,10 +77,22 @@ prefix(const char *s)
   return n;
 }
 
+/* Paths put in and not withdrawn, withdrawn by teardown */
+static struct { const char *egress, *px; } paths[64];
+static uint npaths;
+
 /* Egress @egress announces (@as_len AS hops) or withdraws (0) its path for @px */
 static void
 path(const char *egress, const char *px, uint as_len)
 {
+  uint i;
+  for (i = 0; (i < npaths) && (strcmp(paths[i].egress, egress) || strcmp(paths[i].px, px)); i++)
+    ;
+  if (as_len && (i == npaths))
+    paths[npaths++] = (typeof(paths[0])) { egress, px };
+  else if (!as_len && (i < npaths))
+    paths[i] = paths[--npaths];
+
   struct bgp_proto *bp = (void *) ap_find_proto(egress);
   struct proto *feed = ap_find_proto("feed");
   struct channel *c = HEAD(feed->channels);
@@ -180,6 +192,14 @@ setup(void **state UNUSED)
 static int
 teardown(void **state UNUSED)
 {
+  /*
+   * The paths' source is an egress's BGP protocol, not the feed: withdraw
+   * them while it exists, as BGP would before its protocol goes (a route
+   * must not outlive the protocol of its source).
+   */
+  while (npaths)
+    path(paths[npaths - 1].egress, paths[npaths - 1].px, 0);
+
   ap_configure("router id 192.0.2.1;\nprotocol device {}\n");
   p = NULL;
   rfree(lp);
@@ -309,10 +329,21 @@ shadow_resolves_but_originates_nothing(void **state UNUSED)
   assert_int_equal(ovr("203.0.113.0/24")->via_label, 1002);
   assert_null(copy_of("203.0.113.0/24"));
 
-  /* Shadow off in place: the same override goes active */
+  /*
+   * Shadow off in place: the same override goes active. The disabled
+   * egress protocols here are made anew by every reconfiguration (BIRD
+   * restarts protocols that are down), so their paths go before and come
+   * back after it, as a real session's would be there throughout.
+   */
+  struct autopilot_override *o = ovr("203.0.113.0/24");
+  path("t1", "203.0.113.0/24", 0);
+  path("t2", "203.0.113.0/24", 0);
   ap_configure(conf(""));
   assert_ptr_equal(ap_find_proto("ap"), &p->p);
-  assert_int_equal(ovr("203.0.113.0/24")->state, AP_OVR_ACTIVE);
+  assert_ptr_equal(ovr("203.0.113.0/24"), o);
+  path("t1", "203.0.113.0/24", 1);
+  path("t2", "203.0.113.0/24", 2);
+  assert_int_equal(o->state, AP_OVR_ACTIVE);
   assert_non_null(copy_of("203.0.113.0/24"));
 }
 
