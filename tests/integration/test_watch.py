@@ -10,17 +10,21 @@ table.
 """
 
 import json
-import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 
+from ovr_helpers import V4
 from pop import route_count, show_routes, wait_until
-from test_controller import converse, sockdir  # noqa: F401 (fixture)
+from test_controller import TOOL, build, converse, ctl, settle, sockdir  # noqa: F401 (fixture)
 from test_observe import D4, D6, dump_pop
 
 N4 = D4 + 20                 # paths of one transit's IPv4 session
 WANT4, WANT6 = 2 * D4 + 2 * 20, 2 * D6 + 2 * 10
+P = V4[0]
+T2 = 1002                    # t2's label in test_controller's POP
 
 
 class Watcher:
@@ -249,3 +253,26 @@ def test_bad_watch_requests(topo, bins, sockdir):
     assert out[1] == "@b error bad-request already watching (unwatch first)", out
     assert out[2].startswith('@c ok {"watch":"stopped","seq":'), out
     assert metric(pop, "bird_autopilot_controller_watchers") == 0
+
+
+def test_override_events_with_autopilot_ctl(topo, bins, sockdir):
+    """autopilot-ctl watch prints the events as JSON lines: an override's
+    states as it is added, resolves and is withdrawn."""
+    pop = build(topo, bins, sockdir)
+    settle(pop, {})
+    proc = subprocess.Popen([sys.executable, str(TOOL), "-s", str(pop.sock), "watch", "--count", "3",
+                             "--seconds", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_until(lambda: metric(pop, "bird_autopilot_controller_watchers") == 1, 10)
+    assert ctl(pop, "add", P, "t2")[0] == 0
+    settle(pop, {P: T2}, prefixes=[P])
+    assert ctl(pop, "withdraw", P)[0] == 0
+    out, err = proc.communicate(timeout=40)
+    assert proc.returncode == 0, (out, err)
+    assert json.loads(err)["watch"] == "started", err
+    ev = [json.loads(l) for l in out.decode().splitlines()]
+    assert consecutive(ev, json.loads(err)["seq"]), ev
+    got = [(e["event"], e["prefix"], e["old"], e["new"], e["target"], e["via"], e["via_label"]) for e in ev]
+    assert got == [("override", P, "none", "pending", "t2", None, None),
+                   ("override", P, "pending", "active", "t2", "t2", T2),
+                   ("override", P, "active", "removed", "t2", None, None)], ev
+    assert ev[1]["path_of"] == P and ev[0]["why_pending"], ev
