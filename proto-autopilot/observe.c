@@ -903,7 +903,8 @@ obs_watch_append(struct obs_watch *w, struct autopilot_proto *p, const byte *s, 
 static struct autopilot_ctl_conn *
 obs_event_start(struct autopilot_proto *p, const char *type)
 {
-  if (!p->metrics.watchers)
+  /* Nobody watches: no event, no number (and no scratch buffer before the first watch) */
+  if (!p->metrics.watchers || !p->watch_js)
     return NULL;
 
   struct autopilot_ctl_conn *j = p->watch_js;
@@ -942,7 +943,9 @@ obs_event_end(struct autopilot_proto *p)
     int n = bsnprintf(line, sizeof(line),
 		      "+ {\"seq\":%lu,\"event\":\"resync\",\"reason\":\"more than %u bytes unread\",\"bytes_dropped\":%u}\n",
 		      p->watch_seq, OBS_WATCH_MAX, dropped + j->out_len);
-    w->len = 0;
+    mb_free(w->buf);
+    w->buf = NULL;
+    w->len = w->size = 0;
     obs_watch_append(w, p, line, n);
     w->active = 0;
     p->metrics.watchers--;
