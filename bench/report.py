@@ -243,6 +243,18 @@ def render(results):
         n = sz["v4"] + sz["v6"]
         t.add(f"Hosts' convergence, one egress re-announced ({n:,} paths), a full dump running meanwhile",
               f"{re_['dump']:.2f} s", f"without dump {re_['alone']:.2f} s", _ratio(re_["dump"], re_["alone"]))
+    wa = (results.get("observe") or {}).get("watch")
+    if wa:
+        w, u = wa["watched"], wa["unwatched"]
+        c = w["counts"]
+        rates = w["rates"]
+        ok = not w["resync"] and not w["gaps"]
+        t.add(f"`watch` through one egress withdrawn and re-announced ({c.get('path:remove', 0):,} remove, "
+              f"{c.get('path:add', 0):,} add events, {w['bytes'] / 2**20:.0f} MiB)",
+              ("no resync, no gap" if ok else f"resync {bool(w['resync'])}, gaps {w['gaps']}"),
+              f"remove {rates.get('path:remove') or 0:,.0f}/s, add {rates.get('path:add') or 0:,.0f}/s; "
+              f"switch peak RSS growth {_mb(w['rss_peak_growth'])} (unwatched {_mb(u['rss_peak_growth'])})",
+              None, "no resync", ok)
     notes = [
         "",
         "How: `make bench` (or `ci/bench` from a clean clone: dependencies, build, benchmark) writes this "
