@@ -40,6 +40,7 @@
 #undef LOCAL_DEBUG
 
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "nest/bird.h"
 #include "nest/protocol.h"
@@ -49,6 +50,7 @@
 #include "nest/cli.h"
 #include "conf/conf.h"
 #include "lib/string.h"
+#include "lib/socket.h"
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
 
@@ -803,6 +805,7 @@ obs_dump(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
  */
 
 #define OBS_WATCH_MAX	(16 << 20)	/* Unread bytes (replies and events) past which a watcher gets resync */
+#define OBS_WATCH_SNDBUF (4 << 20)	/* Socket send buffer of a watcher (the kernel doubles it) */
 
 /* The subscription of one connection */
 struct obs_watch {
@@ -954,7 +957,13 @@ obs_event_end(struct autopilot_proto *p)
 	c->out_len + dropped);
   }
 
-  ev_schedule(p->watch_ev);
+  /*
+   * Scheduled once: ev_schedule() of an event already queued moves it to the
+   * next round, and a table's prune (a slice per round) would then push it
+   * on for as long as it runs, every event queued and none sent.
+   */
+  if (!ev_active(p->watch_ev))
+    ev_schedule(p->watch_ev);
 }
 
 /**
@@ -1110,6 +1119,17 @@ obs_watch(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
 
   if (!w)
     w = c->watch = mb_allocz(p->p.pool, sizeof(struct obs_watch));
+
+  /*
+   * A table's worth of events comes in slices of the table's prune (2000
+   * paths, ~500 KB of events) per event round, and the socket takes one
+   * send buffer per round: the default (~200 KB) would let a watcher that
+   * keeps up fall behind anyway. Forced (CAP_NET_ADMIN, which BIRD has)
+   * past the sysctl's limit; kernel memory, bounded as ours is.
+   */
+  int sndbuf = OBS_WATCH_SNDBUF;
+  if (setsockopt(c->sk->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+    setsockopt(c->sk->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 
   /* After a resync: the resync line stays ahead of what comes now */
   w->active = 1;
