@@ -20,7 +20,9 @@ against stock BIRD 2.17.5, and override front ends against GoBGP and ExaBGP.
   observe      the controller socket's read requests on the patched switch
                with the largest egress count's table: a full `dump` (time,
                switch CPU and memory), and how long other requests wait
-               meanwhile (pings on a second connection)
+               meanwhile (pings on a second connection); a `watch` reading
+               the last egress withdrawn and re-announced (event rates,
+               gaps, resync, switch memory against the same flap unwatched)
 
 Sizes come from flags or BENCH_* variables (flags win); --quick is a small
 run for development. Needs root (network namespaces). Prints a markdown
@@ -997,6 +999,100 @@ def reannounce(bp, table, path, with_dump):
     return r
 
 
+class WatchReader:
+    """A `watch` subscription read as fast as we can in a thread: events
+    counted by kind, seq gaps and resyncs noted, the times of the first and
+    last event of each phase ("remove", "add")."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(600)
+        self.s.connect(str(path))
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        self.f = self.s.makefile("rb", buffering=1 << 20)
+        self.s.sendall(b"@w watch\n")
+        line = self.f.readline().decode()
+        if not line.startswith("@w ok "):
+            raise RuntimeError(f"watch refused: {line.strip()}")
+        self.seq = json.loads(line[6:])["seq"]
+        self.counts, self.times, self.gaps, self.resync, self.bytes = {}, {}, 0, None, 0
+        self.th = threading.Thread(target=self.run, daemon=True)
+        self.th.start()
+
+    def run(self):
+        # Not parsed as JSON (too slow in Python for a table's worth): the
+        # seq and kind are at fixed places of the line, `+ {"seq":N,"event":"KIND"`
+        counts, times, seq, gaps = self.counts, self.times, self.seq, 0
+        for line in self.f:
+            if line.startswith(b"@s "):
+                break
+            self.bytes += len(line)
+            comma = line.index(b",", 9)
+            n = int(line[9:comma])
+            if n != seq + 1:
+                gaps += 1
+            seq = n
+            kind = line[comma + 10:line.index(b'"', comma + 10)]
+            if kind == b"path":
+                a = line.index(b'"action":"', comma) + 10
+                kind = b"path:" + line[a:line.index(b'"', a)]
+            kind = kind.decode()
+            counts[kind] = counts.get(kind, 0) + 1
+            if kind == "resync":
+                self.resync = json.loads(line[2:])
+                break
+            t = time.monotonic()
+            first = times.get(kind)
+            times[kind] = (first[0] if first else t, t)
+        self.seq, self.gaps = seq, gaps
+
+    def stop(self):
+        self.s.sendall(b"@s unwatch\n")
+        self.th.join(120)
+        self.f.close()
+        self.s.close()
+
+
+def watch_flap(bp, table, path, watched):
+    """The last egress's feeder killed (its paths go) and started again
+    (they come back), with a watcher reading or none: the switch's peak RSS
+    meanwhile (sampled every 20 ms) and what the watcher got."""
+    sw, t = bp.switch.daemon, bp.transits[-1]
+    full = len(bp.transits) * (table.n4 + table.n6)
+    rss0, peak, stop = sw.status("VmRSS"), [0], threading.Event()
+
+    def sampler():
+        while not stop.is_set():
+            peak[0] = max(peak[0], sw.status("VmRSS"))
+            time.sleep(0.02)
+
+    w = WatchReader(path) if watched else None
+    th = threading.Thread(target=sampler, daemon=True)
+    th.start()
+    t0 = time.monotonic()
+    bp.feeders[t.name].kill()
+    pop.wait_until(lambda: all(n <= full - table.n4 - table.n6 for n in bp.host_paths()), 300, 0.05,
+                   what="hosts lost the egress's paths")
+    bp.start_feeders([t])
+    bp.wait_established()
+    bp.feeders[t.name].start_sending()
+    pop.wait_until(lambda: all(n >= full for n in bp.host_paths()), 300, 0.02, what="hosts have every path again")
+    time.sleep(1)
+    stop.set()
+    th.join(10)
+    r = {"seconds": time.monotonic() - t0, "rss_peak_growth": peak[0] - rss0}
+    if w:
+        w.stop()
+        r.update(counts=w.counts, gaps=w.gaps, resync=w.resync, bytes=w.bytes,
+                 rates={k: (n / (w.times[k][1] - w.times[k][0]) if w.times[k][1] > w.times[k][0] else None)
+                        for k, n in w.counts.items() if k in w.times})
+        log(f"flap of {t.name} watched: {w.counts}, gaps {w.gaps}, resync {bool(w.resync)}, "
+            f"rates {r['rates']}, RSS peak growth {r['rss_peak_growth'] / 2**20:.1f} MiB")
+    else:
+        log(f"flap of {t.name} unwatched: RSS peak growth {r['rss_peak_growth'] / 2**20:.1f} MiB")
+    return r
+
+
 def observe(args, bins, table):
     e = max(args.egresses)
     bp = benchpop.BenchPop(f"bench-observe{e}", table, args.cache, transits=e)
@@ -1035,6 +1131,10 @@ def observe(args, bins, table):
             conv[mode].append(reannounce(bp, table, path, mode == "dump"))
         out["reannounce"] = {k: median([r["converged_s"] for r in v]) for k, v in conv.items()}
         out["reannounce_runs"] = conv
+        # watch: one watcher keeping up with the last egress withdrawn and
+        # re-announced; the switch's memory meanwhile against the same flap unwatched
+        out["watch"] = {"unwatched": watch_flap(bp, table, path, False),
+                        "watched": watch_flap(bp, table, path, True)}
     finally:
         bp.teardown()
     return out

@@ -243,6 +243,19 @@ def render(results):
         n = sz["v4"] + sz["v6"]
         t.add(f"Hosts' convergence, one egress re-announced ({n:,} paths), a full dump running meanwhile",
               f"{re_['dump']:.2f} s", f"without dump {re_['alone']:.2f} s", _ratio(re_["dump"], re_["alone"]))
+    wa = (results.get("observe") or {}).get("watch")
+    if wa:
+        w, u = wa["watched"], wa["unwatched"]
+        c = w["counts"]
+        rates = w["rates"]
+        ok = not w["resync"] and not w["gaps"]
+        t.add(f"`watch` through one egress withdrawn and re-announced ({c.get('path:remove', 0):,} remove, "
+              f"{c.get('path:add', 0):,} add events, {w['bytes'] / 2**20:.0f} MiB)",
+              ("no resync, no gap" if ok else f"resync {bool(w['resync'])}, gaps {w['gaps']}"),
+              f"remove {rates.get('path:remove') or 0:,.0f}/s, add {rates.get('path:add') or 0:,.0f}/s; "
+              f"switch peak RSS growth {_mb(w['rss_peak_growth'])} (unwatched {_mb(u['rss_peak_growth'])}); "
+              f"flap to hosts converged {w['seconds']:.1f} s (unwatched {u['seconds']:.1f} s)",
+              None, "no resync", ok)
     notes = [
         "",
         "How: `make bench` (or `ci/bench` from a clean clone: dependencies, build, benchmark) writes this "
@@ -270,7 +283,12 @@ def render(results):
         "connection sends `ping` every 10 ms (its round trips: how long BIRD's event loop is held by a "
         "dump slice, against the same pings with no dump). *Re-announce*: the last egress's feeder is "
         "killed, restarted, and sends its table again; until both hosts have every path, with a dump "
-        "started at the same moment or without (medians of the runs, interleaved).",
+        "started at the same moment or without (medians of the runs, interleaved). *Watch*: one "
+        "`watch` connection read by a thread as fast as it can (each line's seq and kind read at their "
+        "places, not parsed as JSON) while the last egress's feeder is killed and comes back; the rates "
+        "are each kind's events over the time from its first to its last; the switch's RSS sampled every "
+        "20 ms against the same flap with no watcher (the memory a watcher costs while it keeps up; the "
+        "bound is 16 MiB of unread output).",
     ]
     notes.append(
         "- *Egress protection, BIRD's side*: a switch with only the feeders (no hosts), the LFIB "

@@ -82,6 +82,7 @@ autopilot_rt_notify(struct proto *P, struct channel *c, net *n, rte *new, rte *o
 
   autopilot_ovr_notify(p, n->n.addr, new, old);
   autopilot_host_notify(p, c, n);
+  autopilot_watch_path(p, n, new, old);
 
   /* The export map is updated before we are called: @new is set, @old cleared */
   if (new && !old)

@@ -284,6 +284,11 @@ struct autopilot_proto {
   char ctl_error[320];			/* Why the configured socket is not open, "" if it is */
   /* --- end of controller socket --- */
 
+  /* --- Watch subscriptions (observe.c) --- */
+  u64 watch_seq;			/* Sequence number of the last event, one counter for all watchers */
+  struct autopilot_ctl_conn *watch_js;	/* Scratch buffer an event is written into once, NULL until a watch */
+  event *watch_ev;			/* Moves new events to the watchers' replies, NULL until a watch */
+
   struct autopilot_metrics metrics;	/* What only metrics read (metrics.c) */
 };
 
@@ -426,6 +431,7 @@ struct autopilot_ctl_conn {
   u8 quiet;				/* The client cannot read: execute, do not answer */
   u8 closed;				/* Done, freed by ctl_event */
   struct obs_dump *obs;			/* Streamed reply under way (observe.c), or NULL */
+  struct obs_watch *watch;		/* Watch subscription (observe.c), or NULL */
 };
 
 void autopilot_ctl_reply(struct autopilot_ctl_conn *c, const char *tag, const char *fmt, ...);
@@ -440,6 +446,12 @@ int autopilot_ctl_reconfigure(struct autopilot_proto *p, struct autopilot_config
 void autopilot_obs_request(struct autopilot_ctl_conn *c, const struct autopilot_request *req);
 void autopilot_obs_wake(struct autopilot_ctl_conn *c);
 void autopilot_obs_free(struct autopilot_ctl_conn *c);
+void autopilot_watch_flush(struct autopilot_ctl_conn *c);
+void autopilot_watch_start(struct autopilot_proto *p);
+void autopilot_watch_path(struct autopilot_proto *p, net *n, rte *new, rte *old);
+void autopilot_watch_session(struct autopilot_proto *p, struct autopilot_egress_config *e, int up);
+struct autopilot_override;
+void autopilot_watch_override(struct autopilot_proto *p, struct autopilot_override *o, int old_state, u32 old_via, int new_state);
 void autopilot_cmd_show_paths(struct symbol *sym, const net_addr *a);
 
 /* override-show.c, shared with observe.c */

@@ -434,6 +434,8 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
   case AP_OP_PATHS:
   case AP_OP_EGRESSES:
   case AP_OP_DUMP:
+  case AP_OP_WATCH:
+  case AP_OP_UNWATCH:
     autopilot_obs_request(c, req);
     break;
 
@@ -488,8 +490,13 @@ ctl_process(struct autopilot_ctl_conn *c)
   byte *pos = sk->rbuf, *end = sk->rpos;
   btime now = current_real_time();
 
+  /* Events that came before a line go out before its reply */
+  autopilot_watch_flush(c);
+
   while ((pos < end) && !c->stall)
   {
+    autopilot_watch_flush(c);
+
     if (c->out_len >= CTL_OUT_HIGH)
     {
       c->stall |= CTL_STALL_OUTPUT;
@@ -1001,6 +1008,7 @@ autopilot_ctl_start(struct autopilot_proto *p)
   p->ctl_sk = NULL;
   p->ctl_path = NULL;
   p->ctl_error[0] = 0;
+  autopilot_watch_start(p);
 
   ctl_open(p, (struct autopilot_config *) p->p.cf);
 }

@@ -311,14 +311,19 @@ autopilot_lfib_now(struct autopilot_proto *p)
 
 /* BGP's session hook: an egress session went up or down */
 void
-autopilot_bgp_session(struct bgp_proto *bp, int up UNUSED)
+autopilot_bgp_session(struct bgp_proto *bp, int up)
 {
   struct autopilot_proto *p;
+  struct autopilot_egress_config *e;
   node *n;
 
   WALK_LIST2(p, n, autopilot_instances, instance_n)
-    if (autopilot_egress_of_bgp(p, bp) && (p->p.proto_state == PS_UP))
+    if ((e = autopilot_egress_of_bgp(p, bp)) && (p->p.proto_state == PS_UP))
+    {
+      /* Watchers learn it before the paths' removals, which follow as the table flushes */
+      autopilot_watch_session(p, e, up);
       autopilot_lfib_now(p);
+    }
 }
 
 /**

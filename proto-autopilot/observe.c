@@ -40,6 +40,7 @@
 #undef LOCAL_DEBUG
 
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "nest/bird.h"
 #include "nest/protocol.h"
@@ -49,6 +50,7 @@
 #include "nest/cli.h"
 #include "conf/conf.h"
 #include "lib/string.h"
+#include "lib/socket.h"
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
 
@@ -102,6 +104,21 @@ obs_label(rte *r)
   return a ? a->u.data : AUTOPILOT_NO_LABEL;
 }
 
+/* What we report of path @r: its egress, label, whether it is our copy */
+static void
+obs_path_of(struct autopilot_proto *p, rte *r, struct obs_path *op)
+{
+  op->r = r;
+  op->label = obs_label(r);
+  op->copy = (r->src->proto == &p->p);
+  op->egress = NULL;
+
+  if (r->src->proto->proto == &proto_bgp)
+    op->egress = autopilot_egress_of_bgp(p, (struct bgp_proto *) r->src->proto);
+  else if (op->copy && (op->label != AUTOPILOT_NO_LABEL))
+    op->egress = obs_egress_of_label(p, op->label);
+}
+
 /* The paths of @n, ranked: the table's best first, then the best of the rest, again and again */
 static void
 obs_collect(struct autopilot_proto *p, net *n, struct obs_net *on)
@@ -123,16 +140,7 @@ obs_collect(struct autopilot_proto *p, net *n, struct obs_net *on)
       continue;
     }
 
-    struct obs_path *op = &on->paths[on->count++];
-    op->r = r;
-    op->label = obs_label(r);
-    op->copy = (r->src->proto == &p->p);
-    op->egress = NULL;
-
-    if (r->src->proto->proto == &proto_bgp)
-      op->egress = autopilot_egress_of_bgp(p, (struct bgp_proto *) r->src->proto);
-    else if (op->copy && (op->label != AUTOPILOT_NO_LABEL))
-      op->egress = obs_egress_of_label(p, op->label);
+    obs_path_of(p, r, &on->paths[on->count++]);
   }
 
   /* The table's best is first already (rte_recalculate() keeps it there) */
@@ -307,15 +315,15 @@ js_communities(struct autopilot_ctl_conn *c, rte *r)
   js_put(c, "]");
 }
 
+/* The fields of one path from "from" on, and the object's closing brace */
 static void
-js_path(struct autopilot_ctl_conn *c, struct obs_net *on, uint i, btime now)
+js_path_fields(struct autopilot_ctl_conn *c, struct obs_path *op, btime now, int full)
 {
-  struct obs_path *op = &on->paths[i];
   rte *r = op->r;
   rta *a = r->attrs;
   eattr *e;
 
-  js_fmt(c, "{\"rank\":%u,\"best\":%s,\"from\":", i + 1, (r == on->n->routes) ? "true" : "false");
+  js_put(c, "\"from\":");
   js_str(c, r->src->proto->name);
   js_put(c, ",\"egress\":");
   js_str_or_null(c, op->egress ? op->egress->name : NULL);
@@ -323,8 +331,16 @@ js_path(struct autopilot_ctl_conn *c, struct obs_net *on, uint i, btime now)
   js_label(c, op->label);
   js_put(c, ",\"pp_label\":");
   js_label(c, op->egress ? op->egress->pp_label : AUTOPILOT_NO_LABEL);
-  js_fmt(c, ",\"override_copy\":%s,\"preference\":%u,\"dest\":\"%s\"",
-	 op->copy ? "true" : "false", a->pref, rta_dest_name(a->dest));
+  js_fmt(c, ",\"override_copy\":%s", op->copy ? "true" : "false");
+
+  /* A path gone needs no more to be told apart (watch's remove events: half the bytes) */
+  if (!full)
+  {
+    js_put(c, "}");
+    return;
+  }
+
+  js_fmt(c, ",\"preference\":%u,\"dest\":\"%s\"", a->pref, rta_dest_name(a->dest));
 
   js_put(c, ",\"next_hop\":");
   if ((a->dest == RTD_UNICAST) && ipa_nonzero(a->nh.gw))
@@ -370,6 +386,15 @@ js_path(struct autopilot_ctl_conn *c, struct obs_net *on, uint i, btime now)
   btime age = now - r->lastmod;
   js_fmt(c, ",\"age\":%u.%03u,\"since\":%u}", (uint) (age / 1000000), (uint) ((age % 1000000) / 1000),
 	 (uint) (obs_real_time(r->lastmod) / 1000000));
+}
+
+static void
+js_path(struct autopilot_ctl_conn *c, struct obs_net *on, uint i, btime now)
+{
+  struct obs_path *op = &on->paths[i];
+
+  js_fmt(c, "{\"rank\":%u,\"best\":%s,", i + 1, (op->r == on->n->routes) ? "true" : "false");
+  js_path_fields(c, op, now, 1);
 }
 
 /* "paths":[...] of a collected prefix (those of egress @only, if set); how many */
@@ -592,7 +617,12 @@ struct obs_dump {
   char tag[AUTOPILOT_TAG_MAX];		/* Tag of the request, on its last line */
   uint prefixes, paths;			/* Written so far */
   btime started;			/* When it began */
+  u8 watch;				/* The snapshot of "watch snapshot": its reply starts the subscription */
+  u64 seq;				/* ... the last event before it began */
 };
+
+static void obs_watch_free(struct autopilot_ctl_conn *c);
+static void obs_watch_reply(struct autopilot_ctl_conn *c, const char *tag, const char *what, u64 seq);
 
 static void
 obs_dump_close_table(struct obs_dump *d)
@@ -607,9 +637,9 @@ obs_dump_close_table(struct obs_dump *d)
   d->tab = NULL;
 }
 
-/* Drop the dump of @c, if any (connection closed, protocol stopped) */
-void
-autopilot_obs_free(struct autopilot_ctl_conn *c)
+/* The dump of @c is over (done, or its client gone) */
+static void
+obs_dump_free(struct autopilot_ctl_conn *c)
 {
   struct obs_dump *d = c->obs;
 
@@ -621,6 +651,14 @@ autopilot_obs_free(struct autopilot_ctl_conn *c)
   mb_free(d);
   c->obs = NULL;
   c->stall &= ~CTL_STALL_READ;
+}
+
+/* Drop the dump and the subscription of @c, if any (connection closed, protocol stopped) */
+void
+autopilot_obs_free(struct autopilot_ctl_conn *c)
+{
+  obs_dump_free(c);
+  obs_watch_free(c);
 }
 
 /* The client has read replies down: go on */
@@ -718,16 +756,20 @@ obs_dump_event(void *data)
 
   btime t = current_time() - d->started;
   js_line(c, d->tag, "ok ");
-  js_fmt(c, "{\"prefixes\":%u,\"paths\":%u,\"seconds\":%u.%03u}", d->prefixes, d->paths,
-	 (uint) (t / 1000000), (uint) ((t % 1000000) / 1000));
+  js_fmt(c, "{%s\"prefixes\":%u,\"paths\":%u,\"seconds\":%u.%03u", d->watch ? "\"watch\":\"started\",\"snapshot\":{" : "",
+	 d->prefixes, d->paths, (uint) (t / 1000000), (uint) ((t % 1000000) / 1000));
+  if (d->watch)
+    js_fmt(c, "},\"seq\":%lu", d->seq);
+  js_put(c, "}");
   js_end(c);
 
 done:
-  autopilot_obs_free(c);
+  /* The events buffered meanwhile follow (autopilot_watch_flush(), from ctl_run()) */
+  obs_dump_free(c);
   autopilot_ctl_run(c);
 }
 
-static void
+static struct obs_dump *
 obs_dump(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
 {
   struct autopilot_proto *p = c->p;
@@ -736,12 +778,12 @@ obs_dump(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
   if (req->target[0] && !autopilot_egress_find(obs_cf(p), req->target))
   {
     autopilot_ctl_reply(c, req->tag, "error unknown-egress no egress '%s' in protocol %s", req->target, p->p.name);
-    return;
+    return NULL;
   }
 
   /* A family asked for must be there; without one, what there is */
   if (type && !obs_request_channel(c, req->tag, type))
-    return;
+    return NULL;
 
   struct obs_dump *d = mb_allocz(p->p.pool, sizeof(struct obs_dump));
   d->c = c;
@@ -755,6 +797,364 @@ obs_dump(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
   c->obs = d;
   c->stall |= CTL_STALL_READ;
   ev_schedule(d->ev);
+  return d;
+}
+
+/*
+ *	watch: changes, as events with sequence numbers
+ */
+
+#define OBS_WATCH_MAX	(16 << 20)	/* Unread bytes (replies and events) past which a watcher gets resync */
+#define OBS_WATCH_SNDBUF (4 << 20)	/* Socket send buffer of a watcher (the kernel doubles it) */
+
+/* The subscription of one connection */
+struct obs_watch {
+  byte *buf;				/* Events not yet in the connection's replies */
+  uint len;				/* Bytes in buf */
+  uint size;				/* Its allocated size */
+  u8 active;				/* Events are sent; 0 after a resync, until watch again */
+};
+
+static void
+obs_watch_free(struct autopilot_ctl_conn *c)
+{
+  struct obs_watch *w = c->watch;
+
+  if (!w)
+    return;
+
+  if (w->active)
+    c->p->metrics.watchers--;
+  mb_free(w->buf);
+  mb_free(w);
+  c->watch = NULL;
+}
+
+static void
+obs_watch_reply(struct autopilot_ctl_conn *c, const char *tag, const char *what, u64 seq)
+{
+  js_line(c, tag, "ok ");
+  js_fmt(c, "{\"watch\":\"%s\",\"seq\":%lu}", what, seq);
+  js_end(c);
+}
+
+/**
+ * autopilot_watch_flush - move a watcher's new events into its replies
+ * @c: the connection
+ *
+ * Called by the socket before it answers each request line, and whenever it
+ * runs: events and replies stay in the order they happened. Events wait
+ * while a dump streams on the connection (a snapshot's come after it) and
+ * while the client has not read its replies down (they count towards the
+ * bound meanwhile).
+ */
+void
+autopilot_watch_flush(struct autopilot_ctl_conn *c)
+{
+  struct obs_watch *w = c->watch;
+
+  if (!w || !w->len)
+    return;
+
+  if (c->quiet)
+  {
+    w->len = 0;
+    return;
+  }
+
+  if (c->obs || (c->out_len >= CTL_OUT_HIGH))
+    return;
+
+  js_raw(c, (char *) w->buf, w->len);
+  w->len = 0;
+
+  /* A burst is over: give back its memory */
+  if (w->size > 65536)
+  {
+    mb_free(w->buf);
+    w->buf = NULL;
+    w->size = 0;
+  }
+}
+
+static void
+obs_watch_event(void *data)
+{
+  struct autopilot_proto *p = data;
+  struct autopilot_ctl_conn *c;
+
+  WALK_LIST(c, p->ctl_conns)
+    if (c->watch && c->watch->len && !c->closed)
+      autopilot_ctl_run(c);
+}
+
+static void
+obs_watch_append(struct obs_watch *w, struct autopilot_proto *p, const byte *s, uint len)
+{
+  if (w->len + len > w->size)
+  {
+    uint size = MAX(MAX(2 * w->size, w->len + len), 4096);
+    w->buf = w->buf ? mb_realloc(w->buf, size) : mb_alloc(p->p.pool, size);
+    w->size = size;
+  }
+
+  memcpy(w->buf + w->len, s, len);
+  w->len += len;
+}
+
+/* Start an event: "+ {"seq":N,"event":"TYPE"" in the scratch buffer; NULL when nobody watches */
+static struct autopilot_ctl_conn *
+obs_event_start(struct autopilot_proto *p, const char *type)
+{
+  /* Nobody watches: no event, no number (and no scratch buffer before the first watch) */
+  if (!p->metrics.watchers || !p->watch_js)
+    return NULL;
+
+  struct autopilot_ctl_conn *j = p->watch_js;
+  j->out_len = 0;
+  js_fmt(j, "+ {\"seq\":%lu,\"event\":\"%s\"", ++p->watch_seq, type);
+  return j;
+}
+
+/* The event in the scratch buffer, ended, to every watcher; past its bound one gets resync instead */
+static void
+obs_event_end(struct autopilot_proto *p)
+{
+  struct autopilot_ctl_conn *j = p->watch_js, *c;
+
+  js_put(j, "}\n");
+
+  WALK_LIST(c, p->ctl_conns)
+  {
+    struct obs_watch *w = c->watch;
+    if (!w || !w->active || c->closed)
+      continue;
+
+    /* Gone: nobody reads (ctl_flush() drops its replies too) */
+    if (c->quiet)
+      continue;
+
+    if ((u64) c->out_len + w->len + j->out_len <= OBS_WATCH_MAX)
+    {
+      obs_watch_append(w, p, j->out, j->out_len);
+      continue;
+    }
+
+    /* Fallen behind: its backlog of events goes, one line says so, and no more come */
+    char line[160];
+    uint dropped = w->len;
+    int n = bsnprintf(line, sizeof(line),
+		      "+ {\"seq\":%lu,\"event\":\"resync\",\"reason\":\"more than %u bytes unread\",\"bytes_dropped\":%u}\n",
+		      p->watch_seq, OBS_WATCH_MAX, dropped + j->out_len);
+    mb_free(w->buf);
+    w->buf = NULL;
+    w->len = w->size = 0;
+    obs_watch_append(w, p, line, n);
+    w->active = 0;
+    p->metrics.watchers--;
+    p->metrics.watch_resyncs++;
+    log(L_WARN "%s: Controller #%u fell behind its watch (%u bytes unread): resync", p->p.name, c->id,
+	c->out_len + dropped);
+  }
+
+  /*
+   * Scheduled once: ev_schedule() of an event already queued moves it to the
+   * next round, and a table's prune (a slice per round) would then push it
+   * on for as long as it runs, every event queued and none sent.
+   */
+  if (!ev_active(p->watch_ev))
+    ev_schedule(p->watch_ev);
+}
+
+/**
+ * autopilot_watch_path - a path of a watched table changed
+ * @p: autopilot instance
+ * @n: its prefix, the table already changed
+ * @new: the path now, or NULL if it went
+ * @old: the path before, or NULL if it is new
+ *
+ * From rt_notify of the watched channels (RA_ANY): every path change.
+ */
+void
+autopilot_watch_path(struct autopilot_proto *p, net *n, rte *new, rte *old)
+{
+  struct autopilot_ctl_conn *j = obs_event_start(p, "path");
+  if (!j)
+    return;
+
+  struct obs_path op, best;
+  rte *r = new ?: old;
+  rte *b = (n->routes && rte_is_valid(n->routes)) ? n->routes : NULL;
+
+  obs_path_of(p, r, &op);
+  if (b)
+    obs_path_of(p, b, &best);
+
+  js_fmt(j, ",\"action\":\"%s\",\"prefix\":\"%N\",\"egress\":", !old ? "add" : !new ? "remove" : "change",
+	 n->n.addr);
+  js_str_or_null(j, op.egress ? op.egress->name : NULL);
+  js_put(j, ",\"best_egress\":");
+  js_str_or_null(j, (b && best.egress) ? best.egress->name : NULL);
+  js_put(j, ",\"path\":");
+  js_fmt(j, "{\"best\":%s,", (new && (new == b)) ? "true" : "false");
+  js_path_fields(j, &op, current_time(), !!new);
+  obs_event_end(p);
+}
+
+/**
+ * autopilot_watch_session - an egress's BGP session went up or down
+ * @p: autopilot instance
+ * @e: the egress
+ * @up: 1 if it came up
+ *
+ * From BGP's session hook: before the table loses the session's paths,
+ * whose removals follow as path events.
+ */
+void
+autopilot_watch_session(struct autopilot_proto *p, struct autopilot_egress_config *e, int up)
+{
+  struct autopilot_ctl_conn *j = obs_event_start(p, "session");
+  if (!j)
+    return;
+
+  struct bgp_proto *bp = autopilot_egress_bgp(e);
+  js_put(j, ",\"egress\":");
+  js_str(j, e->name);
+  js_put(j, ",\"protocol\":");
+  js_str_or_null(j, bp ? bp->p.name : NULL);
+  js_fmt(j, ",\"session\":\"%s\",\"label\":%u,\"pp_label\":%u", up ? "up" : "down", e->label, e->pp_label);
+  obs_event_end(p);
+}
+
+static const char *
+obs_ovr_state_name(int state)
+{
+  return (state < 0) ? "none" : (state >= AP_OVR_STATES) ? "removed" : autopilot_ovr_state_names[state];
+}
+
+/**
+ * autopilot_watch_override - an override changed state
+ * @p: autopilot instance
+ * @o: the override
+ * @old_state: its state before, -1 if it is new
+ * @old_via: the label of the egress it copied before
+ * @new_state: its state now, AP_OVR_STATES if it is gone
+ *
+ * An event only when the state, or an active override's egress, changed.
+ */
+void
+autopilot_watch_override(struct autopilot_proto *p, struct autopilot_override *o, int old_state, u32 old_via,
+			 int new_state)
+{
+  int resolved = (new_state == AP_OVR_ACTIVE) || (new_state == AP_OVR_SHADOW);
+
+  if ((old_state == new_state) && (!resolved || (old_via == o->via_label)))
+    return;
+
+  struct autopilot_ctl_conn *j = obs_event_start(p, "override");
+  if (!j)
+    return;
+
+  struct autopilot_egress_config *via = resolved ? obs_egress_of_label(p, o->via_label) : NULL;
+  js_fmt(j, ",\"prefix\":\"%N\",\"old\":\"%s\",\"new\":\"%s\",\"target\":", &o->net,
+	 obs_ovr_state_name(old_state), obs_ovr_state_name(new_state));
+  js_str(j, o->target ?: AUTOPILOT_NEXT_BEST);
+  js_put(j, ",\"via\":");
+  js_str_or_null(j, via ? via->name : NULL);
+  js_put(j, ",\"via_label\":");
+  js_label(j, via ? o->via_label : AUTOPILOT_NO_LABEL);
+  js_put(j, ",\"path_of\":");
+  if (resolved)
+    js_fmt(j, "\"%N\"", &o->src);
+  else
+    js_put(j, "null");
+  js_put(j, ",\"why_pending\":");
+  js_str_or_null(j, (new_state == AP_OVR_PENDING) ? (o->why ?: "not resolved yet") : NULL);
+  obs_event_end(p);
+}
+
+/* A new protocol run: no watcher yet (the old run's pool went with everything) */
+void
+autopilot_watch_start(struct autopilot_proto *p)
+{
+  p->watch_seq = 0;
+  p->watch_js = NULL;
+  p->watch_ev = NULL;
+  p->metrics.watchers = 0;
+}
+
+static void
+obs_watch(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
+{
+  struct autopilot_proto *p = c->p;
+  struct obs_watch *w = c->watch;
+
+  if (w && w->active)
+  {
+    autopilot_ctl_reply(c, req->tag, "error bad-request already watching (unwatch first)");
+    return;
+  }
+
+  if (!p->watch_js)
+  {
+    struct autopilot_ctl_conn *j = mb_allocz(p->p.pool, sizeof(struct autopilot_ctl_conn));
+    j->p = p;
+    j->out_size = 4096;
+    j->out = mb_alloc(p->p.pool, j->out_size);
+    p->watch_js = j;
+    p->watch_ev = ev_new_init(p->p.pool, obs_watch_event, p);
+  }
+
+  /* The snapshot first: as a dump, which may refuse (a family not up) */
+  struct obs_dump *d = NULL;
+  if (req->snapshot)
+  {
+    struct autopilot_request dr = { .op = AP_OP_DUMP };
+    strcpy(dr.tag, req->tag);
+    if (!(d = obs_dump(c, &dr)))
+      return;
+    d->watch = 1;
+    d->seq = p->watch_seq;
+  }
+
+  if (!w)
+    w = c->watch = mb_allocz(p->p.pool, sizeof(struct obs_watch));
+
+  /*
+   * A table's worth of events comes in slices of the table's prune (2000
+   * paths, ~500 KB of events) per event round, and the socket takes one
+   * send buffer per round: the default (~200 KB) would let a watcher that
+   * keeps up fall behind anyway. Forced (CAP_NET_ADMIN, which BIRD has)
+   * past the sysctl's limit; kernel memory, bounded as ours is.
+   */
+  int sndbuf = OBS_WATCH_SNDBUF;
+  if (setsockopt(c->sk->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+    setsockopt(c->sk->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+
+  /* After a resync: the resync line stays ahead of what comes now */
+  w->active = 1;
+  p->metrics.watchers++;
+
+  if (!d)
+    obs_watch_reply(c, req->tag, "started", p->watch_seq);
+}
+
+static void
+obs_unwatch(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
+{
+  struct autopilot_proto *p = c->p;
+  struct obs_watch *w = c->watch;
+
+  if (!w || !w->active)
+  {
+    autopilot_ctl_reply(c, req->tag, "error bad-request not watching%s", w ? " (the watch ended with a resync)" : "");
+    return;
+  }
+
+  /* Its events so far go first (the socket flushed them before this line) */
+  w->active = 0;
+  p->metrics.watchers--;
+  obs_watch_reply(c, req->tag, "stopped", p->watch_seq);
 }
 
 /**
@@ -781,6 +1181,14 @@ autopilot_obs_request(struct autopilot_ctl_conn *c, const struct autopilot_reque
 
   case AP_OP_DUMP:
     obs_dump(c, req);
+    break;
+
+  case AP_OP_WATCH:
+    obs_watch(c, req);
+    break;
+
+  case AP_OP_UNWATCH:
+    obs_unwatch(c, req);
     break;
 
   default:

@@ -376,8 +376,9 @@ autopilot_ovr_withdraw_route(struct autopilot_proto *p, struct autopilot_overrid
 }
 
 static void
-autopilot_ovr_set_state(struct autopilot_proto *p, struct autopilot_override *o, uint state)
+autopilot_ovr_set_state(struct autopilot_proto *p, struct autopilot_override *o, uint state, u32 old_via)
 {
+  autopilot_watch_override(p, o, o->state, old_via, state);
   p->ovr_states[o->state]--;
   if (!o->deleted)
     p->ovr_by_source[o->source][o->state]--;
@@ -392,6 +393,7 @@ static int
 autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
 {
   struct channel *c = autopilot_ovr_channel(p, (net_addr *) &o->net);
+  u32 old_via = o->via_label;		/* For watchers: an active override may move egress */
   rte *r = autopilot_ovr_resolve(p, o);
 
   if (!r)
@@ -401,7 +403,7 @@ autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
     if ((o->state != AP_OVR_PENDING) && (p->ovr_round_pending++ < AUTOPILOT_LOG_EACH))
       log(L_INFO "%s: Override %N -> %s pending: %s", p->p.name, &o->net,
 	  o->target ?: AUTOPILOT_NEXT_BEST, o->why);
-    autopilot_ovr_set_state(p, o, AP_OVR_PENDING);
+    autopilot_ovr_set_state(p, o, AP_OVR_PENDING, old_via);
     return 0;
   }
 
@@ -416,7 +418,7 @@ autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
     if (o->state != AP_OVR_SHADOW)
       log(L_INFO "%s: Shadow: would move %N to %s (path of %N)", p->p.name, &o->net,
 	  e ? e->name : "?", &o->src);
-    autopilot_ovr_set_state(p, o, AP_OVR_SHADOW);
+    autopilot_ovr_set_state(p, o, AP_OVR_SHADOW, old_via);
     return 0;
   }
 
@@ -424,7 +426,7 @@ autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
   if ((o->state != AP_OVR_ACTIVE) && (p->ovr_round_active++ < AUTOPILOT_LOG_EACH))
     log(L_INFO "%s: Override %N -> %s active: path of %N via %s (label %u)", p->p.name, &o->net,
 	o->target ?: AUTOPILOT_NEXT_BEST, &o->src, e ? e->name : "?", o->via_label);
-  autopilot_ovr_set_state(p, o, AP_OVR_ACTIVE);
+  autopilot_ovr_set_state(p, o, AP_OVR_ACTIVE, old_via);
   return 1;
 }
 
@@ -433,6 +435,7 @@ autopilot_ovr_free(struct autopilot_proto *p, struct autopilot_override *o)
 {
   autopilot_ovr_withdraw_route(p, o);
   autopilot_ovr_src_index(p, o, 0);
+  autopilot_watch_override(p, o, o->state, o->via_label, AP_OVR_STATES);
   HASH_REMOVE2(p->ovr_hash, OVR, p->p.pool, o);
   p->ovr_states[o->state]--;
   mb_free(o->target);
@@ -693,6 +696,7 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
   const net_addr *n = (const net_addr *) &req->net;
   struct autopilot_override *o = HASH_FIND(p->ovr_hash, OVR, n);
   const char *from = (o && !o->deleted) ? tmp_sprintf("%s", o->target ?: AUTOPILOT_NEXT_BEST) : NULL;
+  int fresh = 0;
 
   /* Counted by source: a replacement may come from another source */
   if (from)
@@ -708,6 +712,7 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
     o->state = AP_OVR_PENDING;
     p->ovr_states[AP_OVR_PENDING]++;
     HASH_INSERT2(p->ovr_hash, OVR, p->p.pool, o);
+    fresh = 1;
     p->ovr_count++;
   }
   else if (o->deleted)
@@ -725,6 +730,8 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
   o->source = (req->source < AP_SRC_MAX) ? req->source : source;
   p->ovr_by_source[o->source][o->state]++;
   o->why = "not resolved yet";
+  if (fresh)
+    autopilot_watch_override(p, o, -1, 0, AP_OVR_PENDING);
 
   struct autopilot_request rec;
   autopilot_ovr_to_request(o, &rec);

@@ -19,6 +19,7 @@
  *   [@tag] flush [TARGET]
  *   [@tag] begin | sync | commit | abort | ping | status | metrics
  *   [@tag] paths PREFIX | egresses | dump [ipv4|ipv6] [egress NAME]
+ *   [@tag] watch [snapshot] | unwatch
  *
  * TARGET is an egress name or "next-best". Empty lines and lines starting
  * with '#' are no requests. The parser is strict: anything it does not know
@@ -236,6 +237,8 @@ static const struct { const char *name; uint op; } ops[] = {
   { "paths", AP_OP_PATHS },
   { "egresses", AP_OP_EGRESSES },
   { "dump", AP_OP_DUMP },
+  { "watch", AP_OP_WATCH },
+  { "unwatch", AP_OP_UNWATCH },
 };
 
 static int
@@ -382,6 +385,14 @@ autopilot_request_parse(const char *line, btime now, struct autopilot_request *r
   case AP_OP_DUMP:
     if (parse_dump_options(&lx, req) < 0)
       return -1;
+    break;
+
+  case AP_OP_WATCH:
+    if ((n = lex_word(&lx, w, sizeof(w), &at)) < 0)
+      return -1;
+    if (n && strcmp(w, "snapshot"))
+      return LEX_ERR(&lx, at, "unknown option '%s' (snapshot)", w);
+    req->snapshot = (n > 0);
     break;
 
   case AP_OP_ADD:

@@ -35,6 +35,8 @@ enum autopilot_op {
   AP_OP_EGRESSES,			/* egresses: the egress map and its state */
   AP_OP_DUMP,				/* dump [ipv4|ipv6] [egress NAME]: every path, streamed */
   AP_OP_METRICS,			/* metrics: Prometheus text, then the reply */
+  AP_OP_WATCH,				/* watch [snapshot]: subscribe to changes (observe.c) */
+  AP_OP_UNWATCH,			/* unwatch: end the subscription */
 };
 
 enum autopilot_source {
@@ -55,6 +57,7 @@ struct autopilot_request {
   uint source;				/* enum autopilot_source, AP_SRC_MAX if not given */
   const char *reason;			/* Free text, "" for none; in the parser's linpool */
   char tag[AUTOPILOT_TAG_MAX];		/* Client's tag (@tag), echoed in the reply */
+  u8 snapshot;				/* watch: stream the current paths first */
 };
 
 /*

@@ -109,6 +109,15 @@ read_requests(void **state UNUSED)
   parses("dump ipv6 egress t1");
   assert_int_equal(req.net.type, NET_IP6);
   assert_string_equal(req.target, "t1");
+  parses("watch");
+  assert_int_equal(req.op, AP_OP_WATCH);
+  assert_int_equal(req.snapshot, 0);
+  parses("@w watch snapshot");
+  assert_int_equal(req.op, AP_OP_WATCH);
+  assert_int_equal(req.snapshot, 1);
+  assert_string_equal(req.tag, "w");
+  parses("unwatch");
+  assert_int_equal(req.op, AP_OP_UNWATCH);
   parses("dump egress 192.0.2.7 ipv4");
   assert_int_equal(req.net.type, NET_IP4);
   assert_string_equal(req.target, "192.0.2.7");
@@ -120,6 +129,9 @@ read_requests(void **state UNUSED)
   fails("dump ipv4 ipv6", "column 11: family given twice");
   fails("dump egress", "egress name expected");
   fails("dump egress a egress b", "egress given twice");
+  fails("watch everything", "column 7: unknown option 'everything' (snapshot)");
+  fails("watch snapshot now", "column 16: unexpected 'n'");
+  fails("unwatch all", "column 9: unexpected 'a'");
   fails("dump egress a/b", "bad egress name 'a/b'");
   fails("dump all", "unknown option 'all' (ipv4, ipv6, egress NAME)");
 }

@@ -1,0 +1,282 @@
+"""watch on the controller socket: changes as numbered events (issue 15).
+
+The POP of test_observe.py's dump tests: two stock BIRD transits with
+generated tables (one session per family each: egresses transit1_v4, ...),
+the patched switch, no hosts. A watcher sees an egress going down as the
+session's event, then each of its paths removed, numbered without gaps;
+several watchers get the same lines; one that never reads gets resync and
+BIRD's memory stays bounded; watch snapshot plus the events after it is the
+table.
+"""
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from ovr_helpers import V4
+from pop import route_count, show_routes, wait_until
+from test_controller import TOOL, build, converse, ctl, settle, sockdir  # noqa: F401 (fixture)
+from test_observe import D4, D6, dump_pop
+
+N4 = D4 + 20                 # paths of one transit's IPv4 session
+WANT4, WANT6 = 2 * D4 + 2 * 20, 2 * D6 + 2 * 10
+P = V4[0]
+T2 = 1002                    # t2's label in test_controller's POP
+
+
+class Watcher:
+    """A connection that sent `watch`: its lines, read as they come."""
+
+    def __init__(self, pop, line="@w watch", timeout=60):
+        self.s = socket.socket(socket.AF_UNIX)
+        self.s.settimeout(timeout)
+        self.s.connect(str(pop.sock))
+        self.f = self.s.makefile("rb")
+        self.s.sendall(line.encode() + b"\n")
+
+    def line(self):
+        line = self.f.readline()
+        assert line, "connection closed"
+        return line.decode().rstrip("\n")
+
+    def started(self):
+        """Read the reply to watch: the seq of the last event before it."""
+        line = self.line()
+        assert line.startswith("@w ok "), line
+        rep = json.loads(line[6:])
+        assert rep["watch"] == "started", rep
+        return rep["seq"]
+
+    def events(self, n):
+        """The next n lines, each an event: their JSON."""
+        out = []
+        for _ in range(n):
+            line = self.line()
+            assert line.startswith("+ "), line
+            out.append(json.loads(line[2:]))
+        return out
+
+    def until(self, tag, send=True):
+        """Send @tag ping; the events before its reply (all that came before it)."""
+        if send:
+            self.s.sendall(f"@{tag} ping\n".encode())
+        out = []
+        while (line := self.line()) != f"@{tag} ok pong":
+            assert line.startswith("+ "), line
+            out.append(json.loads(line[2:]))
+        return out
+
+    def close(self):
+        self.f.close()
+        self.s.close()
+
+
+def consecutive(events, after):
+    seqs = [e["seq"] for e in events]
+    return seqs == list(range(after + 1, after + 1 + len(events)))
+
+
+def rss_kib(daemon, field="VmRSS"):
+    """BIRD's resident memory now (VmRSS) or at its peak (VmHWM), in KiB."""
+    with open(f"/proc/{daemon.proc.pid}/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith(field + ":"))
+
+
+def metric(pop, name):
+    out = converse(pop, b"metrics\n")
+    assert out[-1] == "ok metrics", out[-5:]
+    return next(float(l.split()[-1]) for l in out if l.startswith(name + " ") or l.startswith(name + "{"))
+
+
+def full_tables(sw):
+    wait_until(lambda: route_count(sw, "master4")[0] == WANT4 and route_count(sw, "master6")[0] == WANT6,
+               60, what="switch has both tables")
+
+
+def test_watch_egress_down_in_order(topo, bins, sockdir):
+    pop = dump_pop(topo, bins, sockdir)
+    sw = pop.switch
+    w1, w2 = Watcher(pop), Watcher(pop)
+    s1, s2 = w1.started(), w2.started()
+    assert s1 == s2
+    assert metric(pop, "bird_autopilot_controller_watchers") == 2
+
+    # Down: the session's event first, then each of its paths removed
+    sw.daemon.cmd("disable transit1_v4")
+    ev = w1.events(1 + N4)
+    assert consecutive(ev, s1), [e["seq"] for e in ev][:10]
+    assert (ev[0]["event"], ev[0]["egress"], ev[0]["session"], ev[0]["protocol"]) == \
+        ("session", "transit1_v4", "down", "transit1_v4"), ev[0]
+    label, pp_label = pop.labels(pop.transits[0], 4)
+    assert (ev[0]["label"], ev[0]["pp_label"]) == (label, pp_label), ev[0]
+    rm = ev[1:]
+    assert all((e["event"], e["action"], e["egress"]) == ("path", "remove", "transit1_v4") for e in rm), \
+        [e for e in rm if (e["event"], e.get("action"), e.get("egress")) != ("path", "remove", "transit1_v4")][:3]
+    got = {e["prefix"] for e in rm}
+    want = set(map(str, pop.transits[0].v4))
+    assert len(rm) == len(got) and got == want, sorted(got ^ want)[:5]
+    # The best after each removal: transit2's where it has the prefix too, else none
+    t2 = set(map(str, pop.transits[1].v4))
+    assert all(e["best_egress"] == ("transit2_v4" if e["prefix"] in t2 else None) for e in rm), rm[:3]
+    assert all(e["path"]["label"] == label and e["path"]["from"] == "transit1_v4" for e in rm)
+
+    # The other watcher got the same lines
+    assert w2.events(1 + N4) == ev
+
+    # Up again: the session, then each path added, numbered on
+    sw.daemon.cmd("enable transit1_v4")
+    up = w1.events(1)
+    assert (up[0]["event"], up[0]["session"], up[0]["seq"]) == ("session", "up", s1 + 2 + N4), up
+    full_tables(sw)
+    add = w1.until("a")
+    assert consecutive(up + add, s1 + 1 + N4)
+    assert len(add) == N4 and all((e["action"], e["egress"]) == ("add", "transit1_v4") for e in add), add[:3]
+    best = {(p, r["proto"]) for p, paths in show_routes(sw, "master4").items() for r in paths if r["best"]}
+    for e in add:
+        assert e["path"]["best"] == ((e["prefix"], "transit1_v4") in best), e
+        assert e["path"]["as_path"][0] == 64501 and e["path"]["bgp_next_hop"], e
+
+    # A watcher may send any request; unwatch ends it, and it is counted
+    assert w2.until("p") == up + add
+    w2.s.sendall(b"@u unwatch\n")
+    line = w2.line()
+    assert line.startswith("@u ok ") and json.loads(line[6:]) == {"watch": "stopped", "seq": up[0]["seq"] + N4}, line
+    assert metric(pop, "bird_autopilot_controller_watchers") == 1
+    w1.close()
+    w2.close()
+    wait_until(lambda: metric(pop, "bird_autopilot_controller_watchers") == 0, 10)
+    assert sw.daemon.alive() and topo.bug_lines() == {}
+
+
+def churn(sw, cycles):
+    for _ in range(cycles):
+        sw.daemon.cmd("disable transit1_v4")
+        sw.daemon.cmd("disable transit2_v4")
+        wait_until(lambda: route_count(sw, "master4")[0] == 0, 60)
+        sw.daemon.cmd("enable transit1_v4")
+        sw.daemon.cmd("enable transit2_v4")
+        full_tables(sw)
+
+
+def test_watcher_that_never_reads_gets_resync(topo, bins, sockdir):
+    pop = dump_pop(topo, bins, sockdir)
+    sw = pop.switch
+    churn(sw, 1)                 # BIRD's own memory for the churn, before we measure
+    before, peak0 = rss_kib(sw.daemon), rss_kib(sw.daemon, "VmHWM")
+
+    lazy = Watcher(pop)
+    churn(sw, 6)                 # 6 x 24,080 events of 250 to 700 bytes: 70 MB were it kept
+    after, peak = rss_kib(sw.daemon), rss_kib(sw.daemon, "VmHWM")
+    print(f"RSS before {before} KiB (peak {peak0}), after 6 flaps with a watcher that never reads "
+          f"{after} KiB (peak {peak})")
+    # The bound: 16 MiB unread, dropped at the resync
+    assert peak - max(before, peak0) < 24 * 1024 and after - before < 8 * 1024, (before, peak0, after, peak)
+    assert metric(pop, "bird_autopilot_controller_watch_resyncs_total") == 1
+    assert metric(pop, "bird_autopilot_controller_watchers") == 0
+
+    # What it gets: events without gaps, then resync, then nothing more (until watch again)
+    seq = lazy.started()
+    n = 0
+    while (line := lazy.line()).startswith("+ "):
+        e = json.loads(line[2:])
+        if e["event"] == "resync":
+            break
+        assert e["seq"] == seq + 1 + n, (e, seq, n)
+        n += 1
+    else:
+        raise AssertionError(f"no resync: {line}")
+    assert e["seq"] > seq + n and e["bytes_dropped"] > 0 and "16777216" in e["reason"], e
+    assert n > 1000, n           # the bound is 4 MiB of unread output, not a few lines
+    churn(sw, 1)
+    assert lazy.until("p") == []
+    lazy.s.sendall(b"@x unwatch\n@w watch\n")
+    assert lazy.line() == "@x error bad-request not watching (the watch ended with a resync)"
+    again = lazy.started()
+    assert again >= e["seq"]        # no events while nobody watches
+    assert metric(pop, "bird_autopilot_controller_watchers") == 1
+    lazy.close()
+    assert sw.daemon.alive() and topo.bug_lines() == {}
+
+
+def test_watch_snapshot_then_events(topo, bins, sockdir):
+    """The snapshot, then every event after its start: applied in order on
+    it, the table as it is at the end."""
+    pop = dump_pop(topo, bins, sockdir)
+    sw = pop.switch
+    w = Watcher(pop, "@w watch snapshot")
+    sw.daemon.cmd("disable transit1_v4")
+    snap = {}
+    while (line := w.line()).startswith("+ "):
+        item = json.loads(line[2:])
+        assert "event" not in item, item       # events wait for the snapshot's end
+        for p in item["paths"]:
+            snap[(item["prefix"], p["from"])] = p
+    assert line.startswith("@w ok "), line
+    rep = json.loads(line[6:])
+    assert rep["watch"] == "started" and rep["snapshot"]["paths"] == len(snap), rep
+
+    # Read as a client does, while the table changes (a client that does
+    # not read past 4 MiB gets resync: the next test)
+    ev = []
+    reader = threading.Thread(target=lambda: ev.extend(w.until("e", send=False)))
+    reader.start()
+    sw.daemon.cmd("enable transit1_v4")
+    sw.daemon.cmd("disable transit2_v6")
+    wait_until(lambda: route_count(sw, "master4")[0] == WANT4 and route_count(sw, "master6")[0] == D6 + 10, 60)
+    time.sleep(1)
+    w.s.sendall(b"@e ping\n")
+    reader.join(60)
+    bad = [(i, e) for i, e in enumerate(ev) if e["seq"] != rep["seq"] + 1 + i]
+    assert not bad, (len(ev), bad[:2])
+    for e in ev:
+        if e["event"] != "path":
+            continue
+        key = (e["prefix"], e["path"]["from"])
+        if e["action"] == "remove":
+            snap.pop(key, None)
+        else:
+            snap[key] = e["path"]
+    table = {(net, r["proto"]) for t in ("master4", "master6") for net, paths in show_routes(sw, t).items()
+             for r in paths}
+    assert set(snap) == table, sorted(set(snap) ^ table)[:5]
+    w.close()
+
+
+def test_bad_watch_requests(topo, bins, sockdir):
+    pop = dump_pop(topo, bins, sockdir)
+    assert converse(pop, b"watch foo\nwatch snapshot ipv4\nunwatch\nunwatch now\n") == [
+        "error bad-request column 7: unknown option 'foo' (snapshot)",
+        "error bad-request column 16: unexpected 'i'",
+        "error bad-request not watching",
+        "error bad-request column 9: unexpected 'n'"]
+    out = converse(pop, b"@a watch\n@b watch\n@c unwatch\n")
+    assert out[0].startswith('@a ok {"watch":"started","seq":'), out
+    assert out[1] == "@b error bad-request already watching (unwatch first)", out
+    assert out[2].startswith('@c ok {"watch":"stopped","seq":'), out
+    assert metric(pop, "bird_autopilot_controller_watchers") == 0
+
+
+def test_override_events_with_autopilot_ctl(topo, bins, sockdir):
+    """autopilot-ctl watch prints the events as JSON lines: an override's
+    states as it is added, resolves and is withdrawn."""
+    pop = build(topo, bins, sockdir)
+    settle(pop, {})
+    proc = subprocess.Popen([sys.executable, str(TOOL), "-s", str(pop.sock), "watch", "--count", "3",
+                             "--seconds", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_until(lambda: metric(pop, "bird_autopilot_controller_watchers") == 1, 10)
+    assert ctl(pop, "add", P, "t2")[0] == 0
+    settle(pop, {P: T2}, prefixes=[P])
+    assert ctl(pop, "withdraw", P)[0] == 0
+    out, err = proc.communicate(timeout=40)
+    assert proc.returncode == 0, (out, err)
+    assert json.loads(err)["watch"] == "started", err
+    ev = [json.loads(l) for l in out.decode().splitlines()]
+    assert consecutive(ev, json.loads(err)["seq"]), ev
+    got = [(e["event"], e["prefix"], e["old"], e["new"], e["target"], e["via"], e["via_label"]) for e in ev]
+    assert got == [("override", P, "none", "pending", "t2", None, None),
+                   ("override", P, "pending", "active", "t2", "t2", T2),
+                   ("override", P, "active", "removed", "t2", None, None)], ev
+    assert ev[1]["path_of"] == P and ev[0]["why_pending"], ev
