@@ -10,6 +10,7 @@ table.
 """
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -172,8 +173,13 @@ def test_watcher_that_never_reads_gets_resync(topo, bins, sockdir):
     after, peak = rss_kib(sw.daemon), rss_kib(sw.daemon, "VmHWM")
     print(f"RSS before {before} KiB (peak {peak0}), after 6 flaps with a watcher that never reads "
           f"{after} KiB (peak {peak})")
-    # The bound: 16 MiB unread, dropped at the resync
-    assert peak - max(before, peak0) < 24 * 1024 and after - before < 8 * 1024, (before, peak0, after, peak)
+    # The bound: 16 MiB unread, dropped at the resync. Under AddressSanitizer
+    # (make check-asan) freed memory stays in ASan's quarantine, so RSS says
+    # nothing there: the bound is checked by make check's ordinary build.
+    if "ASAN_OPTIONS" in os.environ:
+        print("RSS bound not checked: AddressSanitizer keeps freed memory in quarantine")
+    else:
+        assert peak - max(before, peak0) < 24 * 1024 and after - before < 8 * 1024, (before, peak0, after, peak)
     assert metric(pop, "bird_autopilot_controller_watch_resyncs_total") == 1
     assert metric(pop, "bird_autopilot_controller_watchers") == 0
 
