@@ -17,6 +17,7 @@
 #include "test/birdtest.h"
 #include "test/bt-utils.h"
 #include "sysdep/unix/unix.h"
+#include "proto/autopilot/autopilot.h"
 
 char fz_parse_error[256];
 
@@ -121,6 +122,15 @@ fz_proto(const char *name)
       return p;
 
   return NULL;
+}
+
+struct autopilot_proto *
+fz_start_ap(void)
+{
+  fz_configure(FZ_EGRESSES FZ_AP(""));
+  struct autopilot_proto *p = (void *) fz_proto("ap");
+  FZ_CHECK(p && (p->p.proto_state == PS_UP), "protocol ap not up");
+  return p;
 }
 
 void

@@ -37,6 +37,26 @@ void fz_run_events(void);
 /* The running protocol named @name, or NULL */
 struct proto *fz_proto(const char *name);
 
+/* Two egress sessions, disabled: the targets need their instances, not connections */
+#define FZ_EGRESSES \
+  "router id 192.0.2.1;\n" \
+  "protocol device {}\n" \
+  "protocol bgp t1 { disabled; local 10.0.1.1 as 65000; neighbor 10.0.1.2 as 64501; ipv4 { import all; export none; }; ipv6 { import all; export none; }; }\n" \
+  "protocol bgp t2 { disabled; local 10.0.2.1 as 65000; neighbor 10.0.2.2 as 64502; ipv4 { import all; export none; }; ipv6 { import all; export none; }; }\n"
+
+/* Protocol ap on them, both families and a small limit; @extra: more lines of its body */
+#define FZ_AP(extra) \
+  "protocol autopilot ap {\n" \
+  "  ipv4; ipv6;\n" \
+  "  egress t1 { label 1001; pp label 2001; };\n" \
+  "  egress t2 { label 1002; pp label 2002; };\n" \
+  "  max overrides 64;\n" \
+  extra \
+  "}\n"
+
+/* Configure FZ_EGRESSES and FZ_AP(""): the running protocol ap (abort if it is not up) */
+struct autopilot_proto *fz_start_ap(void);
+
 /*
  * A property the target checks does not hold: print it and abort, which
  * libFuzzer reports as a crash (and keeps the input).

@@ -147,19 +147,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_init();
     bsnprintf(file, sizeof(file), "%s/ap-fuzz-load.%d", (access("/dev/shm", W_OK) == 0) ? "/dev/shm" : "/tmp", (int) getpid());
     atexit(cleanup);
-    fz_configure(
-      "router id 192.0.2.1;\n"
-      "protocol device {}\n"
-      "protocol bgp t1 { disabled; local 10.0.1.1 as 65000; neighbor 10.0.1.2 as 64501; ipv4 { import all; export none; }; ipv6 { import all; export none; }; }\n"
-      "protocol bgp t2 { disabled; local 10.0.2.1 as 65000; neighbor 10.0.2.2 as 64502; ipv4 { import all; export none; }; ipv6 { import all; export none; }; }\n"
-      "protocol autopilot ap {\n"
-      "  ipv4; ipv6;\n"
-      "  egress t1 { label 1001; pp label 2001; };\n"
-      "  egress t2 { label 1002; pp label 2002; };\n"
-      "  max overrides 64;\n"
-      "}\n");
-    P = (void *) fz_proto("ap");
-    FZ_CHECK(P && (P->p.proto_state == PS_UP), "protocol ap not up");
+    P = fz_start_ap();
   }
 
   FILE *f = fopen(file, "w");

@@ -32,12 +32,6 @@
 
 static char dir[64], state[96], journal[128], corrupt[2][160];
 
-#define EGRESSES \
-  "router id 192.0.2.1;\n" \
-  "protocol device {}\n" \
-  "protocol bgp t1 { disabled; local 10.0.1.1 as 65000; neighbor 10.0.1.2 as 64501; ipv4 { import all; export none; }; ipv6 { import all; export none; }; }\n" \
-  "protocol bgp t2 { disabled; local 10.0.2.1 as 65000; neighbor 10.0.2.2 as 64502; ipv4 { import all; export none; }; ipv6 { import all; export none; }; }\n"
-
 static char conf_on[2048];
 
 static void
@@ -115,7 +109,7 @@ start(void)
 static void
 stop(void)
 {
-  fz_configure(EGRESSES);
+  fz_configure(FZ_EGRESSES);
   FZ_CHECK(!fz_proto("ap"), "protocol ap still there");
   FZ_CHECK(!exists(tmp_sprintf("%s.tmp", state)), "temporary state file left");
 }
@@ -134,15 +128,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bsnprintf(journal, sizeof(journal), "%s.journal", state);
     bsnprintf(corrupt[0], sizeof(corrupt[0]), "%s.corrupt", state);
     bsnprintf(corrupt[1], sizeof(corrupt[1]), "%s.corrupt", journal);
-    bsnprintf(conf_on, sizeof(conf_on), EGRESSES
-	      "protocol autopilot ap {\n"
-	      "  ipv4; ipv6;\n"
-	      "  egress t1 { label 1001; pp label 2001; };\n"
-	      "  egress t2 { label 1002; pp label 2002; };\n"
-	      "  max overrides 64;\n"
-	      "  state filename \"%s\";\n"
-	      "}\n", state);
-    fz_configure(EGRESSES);
+    bsnprintf(conf_on, sizeof(conf_on), FZ_EGRESSES FZ_AP("  state filename \"%s\";\n"), state);
+    fz_configure(FZ_EGRESSES);
   }
 
   /* The state file, then the journal if there is one */
