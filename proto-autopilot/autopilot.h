@@ -447,6 +447,7 @@ void autopilot_obs_request(struct autopilot_ctl_conn *c, const struct autopilot_
 void autopilot_obs_wake(struct autopilot_ctl_conn *c);
 void autopilot_obs_free(struct autopilot_ctl_conn *c);
 void autopilot_watch_flush(struct autopilot_ctl_conn *c);
+int autopilot_watch_waiting(struct autopilot_ctl_conn *c);
 void autopilot_watch_start(struct autopilot_proto *p);
 void autopilot_watch_path(struct autopilot_proto *p, net *n, rte *new, rte *old);
 void autopilot_watch_session(struct autopilot_proto *p, struct autopilot_egress_config *e, int up);

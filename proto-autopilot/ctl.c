@@ -655,11 +655,19 @@ ctl_run(struct autopilot_ctl_conn *c)
     if (!ctl_flush(c))
       return;
 
-    /* All written at once: go on with the lines held back */
-    if (!(c->stall & CTL_STALL_OUTPUT) || (c->out_len >= CTL_OUT_LOW))
+    /* A write under way: ctl_tx() comes back when it is done */
+    if (c->out_len >= CTL_OUT_LOW)
       break;
 
-    c->stall &= ~CTL_STALL_OUTPUT;
+    /*
+     * All written at once (the client reads as fast as we write): nothing
+     * calls us again for it, so go on here with the lines held back and
+     * the events that waited for the replies to be read down.
+     */
+    if (c->stall & CTL_STALL_OUTPUT)
+      c->stall &= ~CTL_STALL_OUTPUT;
+    else if (c->out_sent || !autopilot_watch_waiting(c))
+      break;
   }
 
   /* A streamed reply goes on once the client has read most of it (a write may end at once) */

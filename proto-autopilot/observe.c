@@ -877,6 +877,23 @@ autopilot_watch_flush(struct autopilot_ctl_conn *c)
   }
 }
 
+/**
+ * autopilot_watch_waiting - would autopilot_watch_flush() move events now
+ * @c: the connection
+ *
+ * Events that waited while the client had many replies unread: once the
+ * socket has written them all at once, nothing else makes the connection
+ * run again for them (after a resync, no event ever comes again), so the
+ * socket asks.
+ */
+int
+autopilot_watch_waiting(struct autopilot_ctl_conn *c)
+{
+  struct obs_watch *w = c->watch;
+
+  return w && w->len && !c->quiet && !c->obs && (c->out_len < CTL_OUT_HIGH);
+}
+
 static void
 obs_watch_event(void *data)
 {
