@@ -15,6 +15,7 @@ dict_of() {
   case $1 in
     request|ctl|state|load) echo "$src/dict/request.dict" ;;
     config) echo "$src/dict/config.dict" ;;
+    bgp) echo "$src/dict/bgp.dict" ;;
     *) echo "" ;;
   esac
 }
@@ -23,6 +24,7 @@ dict_of() {
 max_len_of() {
   case $1 in
     rank) echo 600 ;;
+    bgp) echo 8192 ;;
     *) echo 16384 ;;
   esac
 }
