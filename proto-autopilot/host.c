@@ -30,6 +30,7 @@
 #include "nest/iface.h"
 #include "nest/protocol.h"
 #include "nest/route.h"
+#include "nest/cli.h"
 #include "lib/hash.h"
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
@@ -185,4 +186,35 @@ autopilot_host_start(struct autopilot_proto *p)
 {
   p->host.disabled_slab = sl_new(p->p.pool, sizeof(struct autopilot_disabled));
   HASH_INIT(p->host.disabled, p->p.pool, DIS_ORDER);
+}
+
+/* show autopilot: the host role's disable community and tables */
+void
+autopilot_host_show(struct autopilot_proto *p)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+
+  if (!cf->alternates[0] && !cf->alternates[1] && !cf->egress_tables)
+    return;
+
+  if (cf->pp.large)
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Precision Path: disable community (%u, %u, %u); %u prefixes disabled",
+	    cf->pp.lc.asn, cf->pp.lc.ldp1, cf->pp.lc.ldp2, p->host.disabled.count);
+  else
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Precision Path: disable community (%u, %u); %u prefixes disabled",
+	    cf->pp.pair >> 16, cf->pp.pair & 0xffff, p->host.disabled.count);
+
+  for (uint fam = 0; fam < 2; fam++)
+    for (uint k = 0; k < cf->alternates[fam]; k++)
+    {
+      struct channel *c = p->host.alt[fam][k];
+      cli_msg(-AUTOPILOT_REPLY_SHOW, "  Alternate %u %s: table %-12s %u prefixes", k + 1,
+	      fam ? "ipv6" : "ipv4", c->table->name, c->stats.imp_routes);
+    }
+
+  for (uint i = 0; i < cf->egress_tables; i++)
+  {
+    struct channel *c = p->host.etab[i];
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Egress label %u: table %-12s %u prefixes", cf->etab_label[i], c->table->name, c->stats.imp_routes);
+  }
 }

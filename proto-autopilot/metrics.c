@@ -445,18 +445,13 @@ static void
 mt_controller(struct mt *m, struct autopilot_proto *p)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
-  struct autopilot_ctl_conn *c;
-  uint conns = 0;
 
   if (!cf->ctl_path)
     return;
 
-  WALK_LIST(c, p->ctl.conns)
-    conns += !c->closed;
-
   mt_one(m, "controller_socket_listening", "gauge", "1 if the controller socket is open, else 0.",
 	 p->ctl.sk && !p->ctl.error[0]);
-  mt_one(m, "controller_connections", "gauge", "Controllers connected now.", conns);
+  mt_one(m, "controller_connections", "gauge", "Controllers connected now.", autopilot_ctl_connections(p));
   mt_one(m, "controller_connections_accepted_total", "counter", "Controller connections accepted.", p->ctl.next_id);
 
   mt_family(m, "controller_requests_total", "counter",

@@ -53,6 +53,7 @@
 #include "lib/socket.h"
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
+#include "conn.h"
 
 #define OBS_MAX_PATHS	256		/* Paths of one prefix reported (BIRD has no limit; ADD-PATH peers do) */
 #define OBS_ITEM_MAX	512		/* Room reserved for one bounded JSON item */
