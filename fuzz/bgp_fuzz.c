@@ -91,6 +91,7 @@ struct peer {
   size_t in_len, in_size;		/* Bytes in it, its size */
   u64 got;				/* Bytes read on this connection */
   int add_path, as4;			/* Capabilities our OPEN announces */
+  uint notified;			/* Last NOTIFICATION from BIRD: code << 8 | subcode, 0 none */
 };
 
 static struct peer peers[NPEERS] = {
@@ -100,6 +101,8 @@ static struct peer peers[NPEERS] = {
 };
 
 static struct autopilot_proto *P;
+static int stock;			/* This run without our hooks: BIRD as it is */
+static list hooks_off;			/* Where bgp_hooks wait during such a run */
 static rtable *tab4, *tab6;
 static uint port;			/* BGP's listening port, chosen free at start */
 
@@ -189,10 +192,14 @@ host_nlri(const byte *d, uint len, uint afi, int reach, u32 pp_label)
 
     if (reach)
     {
-      FZ_CHECK(labels == 1, "h1: %u labels, want one", labels);
-      FZ_CHECK((label == peers[T1].label) || (label == peers[T2].label), "h1: label %u of no egress", label);
-      u32 want = (label == peers[T1].label) ? peers[T1].pp_label : peers[T2].pp_label;
-      FZ_CHECK(pp_label == want, "h1: label %u with pp label %u, want %u", label, pp_label, want);
+      /* Without our hooks BGP sends no label of ours (implicit null) and no community */
+      if (!stock)
+      {
+	FZ_CHECK(labels == 1, "h1: %u labels, want one", labels);
+	FZ_CHECK((label == peers[T1].label) || (label == peers[T2].label), "h1: label %u of no egress", label);
+	u32 want = (label == peers[T1].label) ? peers[T1].pp_label : peers[T2].pp_label;
+	FZ_CHECK(pp_label == want, "h1: label %u with pp label %u, want %u", label, pp_label, want);
+      }
 
       if (!*hp)
       {
@@ -295,6 +302,8 @@ host_update(const byte *m, uint len)
       for (uint i = 0; i < al; i += 12)
       {
 	u32 g = get_u32(a + i), f = get_u32(a + i + 4), v = get_u32(a + i + 8);
+	if (stock)
+	  continue;
 	FZ_CHECK(!((g == AUTOPILOT_PP_DEFAULT.asn) && (f == AUTOPILOT_PP_DEFAULT.ldp1) &&
 		   (v == AUTOPILOT_PP_DEFAULT.ldp2)), "h1: the disable community, from a transit");
 	if ((g != ASN) || (f < 1) || (f > AUTOPILOT_LC_MAX))
@@ -343,9 +352,24 @@ host_update(const byte *m, uint len)
     FZ_CHECK(ipa_equal(nh, want), "h1: next hop %I, not ours (%I)", nh, want);
 
     FZ_CHECK(seen[BA_ORIGIN] && seen[BA_AS_PATH] && seen[BA_LOCAL_PREF], "h1: announce without ORIGIN, AS_PATH or LOCAL_PREF");
-    FZ_CHECK(pp_count == 1, "h1: %u Precision Path label communities, want one", pp_count);
+    FZ_CHECK(stock || (pp_count == 1), "h1: %u Precision Path label communities, want one", pp_count);
     host_nlri(reach + 5 + nhl, reach_len - 5 - nhl, afi, 1, pp_label);
   }
+}
+
+/*
+ * FUZZ_BGP_DUMP=FILE: what BIRD sent the host, as an input of this target
+ * (each UPDATE a record from t2, which speaks the same labeled unicast with
+ * ADD-PATH): seeds from BIRD's own encoder (fuzz/bgp_seeds.py uses it)
+ */
+static FILE *dump_file;
+
+static void
+dump_update(const byte *m, uint len)
+{
+  byte h[3] = { 1, (len - HDR) >> 8, (len - HDR) & 0xff };
+  fwrite(h, 1, 3, dump_file);
+  fwrite(m + HDR, 1, len - HDR, dump_file);
 }
 
 /* Take the whole messages of what BIRD sent @pr; the host's go to its view */
@@ -364,12 +388,18 @@ peer_parse(struct peer *pr)
     if (pr->in_len - at < len)
       break;
 
+    if ((type == PKT_NOTIFICATION) && (len >= HDR + 2))
+      pr->notified = (m[HDR] << 8) | m[HDR + 1];
+
     if (pr == &peers[H1])
     {
       FZ_CHECK(type != PKT_NOTIFICATION, "h1: BIRD reset the host session (NOTIFICATION %u/%u)",
 	       (len > HDR) ? m[HDR] : 0, (len > HDR + 1) ? m[HDR + 1] : 0);
       if (type == PKT_UPDATE)
 	host_update(m, len);
+
+      if ((type == PKT_UPDATE) && !stock && dump_file)
+	dump_update(m, len);
     }
 
     at += len;
@@ -583,6 +613,16 @@ peer_up(struct peer *pr)
   settle();
   FZ_CHECK(bp->incoming_conn.sk, "%s: connection not accepted", pr->name);
 
+  /*
+   * BIRD's end closes with a reset, not a FIN: else every connection BIRD
+   * closes first (after a NOTIFICATION) stays in TIME_WAIT on the listening
+   * port for a minute, and binding the listening socket anew, at every
+   * restart of the session, scans them all (most of the target's time after
+   * a few thousand inputs). What BIRD wrote before is still read.
+   */
+  struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+  setsockopt(bp->incoming_conn.sk->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+
   peer_open(pr, 0x7f000002 | (n << 8));
   peer_msg(pr, PKT_KEEPALIVE, NULL, 0);
   FZ_CHECK(bp->conn && (bp->conn->state == BS_ESTABLISHED) && (bp->p.proto_state == PS_UP),
@@ -678,13 +718,111 @@ start(void)
     FZ_CHECK(peers[i].bp, "no protocol %s", peers[i].name);
   }
 
+  init_list(&hooks_off);
   peers[H1].add_path = peers[H1].as4 = 1;
   peer_up(&peers[H1]);
 }
 
-/* The tables against the rules and the host's view; @empty: nothing from egresses either */
+/*
+ * A path as the other run must have it: its session, prefix, path ID as
+ * received, and a hash of what BGP made of the UPDATE (next hop, labels,
+ * every attribute but the egress's label, large communities without ours
+ * and the disable community, which our hook removes)
+ */
+struct spath {
+  uint peer;				/* T1 or T2 */
+  net_addr net;				/* Prefix */
+  u32 path_id;				/* As received (ADD-PATH), 0 without */
+  u64 hash;				/* Of the rest */
+};
+
+struct snap {
+  struct spath *p;			/* Paths, sorted */
+  uint n, size;				/* How many, room */
+  uint resets[2];			/* Sessions BIRD reset, by egress */
+  uint notified[2];			/* The last NOTIFICATION of each egress */
+};
+
+static struct snap snaps[2];		/* With our hooks, without */
+
+static inline u64
+fnv(u64 h, const void *data, size_t len)
+{
+  const byte *d = data;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ d[i]) * 1099511628211ULL;
+  return h;
+}
+
+static int
+ours(const u32 *lc)
+{
+  return ((lc[0] == ASN) && (lc[1] >= 1) && (lc[1] <= AUTOPILOT_LC_MAX)) ||
+    ((lc[0] == AUTOPILOT_PP_DEFAULT.asn) && (lc[1] == AUTOPILOT_PP_DEFAULT.ldp1) && (lc[2] == AUTOPILOT_PP_DEFAULT.ldp2));
+}
+
+static u64
+rte_hash(rte *e)
+{
+  rta *a = e->attrs;
+  u64 h = 14695981039346656037ULL;
+
+  uint f[3] = { a->source, a->dest, a->nh.labels };
+  h = fnv(h, f, sizeof(f));
+  h = fnv(h, &a->nh.gw, sizeof(a->nh.gw));
+  h = fnv(h, a->nh.label, a->nh.labels * sizeof(u32));
+
+  /* Attributes in order of their codes, whatever order the lists are in */
+  u64 sum = 0;
+  for (ea_list *l = a->eattrs; l; l = l->next)
+    for (uint i = 0; i < l->count; i++)
+    {
+      eattr *x = &l->attrs[i];
+      if ((x->id == EA_MPLS_LABEL) || x->undef)
+	continue;
+
+      /* Flags but those of large communities: the hook sets the set anew (see the README) */
+      uint g[3] = { x->id, x->type, (x->id != EA_CODE(PROTOCOL_BGP, BA_LARGE_COMMUNITY)) ? x->flags : 0 };
+      u64 k = fnv(14695981039346656037ULL, g, sizeof(g));
+      if (x->type & EAF_EMBEDDED)
+	k = fnv(k, &x->u.data, sizeof(x->u.data));
+      else if (x->id == EA_CODE(PROTOCOL_BGP, BA_LARGE_COMMUNITY))
+      {
+	const u32 *d = (const u32 *) x->u.ptr->data;
+	uint kept = 0;
+	for (uint j = 0; j < x->u.ptr->length / 12; j++)
+	  if (!ours(d + 3*j))
+	    k = fnv(k, d + 3*j, 12), kept++;
+	if (!kept)
+	  continue;		/* An empty set is no set: the hook unsets it */
+      }
+      else
+	k = fnv(k, x->u.ptr->data, x->u.ptr->length);
+
+      sum += k;			/* Commutative: the order of the lists is not BGP's decision */
+    }
+
+  return fnv(h, &sum, sizeof(sum));
+}
+
+static int
+spath_cmp(const void *a, const void *b)
+{
+  const struct spath *x = a, *y = b;
+  if (x->peer != y->peer)
+    return (int) x->peer - (int) y->peer;
+  int c = net_compare(&x->net, &y->net);
+  if (c)
+    return c;
+  return (x->path_id > y->path_id) - (x->path_id < y->path_id);
+}
+
+/*
+ * The tables against the rules and the host's view, into @sn; @empty:
+ * nothing from egresses may be left
+ */
 static void
-check_tables(int empty)
+check_tables(struct snap *sn, int empty)
 {
   uint routes = 0, exported = 0;
   rtable *tabs[2] = { tab4, tab6 };
@@ -708,19 +846,26 @@ check_tables(int empty)
 	routes++;
 	FZ_CHECK(!empty, "%N from %s left after its session closed", n->n.addr, pr->name);
 
+	if (sn->n == sn->size)
+	  sn->p = realloc(sn->p, (sn->size = sn->size ? 2 * sn->size : 256) * sizeof(struct spath));
+	struct spath *sp = &sn->p[sn->n++];
+	memset(sp, 0, sizeof(*sp));
+	sp->peer = pr - peers;
+	net_copy(&sp->net, n->n.addr);
+	sp->path_id = e->src->private_id;
+	sp->hash = rte_hash(e);
+
 	eattr *l = ea_find(e->attrs->eattrs, EA_MPLS_LABEL);
-	FZ_CHECK(l && (l->u.data == pr->label), "%N from %s: label %d, want %u",
+	FZ_CHECK(stock || (l && (l->u.data == pr->label)), "%N from %s: label %d, want %u",
 		 n->n.addr, pr->name, l ? (int) l->u.data : -1, pr->label);
 
 	eattr *lc = ea_find(e->attrs->eattrs, EA_CODE(PROTOCOL_BGP, BA_LARGE_COMMUNITY));
-	if (lc)
+	if (lc && !stock)
 	{
 	  const u32 *d = (const u32 *) lc->u.ptr->data;
+	  FZ_CHECK(lc->u.ptr->length, "%N from %s: an empty LARGE_COMMUNITY", n->n.addr, pr->name);
 	  for (uint k = 0; k < lc->u.ptr->length / 12; k++)
-	    FZ_CHECK(!((d[3*k] == ASN) && (d[3*k+1] >= 1) && (d[3*k+1] <= AUTOPILOT_LC_MAX)) &&
-		     !((d[3*k] == AUTOPILOT_PP_DEFAULT.asn) && (d[3*k+1] == AUTOPILOT_PP_DEFAULT.ldp1) &&
-		       (d[3*k+2] == AUTOPILOT_PP_DEFAULT.ldp2)),
-		     "%N from %s keeps (%u, %u, %u)", n->n.addr, pr->name, d[3*k], d[3*k+1], d[3*k+2]);
+	    FZ_CHECK(!ours(d + 3*k), "%N from %s keeps (%u, %u, %u)", n->n.addr, pr->name, d[3*k], d[3*k+1], d[3*k+2]);
 	}
 
 	/* Not exported to the host: BGP's rules (bgp_preexport) */
@@ -749,7 +894,7 @@ check_tables(int empty)
 	hkey(key, afi, net_pxlen(a), px, e->src->global_id);
 	struct hpath *h = *hfind(key);
 	FZ_CHECK(h, "%N from %s (path %u) not sent to the host", a, pr->name, e->src->global_id);
-	FZ_CHECK((h->label == pr->label) && (h->pp_label == pr->pp_label),
+	FZ_CHECK(stock || ((h->label == pr->label) && (h->pp_label == pr->pp_label)),
 		 "%N from %s: the host has labels %u, %u", a, pr->name, h->label, h->pp_label);
 	h->seen = 1;
 	exported++;
@@ -762,24 +907,40 @@ check_tables(int empty)
       FZ_CHECK(h->seen, "the host has a path (AFI %u, /%u, path %u) the table does not", h->key[0], h->key[1], get_u32(h->key + 18));
   FZ_CHECK(exported == hcount, "host view %u, table %u", hcount, exported);
 
+  qsort(sn->p, sn->n, sizeof(struct spath), spath_cmp);
+
   if (getenv("FUZZ_VERBOSE"))
-    fprintf(stderr, "fuzz: %u routes from egresses, %u on the host\n", routes, exported);
+    fprintf(stderr, "fuzz: %s: %u routes from egresses, %u on the host\n", stock ? "stock" : "hooks", routes, exported);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Our hooks out of BGP's list for a run of BIRD as it is, and back */
+static void
+hooks(int on)
 {
-  if (!P)
-    start();
+  list *from = on ? &hooks_off : &bgp_hooks, *to = on ? &bgp_hooks : &hooks_off;
+  node *n, *nx;
 
-  if (!size)
-    return 0;
+  WALK_LIST_DELSAFE(n, nx, *from)
+  {
+    rem_node(n);
+    add_tail(to, n);
+  }
+}
 
+/* One run of the input: the records, the checks, the sessions closed */
+static void
+run(const uint8_t *data, size_t size, struct snap *sn)
+{
   peers[T1].add_path = !!(data[0] & 1);
   peers[T2].add_path = !!(data[0] & 2);
   peers[T1].as4 = !(data[0] & 4);
   peers[T2].as4 = !(data[0] & 8);
   data++, size--;
+
+  sn->n = 0;
+  memset(sn->resets, 0, sizeof(sn->resets));
+  memset(sn->notified, 0, sizeof(sn->notified));
+  peers[T1].notified = peers[T2].notified = 0;
 
   while (size)
   {
@@ -802,6 +963,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     settle();
     if (!pr->bp->conn || (pr->bp->conn->state != BS_ESTABLISHED))
     {
+      sn->resets[pr - peers]++;
       peer_read(pr);
       if (pr->fd >= 0)
       {
@@ -812,15 +974,80 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
   }
 
-  check_tables(0);
+  /* What the host was sent until now; not the withdrawals of the end */
+  if (dump_file)
+  {
+    fclose(dump_file);
+    dump_file = NULL;
+  }
+
+  sn->notified[T1] = peers[T1].notified;
+  sn->notified[T2] = peers[T2].notified;
+  if (getenv("FUZZ_VERBOSE"))
+    fprintf(stderr, "fuzz: %s: resets %u, %u; last NOTIFICATIONs %04x, %04x\n", stock ? "stock" : "hooks",
+	    sn->resets[T1], sn->resets[T2], sn->notified[T1], sn->notified[T2]);
+  check_tables(sn, 0);
 
   peer_down(&peers[T1]);
   peer_down(&peers[T2]);
-  check_tables(1);
+  struct snap none = {};
+  check_tables(&none, 1);
   FZ_CHECK(!hcount, "%u paths left on the host", hcount);
   FZ_CHECK(P->p.proto_state == PS_UP, "protocol ap not up");
   FZ_CHECK(peers[H1].bp->conn && (peers[H1].bp->conn->state == BS_ESTABLISHED), "host session down");
-
   lp_flush(tmp_linpool);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  if (!P)
+    start();
+
+  if (!size)
+    return 0;
+
+  /*
+   * Differential: BIRD without our hooks first, then with them. BGP must
+   * decide the same (the same paths accepted, the same sessions reset,
+   * with the same error), and the paths must be the same but for what the
+   * hook does.
+   */
+  struct snap *a = &snaps[0], *b = &snaps[1];
+  hooks(0);
+  stock = 1;
+  run(data, size, b);
+  hooks(1);
+  stock = 0;
+
+  const char *dump = getenv("FUZZ_BGP_DUMP");
+  if (dump)
+  {
+    dump_file = fopen(dump, "wb");
+    FZ_CHECK(dump_file, "%s: %m", dump);
+    fputc(2, dump_file);		/* t2 sends ADD-PATH, 4-byte AS numbers */
+  }
+
+  run(data, size, a);
+
+
+  for (uint i = T1; i <= T2; i++)
+  {
+    FZ_CHECK(a->resets[i] == b->resets[i], "%s: %u resets with our hooks, %u without",
+	     peers[i].name, a->resets[i], b->resets[i]);
+    FZ_CHECK(a->notified[i] == b->notified[i], "%s: NOTIFICATION %u/%u with our hooks, %u/%u without", peers[i].name,
+	     a->notified[i] >> 8, a->notified[i] & 0xff, b->notified[i] >> 8, b->notified[i] & 0xff);
+  }
+
+  for (uint i = 0; i < MAX(a->n, b->n); i++)
+  {
+    FZ_CHECK((i < a->n) && (i < b->n), "%u paths with our hooks, %u without", a->n, b->n);
+    struct spath *x = &a->p[i], *y = &b->p[i];
+    FZ_CHECK(!spath_cmp(x, y), "%s %N path %u with our hooks, %s %N path %u without",
+	     peers[x->peer].name, &x->net, x->path_id, peers[y->peer].name, &y->net, y->path_id);
+    FZ_CHECK(x->hash == y->hash, "%s %N path %u: attributes differ with our hooks beyond the egress's label and our communities",
+	     peers[x->peer].name, &x->net, x->path_id);
+  }
+
   return 0;
 }

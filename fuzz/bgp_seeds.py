@@ -10,10 +10,18 @@ UPDATEs are built here field by field after RFC 4271, 4760, 6793, 7911,
 IPv4 and IPv6, labeled unicast), our own communities and the Precision
 Path disable community as a transit must not send them, withdrawals, and
 malformed attributes of each class of RFC 7606 (attribute discard, treat
-as withdraw, session reset). Usage: bgp_seeds.py DIR
+as withdraw, session reset).
+
+With REPLAY (the target's replay binary, _build/fuzz/bgp_replay), each
+seed is run once more with FUZZ_BGP_DUMP and what BIRD sent the host (its
+own encoder: labeled unicast, ADD-PATH, our communities) becomes a seed
+bird-NAME, sent by t2 as if a transit sent it.
+
+Usage: bgp_seeds.py DIR [REPLAY]
 """
 import os
 import struct
+import subprocess
 import sys
 
 ASN = 65000
@@ -173,3 +181,13 @@ for name, data in sorted(seeds.items()):
     with open(os.path.join(out, name), 'wb') as f:
         f.write(data)
     print('%s: %d bytes' % (name, len(data)))
+
+if len(sys.argv) > 2:
+    for name in sorted(seeds):
+        dump = os.path.join(out, 'bird-' + name)
+        subprocess.run([sys.argv[2], os.path.join(out, name)], check=True, stdout=subprocess.DEVNULL,
+                       env=dict(os.environ, FUZZ_BGP_DUMP=dump))
+        if os.path.getsize(dump) <= 1:
+            os.unlink(dump)
+        else:
+            print('bird-%s: %d bytes, from BIRD\'s encoder' % (name, os.path.getsize(dump)))
