@@ -600,9 +600,17 @@ peer_up(struct peer *pr)
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   FZ_CHECK(bind(fd, (void *) &me, sizeof(me)) == 0, "%s: bind: %m", pr->name);
-  FZ_CHECK(connect(fd, (void *) &to, sizeof(to)) == 0, "%s: connect: %m", pr->name);
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   fcntl(fd, F_SETFL, O_NONBLOCK);
+
+  /* Not blocking: libFuzzer's timer signals would interrupt it */
+  for (uint i = 0; connect(fd, (void *) &to, sizeof(to)) && (errno != EISCONN); i++)
+  {
+    FZ_CHECK(((errno == EINPROGRESS) || (errno == EALREADY) || (errno == EINTR)) && (i < 1000),
+	     "%s: connect: %m", pr->name);
+    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+    poll(&pfd, 1, 10);
+  }
   pr->fd = fd;
   pr->got = 0;
   pr->in_len = 0;
