@@ -789,8 +789,7 @@ rte_hash(rte *e)
       if ((x->id == EA_MPLS_LABEL) || x->undef)
 	continue;
 
-      /* Flags but those of large communities: the hook sets the set anew (see the README) */
-      uint g[3] = { x->id, x->type, (x->id != EA_CODE(PROTOCOL_BGP, BA_LARGE_COMMUNITY)) ? x->flags : 0 };
+      uint g[3] = { x->id, x->type, x->flags };
       u64 k = fnv(14695981039346656037ULL, g, sizeof(g));
       if (x->type & EAF_EMBEDDED)
 	k = fnv(k, &x->u.data, sizeof(x->u.data));

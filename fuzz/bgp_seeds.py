@@ -103,6 +103,11 @@ seeds['t1-addpath-ours'] = bytes([1]) + record(0, update(
                                       PP_DISABLE, (64501, 100, 1), (ASN, 5, 5)))],
     b''.join(prefix(v4('10.%d.0.0' % i), 16, path_id=i) for i in range(1, 9))))
 
+# Our community in a set a transit marked partial (RFC 4271 5: the bit must stay set)
+seeds['t1-partial'] = bytes([0]) + record(0, update(
+    t1_base() + [attr(0xe0, 32, large((ASN, 2, 9), (64501, 1, 1))), attr(0xe0, 8, std(0xfa56ea04))],
+    prefix(v4('10.60.0.0'), 16)))
+
 # t1 without 4-byte AS: AS_PATH with AS_TRANS and AS4_PATH, AGGREGATOR and AS4_AGGREGATOR
 seeds['t1-as2-as4path'] = bytes([4]) + record(0, update(
     [ORIGIN_IGP, attr(0x40, 2, as_path([64501, 23456, 23456], as4=False)), NH_T1,

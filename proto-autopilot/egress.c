@@ -418,13 +418,14 @@ autopilot_tag_attrs(struct autopilot_proto *p, struct autopilot_egress_config *e
   {
     eattr *c = bgp_find_attr(a->eattrs, BA_COMMUNITY);
     if (c && int_set_contains(c->u.ptr, cf->pp.pair))
-      bgp_set_attr_ptr(&a->eattrs, pool, BA_COMMUNITY, 0, int_set_del(pool, c->u.ptr, cf->pp.pair));
+      bgp_set_attr_ptr(&a->eattrs, pool, BA_COMMUNITY, c->flags, int_set_del(pool, c->u.ptr, cf->pp.pair));
   }
 
+  /* The set rewritten keeps its flags: a Partial bit set on the way must stay (RFC 4271 5) */
   if (set != set0)
   {
     if (set->length)
-      bgp_set_attr_ptr(&a->eattrs, pool, BA_LARGE_COMMUNITY, 0, set);
+      bgp_set_attr_ptr(&a->eattrs, pool, BA_LARGE_COMMUNITY, lc->flags, set);
     else
       bgp_unset_attr(&a->eattrs, pool, BA_LARGE_COMMUNITY);
   }
@@ -558,7 +559,7 @@ autopilot_bgp_tx_attrs(struct bgp_proto *to, struct bgp_channel *bc, rte *r, ea_
 
   eattr *lc = ea_find(r->attrs->eattrs, EA_CODE(PROTOCOL_BGP, BA_LARGE_COMMUNITY));
   const struct adata *set = autopilot_lc_tags(p, e, l->u.data, lc ? lc->u.ptr : NULL, pool);
-  bgp_set_attr_ptr(attrs, pool, BA_LARGE_COMMUNITY, 0, set);
+  bgp_set_attr_ptr(attrs, pool, BA_LARGE_COMMUNITY, lc ? lc->flags : 0, set);
 }
 
 static struct bgp_hooks autopilot_bgp_hooks = {

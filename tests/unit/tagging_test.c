@@ -197,6 +197,34 @@ scrubbed_set_is_removed(void **state UNUSED)
   assert_int_equal(ea_get_int(a->eattrs, EA_MPLS_LABEL, 0), 1001);
 }
 
+/*
+ * A set a transit marked partial keeps the bit when our communities are
+ * scrubbed from it, and when ours are added for a host (RFC 4271 5: once
+ * set it must not be cleared). Found by the bgp fuzz target: BGP without
+ * our hooks kept the bit, with them it was gone.
+ */
+static void
+partial_bit_survives_scrub(void **state UNUSED)
+{
+  struct autopilot_proto *p = setup("  egress t1 { label 1001; pp label 2001; };\n");
+  const lcomm from[] = { { 65000, AUTOPILOT_LC_PP_LABEL, 999 }, { 64501, 1, 1 } };
+  rta *a = received(from, ARRAY_SIZE(from));
+  bgp_find_attr(a->eattrs, BA_LARGE_COMMUNITY)->flags |= BAF_PARTIAL;
+
+  autopilot_tag_attrs(p, autopilot_egress_of_bgp(p, bgp("t1")), a, lp);
+  eattr *e = bgp_find_attr(a->eattrs, BA_LARGE_COMMUNITY);
+  assert_non_null(e);
+  assert_int_equal(e->u.ptr->length, LCOMM_LENGTH);
+  assert_true(e->flags & BAF_PARTIAL);
+
+  /* As sent to a host, with our pp label community: still partial */
+  ea_list *out = sent(a, "t1", "h1");
+  eattr *o = bgp_find_attr(out, BA_LARGE_COMMUNITY);
+  assert_non_null(o);
+  assert_true(lc_set_contains(o->u.ptr, (lcomm) { 65000, AUTOPILOT_LC_PP_LABEL, 2001 }));
+  assert_true(o->flags & BAF_PARTIAL);
+}
+
 static void
 egress_cannot_disable_precision_path(void **state UNUSED)
 {
@@ -261,6 +289,7 @@ main(void)
     cmocka_unit_test(untagged_path_is_sent_as_it_is),
     cmocka_unit_test(egress_cannot_choose_our_communities),
     cmocka_unit_test(scrubbed_set_is_removed),
+    cmocka_unit_test(partial_bit_survives_scrub),
     cmocka_unit_test(egress_cannot_disable_precision_path),
     cmocka_unit_test(label_community_and_asn_options),
     cmocka_unit_test(reconfigured_labels_are_used),
