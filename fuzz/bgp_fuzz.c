@@ -28,7 +28,15 @@
  * on. A session BIRD resets (a NOTIFICATION, RFC 7606's "session reset")
  * is established again for the next record sent on it.
  *
- * Checked, after the records, against the routing tables:
+ * Differential: every input runs twice, first through BIRD without our
+ * hooks (taken out of bgp_hooks), then with them. BGP must decide the same
+ * (the same paths accepted, the same sessions reset with the same
+ * NOTIFICATION: RFC 7606's treat-as-withdraw, attribute discard and
+ * session reset are BIRD's, never our hook's), and each path must have the
+ * same next hop, labels and attributes, flags included, but for the
+ * egress's label and our large communities.
+ *
+ * Checked in the run with hooks, after the records, against the tables:
  * - every path from an egress carries the egress's label (EA_MPLS_LABEL),
  *   none of our large communities (our ASN, functions 1..4) nor the
  *   Precision Path disable community: what a transit sent of them is gone;
@@ -149,7 +157,7 @@ hkey(byte *key, uint afi, uint pxlen, const byte *px, u32 path_id)
 
 /* --- What BIRD sends the host, decoded as a host would ------------------- */
 
-/* Parse NLRI of AFI @afi (labeled, with path IDs); @reach: announces with @label_out */
+/* Parse NLRI of AFI @afi (labeled, with path IDs); @reach: announces, with pp label community @pp_label */
 static void
 host_nlri(const byte *d, uint len, uint afi, int reach, u32 pp_label)
 {
