@@ -56,6 +56,7 @@
 
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
+#include "route.h"
 
 /* Running autopilot instances, searched by the BGP receive hook */
 list autopilot_instances;
@@ -553,12 +554,12 @@ autopilot_bgp_tx_attrs(struct bgp_proto *to, struct bgp_channel *bc, rte *r, ea_
    * route (after export filters), a sorted list when cached, not from the
    * chain being built for the packet.
    */
-  eattr *l = ea_find(r->attrs->eattrs, EA_MPLS_LABEL);
-  if (!l)
+  u32 label = autopilot_rt_label(r);
+  if (label == AUTOPILOT_NO_LABEL)
     return;			/* Not tagged yet: an egress reload is under way */
 
-  eattr *lc = ea_find(r->attrs->eattrs, EA_CODE(PROTOCOL_BGP, BA_LARGE_COMMUNITY));
-  const struct adata *set = autopilot_lc_tags(p, e, l->u.data, lc ? lc->u.ptr : NULL, pool);
+  eattr *lc = autopilot_rt_attr(r, BA_LARGE_COMMUNITY);
+  const struct adata *set = autopilot_lc_tags(p, e, label, lc ? lc->u.ptr : NULL, pool);
   bgp_set_attr_ptr(attrs, pool, BA_LARGE_COMMUNITY, lc ? lc->flags : 0, set);
 }
 

@@ -34,6 +34,7 @@
 #include "lib/hash.h"
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
+#include "route.h"
 
 #define DIS_KEY(d)		((net_addr *) &(d)->net)
 #define DIS_NEXT(d)		(d)->next
@@ -64,8 +65,7 @@ autopilot_host_announce(struct autopilot_proto *p, struct channel *c, const net_
   /* The received label stack is the best path's business, not this copy's */
   bgp_unset_attr(&a->eattrs, tmp_linpool, BA_MPLS_LABEL_STACK);
 
-  rte *e = rte_get_temp(a, p->p.main_source);
-  rte_update2(c, n, e, p->p.main_source);
+  autopilot_rt_originate(&p->p, c, n, a);
 }
 
 static inline int
@@ -120,7 +120,7 @@ autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n)
       if (i < cnt)
 	autopilot_host_announce(p, ac, n->n.addr, alts[i].r, alts[i].pp_label);
       else
-	rte_update2(ac, n->n.addr, NULL, p->p.main_source);
+	autopilot_rt_withdraw(&p->p, ac, n->n.addr);
     }
 
     autopilot_host_set_disabled(p, n->n.addr, disabled);
@@ -142,7 +142,7 @@ autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n)
     if (best)
       autopilot_host_announce(p, ec, n->n.addr, best, cf->etab_label[i]);
     else
-      rte_update2(ec, n->n.addr, NULL, p->p.main_source);
+      autopilot_rt_withdraw(&p->p, ec, n->n.addr);
   }
 }
 

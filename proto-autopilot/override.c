@@ -52,6 +52,7 @@
 #include "conf/conf.h"
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
+#include "route.h"
 
 static void autopilot_ovr_record_withdraw(struct autopilot_proto *p, struct autopilot_override *o);
 
@@ -375,8 +376,7 @@ autopilot_copy_attrs(struct autopilot_proto *p, struct channel *c, rte *r)
 static void
 autopilot_ovr_announce(struct autopilot_proto *p, struct autopilot_override *o, struct channel *c, rte *r)
 {
-  rte *e = rte_get_temp(autopilot_copy_attrs(p, c, r), p->p.main_source);
-  rte_update2(c, (net_addr *) &o->net, e, p->p.main_source);
+  autopilot_rt_originate(&p->p, c, (net_addr *) &o->net, autopilot_copy_attrs(p, c, r));
   o->announced = 1;
 }
 
@@ -386,7 +386,7 @@ autopilot_ovr_withdraw_route(struct autopilot_proto *p, struct autopilot_overrid
   struct channel *c = autopilot_ovr_channel(p, (net_addr *) &o->net);
 
   if (o->announced && c && (c->channel_state == CS_UP))
-    rte_update2(c, (net_addr *) &o->net, NULL, p->p.main_source);
+    autopilot_rt_withdraw(&p->p, c, (net_addr *) &o->net);
 
   o->announced = 0;
 }

@@ -85,6 +85,7 @@ struct autopilot_audit {
 };
 
 /* audit.c */
+extern const char *autopilot_audit_names[AP_AUDIT_MAX];
 void autopilot_audit_start(struct autopilot_proto *p);
 void autopilot_audit_by(struct autopilot_proto *p, const char *fmt, ...);
 void autopilot_audit(struct autopilot_proto *p, uint what, const net_addr *n, const char *from, const char *to,
