@@ -20,8 +20,8 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ovr_helpers import V4, V6, ONLY_T1_V4, OvrPop, Transit, birdc_rc, log_lines, show_overrides
-from pop import birdc, show_autopilot, wait_for, wait_until
+from pop import (FIXED_V4 as V4, FIXED_V6 as V6, ONLY_T1_V4, Pop, Transit, birdc, birdc_rc, label,
+                 log_lines, pp_label, show_autopilot, show_overrides, wait_for, wait_until)
 
 TOOL = pathlib.Path(__file__).resolve().parents[2] / "tools" / "autopilot-ctl"
 P, Q, R = V4
@@ -83,9 +83,9 @@ def ctl(pop, data):
 
 
 def build(topo, bins, mdir, extra=""):
-    pop = OvrPop(topo, bins, [Transit("t1"), Transit("t2")], hosts=("h1",),
-                 ap_options=f'\tcontroller socket "{mdir}/ap.sock";\n'
-                            f'\tmetrics filename "{mdir}/bird-autopilot.prom" interval 1 s;\n{extra}').build()
+    pop = Pop(topo, bins, [Transit(split=False), Transit(split=False)], hosts=("h1",), prepend=True,
+              ap_options=f'\tcontroller socket "{mdir}/ap.sock";\n'
+                         f'\tmetrics filename "{mdir}/bird-autopilot.prom" interval 1 s;\n{extra}').build()
     pop.sock = mdir / "ap.sock"
     pop.prom = mdir / "bird-autopilot.prom"
     return pop
@@ -144,7 +144,7 @@ def test_metrics_agree_with_the_switch(topo, bins, mdir):
         assert egress_facts(s) == shown_egresses(sw)
     # t1 announces one prefix more than t2, in each family
     assert egress_facts(m) == {"t1": (1, 4, 4), "t2": (1, 3, 3)}
-    assert val(m, "bird_autopilot_egress_info", egress="t2", label="1002", pp_label="2002",
+    assert val(m, "bird_autopilot_egress_info", egress="t2", label=str(label("t2")), pp_label=str(pp_label("t2")),
                neighbor=str(t2.node.addr4(sw))) == 1
     shown = show_autopilot(sw)
     for fam in ("ipv4", "ipv6"):
@@ -301,7 +301,7 @@ def test_metrics_lfib_protection(topo, bins):
     from test_switch_role import build as build_switch   # pylint: disable=import-outside-toplevel
     pop = build_switch(topo, bins, ["host1"])
     sw = pop.switch
-    pop.backups = {"transit1_v4": ["transit2_v4", "transit3_v4"]}
+    pop.backups = {"t1": ["t2", "t3"]}
     assert "Reconfigured" in pop.reconfigure_switch()
 
     def metrics():
@@ -312,21 +312,21 @@ def test_metrics_lfib_protection(topo, bins):
     assert wait_for(lambda: lfib_states(metrics()), all_up, 10) == all_up == shown_lfib_states(sw)
     assert {e: v[0] for e, v in egress_facts(metrics()).items()} == {e: 1 for e in names}
 
-    # transit1_v4's session goes: its labels go to transit2_v4
-    birdc(sw, "disable transit1_v4")
-    want = dict(all_up, transit1_v4=("protected", "transit2_v4"))
+    # t1's session goes: its labels go to t2
+    birdc(sw, "disable t1")
+    want = dict(all_up, t1=("protected", "t2"))
     assert wait_for(lambda: lfib_states(metrics()), want, 10) == want == shown_lfib_states(sw)
     m = metrics()
-    assert egress_facts(m)["transit1_v4"] == (0, 0, 0)
-    assert val(m, "bird_autopilot_egress_lfib_state", egress="transit1_v4", state="up") == 0
+    assert egress_facts(m)["t1"] == (0, 0, 0)
+    assert val(m, "bird_autopilot_egress_lfib_state", egress="t1", state="up") == 0
 
     # Every backup lost too: unprotected (it keeps its own neighbor)
-    birdc(sw, "disable transit2_v4")
-    birdc(sw, "disable transit3_v4")
-    want = dict(all_up, transit1_v4=("unprotected", None))
-    got = wait_for(lambda: {e: v for e, v in lfib_states(metrics()).items() if e == "transit1_v4"},
-                   {"transit1_v4": ("unprotected", None)}, 10)
-    assert got == {"transit1_v4": ("unprotected", None)}
+    birdc(sw, "disable t2")
+    birdc(sw, "disable t3")
+    want = dict(all_up, t1=("unprotected", None))
+    got = wait_for(lambda: {e: v for e, v in lfib_states(metrics()).items() if e == "t1"},
+                   {"t1": ("unprotected", None)}, 10)
+    assert got == {"t1": ("unprotected", None)}
     assert lfib_states(metrics()) == shown_lfib_states(sw)
     assert topo.bug_lines() == {}
 
@@ -347,7 +347,7 @@ def test_metrics_host_alternates(topo, bins):
         return int(val(m, "bird_autopilot_host_pp_disabled_prefixes")), alts, etabs
 
     assert wait_for(counts, expected_counts(hp)) == expected_counts(hp)
-    t2 = hp.transits["t2"]
+    t2 = hp.transit("t2").node
     t2.daemon.cmd("disable switch1_v4")
     t2.daemon.cmd("disable switch1_v6")
     down = expected_counts(hp, ("t1", "t3"))
