@@ -80,8 +80,6 @@ static const char *mt_bound_names[AUTOPILOT_HIST_BOUNDS] = {
 /* LFIB states as autopilot_lfib_state() begins them, every one written */
 static const char *mt_lfib_states[] = { "up", "pending", "unreachable", "protected", "unprotected" };
 
-extern const char *autopilot_audit_names[AP_AUDIT_MAX];
-
 
 /*
  *	Counting
@@ -262,31 +260,46 @@ mt_family_name(uint fam)
  *	What is rendered
  */
 
+/* A counter family with one sample per name of an enum: @v[i] labelled @label="@names[i]" */
+static void
+mt_by_name(struct mt *m, const char *name, const char *help, const char *label,
+	   const char *const *names, const u64 *v, uint n)
+{
+  mt_family(m, name, "counter", help);
+  for (uint i = 0; i < n; i++)
+  {
+    mt_sample(m, "");
+    mt_label(m, label, names[i]);
+    mt_value(m, v[i]);
+  }
+}
+
+/* A family of samples, one per table of @c that exists: labels family (and table if @table) */
+static void
+mt_per_family(struct mt *m, const char *name, const char *type, const char *help,
+	      struct channel *c[2], const uint v[2], int table)
+{
+  mt_family(m, name, type, help);
+  for (uint fam = 0; fam < 2; fam++)
+    if (c[fam])
+    {
+      mt_sample(m, "");
+      mt_label(m, "family", mt_family_name(fam));
+      if (table)
+	mt_label(m, "table", c[fam]->table->name);
+      mt_value(m, v[fam]);
+    }
+}
+
 static void
 mt_tables(struct mt *m, struct autopilot_proto *p)
 {
   struct channel *c[2] = { p->ip4_channel, p->ip6_channel };
-  struct autopilot_table_stats *s[2] = { &p->ip4, &p->ip6 };
 
-  mt_family(m, "table_prefixes", "gauge", "Prefixes with at least one path in the watched table.");
-  for (uint fam = 0; fam < 2; fam++)
-    if (c[fam])
-    {
-      mt_sample(m, "");
-      mt_label(m, "family", mt_family_name(fam));
-      mt_label(m, "table", c[fam]->table->name);
-      mt_value(m, s[fam]->prefixes);
-    }
-
-  mt_family(m, "table_paths", "gauge", "Paths in the watched table (every path of every prefix).");
-  for (uint fam = 0; fam < 2; fam++)
-    if (c[fam])
-    {
-      mt_sample(m, "");
-      mt_label(m, "family", mt_family_name(fam));
-      mt_label(m, "table", c[fam]->table->name);
-      mt_value(m, s[fam]->paths);
-    }
+  mt_per_family(m, "table_prefixes", "gauge", "Prefixes with at least one path in the watched table.",
+		c, (uint [2]) { p->ip4.prefixes, p->ip6.prefixes }, 1);
+  mt_per_family(m, "table_paths", "gauge", "Paths in the watched table (every path of every prefix).",
+		c, (uint [2]) { p->ip4.paths, p->ip6.paths }, 1);
 }
 
 /* The word an LFIB state starts with (autopilot_lfib_state() says more) */
@@ -312,7 +325,7 @@ mt_egresses(struct mt *m, struct autopilot_proto *p)
   struct autopilot_egress *e;
 
   mt_family(m, "egress_info", "gauge", "An egress of the protocol with its labels (always 1).");
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
     if (e->cf)
     {
       ip_addr nb = e->cf->bgp ? ((struct bgp_config *) e->cf->bgp)->remote_ip : e->cf->neighbor;
@@ -325,7 +338,7 @@ mt_egresses(struct mt *m, struct autopilot_proto *p)
     }
 
   mt_family(m, "egress_up", "gauge", "1 if the egress's BGP session is established, else 0.");
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
     if (e->cf)
     {
       struct bgp_proto *bp = autopilot_egress_bgp(e->cf);
@@ -335,7 +348,7 @@ mt_egresses(struct mt *m, struct autopilot_proto *p)
     }
 
   mt_family(m, "egress_paths", "gauge", "Paths the egress's BGP session has imported, by family.");
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
     if (e->cf)
     {
       struct bgp_proto *bp = autopilot_egress_bgp(e->cf);
@@ -354,7 +367,7 @@ mt_egresses(struct mt *m, struct autopilot_proto *p)
 
   mt_family(m, "egress_lfib_state", "gauge",
 	    "State of the egress's LFIB entries: 1 for the state it is in, 0 for the others.");
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
     if (e->cf)
     {
       const char *now = mt_lfib_state(p, e);
@@ -380,7 +393,7 @@ mt_egresses(struct mt *m, struct autopilot_proto *p)
 
   mt_family(m, "egress_protected_by", "gauge",
 	    "1 while the egress's labels point to this backup (its own neighbor lost).");
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
     if (e->cf && e->lfib_via && (e->lfib_via != e) && e->lfib_via->cf)
     {
       mt_sample(m, "");
@@ -402,20 +415,14 @@ mt_overrides(struct mt *m, struct autopilot_proto *p)
       mt_sample(m, "");
       mt_label(m, "state", autopilot_ovr_state_names[st]);
       mt_label(m, "source", autopilot_source_names[src]);
-      mt_value(m, p->ovr_by_source[src][st]);
+      mt_value(m, p->store.by_source[src][st]);
     }
 
   mt_one(m, "overrides_limit", "gauge", "Most overrides the protocol takes (max overrides).", cf->max_overrides);
   mt_one(m, "shadow_mode", "gauge", "1 in shadow mode (overrides resolved, nothing originated).", cf->shadow);
 
-  mt_family(m, "override_changes_total", "counter",
-	    "Override changes, by kind (added, replaced, withdrawn, expired, restored).");
-  for (uint k = 0; k < AP_AUDIT_MAX; k++)
-  {
-    mt_sample(m, "");
-    mt_label(m, "kind", autopilot_audit_names[k]);
-    mt_value(m, p->metrics.changes[k]);
-  }
+  mt_by_name(m, "override_changes_total", "Override changes, by kind (added, replaced, withdrawn, expired, restored).",
+	     "kind", autopilot_audit_names, p->metrics.changes, AP_AUDIT_MAX);
 }
 
 static void
@@ -445,28 +452,18 @@ static void
 mt_controller(struct mt *m, struct autopilot_proto *p)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
-  struct autopilot_ctl_conn *c;
-  uint conns = 0;
 
   if (!cf->ctl_path)
     return;
 
-  WALK_LIST(c, p->ctl_conns)
-    conns += !c->closed;
-
   mt_one(m, "controller_socket_listening", "gauge", "1 if the controller socket is open, else 0.",
-	 p->ctl_sk && !p->ctl_error[0]);
-  mt_one(m, "controller_connections", "gauge", "Controllers connected now.", conns);
-  mt_one(m, "controller_connections_accepted_total", "counter", "Controller connections accepted.", p->ctl_next_id);
+	 p->ctl.sk && !p->ctl.error[0]);
+  mt_one(m, "controller_connections", "gauge", "Controllers connected now.", autopilot_ctl_connections(p));
+  mt_one(m, "controller_connections_accepted_total", "counter", "Controller connections accepted.", p->ctl.next_id);
 
-  mt_family(m, "controller_requests_total", "counter",
-	    "Controller socket requests by result code (ok or the error code); a batch is one request, its commit.");
-  for (uint i = 0; i < AP_CODES; i++)
-  {
-    mt_sample(m, "");
-    mt_label(m, "code", autopilot_code_names[i]);
-    mt_value(m, p->metrics.replies[i]);
-  }
+  mt_by_name(m, "controller_requests_total",
+	     "Controller socket requests by result code (ok or the error code); a batch is one request, its commit.",
+	     "code", autopilot_code_names, p->metrics.replies, AP_CODES);
 
   mt_family(m, "batch_commit_seconds", "histogram",
 	    "Time a commit took to validate and apply a batch or sync to the override store.");
@@ -498,9 +495,9 @@ mt_state_file(struct mt *m, struct autopilot_proto *p)
   mt_one(m, "state_file_write_failures_total", "counter",
 	 "Failed operations writing the state file or its journal.", p->metrics.state_failures);
   mt_one(m, "state_file_failing", "gauge",
-	 "1 while the last write failed: changes are in effect but not on disk.", !!p->state_failed);
+	 "1 while the last write failed: changes are in effect but not on disk.", !!p->state.failed);
   mt_one(m, "state_file_last_write_timestamp_seconds", "gauge",
-	 "UNIX time of the last good write, 0 for none yet.", p->state_saved TO_S);
+	 "UNIX time of the last good write, 0 for none yet.", p->state.saved TO_S);
 }
 
 static void
@@ -511,24 +508,10 @@ mt_manager(struct mt *m, struct autopilot_proto *p)
   if (!c[0] && !c[1])
     return;
 
-  mt_family(m, "manager_routes", "gauge", "Routes of the routing manager's table (its override requests).");
-  for (uint fam = 0; fam < 2; fam++)
-    if (c[fam])
-    {
-      mt_sample(m, "");
-      mt_label(m, "family", mt_family_name(fam));
-      mt_label(m, "table", c[fam]->table->name);
-      mt_value(m, c[fam]->stats.exp_routes);
-    }
-
-  mt_family(m, "manager_refused_total", "counter", "Routing manager routes refused as override requests.");
-  for (uint fam = 0; fam < 2; fam++)
-    if (c[fam])
-    {
-      mt_sample(m, "");
-      mt_label(m, "family", mt_family_name(fam));
-      mt_value(m, p->mgr_rejected[fam]);
-    }
+  mt_per_family(m, "manager_routes", "gauge", "Routes of the routing manager's table (its override requests).",
+		c, (uint [2]) { c[0] ? c[0]->stats.exp_routes : 0, c[1] ? c[1]->stats.exp_routes : 0 }, 1);
+  mt_per_family(m, "manager_refused_total", "counter", "Routing manager routes refused as override requests.",
+		c, p->mgr_rejected, 0);
 }
 
 static void
@@ -547,8 +530,8 @@ mt_host(struct mt *m, struct autopilot_proto *p)
       mt_sample(m, "");
       mt_label(m, "family", mt_family_name(fam));
       mt_label_u(m, "alternate", k + 1);
-      mt_label(m, "table", p->alt[fam][k]->table->name);
-      mt_value(m, p->alt[fam][k]->stats.imp_routes);
+      mt_label(m, "table", p->host.alt[fam][k]->table->name);
+      mt_value(m, p->host.alt[fam][k]->stats.imp_routes);
     }
 
   mt_family(m, "host_egress_table_prefixes", "gauge", "Prefixes in the table of one egress label.");
@@ -556,12 +539,12 @@ mt_host(struct mt *m, struct autopilot_proto *p)
   {
     mt_sample(m, "");
     mt_label_u(m, "label", cf->etab_label[i]);
-    mt_label(m, "table", p->etab[i]->table->name);
-    mt_value(m, p->etab[i]->stats.imp_routes);
+    mt_label(m, "table", p->host.etab[i]->table->name);
+    mt_value(m, p->host.etab[i]->stats.imp_routes);
   }
 
   mt_one(m, "host_pp_disabled_prefixes", "gauge",
-	 "Prefixes whose paths carry the Precision Path disable community.", p->disabled.count);
+	 "Prefixes whose paths carry the Precision Path disable community.", p->host.disabled.count);
 }
 
 /* Everything, or only "up 0" when the protocol is not up (its counts are gone) */
@@ -578,7 +561,7 @@ mt_render(struct autopilot_proto *p, struct autopilot_text *t, int up)
     mt_tables(&m, p);
     mt_egresses(&m, p);
     if (p->ip4_channel || p->ip6_channel)
-      if (!EMPTY_LIST(cf->egresses) || p->ovr_count)
+      if (!EMPTY_LIST(cf->egresses) || p->store.count)
 	mt_overrides(&m, p);
     mt_controller(&m, p);
     mt_state_file(&m, p);
