@@ -229,8 +229,8 @@ class Pop:
 
     # --- building ------------------------------------------------------------------
 
-    def build(self):
-        """Nodes, links, daemons; then settle(). Returns self."""
+    def build(self, timeout=60):
+        """Nodes, links, daemons; then settle(timeout). Returns self."""
         t0 = time.monotonic()
         self.switch = self.topo.add_node("switch1")
         self.state_file = self.switch.dir / "ap.state"
@@ -254,7 +254,7 @@ class Pop:
             self.start_host(h)
         for m in self.managers.values():
             getattr(self, f"_start_manager_{m.kind}")(m)
-        self.settle(timeout=60)
+        self.settle(timeout)
         log(f"POP up in {time.monotonic() - t0:.1f}s: {len(self.transits)} transits, switch1, "
             f"{len(self.hosts)} hosts, {len(self.managers)} managers in {self.topo.workdir}")
         return self
