@@ -1,39 +1,60 @@
 """The integration harness: one POP builder, one naming rule and label
-scheme, and what an operator reads. Tests import everything from here.
+scheme, one wait, and what an operator reads. Tests import everything
+from here.
 
-A POP is transits -> one switch -> hosts, as in BRIEF.md:
+A POP is transits -> one switch -> hosts, as in BRIEF.md. A test:
 
-  Pop(topo, bins, [Transit(...), ...], hosts, ...).build()
-              transits t1, t2, ... (stock BIRD, gobgpd or ExaBGP) announce
-              their prefixes to switch1 (patched BIRD: one eBGP session per
-              egress, autopilot `ap` with the egress map, LFIB in table mt,
-              a state file); hosts (patched, stock, Debian's BIRD or FRR)
-              get every path over labeled unicast with ADD-PATH. Options:
-              table= generated full tables (else a few fixed prefixes,
-              FIXED_V4/FIXED_V6), prepend= (transit ti prepends its AS i-1
-              times: BGP's best path is t1's), managers=, ap_options=,
-              global_=, import_filters=, alternates= (the host role).
-  pop.settle()
-              the one wait: every session Established and every node holding
-              every transit's path; after build, a restart, a reconfigure
-  pop.settle_overrides(moves, prefixes)
-              wait until each host's best path of each prefix leaves by the
-              egress moves names (with one override copy), the others by
-              BGP's choice; asserts it
+    pop = Pop(topo, bins, [Transit(), Transit("gobgp")], hosts=("h1",), prepend=True).build()
+    bird_reply(pop.switch.daemon, f"autopilot add ap {P} t2")
+    pop.settle_overrides({P: "t2"})         # h1's best path of P: label("t2"), a copy
 
-Naming rule and label scheme (the only place labels come from; a test
-never writes a label as a number):
+  Transit(kind="bird"|"gobgp"|"exabgp", families=("ipv4", "ipv6"),
+          split=True, v4=None, v6=None, route_attrs={}, extra="", session_extra="")
+              the i-th transit of a Pop is t<i>; split: one session per family
+              (egresses t<i>, t<i>_6), else one for both (egress t<i>); v4, v6:
+              its prefixes (default the Pop's); t.node, t.egress(fam),
+              t.egresses, t.sessions (its own protocols: switch1_v4/_v6 or switch1)
+  Pop(topo, bins, transits, hosts=("h1",), table=None, unique=(0, 0),
+      prepend=False, managers=(), ap_options="", global_="",
+      import_filters={}, alternates=0)
+              switch1 (patched BIRD: one eBGP session per egress, autopilot
+              `ap` with the egress map, LFIB in table mt, a state file);
+              hosts: names or (name, kind), kind bird (patched), stock,
+              debian or frr, over labeled unicast with ADD-PATH; table:
+              (n4, n6) generated prefixes every transit announces (unique:
+              more of each transit's own), else FIXED_V4/V6 (+ ONLY_T1_V4/V6
+              for t1); prepend: t<i> prepends its AS i-1 times, so BGP's best
+              path is t1's; managers: [(name, gobgp|exabgp)]; import_filters:
+              {egress: filter body}; alternates: K for the host role (`hap`)
+  pop.egresses, pop.backups, pop.session_extra
+              the egress map {egress: [label, pp]} (from labels()), backups
+              {egress: [egresses]} and session options: change them, then
+              pop.reconfigure_switch() or pop.start_switch() (after a stop)
+  pop.settle(timeout=30, paths=True)
+              the one wait: every session Established and the switch and
+              every BIRD host holding every transit's path (paths=False
+              after a restart that restores override copies)
+  pop.settle_overrides(moves, prefixes=FIXED_V4)
+              wait until each host's best path of each prefix has the label
+              of the egress moves names (one override copy), the others that
+              of BGP's choice (no copy); asserts it
+
+Naming rule and label scheme, the only place labels come from (a test never
+writes a label as a number):
 
   transit i   node t<i>, AS 64500 + i
   egress      the switch's BGP protocol towards a transit: t<i> for its
               IPv4 session (or its one session carrying both families),
-              t<i>_6 for its IPv6 session      egress_name(i, family)
+              t<i>_6 for its IPv6 session       egress_name(i or "t<i>", family)
   labels      t<i>: 1000 + i, t<i>_6: 1100 + i; the Precision Path label
-              is the label + 1000              labels(egress) -> (label, pp)
+              is the label + 1000               labels(egress) -> (label, pp),
+              label(), pp_label(), via_text() ("t2 (1002)"), pp_text()
+              ("(65000, 2, 2002)"); pop.egress_labels(egress) once a test
+              changed pop.egresses
 
 What an operator reads, parsed just enough to assert on: birdc, birdc_rc,
-bird_reply, route_count, show_protocols, show_autopilot, show_routes,
-parse_routes, established, host_routes, host_best, best_label,
+bird_reply, route_count, node_paths, show_protocols, show_autopilot,
+show_routes, parse_routes, established, host_routes, host_best, best_label,
 overrides_on_host, show_overrides, show_ap, show_hap, table_routes,
 alternate_routes, kernel_routes, log_lines.
 

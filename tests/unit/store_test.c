@@ -36,36 +36,16 @@
   "protocol bgp t2 { disabled; local 10.0.2.1 as 65000; neighbor 10.0.2.2 as 64502; ipv4 { import all; export none; }; }\n" \
   "protocol static feed { ipv4; }\n"
 
-#define EGRESSES \
-  "  ipv4; ipv6;\n" \
-  "  egress t1 { label 1001; pp label 2001; };\n" \
-  "  egress t2 { label 1002; pp label 2002; };\n"
-
 static char dir[64];			/* Per-run directory of the state file */
 static char file[128];			/* The state file */
 static struct autopilot_proto *p;	/* The running protocol */
 static linpool *lp;
 
 /* A config with protocol ap holding @opts, or without it if @opts is NULL */
-static const char *
-conf(const char *opts)
-{
-  static char buf[2048];
-  if (opts)
-    bsnprintf(buf, sizeof(buf), BASE "protocol autopilot ap {\n" EGRESSES "%s}\n", opts);
-  else
-    bsnprintf(buf, sizeof(buf), BASE);
-  return buf;
-}
+#define conf(opts) ap_conf(BASE, (opts))
 
-static void
-start(const char *opts)
-{
-  ap_configure(conf(opts));
-  p = (void *) ap_find_proto("ap");
-  assert_non_null(p);
-  assert_int_equal(p->p.proto_state, PS_UP);
-}
+/* Start protocol ap with @opts (more lines for its body) */
+#define start(opts) (p = ap_start(BASE, (opts)))
 
 static net_addr
 prefix(const char *s)
@@ -183,8 +163,7 @@ static int
 setup(void **state UNUSED)
 {
   lp = lp_new_default(&root_pool);
-  strcpy(dir, "/tmp/ap-store-XXXXXX");
-  assert_non_null(mkdtemp(dir));
+  ap_mkdir(dir, sizeof(dir), "store");
   bsnprintf(file, sizeof(file), "%s/ap.state", dir);
   return 0;
 }
@@ -203,8 +182,7 @@ teardown(void **state UNUSED)
   ap_configure("router id 192.0.2.1;\nprotocol device {}\n");
   p = NULL;
   rfree(lp);
-  char *cmd = tmp_sprintf("rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  ap_rmdir(dir);
   return 0;
 }
 
@@ -441,15 +419,15 @@ main(void)
   ap_bird_init();
 
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(copy_follows_the_target_path, setup, teardown),
-    cmocka_unit_test_setup_teardown(covering_prefix_until_the_prefix_has_paths, setup, teardown),
-    cmocka_unit_test_setup_teardown(next_best_is_another_egress, setup, teardown),
-    cmocka_unit_test_setup_teardown(limit_refuses_new_prefixes_only, setup, teardown),
-    cmocka_unit_test_setup_teardown(unknown_target_is_refused, setup, teardown),
-    cmocka_unit_test_setup_teardown(shadow_resolves_but_originates_nothing, setup, teardown),
-    cmocka_unit_test_setup_teardown(state_file_round_trip, setup, teardown),
-    cmocka_unit_test_setup_teardown(damaged_state_file_is_kept_and_good_lines_restored, setup, teardown),
-    cmocka_unit_test_setup_teardown(truncated_state_file_is_reported, setup, teardown),
+    ap_test(copy_follows_the_target_path),
+    ap_test(covering_prefix_until_the_prefix_has_paths),
+    ap_test(next_best_is_another_egress),
+    ap_test(limit_refuses_new_prefixes_only),
+    ap_test(unknown_target_is_refused),
+    ap_test(shadow_resolves_but_originates_nothing),
+    ap_test(state_file_round_trip),
+    ap_test(damaged_state_file_is_kept_and_good_lines_restored),
+    ap_test(truncated_state_file_is_reported),
   };
 
   return cmocka_run_group_tests_name("override store and state file", tests, NULL, NULL);
