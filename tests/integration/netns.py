@@ -398,7 +398,7 @@ class GoBGP(Daemon):
         m = re.search(r"Destination: (\d+), Path: (\d+)", out)
         return (int(m.group(1)), int(m.group(2))) if m else None
 
-    def inject(self, v4, v6, as_path=(), timeout=30):
+    def inject(self, v4, v6, timeout=30, as_path=()):
         """Put v4 and v6 prefixes into the (empty) global RIB via `gobgp mrt
         inject`: 15,000 routes in about 0.3 s, where one `gobgp global rib add`
         per prefix (8 ms each) takes two minutes.
@@ -406,6 +406,7 @@ class GoBGP(Daemon):
         gobgp 3.10's inject exits without closing its gRPC stream, so the
         last few hundred records are lost. The file ends with copies of its
         last record: once any copy is in, everything before it is too.
+        as_path: the path the routes carry (gobgpd adds its own AS on eBGP).
         """
         mrt = self.node.dir / "inject.mrt"
         routegen.write_mrt(mrt, v4, v6, as_path=as_path, pad=2000)

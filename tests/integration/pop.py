@@ -53,7 +53,7 @@ writes a label as a number):
               changed pop.egresses
 
 What an operator reads, parsed just enough to assert on: birdc, birdc_rc,
-bird_reply, route_count, node_paths, show_protocols, show_autopilot,
+bird_reply, converse (the controller socket), route_count, node_paths, show_protocols, show_autopilot,
 show_routes, parse_routes, established, host_routes, host_best, best_label,
 overrides_on_host, show_overrides, show_ap, show_hap, table_routes,
 alternate_routes, kernel_routes, log_lines.
@@ -65,6 +65,7 @@ ExaBGP, FRR, wait_until, wait_for, time_until, rss_kib, sh, log.
 import ipaddress
 import pathlib
 import re
+import shutil
 import socket
 import string
 import subprocess
@@ -77,6 +78,17 @@ from netns import (HERE, Bird, Daemon, ExaBGP, FRR, GoBGP, Node, Topology,  # no
 
 TEMPLATES = HERE / "templates"
 DEBIAN_BIRD = pathlib.Path("/usr/sbin")     # Debian's own bird2 (2.0.12 on Debian 12)
+PROGRAMS = {"gobgp": ["gobgpd", "gobgp"], "exabgp": ["exabgp"],
+            "frr": ["/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "vtysh"],
+            "debian": [str(DEBIAN_BIRD / "bird"), str(DEBIAN_BIRD / "birdc")]}
+
+
+def need(*kinds):
+    """Skip the test unless the programs of these daemon kinds are installed."""
+    missing = [p for k in kinds for p in PROGRAMS.get(k, []) if not shutil.which(p)]
+    if missing:
+        import pytest  # pylint: disable=import-outside-toplevel (the demo runs without it)
+        pytest.skip(f"not installed: {' '.join(missing)}")
 
 
 def render(template, **values):
@@ -232,26 +244,26 @@ class Pop:
         self.switch, self.hosts, self.managers = None, [], {}
         self.state_file = None
         self.egresses, self.backups, self.session_extra = {}, {}, {}
-        taken4, taken6 = set(self.v4), set(self.v6)
+        # Each transit's own prefixes: generated ones no other has, or t1's ONLY_T1
+        own = [(4, "v4", routegen.extra_prefixes4, unique[0], ONLY_T1_V4),
+               (6, "v6", routegen.extra_prefixes6, unique[1], ONLY_T1_V6)]
+        taken = {4: set(self.v4), 6: set(self.v6)}
         for i, t in enumerate(self.transits, 1):
             t.index, t.name, t.asn = i, f"t{i}", TRANSIT_AS + i
-            if t.v4 is None:
-                extra4 = routegen.extra_prefixes4(unique[0], seed * 100 + i, taken4) if table else \
-                    [ONLY_T1_V4] if i == 1 else []
-                taken4.update(extra4)
-                t.v4 = self.v4 + extra4
-            if t.v6 is None:
-                extra6 = routegen.extra_prefixes6(unique[1], seed * 100 + i, taken6) if table else \
-                    [ONLY_T1_V6] if i == 1 else []
-                taken6.update(extra6)
-                t.v6 = self.v6 + extra6
+            for fam, attr, extra, n, only_t1 in own:
+                if getattr(t, attr) is None:
+                    mine = extra(n, seed * 100 + i, taken[fam]) if table else [only_t1] * (i == 1)
+                    taken[fam].update(mine)
+                    setattr(t, attr, getattr(self, attr) + mine)
             for name, _ in t.egresses:
                 self.egresses[name] = list(labels(name))
 
     # --- building ------------------------------------------------------------------
 
     def build(self, timeout=60):
-        """Nodes, links, daemons; then settle(timeout). Returns self."""
+        """Nodes, links, daemons; then settle(timeout). Returns self. Skips
+        the test if a daemon it needs is not installed."""
+        need(*{t.kind for t in self.transits}, *{k for _, k in self.host_specs + self.manager_specs})
         t0 = time.monotonic()
         self.switch = self.topo.add_node("switch1")
         self.state_file = self.switch.dir / "ap.state"
@@ -407,11 +419,11 @@ class Pop:
                           asn=SWITCH_AS, switch4=sw4))
             return
         bindir = {"bird": self.bins.patched, "stock": self.bins.stock, "debian": DEBIAN_BIRD}[h.kind]
-        before, after = self.host_role(h) if self.alternates else ("", "")
+        before, after = self.host_role() if self.alternates else ("", "")
         Bird(h, bindir, render("host.conf", router_id=h.router_id, rundir=h.dir, asn=SWITCH_AS,
                                switch4=sw4, before=before, after=after))
 
-    def host_role(self, h):  # pylint: disable=unused-argument
+    def host_role(self):
         """(tables and the disable community, `hap` and kernel protocols) of a host-role host."""
         tables, role, kernels = [], [], []
         for fam in (4, 6):
@@ -606,6 +618,20 @@ def birdc_rc(bird, command, *options, ctl=None):
     if lines and lines[0].startswith("BIRD ") and lines[0].endswith("ready."):
         lines = lines[1:]
     return r.returncode, "\n".join(lines)
+
+
+def converse(path, data, timeout=10):
+    """Send bytes on a fresh connection to a unix socket (the controller
+    socket), half-close, read every reply: the reply lines."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(path))
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out.decode(errors="replace").splitlines()
 
 
 def bird_reply(bird, command, ctl=None, timeout=30):

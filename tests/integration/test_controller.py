@@ -17,28 +17,17 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
 
 from pop import (FIXED_V4 as V4, FIXED_V6 as V6, OVERRIDE_LC, Pop, Transit, bird_reply, birdc_rc,
-                 host_best, label, log_lines, show_overrides, wait_for, wait_until)
+                 converse, host_best, label, log_lines, show_overrides, wait_until)
 
 TOOL = pathlib.Path(__file__).resolve().parents[2] / "tools" / "autopilot-ctl"
 P, Q, R = V4
 P6, Q6, R6 = V6
 ALL = V4 + V6
-
-
-@pytest.fixture
-def sockdir():
-    """A short directory for the socket (sun_path holds 107 bytes; the
-    topology's own directories are long), that other users may traverse."""
-    d = pathlib.Path(tempfile.mkdtemp(prefix="apctl-", dir="/tmp"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def build(topo, bins, sockdir, socket_opts="", ap_options=""):
@@ -55,19 +44,6 @@ def ctl(pop, *args, stdin=None):
                        input=stdin, capture_output=True, timeout=60)
     assert not r.stderr, r.stderr
     return r.returncode, r.stdout.decode().splitlines()
-
-
-def converse(pop, data):
-    """Send bytes on a fresh connection, half-close, read every reply."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(str(pop.sock))
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out.decode(errors="replace").splitlines()
 
 
 def status(pop):
@@ -95,7 +71,7 @@ def test_ctl_override_moves_prefix(topo, bins, sockdir):
         ("t2", "active", "controller", "drain t1"), rows[P]
 
     # status answers once the requests before it are resolved: active, not "pending"
-    assert converse(pop, f"add {Q} t2\nstatus\n".encode()) == \
+    assert converse(pop.sock, f"add {Q} t2\nstatus\n".encode()) == \
         ["ok", "ok overrides 2 active 2 pending 0 shadow 0"]
     pop.settle_overrides({P: "t2", Q: "t2"}, ALL)
 
@@ -132,7 +108,7 @@ def test_ctl_batch_with_bad_line_changes_nothing(topo, bins, sockdir):
     pop.settle_overrides({P: "t2", R: "t2"}, ALL)
 
     # A batch on a raw connection: only the commit and the abort answer
-    assert converse(pop, f"@b begin\nadd {Q} t2\nwithdraw {P}\ncommit\nbegin\nadd {P} t2\n@a abort\n".encode()) == \
+    assert converse(pop.sock, f"@b begin\nadd {Q} t2\nwithdraw {P}\ncommit\nbegin\nadd {P} t2\n@a abort\n".encode()) == \
         ["@b ok 2", "@a ok aborted 1"]
     pop.settle_overrides({Q: "t2", R: "t2"}, ALL)
 
@@ -190,7 +166,7 @@ def test_ctl_errors_change_nothing(topo, bins, sockdir):
     # Garbage on one connection: each line an error, the connection stays
     junk = (b"\x00\x01\x02\n\xff\xfe garbage \x80\n" + b"x" + os.urandom(500).replace(b"\n", b"") + b"\n"
             + b"add " + b"9" * 2000 + b"\n" + b"add 10.0.0.0/8 t1\x00\n" + b"ping\n")
-    out = converse(pop, junk)
+    out = converse(pop.sock, junk)
     assert out[:2] == ["error bad-request column 1: bad byte 0x00",
                        "error bad-request column 1: bad byte 0xff"], out
     assert out[2].startswith("error bad-request "), out

@@ -11,10 +11,8 @@ switch (multihop, so their next hop is kept as sent, not replaced by the
 manager's own address).
 """
 
-import shutil
 import time
 
-import pytest
 
 from pop import (FIXED_V4 as V4, FIXED_V6 as V6, OVERRIDE_LC, Pop, Transit, bird_reply, host_best,
                  log_lines, pp_text, show_ap, show_overrides, via_text, wait_for, wait_until)
@@ -24,14 +22,7 @@ P6, Q6 = V6[:2]
 NOT_AN_EGRESS4, NOT_AN_EGRESS6 = "10.99.0.1", "fd00:99::1"
 
 
-def need(*programs):
-    missing = [p for p in programs if not shutil.which(p)]
-    if missing:
-        pytest.skip(f"not installed: {' '.join(missing)}")
-
-
 def build(topo, bins, managers):
-    need(*[p for _, k in managers for p in {"gobgp": ("gobgpd", "gobgp"), "exabgp": ("exabgp",)}[k]])
     return Pop(topo, bins, [Transit(), Transit()], hosts=("h1",), managers=managers,
                prepend=True).build()
 

@@ -14,10 +14,8 @@ import pathlib
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pop import (FIXED_V4 as V4, FIXED_V6 as V6, ONLY_T1_V4, Pop, Transit, birdc, birdc_rc, label,
@@ -26,15 +24,6 @@ from pop import (FIXED_V4 as V4, FIXED_V6 as V6, ONLY_T1_V4, Pop, Transit, birdc
 TOOL = pathlib.Path(__file__).resolve().parents[2] / "tools" / "autopilot-ctl"
 P, Q, R = V4
 P6, Q6, R6 = V6
-
-
-@pytest.fixture
-def mdir():
-    """A short directory for the socket (sun_path holds 107 bytes) and the metrics file."""
-    d = pathlib.Path(tempfile.mkdtemp(prefix="apmet-", dir="/tmp"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def promtool_ok(text):
@@ -82,12 +71,12 @@ def ctl(pop, data):
     return r.stdout.splitlines()
 
 
-def build(topo, bins, mdir, extra=""):
+def build(topo, bins, sockdir, extra=""):
     pop = Pop(topo, bins, [Transit(split=False), Transit(split=False)], hosts=("h1",), prepend=True,
-              ap_options=f'\tcontroller socket "{mdir}/ap.sock";\n'
-                         f'\tmetrics filename "{mdir}/bird-autopilot.prom" interval 1 s;\n{extra}').build()
-    pop.sock = mdir / "ap.sock"
-    pop.prom = mdir / "bird-autopilot.prom"
+              ap_options=f'\tcontroller socket "{sockdir}/ap.sock";\n'
+                         f'\tmetrics filename "{sockdir}/bird-autopilot.prom" interval 1 s;\n{extra}').build()
+    pop.sock = sockdir / "ap.sock"
+    pop.prom = sockdir / "bird-autopilot.prom"
     return pop
 
 
@@ -127,8 +116,8 @@ def shown_overrides_by(sw):
     return out
 
 
-def test_metrics_agree_with_the_switch(topo, bins, mdir):
-    pop = build(topo, bins, mdir)
+def test_metrics_agree_with_the_switch(topo, bins, sockdir):
+    pop = build(topo, bins, sockdir)
     sw = pop.switch
     t2 = pop.transit("t2")
 
@@ -225,8 +214,8 @@ def test_metrics_agree_with_the_switch(topo, bins, mdir):
     parse("\n".join(out[:eof + 1]) + "\n")
 
 
-def test_metrics_file_failures_and_config(topo, bins, mdir):
-    pop = build(topo, bins, mdir)
+def test_metrics_file_failures_and_config(topo, bins, sockdir):
+    pop = build(topo, bins, sockdir)
     sw = pop.switch
     wait_until(lambda: pop.prom.exists(), 5, what="metrics file written")
     assert oct(pop.prom.stat().st_mode & 0o777) == "0o644"
@@ -234,7 +223,7 @@ def test_metrics_file_failures_and_config(topo, bins, mdir):
     # A directory that does not exist, an interval out of range: configure refuses, the file stays
     conf = sw.dir / "bird.conf"
     good = conf.read_text()
-    for bad, msg in ((f'"{mdir}/nosuch/x.prom"', f"no directory {mdir}/nosuch"),
+    for bad, msg in ((f'"{sockdir}/nosuch/x.prom"', f"no directory {sockdir}/nosuch"),
                      (f'"{pop.prom}" interval 0 s', "interval 0.000 s out of range")):
         conf.write_text(good.replace(f'"{pop.prom}" interval 1 s', bad))
         rc, out = birdc_rc(sw.daemon, "configure")
@@ -244,7 +233,7 @@ def test_metrics_file_failures_and_config(topo, bins, mdir):
 
     # The file moves by configure; then its directory goes (BIRD runs as root here: the
     # directory itself must go for a write to fail)
-    moved = mdir / "d"
+    moved = sockdir / "d"
     moved.mkdir()
     conf.write_text(good.replace(f'"{pop.prom}" interval 1 s', f'"{moved}/ap.prom" interval 1 s'))
     assert "Reconfigured" in birdc_rc(sw.daemon, "configure")[1]

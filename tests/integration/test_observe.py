@@ -13,9 +13,9 @@ import socket
 import subprocess
 import time
 
-from pop import (FIXED_V4 as V4, FIXED_V6 as V6, ONLY_T1_V4, ONLY_T1_V6, Pop, Transit, bird_reply,
+from pop import (FIXED_V4 as V4, FIXED_V6 as V6, ONLY_T1_V4, ONLY_T1_V6, Pop, Transit, bird_reply, converse,
                  label, pp_label, show_overrides, show_routes, wait_until)
-from test_controller import ALL, build, converse, ctl, sockdir  # noqa: F401 (fixture)
+from test_controller import ALL, build, ctl
 
 P, Q, R = V4
 P6, Q6, R6 = V6
@@ -54,7 +54,7 @@ def show_route_all(sw, prefix):
 def request(pop, line):
     """One request on a fresh connection: the reply line, parsed as
     (word, JSON object or text)."""
-    out = converse(pop, (line + "\n").encode())
+    out = converse(pop.sock, (line + "\n").encode())
     assert len(out) == 1, out
     word, _, rest = out[0].partition(" ")
     if word == "ok":
@@ -126,7 +126,7 @@ def test_paths_agree_with_show_route(topo, bins, sockdir):
     more4, more6 = "203.0.113.128/25", "2001:db8:2:8000::/49"
     adds = [f"add {P} t2 reason \"drain t1\"", f"add {P6} t2", f"add {more4} t2", f"add {more6} t2",
             f"add {ONLY_T1_V4} t2", f"add {ONLY_T1_V6} t2"]
-    assert converse(pop, "".join(l + "\n" for l in adds).encode()) == ["ok"] * len(adds)
+    assert converse(pop.sock, "".join(l + "\n" for l in adds).encode()) == ["ok"] * len(adds)
     pop.settle_overrides({P: "t2", P6: "t2", more4: "t2", more6: "t2"}, prefixes=[P, P6, more4, more6])
 
     for prefix in (P, P6):
@@ -198,7 +198,7 @@ def test_bad_read_requests(topo, bins, sockdir):
     pop.settle_overrides({P: "t2"}, ALL)
     before = show_overrides(pop.switch)
 
-    out = converse(pop, b"paths\npaths 10.0.0.1/8\npaths 2001:db8::1/32\npaths nonsense\n"
+    out = converse(pop.sock, b"paths\npaths 10.0.0.1/8\npaths 2001:db8::1/32\npaths nonsense\n"
                         b"paths 10.0.0.0/8 extra\negresses now\n@t1 paths 300.0.0.0/8\n"
                         b"begin\npaths 10.0.0.0/8\ncommit\n@t2 egresses\n")
     assert out[:8] == [
@@ -246,7 +246,7 @@ def test_birdc_paths(topo, bins, sockdir):
     pop = build(topo, bins, sockdir)
     pop.settle_overrides({}, ALL)
     more = "203.0.113.128/25"
-    assert converse(pop, f"add {P} t2 reason \"drain t1\"\nadd {more} t2\nadd {ONLY_T1_V4} t2\n".encode()) \
+    assert converse(pop.sock, f"add {P} t2 reason \"drain t1\"\nadd {more} t2\nadd {ONLY_T1_V4} t2\n".encode()) \
         == ["ok"] * 3
     pop.settle_overrides({P: "t2", more: "t2"}, prefixes=[P, more])
     sw = pop.switch
@@ -337,7 +337,7 @@ def test_dump_every_path_once(topo, bins, sockdir):
         f = s.makefile("rb")
         first = [f.readline() for _ in range(10)]
         t0 = time.monotonic()
-        assert converse(pop, b"ping\negresses\n")[0] == "ok pong"
+        assert converse(pop.sock, b"ping\negresses\n")[0] == "ok pong"
         assert time.monotonic() - t0 < 2
         rest, last = read_dump(f, "d", slow=True)
         items = [json.loads(l.decode()[2:]) for l in first] + rest
@@ -379,7 +379,7 @@ def test_dump_every_path_once(topo, bins, sockdir):
     assert json.loads(last.split(" ", 2)[2])["paths"] == len(t1.v6), last
 
     # Bad dumps change nothing and say why
-    assert converse(pop, b"dump egress nosuch\ndump ipv5\ndump ipv4 ipv4\n") == [
+    assert converse(pop.sock, b"dump egress nosuch\ndump ipv5\ndump ipv4 ipv4\n") == [
         "error unknown-egress no egress 'nosuch' in protocol ap",
         "error bad-request column 6: unknown option 'ipv5' (ipv4, ipv6, egress NAME)",
         "error bad-request column 11: family given twice"]
@@ -389,7 +389,7 @@ def test_dump_every_path_once(topo, bins, sockdir):
         s.connect(str(pop.sock))
         s.sendall(b"dump\n")
         s.recv(1000)
-    assert converse(pop, b"ping\n") == ["ok pong"]
+    assert converse(pop.sock, b"ping\n") == ["ok pong"]
     assert wait_until(lambda: "listening, 0 clients" in sw.daemon.cmd("show autopilot ap"), 10)
     assert topo.bug_lines() == {}
 

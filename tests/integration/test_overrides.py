@@ -8,10 +8,8 @@ label (`via ... mpls 1002`), marked with the large community (65000, 3, 1).
 """
 
 import re
-import shutil
 import time
 
-import pytest
 
 from pop import (FIXED_V4 as V4, FIXED_V6 as V6, ONLY_T1_V4, ONLY_T1_V6, OVERRIDE_LC, Pop, Transit,
                  best_label, bird_reply, birdc_rc, established, host_best, host_routes, label,
@@ -20,12 +18,6 @@ from pop import (FIXED_V4 as V4, FIXED_V6 as V6, ONLY_T1_V4, ONLY_T1_V6, OVERRID
 
 P, Q, R = V4              # announced by every transit
 P6, Q6 = V6[:2]
-
-
-def need(*programs):
-    missing = [p for p in programs if not shutil.which(p)]
-    if missing:
-        pytest.skip(f"not installed: {' '.join(missing)}")
 
 
 def mp():
@@ -37,7 +29,6 @@ def build(topo, bins, transits=None, hosts=("h1", "h2"), **kw):
     """Default: t1 stock BIRD (IPv4+IPv6), t2 gobgpd (IPv4), t3 stock BIRD;
     t<i> prepends its AS i-1 times, so BGP's best path is t1's."""
     if transits is None:
-        need("gobgpd", "gobgp")
         transits = [mp(), Transit("gobgp", ("ipv4",)), mp()]
     return Pop(topo, bins, transits, hosts, prepend=True, **kw).build()
 

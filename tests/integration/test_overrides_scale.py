@@ -10,10 +10,9 @@ answering for minutes.
 
 import ipaddress
 import os
-import socket
 import time
 
-from pop import Pop, Transit, bird_reply, show_ap, show_overrides, time_until, via_text, wait_until
+from pop import Pop, Transit, bird_reply, converse, show_ap, show_overrides, time_until, via_text, wait_until
 
 N = int(os.environ.get("AP_SCALE_OVERRIDES", "16000"))  # overrides, all on t2
 
@@ -83,13 +82,5 @@ def test_controller_batch_status_counts_every_copy(topo, bins):
     pop = build(topo, bins, f'max overrides {2 * N};\n\tcontroller socket "{path}";')
     h1 = pop.hosts[0]
     batch = "begin\n" + "".join(f"add {p} t2\n" for p in prefixes()) + "commit\nstatus\n"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(30)
-        s.connect(path)
-        s.sendall(batch.encode())
-        s.shutdown(socket.SHUT_WR)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    assert out.decode().splitlines() == [f"ok {N}", f"ok overrides {N} active {N} pending 0 shadow 0"]
+    assert converse(path, batch.encode(), timeout=30) == [f"ok {N}", f"ok overrides {N} active {N} pending 0 shadow 0"]
     wait_until(lambda: host_copies(h1) == N, 30, what=f"{N} override copies on h1")

@@ -4,27 +4,16 @@ Checked as an operator would, with birdc on the switch and on the host,
 against exact numbers: the transit announces routegen's N4 + N6 prefixes.
 """
 
-import shutil
-
 import pytest
 
 from pop import (Pop, Transit, birdc, established, label, route_count, show_autopilot,
                  show_protocols, wait_for)
 
 N4, N6 = 10000, 5000
-PROGRAMS = {"bird": [], "gobgp": ["gobgpd", "gobgp"], "exabgp": ["exabgp"],
-            "frr": ["/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "vtysh"]}
-
-
-def need(kind):
-    missing = [p for p in PROGRAMS[kind] if not shutil.which(p)]
-    if missing:
-        pytest.skip(f"not installed: {' '.join(missing)}")
 
 
 def build(topo, bins, transit, hosts=("host1",)):
     """One transit t1 of the given kind, switch1, the hosts; settled."""
-    need(transit)
     return Pop(topo, bins, [Transit(transit)], hosts, table=(N4, N6)).build()
 
 
@@ -90,7 +79,6 @@ def test_egress_down_withdraws_its_paths(topo, bins, transit):
 
 def test_paths_reach_frr_host(topo, bins):
     """FRR, as a host no one here wrote, takes the switch's reflected paths."""
-    need("frr")
     pop = build(topo, bins, "bird", hosts=[("frr1", "frr")])
     sw, frr = pop.switch, pop.hosts[0]
     peer = str(sw.addr4(frr))

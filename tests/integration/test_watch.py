@@ -17,8 +17,9 @@ import sys
 import threading
 import time
 
-from pop import FIXED_V4 as V4, label, labels, route_count, rss_kib, show_routes, wait_until
-from test_controller import ALL, TOOL, build, converse, ctl, sockdir  # noqa: F401 (fixture)
+from pop import (FIXED_V4 as V4, converse, label, labels, route_count, rss_kib, show_routes,
+                 wait_until)
+from test_controller import ALL, TOOL, build, ctl
 from test_observe import D4, D6, dump_pop
 
 N4 = D4 + 20                 # paths of one transit's IPv4 session
@@ -80,7 +81,7 @@ def consecutive(events, after):
 
 
 def metric(pop, name):
-    out = converse(pop, b"metrics\n")
+    out = converse(pop.sock, b"metrics\n")
     assert out[-1] == "ok metrics", out[-5:]
     return next(float(l.split()[-1]) for l in out if l.startswith(name + " ") or l.startswith(name + "{"))
 
@@ -106,7 +107,7 @@ def test_watch_egress_down_in_order(topo, bins, sockdir):
     got = {e["prefix"] for e in rm}
     want = set(map(str, pop.transits[0].v4))
     assert len(rm) == len(got) and got == want, sorted(got ^ want)[:5]
-    # The best after each removal: transit2's where it has the prefix too, else none
+    # The best after each removal: t2's where it has the prefix too, else none
     t2 = set(map(str, pop.transits[1].v4))
     assert all(e["best_egress"] == ("t2" if e["prefix"] in t2 else None) for e in rm), rm[:3]
     assert all(e["path"]["label"] == label("t1") and e["path"]["from"] == "t1" for e in rm)
@@ -241,12 +242,12 @@ def test_watch_snapshot_then_events(topo, bins, sockdir):
 
 def test_bad_watch_requests(topo, bins, sockdir):
     pop = dump_pop(topo, bins, sockdir)
-    assert converse(pop, b"watch foo\nwatch snapshot ipv4\nunwatch\nunwatch now\n") == [
+    assert converse(pop.sock, b"watch foo\nwatch snapshot ipv4\nunwatch\nunwatch now\n") == [
         "error bad-request column 7: unknown option 'foo' (snapshot)",
         "error bad-request column 16: unexpected 'i'",
         "error bad-request not watching",
         "error bad-request column 9: unexpected 'n'"]
-    out = converse(pop, b"@a watch\n@b watch\n@c unwatch\n")
+    out = converse(pop.sock, b"@a watch\n@b watch\n@c unwatch\n")
     assert out[0].startswith('@a ok {"watch":"started","seq":'), out
     assert out[1] == "@b error bad-request already watching (unwatch first)", out
     assert out[2].startswith('@c ok {"watch":"stopped","seq":'), out
