@@ -26,6 +26,7 @@
 #include "nest/attrs.h"
 #include "lib/resource.h"
 #include "lib/string.h"
+#include "lib/timer.h"
 #include "proto/bgp/bgp.h"
 #include "proto/autopilot/autopilot.h"
 
@@ -296,6 +297,54 @@ unknown_target_is_refused(void **state UNUSED)
   assert_int_equal(autopilot_ovr_count(p), 0);
 }
 
+/*
+ * An override with an expiry goes at that time, by the store's timer (a
+ * real-time clock): its copy with it, counted as expired; one without
+ * stays. The request is parsed as if half a second earlier, so "expires 1"
+ * falls due half a second from now instead of a second.
+ */
+static void
+expiry_removes_at_its_time(void **state UNUSED)
+{
+  struct autopilot_request req;
+  struct autopilot_error err;
+
+  start("");
+  path("t1", "203.0.113.0/24", 1);
+  path("t2", "203.0.113.0/24", 2);
+  path("t2", "198.51.100.0/24", 2);
+  add_ok("add 198.51.100.0/24 t2");
+  assert_int_equal(autopilot_request_parse("add 203.0.113.0/24 t2 expires 1",
+					   current_real_time() - 500 MS, &req, &err, lp), 0);
+  assert_int_equal(autopilot_ovr_add(p, &req, AP_SRC_CLI, &err), 0);
+  ap_run_events();
+  assert_non_null(copy_of("203.0.113.0/24"));
+
+  /* Before its time the tick leaves it */
+  tm_start(p->store.timer, 0);
+  timers_fire(&main_timeloop);
+  ap_run_events();
+  assert_non_null(ovr("203.0.113.0/24"));
+
+  usleep(600000);
+  times_update(&main_timeloop);
+  tm_start(p->store.timer, 0);
+  timers_fire(&main_timeloop);
+  ap_run_events();
+  assert_null(ovr("203.0.113.0/24"));
+  assert_null(copy_of("203.0.113.0/24"));
+  assert_int_equal(p->store.expired, 1);
+  assert_int_equal(autopilot_ovr_count(p), 1);
+  assert_non_null(copy_of("198.51.100.0/24"));
+
+  /* An expiry already past is refused, and changes nothing */
+  assert_int_equal(autopilot_request_parse("add 203.0.113.0/24 t2 expires 1",
+					   current_real_time() - 2 S, &req, &err, lp), 0);
+  assert_int_equal(autopilot_ovr_add(p, &req, AP_SRC_CLI, &err), -1);
+  assert_string_equal(err.code, "expired");
+  assert_int_equal(autopilot_ovr_count(p), 1);
+}
+
 static void
 shadow_resolves_but_originates_nothing(void **state UNUSED)
 {
@@ -424,6 +473,7 @@ main(void)
     ap_test(next_best_is_another_egress),
     ap_test(limit_refuses_new_prefixes_only),
     ap_test(unknown_target_is_refused),
+    ap_test(expiry_removes_at_its_time),
     ap_test(shadow_resolves_but_originates_nothing),
     ap_test(state_file_round_trip),
     ap_test(damaged_state_file_is_kept_and_good_lines_restored),
