@@ -56,7 +56,8 @@ What an operator reads, parsed just enough to assert on: birdc, birdc_rc,
 bird_reply, converse (the controller socket), route_count, node_paths, show_protocols, show_autopilot,
 show_routes, parse_routes, established, host_routes, host_best, best_label,
 overrides_on_host, show_overrides, show_ap, show_hap, table_routes,
-alternate_routes, kernel_routes, log_lines.
+alternate_routes, kernel_routes, log_lines; the state file: durable, state_lines,
+wait_state.
 
 Under it (netns.py, re-exported here): Topology, Node, Bird, GoBGP,
 ExaBGP, FRR, wait_until, wait_for, time_until, rss_kib, sh, log.
@@ -844,3 +845,34 @@ def kernel_has_mpls_encap(node, dev, gw):
     log(f"kernel mpls encap in {node.name}: "
         f"{'yes' if r.returncode == 0 else 'no (' + r.stderr.strip() + ')'}")
     return r.returncode == 0
+
+
+# --- the state file, as a crash would find it -------------------------------------
+
+def durable(pop):
+    """What a crash now would restore, {prefix: add line}: the state file's
+    add lines, then the journal's changes, commit by commit, up to its last
+    "# commit" (the rest was never acknowledged)."""
+    f, j = pop.state_file, pop.state_file.parent / (pop.state_file.name + ".journal")
+    snap = f.read_text().splitlines() if f.exists() else []
+    assert not snap or snap[0] == "# bird-autopilot overrides v1 protocol ap", snap
+    have = {l.split()[1]: l for l in snap if l.startswith("add ")}
+    text = j.read_text() if j.exists() else ""
+    for l in text[:text.rfind("# commit\n") + 1].splitlines():
+        if l.startswith("add "):
+            have[l.split()[1]] = l
+        elif l.startswith("withdraw "):
+            have.pop(l.split()[1], None)
+    return have
+
+
+def state_lines(pop):
+    """The durable set in the state file's own shape: header, add lines, end."""
+    have = durable(pop)
+    return ["# bird-autopilot overrides v1 protocol ap", *sorted(have.values()), f"# end {len(have)}"]
+
+
+def wait_state(pop, n, timeout=5):
+    """state_lines() once n overrides are on disk."""
+    return wait_until(lambda: (lambda l: l if l[-1:] == [f"# end {n}"] else None)(state_lines(pop)),
+                      timeout, what=f"state file with {n} overrides")
