@@ -323,6 +323,16 @@ def read_dump(f, tag, slow=False):
         return items, line
 
 
+def dump(pop, request):
+    """One tagged dump request on a fresh connection, read at once: read_dump()."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(60)
+        s.connect(str(pop.sock))
+        s.sendall(request.encode() + b"\n")
+        with s.makefile("rb") as f:
+            return read_dump(f, request[1:].split()[0])
+
+
 def test_dump_every_path_once(topo, bins, sockdir):
     pop = dump_pop(topo, bins, sockdir)
     sw = pop.switch
@@ -365,12 +375,7 @@ def test_dump_every_path_once(topo, bins, sockdir):
                 (r["best"], p["from"], int(r["attrs"]["mpls_label"]), r["via"]), (p, r)
 
     # One family and one egress: exactly that egress's paths
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(60)
-        s.connect(str(pop.sock))
-        s.sendall(b"@e dump ipv6 egress t1_6\n")
-        with s.makefile("rb") as f:
-            items, last = read_dump(f, "e")
+    items, last = dump(pop, "@e dump ipv6 egress t1_6")
     got = [i["prefix"] for i in items]
     want = set(map(str, t1.v6))
     same = len(got) == len(set(got)) and set(got) == want
@@ -455,11 +460,6 @@ def test_dump_while_table_and_protocol_change(topo, bins, sockdir):
         while s.recv(1 << 20):
             pass
     wait_until(lambda: "ap: up" in sw.daemon.cmd("show autopilot ap"), 20)
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(60)
-        s.connect(str(pop.sock))
-        s.sendall(b"@e dump\n")
-        with s.makefile("rb") as f:
-            items, last = read_dump(f, "e")
+    items, last = dump(pop, "@e dump")
     assert json.loads(last.split(" ", 2)[2])["paths"] == want4 + want6, last
     assert sw.daemon.alive() and topo.bug_lines() == {}
