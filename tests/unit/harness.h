@@ -82,6 +82,16 @@ void ap_rmdir(const char *dir);
 /* A test of the group, between the test file's own setup() and teardown() */
 #define ap_test(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/*
+ * Table-driven tests: append to @tests[@n++] one test of @func per row of
+ * the array @rows, named by the row's member @field (so that a failure
+ * names its row), the row being the test's state (*state in @func)
+ */
+#define ap_table_tests(tests, n, rows, field, func)				\
+  for (uint i_ = 0; i_ < ARRAY_SIZE(rows); i_++)				\
+    (tests)[(n)++] = (struct CMUnitTest) {					\
+      .name = (rows)[i_].field, .test_func = (func), .initial_state = (void *) &(rows)[i_] }
+
 /* Assert that @text fails to parse with an error containing @msg */
 #define assert_config_error(text, msg) do {				\
     assert_null(ap_parse(text));					\

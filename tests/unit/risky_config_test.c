@@ -89,9 +89,7 @@ main(void)
   struct CMUnitTest tests[ARRAY_SIZE(risky) + 3];
   uint n = 0;
   tests[n++] = (struct CMUnitTest) cmocka_unit_test(good_ones_parse);
-  for (uint i = 0; i < ARRAY_SIZE(risky); i++)
-    tests[n++] = (struct CMUnitTest) {
-      .name = risky[i].name, .test_func = risky_refused, .initial_state = (void *) &risky[i] };
+  ap_table_tests(tests, n, risky, name, risky_refused);
   tests[n++] = (struct CMUnitTest) cmocka_unit_test(disable_community_is_ours);
   tests[n++] = (struct CMUnitTest) cmocka_unit_test(ibgp_egress_is_a_warning);
 
