@@ -12,7 +12,7 @@
  * no bits where a prefix length is a multiple of 32: a shift of a u32 by 32,
  * undefined in C, which UndefinedBehaviorSanitizer stopped at in the bgp
  * fuzz target (an IPv6 /32 from a multihop egress) and in the config target
- * (a pattern like [2001:db8::/97-]). Patch 0010 makes no bits 0. In the
+ * (a pattern like [2001:db8::/97-]). Patch 0014 makes no bits 0. In the
  * ordinary build these check the values; in make check-asan (UBSan, every
  * report fatal) also that nothing undefined happens on the way.
  */
