@@ -253,6 +253,9 @@ struct autopilot_proto {
   uint mgr_rejected[2];			/* IPv4, IPv6 manager routes refused since start */
 
   struct channel *alt[2][AUTOPILOT_MAX_ALT];	/* Host: alternate table k+1 for IPv4, IPv6 */
+  struct bmap alt_shown[2][AUTOPILOT_MAX_ALT];	/* Host: ids of watched paths now in alternate table k+1 */
+  u8 alt_was_up[2][AUTOPILOT_MAX_ALT];	/* Host: alternate channel was up at the last change */
+  struct autopilot_copy_attrs *copy_attrs;	/* Host: attributes of recent copies, by what they copy */
   struct channel *etab[AUTOPILOT_MAX_ETAB];	/* Host: egress tables */
   HASH(struct autopilot_disabled) disabled;	/* Host: prefixes with Precision Path disabled */
   slab *disabled_slab;			/* Allocator of struct autopilot_disabled */
@@ -366,9 +369,10 @@ int autopilot_path_pp_disabled(rte *e, const struct autopilot_pp_community *pp);
 uint autopilot_rank(net *n, u32 asn, const struct autopilot_pp_community *pp, struct autopilot_alt *out, uint k, int *disabled);
 
 /* host.c */
-void autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n);
+void autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n, rte *new, rte *old);
 int autopilot_host_channels(struct autopilot_proto *p, struct proto_config *CF);
 void autopilot_host_start(struct autopilot_proto *p);
+void autopilot_host_stop(struct autopilot_proto *p);
 
 /* manager.c */
 void autopilot_manager_notify(struct autopilot_proto *p, net *n, rte *new);
