@@ -30,10 +30,12 @@
 #include "nest/iface.h"
 #include "nest/protocol.h"
 #include "nest/route.h"
+#include "nest/cli.h"
 #include "lib/hash.h"
 #include "filter/filter.h"
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
+#include "route.h"
 
 #define DIS_KEY(d)		((net_addr *) &(d)->net)
 #define DIS_NEXT(d)		(d)->next
@@ -73,9 +75,9 @@ autopilot_host_copy_attrs(struct autopilot_proto *p, rte *r, u32 label, uint pre
   rta *from = r->attrs;
   struct autopilot_copy_attrs *ca = NULL;
 
-  if (p->copy_attrs && rta_is_cached(from))
+  if (p->host.copy_attrs && rta_is_cached(from))
   {
-    ca = &p->copy_attrs[(u32_hash((u32) (uintptr_t) from) ^ label) & (AUTOPILOT_COPY_ATTRS - 1)];
+    ca = &p->host.copy_attrs[(u32_hash((u32) (uintptr_t) from) ^ label) & (AUTOPILOT_COPY_ATTRS - 1)];
     if ((ca->from == from) && (ca->label == label) && (ca->pref == pref))
       return rta_clone(ca->copy);
   }
@@ -112,8 +114,7 @@ autopilot_host_copy_attrs(struct autopilot_proto *p, rte *r, u32 label, uint pre
 static void
 autopilot_host_announce(struct autopilot_proto *p, struct channel *c, const net_addr *n, rte *r, u32 label)
 {
-  rte *e = rte_get_temp(autopilot_host_copy_attrs(p, r, label, c->preference), p->p.main_source);
-  rte_update2(c, n, e, p->p.main_source);
+  autopilot_rt_originate(&p->p, c, n, autopilot_host_copy_attrs(p, r, label, c->preference));
 }
 
 static inline int
@@ -197,17 +198,17 @@ autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n, rte 
     for (uint i = 0; i < k; i++)
     {
       struct channel *ac = p->host.alt[fam][i];
-      struct bmap *map = &p->alt_shown[fam][i];
+      struct bmap *map = &p->host.alt_shown[fam][i];
 
       if (!autopilot_channel_up(ac))
       {
 	/* A channel that is not up holds nothing (it is flushed): forget it once */
-	if (p->alt_was_up[fam][i])
+	if (p->host.alt_was_up[fam][i])
 	  bmap_reset(map, 1024);
-	p->alt_was_up[fam][i] = 0;
+	p->host.alt_was_up[fam][i] = 0;
 	continue;
       }
-      p->alt_was_up[fam][i] = 1;
+      p->host.alt_was_up[fam][i] = 1;
 
       u32 shown = autopilot_host_shown(map, n, old);
       u32 now = (i < cnt) ? alts[i].r->id : 0;
@@ -219,7 +220,7 @@ autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n, rte 
       if (i < cnt)
 	autopilot_host_announce(p, ac, n->n.addr, alts[i].r, alts[i].pp_label);
       else
-	rte_update2(ac, n->n.addr, NULL, p->p.main_source);
+	autopilot_rt_withdraw(&p->p, ac, n->n.addr);
 
       if (shown)
 	bmap_clear(map, shown);
@@ -247,7 +248,7 @@ autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n, rte 
     if (best)
       autopilot_host_announce(p, ec, n->n.addr, best, cf->etab_label[i]);
     else
-      rte_update2(ec, n->n.addr, NULL, p->p.main_source);
+      autopilot_rt_withdraw(&p->p, ec, n->n.addr);
   }
 }
 
@@ -296,27 +297,58 @@ autopilot_host_start(struct autopilot_proto *p)
   for (uint fam = 0; fam < 2; fam++)
     for (uint i = 0; i < AUTOPILOT_MAX_ALT; i++)
     {
-      bmap_init(&p->alt_shown[fam][i], p->p.pool, 1024);
-      p->alt_was_up[fam][i] = 0;
+      bmap_init(&p->host.alt_shown[fam][i], p->p.pool, 1024);
+      p->host.alt_was_up[fam][i] = 0;
     }
 
-  p->copy_attrs = mb_allocz(p->p.pool, AUTOPILOT_COPY_ATTRS * sizeof(struct autopilot_copy_attrs));
+  p->host.copy_attrs = mb_allocz(p->p.pool, AUTOPILOT_COPY_ATTRS * sizeof(struct autopilot_copy_attrs));
 }
 
 /* The cached attributes are global: give ours back before the pool goes */
 void
 autopilot_host_stop(struct autopilot_proto *p)
 {
-  if (!p->copy_attrs)
+  if (!p->host.copy_attrs)
     return;
 
   for (uint i = 0; i < AUTOPILOT_COPY_ATTRS; i++)
-    if (p->copy_attrs[i].from)
+    if (p->host.copy_attrs[i].from)
     {
-      rta_free(p->copy_attrs[i].from);
-      rta_free(p->copy_attrs[i].copy);
+      rta_free(p->host.copy_attrs[i].from);
+      rta_free(p->host.copy_attrs[i].copy);
     }
 
-  mb_free(p->copy_attrs);
-  p->copy_attrs = NULL;
+  mb_free(p->host.copy_attrs);
+  p->host.copy_attrs = NULL;
+}
+
+/* show autopilot: the host role's disable community and tables */
+void
+autopilot_host_show(struct autopilot_proto *p)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+
+  if (!cf->alternates[0] && !cf->alternates[1] && !cf->egress_tables)
+    return;
+
+  if (cf->pp.large)
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Precision Path: disable community (%u, %u, %u); %u prefixes disabled",
+	    cf->pp.lc.asn, cf->pp.lc.ldp1, cf->pp.lc.ldp2, p->host.disabled.count);
+  else
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Precision Path: disable community (%u, %u); %u prefixes disabled",
+	    cf->pp.pair >> 16, cf->pp.pair & 0xffff, p->host.disabled.count);
+
+  for (uint fam = 0; fam < 2; fam++)
+    for (uint k = 0; k < cf->alternates[fam]; k++)
+    {
+      struct channel *c = p->host.alt[fam][k];
+      cli_msg(-AUTOPILOT_REPLY_SHOW, "  Alternate %u %s: table %-12s %u prefixes", k + 1,
+	      fam ? "ipv6" : "ipv4", c->table->name, c->stats.imp_routes);
+    }
+
+  for (uint i = 0; i < cf->egress_tables; i++)
+  {
+    struct channel *c = p->host.etab[i];
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Egress label %u: table %-12s %u prefixes", cf->etab_label[i], c->table->name, c->stats.imp_routes);
+  }
 }
