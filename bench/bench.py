@@ -704,13 +704,19 @@ def failure(bp, nets, egress, transit):
     sw.cmd(f'autopilot load ap "{f}"')
     wait_overrides(bp, len(nets), 600, switch=True)
     time.sleep(1)
+    # CPU time of each host until then: what the withdrawals cost a host,
+    # which the wall time (2 cores shared by the switch and both hosts) hides
+    cpu0 = [h.daemon.cpu_s() for h in bp.hosts]
     with profiled("failure", sw, *hosts_of(bp)):
         t0 = time.time()
         bp.feeders[transit.name].kill()       # SIGKILL: the kernel closes its sessions, as in a crash
         t_hosts, t_switch = wait_overrides(bp, 0, 120, interval=0.01, switch=True)
-    r = {"n": len(nets), "hosts_ms": (t_hosts - t0) * 1000, "switch_ms": (t_switch - t0) * 1000}
+        cpu1 = [h.daemon.cpu_s() for h in bp.hosts]
+    r = {"n": len(nets), "hosts_ms": (t_hosts - t0) * 1000, "switch_ms": (t_switch - t0) * 1000,
+         "hosts_cpu_ms": [(b - a) * 1000 for a, b in zip(cpu0, cpu1)]}
     log(f"failure: {len(nets)} copies gone on the switch after {r['switch_ms']:.0f} ms, "
-        f"on both hosts after {r['hosts_ms']:.0f} ms")
+        f"on both hosts after {r['hosts_ms']:.0f} ms (host CPU meanwhile "
+        f"{', '.join(f'{c:.0f}' for c in r['hosts_cpu_ms'])} ms)")
     # Egress protection: from BIRD learning of the loss (its BGP state change,
     # logged with microseconds) to the LFIB route of the label replaced
     learned, repointed = repoint_times(bp.switch.dir / "bird.log", f"{transit.name}_v4", t0)
