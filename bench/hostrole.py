@@ -16,6 +16,7 @@ Usage: hostrole.py [--perf DIR] PATCHED_DIR STOCK_DIR [CACHE_DIR]
 import argparse
 import os
 import pathlib
+import re
 import statistics
 import sys
 import time
@@ -66,7 +67,14 @@ def run(bp, table, bindir, alternates, perf_name):
                 raise TimeoutError("host did not converge in 900 s")
             time.sleep(0.05)
         t1 = time.time()
-    return t1 - t0, h.status("VmHWM"), h.cpu_s() - cpu0, birdsock.memory_total(h.sock)
+    return (t1 - t0, h.status("VmHWM"), h.cpu_s() - cpu0, birdsock.memory_total(h.sock),
+            memory_part(h.sock, "Routing tables"), memory_part(h.sock, "Route attributes"))
+
+
+def memory_part(sock, name):
+    """One line of `show memory` (effective bytes): routing tables or route attributes."""
+    m = re.search(name + r":\s+([\d.]+)\s*(\S*B)", sock.cmd("show memory"))
+    return float(m.group(1)) * {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3}[m.group(2)]
 
 
 bp_bins = {}
@@ -102,11 +110,12 @@ def main():
                 res[name].append(run(bp, table, bindir, alt, f"{perf_name}-{i}"))
             finally:
                 bp.teardown()
-            t, hwm, cpu, mem = res[name][-1]
+            t, hwm, cpu, mem, _, _ = res[name][-1]
             log(f"{name}: converged in {t:.2f} s (host CPU {cpu:.2f} s), peak RSS {hwm / 2**20:.0f} MB, "
                 f"BIRD's memory {mem / 2**20:.0f} MB")
     med = {name: [statistics.median(x) for x in zip(*rs)] for name, rs in res.items()}
-    (ts, ms, cs, bs), (tp, mp, cp, bpm), (ta, ma, ca, ba) = med["stock host"], med["patched host"], med["host, K = 2"]
+    (ts, ms, cs, bs, _, _), (tp, mp, cp, bpm, rtp, rap), (ta, ma, ca, ba, rta, raa) = \
+        med["stock host"], med["patched host"], med["host, K = 2"]
     paths, alts = 3 * (table.n4 + table.n6), 2 * (table.n4 + table.n6)
     runs = f", median of {args.runs}" if args.runs > 1 else ""
     print(f"| host, {table.n4:,} IPv4 + {table.n6:,} IPv6 prefixes x 3 paths{runs} "
@@ -122,6 +131,10 @@ def main():
           f"| {(ba - bpm) / alts:.0f} B per alternate | |")
     print(f"| peak RSS per path, per alternate | {ms / paths:.0f} B | {mp / paths:.0f} B "
           f"| {(ma - mp) / alts:.0f} B per alternate | |")
+    print(f"| of which routing tables (nets, routes), per path / per alternate | | {rtp / paths:.0f} B "
+          f"| {(rta - rtp) / alts:.0f} B | |")
+    print(f"| of which route attributes, per path / per alternate | | {rap / paths:.0f} B "
+          f"| {(raa - rap) / alts:.0f} B | |")
 
 if __name__ == "__main__":
     main()
