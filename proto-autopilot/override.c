@@ -61,6 +61,93 @@ const char *autopilot_ovr_state_names[AP_OVR_STATES] = {
   [AP_OVR_SHADOW] = "shadow",
 };
 
+const char *autopilot_ovr_why_names[AP_WHY_MAX] = {
+  [AP_WHY_NONE] = NULL,
+  [AP_WHY_UNRESOLVED] = "not resolved yet",
+  [AP_WHY_CHANNEL] = "channel down",
+  [AP_WHY_UNCONFIGURED] = "egress not configured",
+  [AP_WHY_NO_PATH] = "no path",
+  [AP_WHY_NO_TARGET_PATH] = "no path from the target egress",
+  [AP_WHY_NO_OTHER_PATH] = "no path from another egress",
+};
+
+/*
+ * Target names, shared: a million overrides name a handful of egresses,
+ * and a copy of the name in each would be a third of its memory. Counted
+ * by use, freed with the last; one table for all instances (a name is
+ * only a name: each instance looks its egress up in its own config).
+ */
+struct autopilot_name {
+  struct autopilot_name *next;		/* In autopilot_names */
+  uint uses;				/* Overrides naming it */
+  char name[];				/* The name */
+};
+
+#define NAME_KEY(n)		(n)->name
+#define NAME_NEXT(n)		(n)->next
+#define NAME_EQ(a,b)		!strcmp(a, b)
+#define NAME_FN(a)		autopilot_name_hash(a)
+#define NAME_ORDER		4
+#define NAME_REHASH		autopilot_name_rehash
+#define NAME_PARAMS		/8, *2, 2, 2, 4, 20
+
+static inline u32
+autopilot_name_hash(const char *s)
+{
+  u64 h;
+  mem_hash_init(&h);
+  mem_hash_mix_str(&h, s);
+  return mem_hash_value(&h);
+}
+
+static pool *autopilot_names_pool;
+static HASH(struct autopilot_name) autopilot_names;
+
+HASH_DEFINE_REHASH_FN(NAME, struct autopilot_name)
+
+/* The shared copy of @s, one more use of it; NULL for an empty name */
+static const char *
+autopilot_name_get(const char *s)
+{
+  if (!s || !*s)
+    return NULL;
+
+  if (!autopilot_names_pool)
+  {
+    autopilot_names_pool = rp_new(&root_pool, "Autopilot target names");
+    HASH_INIT(autopilot_names, autopilot_names_pool, NAME_ORDER);
+  }
+
+  struct autopilot_name *n = HASH_FIND(autopilot_names, NAME, s);
+  if (!n)
+  {
+    uint len = strlen(s) + 1;
+    n = mb_alloc(autopilot_names_pool, sizeof(struct autopilot_name) + len);
+    n->uses = 0;
+    memcpy(n->name, s, len);
+    HASH_INSERT2(autopilot_names, NAME, autopilot_names_pool, n);
+  }
+
+  n->uses++;
+  return n->name;
+}
+
+/* One use less of a name autopilot_name_get() gave */
+static void
+autopilot_name_put(const char *s)
+{
+  if (!s)
+    return;
+
+  struct autopilot_name *n = SKIP_BACK(struct autopilot_name, name[0], s);
+  ASSERT(n->uses);
+  if (--n->uses)
+    return;
+
+  HASH_REMOVE2(autopilot_names, NAME, autopilot_names_pool, n);
+  mb_free(n);
+}
+
 #define OVR_KEY(o)		((net_addr *) &(o)->net)
 #define OVR_NEXT(o)		(o)->next_hash
 #define OVR_EQ(a,b)		net_equal(a, b)
@@ -213,7 +300,7 @@ autopilot_ovr_cover(struct autopilot_proto *p, struct channel *c, const net_addr
  * prefix counts only when the prefix itself has no path: while an egress's
  * paths are being flushed, its overrides go pending at once rather than
  * hopping onto its covering paths that are about to go too. Returns the path
- * and sets o->src, or returns NULL and sets o->why.
+ * and sets o->src_len, or returns NULL and sets o->why.
  */
 static rte *
 autopilot_ovr_resolve(struct autopilot_proto *p, struct autopilot_override *o)
@@ -223,14 +310,14 @@ autopilot_ovr_resolve(struct autopilot_proto *p, struct autopilot_override *o)
   net_addr_ip6 probe;
 
   if (!c || (c->channel_state != CS_UP))
-    return o->why = "channel down", NULL;
+    return o->why = AP_WHY_CHANNEL, NULL;
 
   if (o->target && !(target = autopilot_egress_find(ap_cf(p), o->target)))
-    return o->why = "egress not configured", NULL;
+    return o->why = AP_WHY_UNCONFIGURED, NULL;
 
   net *n = autopilot_ovr_cover(p, c, &o->net, &probe);
   if (!n)
-    return o->why = "no path", NULL;
+    return o->why = AP_WHY_NO_PATH, NULL;
 
   rte *r, *bgp_best;
   if (target)
@@ -239,9 +326,9 @@ autopilot_ovr_resolve(struct autopilot_proto *p, struct autopilot_override *o)
     r = autopilot_next_best(p, n, &bgp_best);
 
   if (!r)
-    return o->why = target ? "no path from the target egress" : "no path from another egress", NULL;
+    return o->why = target ? AP_WHY_NO_TARGET_PATH : AP_WHY_NO_OTHER_PATH, NULL;
 
-  o->src = probe;
+  o->src_len = probe.pxlen;
   return r;
 }
 
@@ -249,7 +336,8 @@ autopilot_ovr_resolve(struct autopilot_proto *p, struct autopilot_override *o)
 static void
 autopilot_ovr_src_index(struct autopilot_proto *p, struct autopilot_override *o, int covering)
 {
-  struct autopilot_src *b = covering ? HASH_FIND(p->ovr_src, SRC, (net_addr *) &o->src) : NULL;
+  net_addr_ip6 src = autopilot_ovr_src(o);
+  struct autopilot_src *b = covering ? HASH_FIND(p->ovr_src, SRC, (net_addr *) &src) : NULL;
 
   if (o->srcb && (o->srcb == b))
     return;
@@ -271,7 +359,7 @@ autopilot_ovr_src_index(struct autopilot_proto *p, struct autopilot_override *o,
   if (!b)
   {
     b = sl_allocz(p->src_slab);
-    net_copy((net_addr *) &b->net, (net_addr *) &o->src);
+    net_copy((net_addr *) &b->net, (net_addr *) &src);
     init_list(&b->overrides);
     HASH_INSERT2(p->ovr_src, SRC, p->p.pool, b);
   }
@@ -402,22 +490,23 @@ autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
     autopilot_ovr_withdraw_route(p, o);
     if ((o->state != AP_OVR_PENDING) && (p->ovr_round_pending++ < AUTOPILOT_LOG_EACH))
       log(L_INFO "%s: Override %N -> %s pending: %s", p->p.name, &o->net,
-	  o->target ?: AUTOPILOT_NEXT_BEST, o->why);
+	  o->target ?: AUTOPILOT_NEXT_BEST, autopilot_ovr_why(o));
     autopilot_ovr_set_state(p, o, AP_OVR_PENDING, old_via);
     return 0;
   }
 
   struct autopilot_egress_config *e = autopilot_rte_egress(p, r);
-  o->why = NULL;
+  o->why = AP_WHY_NONE;
   o->via_label = e ? e->label : 0;
-  autopilot_ovr_src_index(p, o, !net_equal((net_addr *) &o->src, (net_addr *) &o->net));
+  autopilot_ovr_src_index(p, o, o->src_len != o->net.pxlen);
+  net_addr_ip6 src = autopilot_ovr_src(o);
 
   if (ap_cf(p)->shadow)
   {
     autopilot_ovr_withdraw_route(p, o);
     if (o->state != AP_OVR_SHADOW)
       log(L_INFO "%s: Shadow: would move %N to %s (path of %N)", p->p.name, &o->net,
-	  e ? e->name : "?", &o->src);
+	  e ? e->name : "?", &src);
     autopilot_ovr_set_state(p, o, AP_OVR_SHADOW, old_via);
     return 0;
   }
@@ -425,7 +514,7 @@ autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
   autopilot_ovr_announce(p, o, c, r);
   if ((o->state != AP_OVR_ACTIVE) && (p->ovr_round_active++ < AUTOPILOT_LOG_EACH))
     log(L_INFO "%s: Override %N -> %s active: path of %N via %s (label %u)", p->p.name, &o->net,
-	o->target ?: AUTOPILOT_NEXT_BEST, &o->src, e ? e->name : "?", o->via_label);
+	o->target ?: AUTOPILOT_NEXT_BEST, &src, e ? e->name : "?", o->via_label);
   autopilot_ovr_set_state(p, o, AP_OVR_ACTIVE, old_via);
   return 1;
 }
@@ -438,7 +527,7 @@ autopilot_ovr_free(struct autopilot_proto *p, struct autopilot_override *o)
   autopilot_watch_override(p, o, o->state, o->via_label, AP_OVR_STATES);
   HASH_REMOVE2(p->ovr_hash, OVR, p->p.pool, o);
   p->ovr_states[o->state]--;
-  mb_free(o->target);
+  autopilot_name_put(o->target);
   mb_free(o->reason);
   sl_free(o);
 }
@@ -709,6 +798,7 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
   {
     o = sl_allocz(p->ovr_slab);
     net_copy((net_addr *) &o->net, n);
+    o->src_len = o->net.pxlen;
     o->state = AP_OVR_PENDING;
     p->ovr_states[AP_OVR_PENDING]++;
     HASH_INSERT2(p->ovr_hash, OVR, p->p.pool, o);
@@ -721,15 +811,16 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
     p->ovr_count++;
   }
 
-  mb_free(o->target);
+  const char *target = strcmp(req->target, AUTOPILOT_NEXT_BEST) ? autopilot_name_get(req->target) : NULL;
+  autopilot_name_put(o->target);
+  o->target = target;
   mb_free(o->reason);
-  o->target = strcmp(req->target, AUTOPILOT_NEXT_BEST) ? autopilot_strdup(p->p.pool, req->target) : NULL;
   o->reason = autopilot_strdup(p->p.pool, req->reason);
   o->created = req->created ?: current_real_time();
   o->expires = req->expires;
   o->source = (req->source < AP_SRC_MAX) ? req->source : source;
   p->ovr_by_source[o->source][o->state]++;
-  o->why = "not resolved yet";
+  o->why = AP_WHY_UNRESOLVED;
   if (fresh)
     autopilot_watch_override(p, o, -1, 0, AP_OVR_PENDING);
 
