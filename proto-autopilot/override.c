@@ -536,7 +536,7 @@ autopilot_ovr_free(struct autopilot_proto *p, struct autopilot_override *o)
 static int
 autopilot_ovr_process(struct autopilot_proto *p, struct autopilot_override *o)
 {
-  o->dirty = 0;
+  o->dirty = o->by_path = 0;
 
   if (o->deleted)
   {
@@ -558,7 +558,10 @@ autopilot_ovr_defer(struct autopilot_proto *p, struct autopilot_override *o)
 
 /*
  * Overrides whose copy is out are resolved in the round that marked them:
- * a withdrawn path takes its copy at once. New copies go out at most
+ * a withdrawn path takes its copy at once. So are those a path change
+ * marked (a table loading after a restart): the copy goes out with the
+ * path it copies, while that prefix is still in the cache, and BGP reads
+ * no more paths in a round than the hosts take. Other new copies go out at most
  * AUTOPILOT_ROUND_COPIES per round, oldest first: between rounds BIRD
  * flushes its temporary memory and BGP sends what is ready, so the hosts
  * work on the first copies while the switch makes the next ones, instead
@@ -580,7 +583,7 @@ autopilot_ovr_event(void *data)
   {
     next = o->next_dirty;
 
-    if (o->announced || o->deleted)
+    if (o->announced || o->deleted || o->by_path)
       autopilot_ovr_process(p, o);
     else
       autopilot_ovr_defer(p, o);
@@ -618,6 +621,20 @@ autopilot_ovr_settled(struct autopilot_proto *p)
 }
 
 /*
+ * Could a path added to a prefix covering @o's change how a pending @o
+ * resolves? Not when its own prefix has paths (none of the target's):
+ * a covering prefix counts only for a prefix with none, and a change of
+ * its own paths marks it at once. In a table loading after a restart,
+ * that is most of the pending ones: each would cost a lookup per second.
+ */
+static inline int
+autopilot_ovr_may_cover(struct autopilot_override *o)
+{
+  return (o->state == AP_OVR_PENDING) &&
+    !(((o->why == AP_WHY_NO_TARGET_PATH) || (o->why == AP_WHY_NO_OTHER_PATH)) && (o->src_len == o->net.pxlen));
+}
+
+/*
  * Once a second: remove expired overrides, and, after paths were added,
  * resolve again those a new covering path could change.
  */
@@ -646,7 +663,7 @@ autopilot_ovr_tick(timer *t)
       expired++;
       autopilot_ovr_dirty(p, o);
     }
-    else if (recheck && ((o->state == AP_OVR_PENDING) || o->srcb))
+    else if (recheck && (o->srcb || autopilot_ovr_may_cover(o)))
       autopilot_ovr_dirty(p, o);
   }
   HASH_WALK_END;
@@ -715,14 +732,21 @@ autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, rte *new, rte
   else if (new && p->ovr_flushing && new->sender && (new->sender->channel_state == CS_UP))
     autopilot_ovr_egress_up(p, new);
 
+  /* (by_path only for one not deferred yet: one waiting keeps its turn) */
   if (o = HASH_FIND(p->ovr_hash, OVR, n))
+  {
+    o->by_path |= !o->dirty;
     autopilot_ovr_dirty(p, o);
+  }
 
   /* Every override copying a path of this prefix */
   struct autopilot_src *b = p->ovr_src.count ? HASH_FIND(p->ovr_src, SRC, n) : NULL;
   if (b)
     WALK_LIST2(o, nn, b->overrides, src_n)
+    {
+      o->by_path |= !o->dirty;
       autopilot_ovr_dirty(p, o);
+    }
 
   if (new && !old && (p->ovr_states[AP_OVR_PENDING] || p->ovr_src.count))
     p->ovr_recheck = 1;

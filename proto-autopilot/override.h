@@ -75,6 +75,7 @@ struct autopilot_override {
   u8 deleted:1;				/* Withdrawn by a request; freed by the event */
   u8 announced:1;			/* Our route for net is in the table */
   u8 in_sync:1;				/* Listed by the sync being applied */
+  u8 by_path:1;				/* Dirty by a change of its paths: resolved in that round */
 };
 
 /* Why @o is pending, NULL when it is not */
