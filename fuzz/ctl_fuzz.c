@@ -200,7 +200,7 @@ gone(struct autopilot_ctl_conn *c)
 {
   struct autopilot_ctl_conn *x;
 
-  WALK_LIST(x, P->ctl_conns)
+  WALK_LIST(x, P->ctl.conns)
     if (x == c)
       return 0;
 

@@ -65,9 +65,9 @@ struct set {
 static struct set
 current(void)
 {
-  struct set s = { .k = malloc((P->ovr_count + 1) * sizeof(char *)) };
+  struct set s = { .k = malloc((P->store.count + 1) * sizeof(char *)) };
 
-  HASH_WALK(P->ovr_hash, next_hash, o)
+  HASH_WALK(P->store.hash, next_hash, o)
     if (!o->deleted)
       s.k[s.n++] = key(&o->net, o->target, o->reason);
   HASH_WALK_END;

@@ -63,10 +63,10 @@ snapshot(struct autopilot_proto *p, uint *count)
   struct autopilot_request req;
   char line[AUTOPILOT_LINE_MAX];
   btime soon = current_real_time() + 60 S_;
-  char **set = malloc((p->ovr_count + 1) * sizeof(char *));
+  char **set = malloc((p->store.count + 1) * sizeof(char *));
   uint n = 0;
 
-  HASH_WALK(p->ovr_hash, next_hash, o)
+  HASH_WALK(p->store.hash, next_hash, o)
   {
     if (o->deleted)
       continue;
@@ -77,7 +77,7 @@ snapshot(struct autopilot_proto *p, uint *count)
 
     autopilot_ovr_to_request(o, &req);
     FZ_CHECK(autopilot_request_format(&req, line, sizeof(line)) > 0, "override %N not formatted", &o->net);
-    FZ_CHECK(n < p->ovr_count, "more overrides than counted (%u)", p->ovr_count);
+    FZ_CHECK(n < p->store.count, "more overrides than counted (%u)", p->store.count);
     set[n++] = strdup(line);
   }
   HASH_WALK_END;
@@ -102,7 +102,7 @@ start(void)
   fz_configure(conf_on);
   struct autopilot_proto *p = (void *) fz_proto("ap");
   FZ_CHECK(p && (p->p.proto_state == PS_UP), "protocol ap not up");
-  FZ_CHECK(p->state_loaded, "state not loaded");
+  FZ_CHECK(p->state.loaded, "state not loaded");
   return p;
 }
 

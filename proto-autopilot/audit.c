@@ -37,7 +37,7 @@ static void
 autopilot_audit_event(void *data)
 {
   struct autopilot_proto *p = data;
-  struct autopilot_audit *a = &p->audit;
+  struct autopilot_audit *a = &p->store.audit;
 
   if (a->total > AUTOPILOT_AUDIT_EACH)
     log(L_INFO "%s: ... and %u more override changes by %s (%u added, %u replaced, %u withdrawn, "
@@ -54,8 +54,8 @@ autopilot_audit_event(void *data)
 void
 autopilot_audit_start(struct autopilot_proto *p)
 {
-  p->audit = (struct autopilot_audit) {};
-  p->audit_event = ev_new_init(p->p.pool, autopilot_audit_event, p);
+  p->store.audit = (struct autopilot_audit) {};
+  p->store.audit_event = ev_new_init(p->p.pool, autopilot_audit_event, p);
   autopilot_audit_by(p, "birdc");
 }
 
@@ -67,7 +67,7 @@ autopilot_audit_start(struct autopilot_proto *p)
 void
 autopilot_audit_by(struct autopilot_proto *p, const char *fmt, ...)
 {
-  struct autopilot_audit *a = &p->audit;
+  struct autopilot_audit *a = &p->store.audit;
   char by[sizeof(a->by)];
   va_list args;
 
@@ -93,10 +93,10 @@ void
 autopilot_audit(struct autopilot_proto *p, uint what, const net_addr *n, const char *from, const char *to,
 		const char *reason)
 {
-  struct autopilot_audit *a = &p->audit;
+  struct autopilot_audit *a = &p->store.audit;
 
   if (!a->total)
-    ev_schedule(p->audit_event);
+    ev_schedule(p->store.audit_event);
 
   a->count[what]++;
   p->metrics.changes[what]++;

@@ -518,7 +518,7 @@ autopilot_show_egresses(struct autopilot_proto *p)
   struct autopilot_egress *e;
 
   /* Down (stopped, or never started): the egresses were in the freed pool */
-  if ((p->p.proto_state == PS_DOWN) || EMPTY_LIST(p->egresses))
+  if ((p->p.proto_state == PS_DOWN) || EMPTY_LIST(p->sw.egresses))
     return;
 
   cli_msg(-AUTOPILOT_REPLY_SHOW, "  Large communities sent to hosts: (%u, %u, pp label)%s", p->asn, AUTOPILOT_LC_PP_LABEL,
@@ -526,7 +526,7 @@ autopilot_show_egresses(struct autopilot_proto *p)
   cli_msg(-AUTOPILOT_REPLY_SHOW, "  %-16s %8s %8s %-7s %8s %8s  %s",
 	  "Egress", "Label", "PP label", "Session", "IPv4", "IPv6", "LFIB");
 
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
   {
     if (!e->cf)
       continue;
@@ -551,22 +551,22 @@ autopilot_show_host(struct autopilot_proto *p)
 
   if (cf->pp.large)
     cli_msg(-AUTOPILOT_REPLY_SHOW, "  Precision Path: disable community (%u, %u, %u); %u prefixes disabled",
-	    cf->pp.lc.asn, cf->pp.lc.ldp1, cf->pp.lc.ldp2, p->disabled.count);
+	    cf->pp.lc.asn, cf->pp.lc.ldp1, cf->pp.lc.ldp2, p->host.disabled.count);
   else
     cli_msg(-AUTOPILOT_REPLY_SHOW, "  Precision Path: disable community (%u, %u); %u prefixes disabled",
-	    cf->pp.pair >> 16, cf->pp.pair & 0xffff, p->disabled.count);
+	    cf->pp.pair >> 16, cf->pp.pair & 0xffff, p->host.disabled.count);
 
   for (uint fam = 0; fam < 2; fam++)
     for (uint k = 0; k < cf->alternates[fam]; k++)
     {
-      struct channel *c = p->alt[fam][k];
+      struct channel *c = p->host.alt[fam][k];
       cli_msg(-AUTOPILOT_REPLY_SHOW, "  Alternate %u %s: table %-12s %u prefixes", k + 1,
 	      fam ? "ipv6" : "ipv4", c->table->name, c->stats.imp_routes);
     }
 
   for (uint i = 0; i < cf->egress_tables; i++)
   {
-    struct channel *c = p->etab[i];
+    struct channel *c = p->host.etab[i];
     cli_msg(-AUTOPILOT_REPLY_SHOW, "  Egress label %u: table %-12s %u prefixes", cf->etab_label[i], c->table->name, c->stats.imp_routes);
   }
 }
@@ -577,7 +577,7 @@ autopilot_show_overrides(struct autopilot_proto *p)
   struct autopilot_config *cf = (void *) p->p.cf;
 
   /* A host has no egresses and no overrides: nothing to say */
-  if ((!p->ip4_channel && !p->ip6_channel) || (EMPTY_LIST(cf->egresses) && !p->ovr_count))
+  if ((!p->ip4_channel && !p->ip6_channel) || (EMPTY_LIST(cf->egresses) && !p->store.count))
     return;
 
   /* Counters of the last run would be stale: a stopped protocol has no overrides */
@@ -594,8 +594,8 @@ autopilot_show_overrides(struct autopilot_proto *p)
   }
 
   cli_msg(-AUTOPILOT_REPLY_SHOW, "  Overrides: %u (%u active, %u pending, %u shadow), limit %u, shadow mode %s, local pref %u",
-	  p->ovr_count, p->ovr_states[AP_OVR_ACTIVE], p->ovr_states[AP_OVR_PENDING],
-	  p->ovr_states[AP_OVR_SHADOW], cf->max_overrides, cf->shadow ? "on" : "off", cf->override_local_pref);
+	  p->store.count, p->store.states[AP_OVR_ACTIVE], p->store.states[AP_OVR_PENDING],
+	  p->store.states[AP_OVR_SHADOW], cf->max_overrides, cf->shadow ? "on" : "off", cf->override_local_pref);
   autopilot_state_show(p);
   autopilot_ctl_show(p);
 

@@ -72,7 +72,7 @@ autopilot_carry_save(struct autopilot_proto *p)
     autopilot_carry_free(c);
 
   if ((p->p.down_code == PDC_CF_REMOVE) || (p->p.down_code == PDC_CMD_SHUTDOWN) ||
-      (p->p.down_code == PDC_CMD_GR_DOWN) || !p->ovr_count)
+      (p->p.down_code == PDC_CMD_GR_DOWN) || !p->store.count)
     return;
 
   pool *pl = rp_new(&root_pool, "Autopilot carried overrides");
@@ -80,14 +80,14 @@ autopilot_carry_save(struct autopilot_proto *p)
   c->pool = pl;
   c->name = mb_alloc(pl, strlen(p->p.name) + 1);
   strcpy((char *) c->name, p->p.name);
-  c->reqs = mb_alloc(pl, p->ovr_count * sizeof(struct autopilot_request));
+  c->reqs = mb_alloc(pl, p->store.count * sizeof(struct autopilot_request));
 
-  HASH_WALK(p->ovr_hash, next_hash, o)
+  HASH_WALK(p->store.hash, next_hash, o)
   {
     if (o->deleted || (o->source == AP_SRC_BGP))
       continue;
 
-    ASSERT(c->count < p->ovr_count);
+    ASSERT(c->count < p->store.count);
     struct autopilot_request *r = &c->reqs[c->count++];
     autopilot_ovr_to_request(o, r);
     if (*r->reason)

@@ -70,7 +70,7 @@ autopilot_cli_saved(struct autopilot_proto *p)
   if (autopilot_state_commit(p) == 0)
     return 1;
 
-  cli_msg(AUTOPILOT_REPLY_REFUSED, "Applied, but NOT saved: %s", p->state_error);
+  cli_msg(AUTOPILOT_REPLY_REFUSED, "Applied, but NOT saved: %s", p->state.error);
   return 0;
 }
 

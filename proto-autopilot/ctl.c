@@ -205,8 +205,8 @@ ctl_status(struct autopilot_ctl_conn *c, const char *tag)
   struct autopilot_proto *p = c->p;
 
   ctl_reply(c, tag, "ok overrides %u active %u pending %u shadow %u",
-	    autopilot_ovr_count(p), p->ovr_states[AP_OVR_ACTIVE],
-	    p->ovr_states[AP_OVR_PENDING], p->ovr_states[AP_OVR_SHADOW]);
+	    autopilot_ovr_count(p), p->store.states[AP_OVR_ACTIVE],
+	    p->store.states[AP_OVR_PENDING], p->store.states[AP_OVR_SHADOW]);
 }
 
 /*
@@ -450,7 +450,7 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
     strcpy(c->status_tag, req->tag);
     c->status_tries = 0;
     c->stall |= CTL_STALL_STATUS;
-    ev_schedule(p->ctl_event);
+    ev_schedule(p->ctl.event);
     break;
 
   default:
@@ -574,7 +574,7 @@ ctl_close(struct autopilot_ctl_conn *c)
   c->sk->tx_hook = NULL;
   ctl_batch_drop(c);
   autopilot_obs_free(c);
-  ev_schedule(p->ctl_event);
+  ev_schedule(p->ctl.event);
 }
 
 static void
@@ -795,10 +795,10 @@ ctl_accept(sock *sk, uint size UNUSED)
 
   c->p = p;
   c->sk = sk;
-  c->id = ++p->ctl_next_id;
+  c->id = ++p->ctl.next_id;
   c->out_size = CTL_OUT_INIT;
   c->out = mb_alloc(p->p.pool, c->out_size);
-  add_tail(&p->ctl_conns, &c->n);
+  add_tail(&p->ctl.conns, &c->n);
 
   sk->data = c;
   sk->rx_hook = ctl_rx;
@@ -815,7 +815,7 @@ ctl_accept_err(sock *sk, int err)
 {
   struct autopilot_proto *p = sk->data;
 
-  log_rl(&ctl_log_tbf, L_ERR "%s: Controller socket %s: accept failed: %M", p->p.name, p->ctl_path, err);
+  log_rl(&ctl_log_tbf, L_ERR "%s: Controller socket %s: accept failed: %M", p->p.name, p->ctl.path, err);
 }
 
 /* Frees closed connections; answers status requests once overrides are resolved */
@@ -826,7 +826,7 @@ ctl_event(void *data)
   struct autopilot_ctl_conn *c, *next;
   int again = 0;
 
-  WALK_LIST_DELSAFE(c, next, p->ctl_conns)
+  WALK_LIST_DELSAFE(c, next, p->ctl.conns)
   {
     if (c->closed)
     {
@@ -842,7 +842,7 @@ ctl_event(void *data)
      * also run again behind us as paths change: wait a few rounds for that,
      * not forever.
      */
-    if (!autopilot_ovr_settled(p) && (p->ovr_later || (c->status_tries++ < CTL_STATUS_TRIES)))
+    if (!autopilot_ovr_settled(p) && (p->store.later || (c->status_tries++ < CTL_STATUS_TRIES)))
     {
       again = 1;
       continue;
@@ -854,7 +854,7 @@ ctl_event(void *data)
   }
 
   if (again)
-    ev_schedule(p->ctl_event);
+    ev_schedule(p->ctl.event);
 }
 
 
@@ -882,8 +882,8 @@ ctl_path_alive(const char *path)
 
 /* Why the socket is not open: logged, and kept for show */
 #define CTL_FAIL(fmt, args...) ({					\
-      bsnprintf(p->ctl_error, sizeof(p->ctl_error), fmt, ##args);	\
-      log(L_ERR "%s: %s", p->p.name, p->ctl_error);			\
+      bsnprintf(p->ctl.error, sizeof(p->ctl.error), fmt, ##args);	\
+      log(L_ERR "%s: %s", p->p.name, p->ctl.error);			\
       (sock *) NULL; })
 
 static sock *
@@ -959,7 +959,7 @@ ctl_listen(struct autopilot_proto *p, struct autopilot_config *cf)
     goto fail;
   }
 
-  p->ctl_error[0] = 0;
+  p->ctl.error[0] = 0;
 
   log(L_INFO "%s: Controller socket %s (mode %04o%s%s)", p->p.name, path, cf->ctl_mode,
       cf->ctl_group ? ", group " : "", cf->ctl_group ?: "");
@@ -974,14 +974,14 @@ fail:
 static void
 ctl_unlisten(struct autopilot_proto *p)
 {
-  if (!p->ctl_sk)
+  if (!p->ctl.sk)
     return;
 
-  rfree(p->ctl_sk);
-  p->ctl_sk = NULL;
-  unlink(p->ctl_path);
-  mb_free(p->ctl_path);
-  p->ctl_path = NULL;
+  rfree(p->ctl.sk);
+  p->ctl.sk = NULL;
+  unlink(p->ctl.path);
+  mb_free(p->ctl.path);
+  p->ctl.path = NULL;
 }
 
 /* Listen with @sk at @path; the path is ours: the config may go before we unlink it */
@@ -989,9 +989,9 @@ static void
 ctl_listening(struct autopilot_proto *p, sock *sk, const char *path)
 {
   uint len = strlen(path) + 1;
-  p->ctl_sk = sk;
-  p->ctl_path = mb_alloc(p->p.pool, len);
-  memcpy(p->ctl_path, path, len);
+  p->ctl.sk = sk;
+  p->ctl.path = mb_alloc(p->p.pool, len);
+  memcpy(p->ctl.path, path, len);
 }
 
 static void
@@ -1011,11 +1011,11 @@ ctl_open(struct autopilot_proto *p, struct autopilot_config *cf)
 void
 autopilot_ctl_start(struct autopilot_proto *p)
 {
-  init_list(&p->ctl_conns);
-  p->ctl_event = ev_new_init(p->p.pool, ctl_event, p);
-  p->ctl_sk = NULL;
-  p->ctl_path = NULL;
-  p->ctl_error[0] = 0;
+  init_list(&p->ctl.conns);
+  p->ctl.event = ev_new_init(p->p.pool, ctl_event, p);
+  p->ctl.sk = NULL;
+  p->ctl.path = NULL;
+  p->ctl.error[0] = 0;
   autopilot_watch_start(p);
 
   ctl_open(p, (struct autopilot_config *) p->p.cf);
@@ -1032,11 +1032,11 @@ autopilot_ctl_stop(struct autopilot_proto *p)
 {
   struct autopilot_ctl_conn *c, *next;
 
-  WALK_LIST_DELSAFE(c, next, p->ctl_conns)
+  WALK_LIST_DELSAFE(c, next, p->ctl.conns)
     ctl_free(c);
 
   ctl_unlisten(p);
-  ev_postpone(p->ctl_event);
+  ev_postpone(p->ctl.event);
 }
 
 /**
@@ -1059,30 +1059,30 @@ autopilot_ctl_reconfigure(struct autopilot_proto *p, struct autopilot_config *ol
   /* What we listen on may not be what the old config said: a move may have failed */
   int same_access = (old->ctl_mode == new->ctl_mode) && !bstrcmp(old->ctl_group, new->ctl_group);
 
-  if (!new->ctl_path || !p->ctl_sk)
+  if (!new->ctl_path || !p->ctl.sk)
   {
     ctl_unlisten(p);
-    p->ctl_error[0] = 0;
+    p->ctl.error[0] = 0;
     ctl_open(p, new);
     return 1;
   }
 
-  if (!strcmp(p->ctl_path, new->ctl_path))
+  if (!strcmp(p->ctl.path, new->ctl_path))
   {
-    if (same_access && !p->ctl_error[0])
+    if (same_access && !p->ctl.error[0])
       return 1;
 
     struct group *gr = new->ctl_group ? getgrnam(new->ctl_group) : NULL;
     if (new->ctl_group && !gr)
-      CTL_FAIL("Controller socket %s keeps its access: no group '%s'", p->ctl_path, new->ctl_group);
-    else if (gr && (chown(p->ctl_path, (uid_t) -1, gr->gr_gid) < 0))
-      CTL_FAIL("Controller socket %s keeps its group: cannot set group %s: %m", p->ctl_path, new->ctl_group);
-    else if (chmod(p->ctl_path, new->ctl_mode) < 0)
-      CTL_FAIL("Controller socket %s keeps its mode: cannot chmod: %m", p->ctl_path);
+      CTL_FAIL("Controller socket %s keeps its access: no group '%s'", p->ctl.path, new->ctl_group);
+    else if (gr && (chown(p->ctl.path, (uid_t) -1, gr->gr_gid) < 0))
+      CTL_FAIL("Controller socket %s keeps its group: cannot set group %s: %m", p->ctl.path, new->ctl_group);
+    else if (chmod(p->ctl.path, new->ctl_mode) < 0)
+      CTL_FAIL("Controller socket %s keeps its mode: cannot chmod: %m", p->ctl.path);
     else
     {
-      p->ctl_error[0] = 0;
-      log(L_INFO "%s: Controller socket %s (mode %04o%s%s)", p->p.name, p->ctl_path, new->ctl_mode,
+      p->ctl.error[0] = 0;
+      log(L_INFO "%s: Controller socket %s (mode %04o%s%s)", p->p.name, p->ctl.path, new->ctl_mode,
 	  new->ctl_group ? ", group " : "", new->ctl_group ?: "");
     }
     return 1;
@@ -1091,10 +1091,10 @@ autopilot_ctl_reconfigure(struct autopilot_proto *p, struct autopilot_config *ol
   sock *sk = ctl_listen(p, new);
   if (!sk)
   {
-    char why[sizeof(p->ctl_error)];
-    strcpy(why, p->ctl_error);
-    bsnprintf(p->ctl_error, sizeof(p->ctl_error), "%s; still listening on %s", why, p->ctl_path);
-    log(L_WARN "%s: Keeping controller socket %s", p->p.name, p->ctl_path);
+    char why[sizeof(p->ctl.error)];
+    strcpy(why, p->ctl.error);
+    bsnprintf(p->ctl.error, sizeof(p->ctl.error), "%s; still listening on %s", why, p->ctl.path);
+    log(L_WARN "%s: Keeping controller socket %s", p->p.name, p->ctl.path);
     return 1;
   }
 
@@ -1153,13 +1153,13 @@ autopilot_ctl_show(struct autopilot_proto *p)
   if (!cf->ctl_path)
     return;
 
-  WALK_LIST(c, p->ctl_conns)
+  WALK_LIST(c, p->ctl.conns)
     n++;
 
-  if (p->ctl_sk && !p->ctl_error[0])
-    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Controller socket: %s (mode %04o%s%s): listening, %u client%s", p->ctl_path,
+  if (p->ctl.sk && !p->ctl.error[0])
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Controller socket: %s (mode %04o%s%s): listening, %u client%s", p->ctl.path,
 	    cf->ctl_mode, cf->ctl_group ? ", group " : "", cf->ctl_group ?: "", n, (n == 1) ? "" : "s");
   else
-    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Controller socket: %s, %u client%s", p->ctl_error[0] ? p->ctl_error : "not opened",
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Controller socket: %s, %u client%s", p->ctl.error[0] ? p->ctl.error : "not opened",
 	    n, (n == 1) ? "" : "s");
 }

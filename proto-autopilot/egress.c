@@ -328,26 +328,26 @@ autopilot_egress_sync(struct autopilot_proto *p)
   struct autopilot_egress *e;
   struct autopilot_egress_config *ec;
 
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
     if (e->cf)
       e->cf = autopilot_egress_find(cf, e->cf->name);
 
-  mb_free(p->egress_rt);
-  p->egress_rt_len = cf->egress_count;
-  p->egress_rt = p->egress_rt_len ? mb_allocz(p->p.pool, p->egress_rt_len * sizeof(e)) : NULL;
+  mb_free(p->sw.egress_rt);
+  p->sw.egress_rt_len = cf->egress_count;
+  p->sw.egress_rt = p->sw.egress_rt_len ? mb_allocz(p->p.pool, p->sw.egress_rt_len * sizeof(e)) : NULL;
 
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
     if (e->cf)
-      p->egress_rt[e->cf->index] = e;
+      p->sw.egress_rt[e->cf->index] = e;
 
   WALK_LIST(ec, cf->egresses)
-    if (!p->egress_rt[ec->index])
+    if (!p->sw.egress_rt[ec->index])
     {
       e = mb_allocz(p->p.pool, sizeof(struct autopilot_egress));
       e->cf = ec;
       e->lfib_label = e->lfib_pp_label = AUTOPILOT_NO_LABEL;
-      add_tail(&p->egresses, &e->n);
-      p->egress_rt[ec->index] = e;
+      add_tail(&p->sw.egresses, &e->n);
+      p->sw.egress_rt[ec->index] = e;
     }
 }
 
@@ -355,7 +355,7 @@ autopilot_egress_sync(struct autopilot_proto *p)
 struct autopilot_egress *
 autopilot_egress_rt(struct autopilot_proto *p, struct autopilot_egress_config *ec)
 {
-  struct autopilot_egress *e = (ec && (ec->index < p->egress_rt_len)) ? p->egress_rt[ec->index] : NULL;
+  struct autopilot_egress *e = (ec && (ec->index < p->sw.egress_rt_len)) ? p->sw.egress_rt[ec->index] : NULL;
   return (e && (e->cf == ec)) ? e : NULL;
 }
 

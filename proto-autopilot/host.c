@@ -76,17 +76,17 @@ autopilot_channel_up(struct channel *c)
 static void
 autopilot_host_set_disabled(struct autopilot_proto *p, const net_addr *n, int disabled)
 {
-  struct autopilot_disabled *d = HASH_FIND(p->disabled, DIS, n);
+  struct autopilot_disabled *d = HASH_FIND(p->host.disabled, DIS, n);
 
   if (disabled && !d)
   {
-    d = sl_allocz(p->disabled_slab);
+    d = sl_allocz(p->host.disabled_slab);
     net_copy((net_addr *) &d->net, n);
-    HASH_INSERT2(p->disabled, DIS, p->p.pool, d);
+    HASH_INSERT2(p->host.disabled, DIS, p->p.pool, d);
   }
   else if (!disabled && d)
   {
-    HASH_REMOVE2(p->disabled, DIS, p->p.pool, d);
+    HASH_REMOVE2(p->host.disabled, DIS, p->p.pool, d);
     sl_free(d);
   }
 }
@@ -112,7 +112,7 @@ autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n)
 
     for (uint i = 0; i < k; i++)
     {
-      struct channel *ac = p->alt[fam][i];
+      struct channel *ac = p->host.alt[fam][i];
       if (!autopilot_channel_up(ac))
 	continue;
 
@@ -128,7 +128,7 @@ autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n)
   /* Egress tables: the egress's own best path, with its primary label */
   for (uint i = 0; i < cf->egress_tables; i++)
   {
-    struct channel *ec = p->etab[i];
+    struct channel *ec = p->host.etab[i];
     if (!autopilot_channel_up(ec) || (ec->net_type != n->n.addr->type))
       continue;
 
@@ -172,10 +172,10 @@ autopilot_host_channels(struct autopilot_proto *p, struct proto_config *CF)
 
   for (uint fam = 0; fam < 2; fam++)
     for (uint i = 0; i < AUTOPILOT_MAX_ALT; i++)
-      ok = proto_configure_channel(&p->p, &p->alt[fam][i], alt[fam][i]) && ok;
+      ok = proto_configure_channel(&p->p, &p->host.alt[fam][i], alt[fam][i]) && ok;
 
   for (uint i = 0; i < AUTOPILOT_MAX_ETAB; i++)
-    ok = proto_configure_channel(&p->p, &p->etab[i], etab[i]) && ok;
+    ok = proto_configure_channel(&p->p, &p->host.etab[i], etab[i]) && ok;
 
   return ok;
 }
@@ -183,6 +183,6 @@ autopilot_host_channels(struct autopilot_proto *p, struct proto_config *CF)
 void
 autopilot_host_start(struct autopilot_proto *p)
 {
-  p->disabled_slab = sl_new(p->p.pool, sizeof(struct autopilot_disabled));
-  HASH_INIT(p->disabled, p->p.pool, DIS_ORDER);
+  p->host.disabled_slab = sl_new(p->p.pool, sizeof(struct autopilot_disabled));
+  HASH_INIT(p->host.disabled, p->p.pool, DIS_ORDER);
 }

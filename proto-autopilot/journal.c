@@ -61,7 +61,7 @@ journal_fail(struct autopilot_proto *p, const char *what, const char *file)
 int
 autopilot_journal_outgrown(struct autopilot_proto *p)
 {
-  return p->journal_records > MAX(JOURNAL_MIN, 2 * p->ovr_count);
+  return p->state.journal_records > MAX(JOURNAL_MIN, 2 * p->store.count);
 }
 
 static const char *
@@ -75,13 +75,13 @@ journal_path(struct autopilot_proto *p)
 static byte *
 journal_reserve(struct autopilot_proto *p, uint n)
 {
-  if (p->jbuf_len + n > p->jbuf_size)
+  if (p->state.jbuf_len + n > p->state.jbuf_size)
   {
-    p->jbuf_size = MAX(2 * p->jbuf_size, MAX(p->jbuf_len + n, 4096));
-    p->jbuf = p->jbuf ? mb_realloc(p->jbuf, p->jbuf_size) : mb_alloc(p->p.pool, p->jbuf_size);
+    p->state.jbuf_size = MAX(2 * p->state.jbuf_size, MAX(p->state.jbuf_len + n, 4096));
+    p->state.jbuf = p->state.jbuf ? mb_realloc(p->state.jbuf, p->state.jbuf_size) : mb_alloc(p->p.pool, p->state.jbuf_size);
   }
 
-  return p->jbuf + p->jbuf_len;
+  return p->state.jbuf + p->state.jbuf_len;
 }
 
 /**
@@ -95,7 +95,7 @@ journal_reserve(struct autopilot_proto *p, uint n)
 void
 autopilot_journal_record(struct autopilot_proto *p, const struct autopilot_request *req)
 {
-  if (!((struct autopilot_config *) p->p.cf)->state_file || p->journal_replaying || !p->state_loaded)
+  if (!((struct autopilot_config *) p->p.cf)->state_file || p->state.journal_replaying || !p->state.loaded)
     return;
 
   byte *b = journal_reserve(p, AUTOPILOT_LINE_MAX + 1);
@@ -104,8 +104,8 @@ autopilot_journal_record(struct autopilot_proto *p, const struct autopilot_reque
     bug("Autopilot: override %N does not fit a journal line", &req->net);
 
   b[n] = '\n';
-  p->jbuf_len += n + 1;
-  p->jbuf_records++;
+  p->state.jbuf_len += n + 1;
+  p->state.jbuf_records++;
 }
 
 /* Was the journal we append to removed or replaced? Then it no longer holds what it had */
@@ -114,8 +114,8 @@ autopilot_journal_lost(struct autopilot_proto *p)
 {
   struct stat a, b;
 
-  return (p->journal_fd >= 0) &&
-    (fstat(p->journal_fd, &a) || stat(p->journal_file, &b) || (a.st_dev != b.st_dev) || (a.st_ino != b.st_ino));
+  return (p->state.journal_fd >= 0) &&
+    (fstat(p->state.journal_fd, &a) || stat(p->state.journal_file, &b) || (a.st_dev != b.st_dev) || (a.st_ino != b.st_ino));
 }
 
 /* Open the journal of the configured state file, if it is not open */
@@ -125,18 +125,18 @@ journal_open(struct autopilot_proto *p)
   const char *file = journal_path(p);
 
   /* Still the file at that path? (Appending to one removed or moved is writing to nowhere.) */
-  if ((p->journal_fd >= 0) && !strcmp(p->journal_file, file) && !autopilot_journal_lost(p))
+  if ((p->state.journal_fd >= 0) && !strcmp(p->state.journal_file, file) && !autopilot_journal_lost(p))
     return 0;
 
-  if (p->journal_fd >= 0)
-    close(p->journal_fd);
+  if (p->state.journal_fd >= 0)
+    close(p->state.journal_fd);
 
-  p->journal_fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (p->journal_fd < 0)
+  p->state.journal_fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (p->state.journal_fd < 0)
     return journal_fail(p, "open", file);
 
-  bsnprintf(p->journal_file, sizeof(p->journal_file), "%s", file);
-  p->journal_size = lseek(p->journal_fd, 0, SEEK_END);
+  bsnprintf(p->state.journal_file, sizeof(p->state.journal_file), "%s", file);
+  p->state.journal_size = lseek(p->state.journal_fd, 0, SEEK_END);
   return 0;
 }
 
@@ -151,7 +151,7 @@ journal_open(struct autopilot_proto *p)
 int
 autopilot_journal_commit(struct autopilot_proto *p)
 {
-  if (!p->jbuf_records)
+  if (!p->state.jbuf_records)
     return 0;
 
   if (journal_open(p) < 0)
@@ -159,48 +159,48 @@ autopilot_journal_commit(struct autopilot_proto *p)
 
   byte *b = journal_reserve(p, sizeof(JOURNAL_COMMIT));
   memcpy(b, JOURNAL_COMMIT, sizeof(JOURNAL_COMMIT) - 1);
-  uint len = p->jbuf_len + sizeof(JOURNAL_COMMIT) - 1;
+  uint len = p->state.jbuf_len + sizeof(JOURNAL_COMMIT) - 1;
 
   for (uint done = 0; done < len; )
   {
-    ssize_t n = write(p->journal_fd, p->jbuf + done, len - done);
+    ssize_t n = write(p->state.journal_fd, p->state.jbuf + done, len - done);
     if ((n < 0) && (errno == EINTR))
       continue;
 
     if (n <= 0)
     {
-      journal_fail(p, "write", p->journal_file);
+      journal_fail(p, "write", p->state.journal_file);
       /* A cut write must not become the head of the next commit */
-      if (ftruncate(p->journal_fd, p->journal_size) < 0)
-	journal_fail(p, "truncate", p->journal_file);
+      if (ftruncate(p->state.journal_fd, p->state.journal_size) < 0)
+	journal_fail(p, "truncate", p->state.journal_file);
       return -1;
     }
 
     done += n;
   }
 
-  if (fdatasync(p->journal_fd) < 0)
+  if (fdatasync(p->state.journal_fd) < 0)
   {
-    journal_fail(p, "fdatasync", p->journal_file);
-    if (ftruncate(p->journal_fd, p->journal_size) < 0)
-      journal_fail(p, "truncate", p->journal_file);
+    journal_fail(p, "fdatasync", p->state.journal_file);
+    if (ftruncate(p->state.journal_fd, p->state.journal_size) < 0)
+      journal_fail(p, "truncate", p->state.journal_file);
     return -1;
   }
 
-  p->journal_size += len;
-  p->journal_records += p->jbuf_records;
-  p->jbuf_len = p->jbuf_records = 0;
+  p->state.journal_size += len;
+  p->state.journal_records += p->state.jbuf_records;
+  p->state.jbuf_len = p->state.jbuf_records = 0;
 
   /* A batch is over: give back its memory */
-  if (p->jbuf_size > 65536)
+  if (p->state.jbuf_size > 65536)
   {
-    mb_free(p->jbuf);
-    p->jbuf = NULL;
-    p->jbuf_size = 0;
+    mb_free(p->state.jbuf);
+    p->state.jbuf = NULL;
+    p->state.jbuf_size = 0;
   }
-  p->state_saved = current_real_time();
-  p->state_saved_count = p->ovr_count;
-  p->state_unsaved = p->state_failed = 0;
+  p->state.saved = current_real_time();
+  p->state.saved_count = p->store.count;
+  p->state.unsaved = p->state.failed = 0;
   p->metrics.state_writes[0]++;
 
   /* Larger than the set it describes: fold it into the state file soon */
@@ -219,11 +219,11 @@ autopilot_journal_folded(struct autopilot_proto *p)
   if (journal_open(p) < 0)
     return -1;
 
-  if ((ftruncate(p->journal_fd, 0) < 0) || (fdatasync(p->journal_fd) < 0))
+  if ((ftruncate(p->state.journal_fd, 0) < 0) || (fdatasync(p->state.journal_fd) < 0))
     return journal_fail(p, "empty", file);
 
-  p->journal_size = 0;
-  p->journal_records = 0;
+  p->state.journal_size = 0;
+  p->state.journal_records = 0;
   return 0;
 }
 
@@ -300,7 +300,7 @@ autopilot_journal_replay(struct autopilot_proto *p, uint *expired, uint *managed
       good = ftell(f);
 
   rewind(f);
-  p->journal_replaying = 1;
+  p->state.journal_replaying = 1;
 
   while ((ftell(f) < good) && ((got = autopilot_read_line(f, line)) != AP_LINE_EOF))
   {
@@ -329,7 +329,7 @@ autopilot_journal_replay(struct autopilot_proto *p, uint *expired, uint *managed
     records++;
   }
 
-  p->journal_replaying = 0;
+  p->state.journal_replaying = 0;
 
   fseek(f, 0, SEEK_END);
   long end = ftell(f);
@@ -345,19 +345,19 @@ autopilot_journal_replay(struct autopilot_proto *p, uint *expired, uint *managed
 void
 autopilot_journal_start(struct autopilot_proto *p)
 {
-  p->journal_fd = -1;
-  p->journal_file[0] = 0;
-  p->journal_size = 0;
-  p->journal_records = 0;
-  p->journal_replaying = 0;
-  p->jbuf = NULL;
-  p->jbuf_len = p->jbuf_size = p->jbuf_records = 0;
+  p->state.journal_fd = -1;
+  p->state.journal_file[0] = 0;
+  p->state.journal_size = 0;
+  p->state.journal_records = 0;
+  p->state.journal_replaying = 0;
+  p->state.jbuf = NULL;
+  p->state.jbuf_len = p->state.jbuf_size = p->state.jbuf_records = 0;
 }
 
 void
 autopilot_journal_stop(struct autopilot_proto *p)
 {
-  if (p->journal_fd >= 0)
-    close(p->journal_fd);
-  p->journal_fd = -1;
+  if (p->state.journal_fd >= 0)
+    close(p->state.journal_fd);
+  p->state.journal_fd = -1;
 }

@@ -251,10 +251,10 @@ autopilot_lfib_event(void *data)
    * swap labels, one's new label is the other's old one, and a label is one
    * route of ours in the MPLS table.
    */
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
     autopilot_lfib_withdraw_stale(p, e);
 
-  WALK_LIST_DELSAFE(e, enx, p->egresses)
+  WALK_LIST_DELSAFE(e, enx, p->sw.egresses)
   {
     if (e->cf)
     {
@@ -284,20 +284,20 @@ autopilot_lfib_update(struct autopilot_proto *p)
 
   autopilot_egress_sync(p);
 
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
     if (e->cf)
       autopilot_egress_attach(p, e);
 
-  ev_schedule(p->lfib_event);
+  ev_schedule(p->sw.lfib_event);
 }
 
 void
 autopilot_lfib_start(struct autopilot_proto *p)
 {
-  init_list(&p->egresses);
-  p->egress_rt = NULL;			/* The last run's went with its pool */
-  p->egress_rt_len = 0;
-  p->lfib_event = ev_new_init(p->p.pool, autopilot_lfib_event, p);
+  init_list(&p->sw.egresses);
+  p->sw.egress_rt = NULL;			/* The last run's went with its pool */
+  p->sw.egress_rt_len = 0;
+  p->sw.lfib_event = ev_new_init(p->p.pool, autopilot_lfib_event, p);
   autopilot_lfib_update(p);
 }
 
@@ -305,7 +305,7 @@ autopilot_lfib_start(struct autopilot_proto *p)
 static void
 autopilot_lfib_now(struct autopilot_proto *p)
 {
-  ev_postpone(p->lfib_event);
+  ev_postpone(p->sw.lfib_event);
   autopilot_lfib_event(p);
 }
 

@@ -312,7 +312,7 @@ mt_egresses(struct mt *m, struct autopilot_proto *p)
   struct autopilot_egress *e;
 
   mt_family(m, "egress_info", "gauge", "An egress of the protocol with its labels (always 1).");
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
     if (e->cf)
     {
       ip_addr nb = e->cf->bgp ? ((struct bgp_config *) e->cf->bgp)->remote_ip : e->cf->neighbor;
@@ -325,7 +325,7 @@ mt_egresses(struct mt *m, struct autopilot_proto *p)
     }
 
   mt_family(m, "egress_up", "gauge", "1 if the egress's BGP session is established, else 0.");
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
     if (e->cf)
     {
       struct bgp_proto *bp = autopilot_egress_bgp(e->cf);
@@ -335,7 +335,7 @@ mt_egresses(struct mt *m, struct autopilot_proto *p)
     }
 
   mt_family(m, "egress_paths", "gauge", "Paths the egress's BGP session has imported, by family.");
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
     if (e->cf)
     {
       struct bgp_proto *bp = autopilot_egress_bgp(e->cf);
@@ -354,7 +354,7 @@ mt_egresses(struct mt *m, struct autopilot_proto *p)
 
   mt_family(m, "egress_lfib_state", "gauge",
 	    "State of the egress's LFIB entries: 1 for the state it is in, 0 for the others.");
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
     if (e->cf)
     {
       const char *now = mt_lfib_state(p, e);
@@ -380,7 +380,7 @@ mt_egresses(struct mt *m, struct autopilot_proto *p)
 
   mt_family(m, "egress_protected_by", "gauge",
 	    "1 while the egress's labels point to this backup (its own neighbor lost).");
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
     if (e->cf && e->lfib_via && (e->lfib_via != e) && e->lfib_via->cf)
     {
       mt_sample(m, "");
@@ -402,7 +402,7 @@ mt_overrides(struct mt *m, struct autopilot_proto *p)
       mt_sample(m, "");
       mt_label(m, "state", autopilot_ovr_state_names[st]);
       mt_label(m, "source", autopilot_source_names[src]);
-      mt_value(m, p->ovr_by_source[src][st]);
+      mt_value(m, p->store.by_source[src][st]);
     }
 
   mt_one(m, "overrides_limit", "gauge", "Most overrides the protocol takes (max overrides).", cf->max_overrides);
@@ -451,13 +451,13 @@ mt_controller(struct mt *m, struct autopilot_proto *p)
   if (!cf->ctl_path)
     return;
 
-  WALK_LIST(c, p->ctl_conns)
+  WALK_LIST(c, p->ctl.conns)
     conns += !c->closed;
 
   mt_one(m, "controller_socket_listening", "gauge", "1 if the controller socket is open, else 0.",
-	 p->ctl_sk && !p->ctl_error[0]);
+	 p->ctl.sk && !p->ctl.error[0]);
   mt_one(m, "controller_connections", "gauge", "Controllers connected now.", conns);
-  mt_one(m, "controller_connections_accepted_total", "counter", "Controller connections accepted.", p->ctl_next_id);
+  mt_one(m, "controller_connections_accepted_total", "counter", "Controller connections accepted.", p->ctl.next_id);
 
   mt_family(m, "controller_requests_total", "counter",
 	    "Controller socket requests by result code (ok or the error code); a batch is one request, its commit.");
@@ -498,9 +498,9 @@ mt_state_file(struct mt *m, struct autopilot_proto *p)
   mt_one(m, "state_file_write_failures_total", "counter",
 	 "Failed operations writing the state file or its journal.", p->metrics.state_failures);
   mt_one(m, "state_file_failing", "gauge",
-	 "1 while the last write failed: changes are in effect but not on disk.", !!p->state_failed);
+	 "1 while the last write failed: changes are in effect but not on disk.", !!p->state.failed);
   mt_one(m, "state_file_last_write_timestamp_seconds", "gauge",
-	 "UNIX time of the last good write, 0 for none yet.", p->state_saved TO_S);
+	 "UNIX time of the last good write, 0 for none yet.", p->state.saved TO_S);
 }
 
 static void
@@ -547,8 +547,8 @@ mt_host(struct mt *m, struct autopilot_proto *p)
       mt_sample(m, "");
       mt_label(m, "family", mt_family_name(fam));
       mt_label_u(m, "alternate", k + 1);
-      mt_label(m, "table", p->alt[fam][k]->table->name);
-      mt_value(m, p->alt[fam][k]->stats.imp_routes);
+      mt_label(m, "table", p->host.alt[fam][k]->table->name);
+      mt_value(m, p->host.alt[fam][k]->stats.imp_routes);
     }
 
   mt_family(m, "host_egress_table_prefixes", "gauge", "Prefixes in the table of one egress label.");
@@ -556,12 +556,12 @@ mt_host(struct mt *m, struct autopilot_proto *p)
   {
     mt_sample(m, "");
     mt_label_u(m, "label", cf->etab_label[i]);
-    mt_label(m, "table", p->etab[i]->table->name);
-    mt_value(m, p->etab[i]->stats.imp_routes);
+    mt_label(m, "table", p->host.etab[i]->table->name);
+    mt_value(m, p->host.etab[i]->stats.imp_routes);
   }
 
   mt_one(m, "host_pp_disabled_prefixes", "gauge",
-	 "Prefixes whose paths carry the Precision Path disable community.", p->disabled.count);
+	 "Prefixes whose paths carry the Precision Path disable community.", p->host.disabled.count);
 }
 
 /* Everything, or only "up 0" when the protocol is not up (its counts are gone) */
@@ -578,7 +578,7 @@ mt_render(struct autopilot_proto *p, struct autopilot_text *t, int up)
     mt_tables(&m, p);
     mt_egresses(&m, p);
     if (p->ip4_channel || p->ip6_channel)
-      if (!EMPTY_LIST(cf->egresses) || p->ovr_count)
+      if (!EMPTY_LIST(cf->egresses) || p->store.count)
 	mt_overrides(&m, p);
     mt_controller(&m, p);
     mt_state_file(&m, p);

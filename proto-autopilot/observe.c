@@ -551,7 +551,7 @@ obs_egresses(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
   js_str(c, p->p.name);
   js_fmt(c, ",\"asn\":%u,\"egresses\":[", p->asn);
 
-  WALK_LIST(e, p->egresses)
+  WALK_LIST(e, p->sw.egresses)
   {
     struct autopilot_egress_config *ec = e->cf;
     if (!ec)
@@ -561,7 +561,7 @@ obs_egresses(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
     uint by_state[AP_OVR_STATES] = {}, carried = 0;
 
     /* Overrides are few next to paths; a walk per request is what show does too */
-    HASH_WALK(p->ovr_hash, next_hash, o)
+    HASH_WALK(p->store.hash, next_hash, o)
     {
       if (o->deleted)
 	continue;
@@ -901,7 +901,7 @@ obs_watch_event(void *data)
   struct autopilot_proto *p = data;
   struct autopilot_ctl_conn *c;
 
-  WALK_LIST(c, p->ctl_conns)
+  WALK_LIST(c, p->ctl.conns)
     if (c->watch && c->watch->len && !c->closed)
       autopilot_ctl_run(c);
 }
@@ -925,12 +925,12 @@ static struct autopilot_ctl_conn *
 obs_event_start(struct autopilot_proto *p, const char *type)
 {
   /* Nobody watches: no event, no number (and no scratch buffer before the first watch) */
-  if (!p->metrics.watchers || !p->watch_js)
+  if (!p->metrics.watchers || !p->ctl.watch_js)
     return NULL;
 
-  struct autopilot_ctl_conn *j = p->watch_js;
+  struct autopilot_ctl_conn *j = p->ctl.watch_js;
   j->out_len = 0;
-  js_fmt(j, "+ {\"seq\":%lu,\"event\":\"%s\"", ++p->watch_seq, type);
+  js_fmt(j, "+ {\"seq\":%lu,\"event\":\"%s\"", ++p->ctl.watch_seq, type);
   return j;
 }
 
@@ -938,11 +938,11 @@ obs_event_start(struct autopilot_proto *p, const char *type)
 static void
 obs_event_end(struct autopilot_proto *p)
 {
-  struct autopilot_ctl_conn *j = p->watch_js, *c;
+  struct autopilot_ctl_conn *j = p->ctl.watch_js, *c;
 
   js_put(j, "}\n");
 
-  WALK_LIST(c, p->ctl_conns)
+  WALK_LIST(c, p->ctl.conns)
   {
     struct obs_watch *w = c->watch;
     if (!w || !w->active || c->closed)
@@ -963,7 +963,7 @@ obs_event_end(struct autopilot_proto *p)
     uint dropped = w->len;
     int n = bsnprintf(line, sizeof(line),
 		      "+ {\"seq\":%lu,\"event\":\"resync\",\"reason\":\"more than %u bytes unread\",\"bytes_dropped\":%u}\n",
-		      p->watch_seq, OBS_WATCH_MAX, dropped + j->out_len);
+		      p->ctl.watch_seq, OBS_WATCH_MAX, dropped + j->out_len);
     mb_free(w->buf);
     w->buf = NULL;
     w->len = w->size = 0;
@@ -980,8 +980,8 @@ obs_event_end(struct autopilot_proto *p)
    * next round, and a table's prune (a slice per round) would then push it
    * on for as long as it runs, every event queued and none sent.
    */
-  if (!ev_active(p->watch_ev))
-    ev_schedule(p->watch_ev);
+  if (!ev_active(p->ctl.watch_ev))
+    ev_schedule(p->ctl.watch_ev);
 }
 
 /**
@@ -1096,9 +1096,9 @@ autopilot_watch_override(struct autopilot_proto *p, struct autopilot_override *o
 void
 autopilot_watch_start(struct autopilot_proto *p)
 {
-  p->watch_seq = 0;
-  p->watch_js = NULL;
-  p->watch_ev = NULL;
+  p->ctl.watch_seq = 0;
+  p->ctl.watch_js = NULL;
+  p->ctl.watch_ev = NULL;
   p->metrics.watchers = 0;
 }
 
@@ -1114,14 +1114,14 @@ obs_watch(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
     return;
   }
 
-  if (!p->watch_js)
+  if (!p->ctl.watch_js)
   {
     struct autopilot_ctl_conn *j = mb_allocz(p->p.pool, sizeof(struct autopilot_ctl_conn));
     j->p = p;
     j->out_size = 4096;
     j->out = mb_alloc(p->p.pool, j->out_size);
-    p->watch_js = j;
-    p->watch_ev = ev_new_init(p->p.pool, obs_watch_event, p);
+    p->ctl.watch_js = j;
+    p->ctl.watch_ev = ev_new_init(p->p.pool, obs_watch_event, p);
   }
 
   /* The snapshot first: as a dump, which may refuse (a family not up) */
@@ -1133,7 +1133,7 @@ obs_watch(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
     if (!(d = obs_dump(c, &dr)))
       return;
     d->watch = 1;
-    d->seq = p->watch_seq;
+    d->seq = p->ctl.watch_seq;
   }
 
   if (!w)
@@ -1155,7 +1155,7 @@ obs_watch(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
   p->metrics.watchers++;
 
   if (!d)
-    obs_watch_reply(c, req->tag, "started", p->watch_seq);
+    obs_watch_reply(c, req->tag, "started", p->ctl.watch_seq);
 }
 
 static void
@@ -1173,7 +1173,7 @@ obs_unwatch(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
   /* Its events so far go first (the socket flushed them before this line) */
   w->active = 0;
   p->metrics.watchers--;
-  obs_watch_reply(c, req->tag, "stopped", p->watch_seq);
+  obs_watch_reply(c, req->tag, "stopped", p->ctl.watch_seq);
 }
 
 /**

@@ -178,8 +178,8 @@ autopilot_cmd_show_overrides(struct symbol *sym, const net_addr *n, const char *
   btime now = current_real_time();
 
   cli_msg(-AUTOPILOT_REPLY_OVERRIDES, "%s: %u overrides: %u active, %u pending, %u shadow; %u expired since start; limit %u; shadow mode %s",
-	  p->p.name, p->ovr_count, p->ovr_states[AP_OVR_ACTIVE], p->ovr_states[AP_OVR_PENDING],
-	  p->ovr_states[AP_OVR_SHADOW], p->ovr_expired, cf->max_overrides, cf->shadow ? "on" : "off");
+	  p->p.name, p->store.count, p->store.states[AP_OVR_ACTIVE], p->store.states[AP_OVR_PENDING],
+	  p->store.states[AP_OVR_SHADOW], p->store.expired, cf->max_overrides, cf->shadow ? "on" : "off");
 
   struct autopilot_override *o = n ? autopilot_ovr_find(p, n) : NULL;
   if (n && !o)
@@ -202,12 +202,12 @@ autopilot_cmd_show_overrides(struct symbol *sym, const net_addr *n, const char *
   struct autopilot_show_state *st = mb_allocz(this_cli->pool, sizeof(struct autopilot_show_state));
   st->p = p;
   st->config = config;
-  st->nets = mb_alloc(this_cli->pool, (p->ovr_hash.count + 1) * sizeof(net_addr_ip6));
+  st->nets = mb_alloc(this_cli->pool, (p->store.hash.count + 1) * sizeof(net_addr_ip6));
   st->pending_only = pending_only;
   if (egress)
     bsnprintf(st->egress, sizeof(st->egress), "%s", egress);
 
-  HASH_WALK(p->ovr_hash, next_hash, o)
+  HASH_WALK(p->store.hash, next_hash, o)
     if (autopilot_ovr_show_wanted(p, o, egress, pending_only))
       net_copy((net_addr *) &st->nets[st->count++], (net_addr *) &o->net);
   HASH_WALK_END;

@@ -186,9 +186,9 @@ autopilot_ovr_dirty(struct autopilot_proto *p, struct autopilot_override *o)
     return;
 
   o->dirty = 1;
-  o->next_dirty = p->ovr_dirty;
-  p->ovr_dirty = o;
-  ev_schedule(p->ovr_event);
+  o->next_dirty = p->store.dirty;
+  p->store.dirty = o;
+  ev_schedule(p->store.event);
 }
 
 /* The egress a path comes from, or NULL if it is no egress path */
@@ -337,7 +337,7 @@ static void
 autopilot_ovr_src_index(struct autopilot_proto *p, struct autopilot_override *o, int covering)
 {
   net_addr_ip6 src = autopilot_ovr_src(o);
-  struct autopilot_src *b = covering ? HASH_FIND(p->ovr_src, SRC, (net_addr *) &src) : NULL;
+  struct autopilot_src *b = covering ? HASH_FIND(p->store.src, SRC, (net_addr *) &src) : NULL;
 
   if (o->srcb && (o->srcb == b))
     return;
@@ -347,7 +347,7 @@ autopilot_ovr_src_index(struct autopilot_proto *p, struct autopilot_override *o,
     rem_node(&o->src_n);
     if (EMPTY_LIST(o->srcb->overrides))
     {
-      HASH_REMOVE2(p->ovr_src, SRC, p->p.pool, o->srcb);
+      HASH_REMOVE2(p->store.src, SRC, p->p.pool, o->srcb);
       sl_free(o->srcb);
     }
     o->srcb = NULL;
@@ -358,10 +358,10 @@ autopilot_ovr_src_index(struct autopilot_proto *p, struct autopilot_override *o,
 
   if (!b)
   {
-    b = sl_allocz(p->src_slab);
+    b = sl_allocz(p->store.src_slab);
     net_copy((net_addr *) &b->net, (net_addr *) &src);
     init_list(&b->overrides);
-    HASH_INSERT2(p->ovr_src, SRC, p->p.pool, b);
+    HASH_INSERT2(p->store.src, SRC, p->p.pool, b);
   }
 
   add_tail(&b->overrides, &o->src_n);
@@ -467,13 +467,13 @@ static void
 autopilot_ovr_set_state(struct autopilot_proto *p, struct autopilot_override *o, uint state, u32 old_via)
 {
   autopilot_watch_override(p, o, o->state, old_via, state);
-  p->ovr_states[o->state]--;
+  p->store.states[o->state]--;
   if (!o->deleted)
-    p->ovr_by_source[o->source][o->state]--;
+    p->store.by_source[o->source][o->state]--;
   o->state = state;
-  p->ovr_states[o->state]++;
+  p->store.states[o->state]++;
   if (!o->deleted)
-    p->ovr_by_source[o->source][o->state]++;
+    p->store.by_source[o->source][o->state]++;
 }
 
 /* Bring one override's route in line with the table and the config; 1 if announced */
@@ -488,7 +488,7 @@ autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
   {
     /* Stay indexed by the last src: its path coming back wakes us at once */
     autopilot_ovr_withdraw_route(p, o);
-    if ((o->state != AP_OVR_PENDING) && (p->ovr_round_pending++ < AUTOPILOT_LOG_EACH))
+    if ((o->state != AP_OVR_PENDING) && (p->store.round_pending++ < AUTOPILOT_LOG_EACH))
       log(L_INFO "%s: Override %N -> %s pending: %s", p->p.name, &o->net,
 	  o->target ?: AUTOPILOT_NEXT_BEST, autopilot_ovr_why(o));
     autopilot_ovr_set_state(p, o, AP_OVR_PENDING, old_via);
@@ -512,7 +512,7 @@ autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
   }
 
   autopilot_ovr_announce(p, o, c, r);
-  if ((o->state != AP_OVR_ACTIVE) && (p->ovr_round_active++ < AUTOPILOT_LOG_EACH))
+  if ((o->state != AP_OVR_ACTIVE) && (p->store.round_active++ < AUTOPILOT_LOG_EACH))
     log(L_INFO "%s: Override %N -> %s active: path of %N via %s (label %u)", p->p.name, &o->net,
 	o->target ?: AUTOPILOT_NEXT_BEST, &src, e ? e->name : "?", o->via_label);
   autopilot_ovr_set_state(p, o, AP_OVR_ACTIVE, old_via);
@@ -525,8 +525,8 @@ autopilot_ovr_free(struct autopilot_proto *p, struct autopilot_override *o)
   autopilot_ovr_withdraw_route(p, o);
   autopilot_ovr_src_index(p, o, 0);
   autopilot_watch_override(p, o, o->state, o->via_label, AP_OVR_STATES);
-  HASH_REMOVE2(p->ovr_hash, OVR, p->p.pool, o);
-  p->ovr_states[o->state]--;
+  HASH_REMOVE2(p->store.hash, OVR, p->p.pool, o);
+  p->store.states[o->state]--;
   autopilot_name_put(o->target);
   mb_free(o->reason);
   sl_free(o);
@@ -552,8 +552,8 @@ static void
 autopilot_ovr_defer(struct autopilot_proto *p, struct autopilot_override *o)
 {
   o->next_dirty = NULL;
-  *p->ovr_later_tail = o;
-  p->ovr_later_tail = &o->next_dirty;
+  *p->store.later_tail = o;
+  p->store.later_tail = &o->next_dirty;
 }
 
 /*
@@ -575,9 +575,9 @@ autopilot_ovr_event(void *data)
   uint budget = AUTOPILOT_ROUND_COPIES;
 
   /* Take the list: updates may mark more (they go to a new list) */
-  o = p->ovr_dirty;
-  p->ovr_dirty = NULL;
-  p->ovr_round_pending = p->ovr_round_active = 0;
+  o = p->store.dirty;
+  p->store.dirty = NULL;
+  p->store.round_pending = p->store.round_active = 0;
 
   for (; o; o = next)
   {
@@ -589,10 +589,10 @@ autopilot_ovr_event(void *data)
       autopilot_ovr_defer(p, o);
   }
 
-  while ((o = p->ovr_later) && budget)
+  while ((o = p->store.later) && budget)
   {
-    if (!(p->ovr_later = o->next_dirty))
-      p->ovr_later_tail = &p->ovr_later;
+    if (!(p->store.later = o->next_dirty))
+      p->store.later_tail = &p->store.later;
 
     if (autopilot_ovr_process(p, o))
       budget--;
@@ -601,23 +601,23 @@ autopilot_ovr_event(void *data)
   /* The memo's references must not outlive the round (nor the config) */
   autopilot_copy_memo_flush();
 
-  if (p->ovr_later)
-    ev_schedule(p->ovr_event);
+  if (p->store.later)
+    ev_schedule(p->store.event);
 
   /* An egress going down takes thousands: one line says how many */
-  if (p->ovr_round_pending > AUTOPILOT_LOG_EACH)
+  if (p->store.round_pending > AUTOPILOT_LOG_EACH)
     log(L_INFO "%s: ... and %u more overrides went pending", p->p.name,
-	p->ovr_round_pending - AUTOPILOT_LOG_EACH);
-  if (p->ovr_round_active > AUTOPILOT_LOG_EACH)
+	p->store.round_pending - AUTOPILOT_LOG_EACH);
+  if (p->store.round_active > AUTOPILOT_LOG_EACH)
     log(L_INFO "%s: ... and %u more overrides went active", p->p.name,
-	p->ovr_round_active - AUTOPILOT_LOG_EACH);
+	p->store.round_active - AUTOPILOT_LOG_EACH);
 }
 
 /* Is every override resolved (none dirty, none waiting for a round)? */
 int
 autopilot_ovr_settled(struct autopilot_proto *p)
 {
-  return !ev_active(p->ovr_event) && !p->ovr_later;
+  return !ev_active(p->store.event) && !p->store.later;
 }
 
 /*
@@ -643,12 +643,12 @@ autopilot_ovr_tick(timer *t)
 {
   struct autopilot_proto *p = t->data;
   btime now = current_real_time();
-  int recheck = p->ovr_recheck;
+  int recheck = p->store.recheck;
   uint expired = 0;
 
-  p->ovr_recheck = 0;
+  p->store.recheck = 0;
 
-  HASH_WALK(p->ovr_hash, next_hash, o)
+  HASH_WALK(p->store.hash, next_hash, o)
   {
     if (o->deleted)
       continue;
@@ -658,8 +658,8 @@ autopilot_ovr_tick(timer *t)
       autopilot_audit(p, AP_AUDIT_EXPIRED, (net_addr *) &o->net, o->target ?: AUTOPILOT_NEXT_BEST, NULL, NULL);
       autopilot_ovr_record_withdraw(p, o);
       o->deleted = 1;
-      p->ovr_count--;
-      p->ovr_by_source[o->source][o->state]--;
+      p->store.count--;
+      p->store.by_source[o->source][o->state]--;
       expired++;
       autopilot_ovr_dirty(p, o);
     }
@@ -670,7 +670,7 @@ autopilot_ovr_tick(timer *t)
 
   if (expired)
   {
-    p->ovr_expired += expired;
+    p->store.expired += expired;
     autopilot_state_changed(p);
   }
 }
@@ -690,9 +690,9 @@ autopilot_ovr_egress_down(struct autopilot_proto *p, rte *old)
     return;
 
   e->flushing = old->sender;
-  p->ovr_flushing++;
+  p->store.flushing++;
 
-  HASH_WALK(p->ovr_hash, next_hash, o)
+  HASH_WALK(p->store.hash, next_hash, o)
     if (!o->deleted && (o->state != AP_OVR_PENDING) && (o->via_label == ec->label))
       autopilot_ovr_dirty(p, o);
   HASH_WALK_END;
@@ -707,7 +707,7 @@ autopilot_ovr_egress_up(struct autopilot_proto *p, rte *new)
   if (e && e->flushing && (e->flushing == new->sender))
   {
     e->flushing = NULL;
-    p->ovr_flushing--;
+    p->store.flushing--;
   }
 }
 
@@ -724,23 +724,23 @@ autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, rte *new, rte
   struct autopilot_override *o;
   node *nn;
 
-  if (!p->ovr_count && !p->ovr_hash.count)
+  if (!p->store.count && !p->store.hash.count)
     return;
 
   if (old && !new && old->sender && (old->sender->channel_state == CS_FLUSHING))
     autopilot_ovr_egress_down(p, old);
-  else if (new && p->ovr_flushing && new->sender && (new->sender->channel_state == CS_UP))
+  else if (new && p->store.flushing && new->sender && (new->sender->channel_state == CS_UP))
     autopilot_ovr_egress_up(p, new);
 
   /* (by_path only for one not deferred yet: one waiting keeps its turn) */
-  if (o = HASH_FIND(p->ovr_hash, OVR, n))
+  if (o = HASH_FIND(p->store.hash, OVR, n))
   {
     o->by_path |= !o->dirty;
     autopilot_ovr_dirty(p, o);
   }
 
   /* Every override copying a path of this prefix */
-  struct autopilot_src *b = p->ovr_src.count ? HASH_FIND(p->ovr_src, SRC, n) : NULL;
+  struct autopilot_src *b = p->store.src.count ? HASH_FIND(p->store.src, SRC, n) : NULL;
   if (b)
     WALK_LIST2(o, nn, b->overrides, src_n)
     {
@@ -748,21 +748,21 @@ autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, rte *new, rte
       autopilot_ovr_dirty(p, o);
     }
 
-  if (new && !old && (p->ovr_states[AP_OVR_PENDING] || p->ovr_src.count))
-    p->ovr_recheck = 1;
+  if (new && !old && (p->store.states[AP_OVR_PENDING] || p->store.src.count))
+    p->store.recheck = 1;
 }
 
 struct autopilot_override *
 autopilot_ovr_find(struct autopilot_proto *p, const net_addr *n)
 {
-  struct autopilot_override *o = HASH_FIND(p->ovr_hash, OVR, n);
+  struct autopilot_override *o = HASH_FIND(p->store.hash, OVR, n);
   return (o && !o->deleted) ? o : NULL;
 }
 
 uint
 autopilot_ovr_count(struct autopilot_proto *p)
 {
-  return p->ovr_count;
+  return p->store.count;
 }
 
 static char *
@@ -796,8 +796,8 @@ autopilot_ovr_check_add(struct autopilot_proto *p, const struct autopilot_reques
   if (strcmp(req->target, AUTOPILOT_NEXT_BEST) && !autopilot_egress_find(cf, req->target))
     return OVR_ERR("unknown-egress", "no egress '%s' in protocol %s", req->target, p->p.name);
 
-  if ((extra != ~0U) && !autopilot_ovr_find(p, n) && (p->ovr_count + extra >= cf->max_overrides))
-    return OVR_ERR("over-limit", "%u overrides, the limit is %u", p->ovr_count + extra, cf->max_overrides);
+  if ((extra != ~0U) && !autopilot_ovr_find(p, n) && (p->store.count + extra >= cf->max_overrides))
+    return OVR_ERR("over-limit", "%u overrides, the limit is %u", p->store.count + extra, cf->max_overrides);
 
   return 0;
 }
@@ -807,32 +807,32 @@ static void
 autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, int restore)
 {
   const net_addr *n = (const net_addr *) &req->net;
-  struct autopilot_override *o = HASH_FIND(p->ovr_hash, OVR, n);
+  struct autopilot_override *o = HASH_FIND(p->store.hash, OVR, n);
   const char *from = (o && !o->deleted) ? tmp_sprintf("%s", o->target ?: AUTOPILOT_NEXT_BEST) : NULL;
   int fresh = 0;
 
   /* Counted by source: a replacement may come from another source */
   if (from)
-    p->ovr_by_source[o->source][o->state]--;
+    p->store.by_source[o->source][o->state]--;
 
   autopilot_audit(p, restore ? AP_AUDIT_RESTORED : from ? AP_AUDIT_REPLACED : AP_AUDIT_ADDED, n, from,
 		  req->target, req->reason);
 
   if (!o)
   {
-    o = sl_allocz(p->ovr_slab);
+    o = sl_allocz(p->store.slab);
     net_copy((net_addr *) &o->net, n);
     o->src_len = o->net.pxlen;
     o->state = AP_OVR_PENDING;
-    p->ovr_states[AP_OVR_PENDING]++;
-    HASH_INSERT2(p->ovr_hash, OVR, p->p.pool, o);
+    p->store.states[AP_OVR_PENDING]++;
+    HASH_INSERT2(p->store.hash, OVR, p->p.pool, o);
     fresh = 1;
-    p->ovr_count++;
+    p->store.count++;
   }
   else if (o->deleted)
   {
     o->deleted = 0;
-    p->ovr_count++;
+    p->store.count++;
   }
 
   const char *target = strcmp(req->target, AUTOPILOT_NEXT_BEST) ? autopilot_name_get(req->target) : NULL;
@@ -843,7 +843,7 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
   o->created = req->created ?: current_real_time();
   o->expires = req->expires;
   o->source = (req->source < AP_SRC_MAX) ? req->source : source;
-  p->ovr_by_source[o->source][o->state]++;
+  p->store.by_source[o->source][o->state]++;
   o->why = AP_WHY_UNRESOLVED;
   if (fresh)
     autopilot_watch_override(p, o, -1, 0, AP_OVR_PENDING);
@@ -869,8 +869,8 @@ autopilot_ovr_do_withdraw(struct autopilot_proto *p, struct autopilot_override *
   autopilot_audit(p, AP_AUDIT_WITHDRAWN, (net_addr *) &o->net, o->target ?: AUTOPILOT_NEXT_BEST, NULL, NULL);
   autopilot_ovr_record_withdraw(p, o);
   o->deleted = 1;
-  p->ovr_count--;
-  p->ovr_by_source[o->source][o->state]--;
+  p->store.count--;
+  p->store.by_source[o->source][o->state]--;
   autopilot_ovr_dirty(p, o);
 }
 
@@ -912,8 +912,8 @@ autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request 
   if (!autopilot_ovr_channel(p, n))
     return OVR_ERR("no-channel", "no %s channel in protocol %s", (n->type == NET_IP4) ? "ipv4" : "ipv6", p->p.name);
 
-  if (!autopilot_ovr_find(p, n) && (p->ovr_count >= ap_cf(p)->max_overrides))
-    return OVR_ERR("over-limit", "%u overrides, the limit is %u", p->ovr_count, ap_cf(p)->max_overrides);
+  if (!autopilot_ovr_find(p, n) && (p->store.count >= ap_cf(p)->max_overrides))
+    return OVR_ERR("over-limit", "%u overrides, the limit is %u", p->store.count, ap_cf(p)->max_overrides);
 
   autopilot_ovr_do_add(p, req, AP_SRC_CLI, 1);
   return 0;
@@ -945,7 +945,7 @@ autopilot_ovr_flush(struct autopilot_proto *p, const char *target, uint source)
 {
   uint n = 0;
 
-  HASH_WALK(p->ovr_hash, next_hash, o)
+  HASH_WALK(p->store.hash, next_hash, o)
     if (!o->deleted && (!target || !strcmp(target, o->target ?: AUTOPILOT_NEXT_BEST)) &&
 	((source == AP_SRC_MAX) || (o->source == source)))
     {
@@ -1055,7 +1055,7 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
   if (sync)
   {
     uint others = 0;
-    HASH_WALK(p->ovr_hash, next_hash, o)
+    HASH_WALK(p->store.hash, next_hash, o)
       others += !o->deleted && (o->source != source);
     HASH_WALK_END;
 
@@ -1076,7 +1076,7 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
   if (sync)
   {
     /* Mark what the set keeps; withdraw the rest */
-    HASH_WALK(p->ovr_hash, next_hash, o)
+    HASH_WALK(p->store.hash, next_hash, o)
       o->in_sync = 0;
     HASH_WALK_END;
 
@@ -1087,7 +1087,7 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
 	o->in_sync = 1;
     }
 
-    HASH_WALK(p->ovr_hash, next_hash, o)
+    HASH_WALK(p->store.hash, next_hash, o)
       if (!o->deleted && !o->in_sync && (o->source == source))
 	autopilot_ovr_do_withdraw(p, o);
     HASH_WALK_END;
@@ -1135,26 +1135,26 @@ autopilot_ovr_to_request(struct autopilot_override *o, struct autopilot_request 
 void
 autopilot_ovr_start(struct autopilot_proto *p)
 {
-  p->ovr_slab = sl_new(p->p.pool, sizeof(struct autopilot_override));
-  p->src_slab = sl_new(p->p.pool, sizeof(struct autopilot_src));
-  HASH_INIT(p->ovr_hash, p->p.pool, OVR_ORDER);
-  HASH_INIT(p->ovr_src, p->p.pool, SRC_ORDER);
-  p->ovr_dirty = p->ovr_later = NULL;
-  p->ovr_later_tail = &p->ovr_later;
-  p->ovr_count = p->ovr_expired = p->ovr_recheck = 0;
-  memset(p->ovr_states, 0, sizeof(p->ovr_states));
-  memset(p->ovr_by_source, 0, sizeof(p->ovr_by_source));
+  p->store.slab = sl_new(p->p.pool, sizeof(struct autopilot_override));
+  p->store.src_slab = sl_new(p->p.pool, sizeof(struct autopilot_src));
+  HASH_INIT(p->store.hash, p->p.pool, OVR_ORDER);
+  HASH_INIT(p->store.src, p->p.pool, SRC_ORDER);
+  p->store.dirty = p->store.later = NULL;
+  p->store.later_tail = &p->store.later;
+  p->store.count = p->store.expired = p->store.recheck = 0;
+  memset(p->store.states, 0, sizeof(p->store.states));
+  memset(p->store.by_source, 0, sizeof(p->store.by_source));
 
-  p->ovr_event = ev_new_init(p->p.pool, autopilot_ovr_event, p);
-  p->ovr_timer = tm_new_init(p->p.pool, autopilot_ovr_tick, p, 1 S, 0);
-  tm_start(p->ovr_timer, 1 S);
+  p->store.event = ev_new_init(p->p.pool, autopilot_ovr_event, p);
+  p->store.timer = tm_new_init(p->p.pool, autopilot_ovr_tick, p, 1 S, 0);
+  tm_start(p->store.timer, 1 S);
 }
 
 /* Egresses, shadow mode or local-pref may have changed: resolve everything again */
 void
 autopilot_ovr_reconfigure(struct autopilot_proto *p)
 {
-  HASH_WALK(p->ovr_hash, next_hash, o)
+  HASH_WALK(p->store.hash, next_hash, o)
     autopilot_ovr_dirty(p, o);
   HASH_WALK_END;
 }

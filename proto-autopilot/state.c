@@ -66,11 +66,11 @@ autopilot_state_fail(struct autopilot_proto *p, const char *fmt, ...)
   va_list args;
 
   va_start(args, fmt);
-  bvsnprintf(p->state_error, sizeof(p->state_error), fmt, args);
+  bvsnprintf(p->state.error, sizeof(p->state.error), fmt, args);
   va_end(args);
 
-  log(L_ERR "%s: %s", p->p.name, p->state_error);
-  p->state_failed = current_real_time();
+  log(L_ERR "%s: %s", p->p.name, p->state.error);
+  p->state.failed = current_real_time();
   p->metrics.state_failures++;
   return -1;
 }
@@ -95,7 +95,7 @@ autopilot_state_write(struct autopilot_proto *p, const char *file)
 
   fprintf(f, "%s protocol %s\n", STATE_HEADER, p->p.name);
 
-  HASH_WALK(p->ovr_hash, next_hash, o)
+  HASH_WALK(p->store.hash, next_hash, o)
   {
     if (o->deleted)
       continue;
@@ -138,9 +138,9 @@ autopilot_state_write(struct autopilot_proto *p, const char *file)
     close(dfd);
   }
 
-  p->state_saved = current_real_time();
-  p->state_saved_count = n;
-  p->state_unsaved = p->state_failed = 0;
+  p->state.saved = current_real_time();
+  p->state.saved_count = n;
+  p->state.unsaved = p->state.failed = 0;
   p->metrics.state_writes[1]++;
   return 0;
 }
@@ -160,8 +160,8 @@ autopilot_state_fold(struct autopilot_proto *p)
   if (autopilot_state_write(p, cf->state_file) < 0)
     return -1;
 
-  bsnprintf(p->state_snapshot, sizeof(p->state_snapshot), "%s", cf->state_file);
-  p->jbuf_len = p->jbuf_records = 0;
+  bsnprintf(p->state.snapshot, sizeof(p->state.snapshot), "%s", cf->state_file);
+  p->state.jbuf_len = p->state.jbuf_records = 0;
   return autopilot_journal_folded(p);
 }
 
@@ -179,11 +179,11 @@ autopilot_state_commit(struct autopilot_proto *p)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
 
-  if (!cf->state_file || !p->state_loaded)
+  if (!cf->state_file || !p->state.loaded)
     return 0;
 
   /* A journal is only good on top of its own state file, and only while it is there */
-  if (strcmp(p->state_snapshot, cf->state_file) || autopilot_journal_lost(p))
+  if (strcmp(p->state.snapshot, cf->state_file) || autopilot_journal_lost(p))
     return autopilot_state_fold(p);
 
   return autopilot_journal_commit(p);
@@ -196,11 +196,11 @@ autopilot_state_timer(timer *t)
   struct autopilot_proto *p = t->data;
   struct autopilot_config *cf = (void *) p->p.cf;
 
-  if (!cf->state_file || !p->state_loaded)
+  if (!cf->state_file || !p->state.loaded)
     return;
 
   if (autopilot_state_commit(p) < 0)
-    tm_start(p->state_timer, 1 S);		/* And again, until the disk takes it */
+    tm_start(p->state.timer, 1 S);		/* And again, until the disk takes it */
   else if (autopilot_journal_outgrown(p))
     autopilot_state_fold(p);
 }
@@ -208,11 +208,11 @@ autopilot_state_timer(timer *t)
 void
 autopilot_state_changed(struct autopilot_proto *p)
 {
-  if (!p->state_unsaved)
-    p->state_unsaved = current_real_time();
+  if (!p->state.unsaved)
+    p->state.unsaved = current_real_time();
 
-  if (p->state_timer && !tm_active(p->state_timer))
-    tm_start(p->state_timer, AUTOPILOT_STATE_DELAY);
+  if (p->state.timer && !tm_active(p->state.timer))
+    tm_start(p->state.timer, AUTOPILOT_STATE_DELAY);
 }
 
 /* Its directory must exist: else no write can work, and it is a config error */
@@ -243,18 +243,18 @@ autopilot_state_show(struct autopilot_proto *p)
     return;
   }
 
-  tm_format_real_time(saved, sizeof(saved), fmt, p->state_saved);
-  tm_format_real_time(since, sizeof(since), fmt, p->state_unsaved);
-  tm_format_real_time(failed, sizeof(failed), fmt, p->state_failed);
+  tm_format_real_time(saved, sizeof(saved), fmt, p->state.saved);
+  tm_format_real_time(since, sizeof(since), fmt, p->state.unsaved);
+  tm_format_real_time(failed, sizeof(failed), fmt, p->state.failed);
 
-  if (p->state_failed)
+  if (p->state.failed)
     cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: NOT SAVED since %s: last write %s failed: %s",
-	    cf->state_file, since, failed, p->state_error);
-  else if (p->state_unsaved)
+	    cf->state_file, since, failed, p->state.error);
+  else if (p->state.unsaved)
     cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: changes since %s being written%s%s", cf->state_file, since,
-	    p->state_saved ? ", last saved " : "", p->state_saved ? saved : "");
-  else if (p->state_saved)
-    cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: saved %s (%u overrides)", cf->state_file, saved, p->state_saved_count);
+	    p->state.saved ? ", last saved " : "", p->state.saved ? saved : "");
+  else if (p->state.saved)
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: saved %s (%u overrides)", cf->state_file, saved, p->state.saved_count);
   else
     cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: nothing to save yet", cf->state_file);
 }
@@ -265,11 +265,11 @@ autopilot_state_flush(struct autopilot_proto *p)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
 
-  if (p->state_timer)
-    tm_stop(p->state_timer);
+  if (p->state.timer)
+    tm_stop(p->state.timer);
 
-  if (cf->state_file && p->state_loaded && (p->jbuf_records || p->journal_records ||
-					    strcmp(p->state_snapshot, cf->state_file)))
+  if (cf->state_file && p->state.loaded && (p->state.jbuf_records || p->state.journal_records ||
+					    strcmp(p->state.snapshot, cf->state_file)))
     autopilot_state_fold(p);
 
   autopilot_journal_stop(p);
@@ -403,17 +403,17 @@ autopilot_state_start(struct autopilot_proto *p)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
 
-  p->state_timer = tm_new_init(p->p.pool, autopilot_state_timer, p, 0, 0);
-  p->state_loaded = 0;
-  p->state_saved = p->state_unsaved = p->state_failed = 0;
-  p->state_saved_count = 0;
-  p->state_snapshot[0] = 0;
+  p->state.timer = tm_new_init(p->p.pool, autopilot_state_timer, p, 0, 0);
+  p->state.loaded = 0;
+  p->state.saved = p->state.unsaved = p->state.failed = 0;
+  p->state.saved_count = 0;
+  p->state.snapshot[0] = 0;
   autopilot_journal_start(p);
 
   /* What was live before a restart beats a file that may be stale */
   if (autopilot_carry_restore(p))
   {
-    p->state_loaded = 1;
+    p->state.loaded = 1;
     if (cf->state_file)
       autopilot_state_fold(p);
     return;
@@ -421,7 +421,7 @@ autopilot_state_start(struct autopilot_proto *p)
 
   if (!cf->state_file)
   {
-    p->state_loaded = 1;
+    p->state.loaded = 1;
     return;
   }
 
@@ -431,7 +431,7 @@ autopilot_state_start(struct autopilot_proto *p)
   const char *files[2] = { cf->state_file, tmp_sprintf("%s.journal", cf->state_file) };
 
   log(L_INFO "%s: Restored %u overrides from %s (%u expired meanwhile, %u problems)%s",
-      p->p.name, p->ovr_count, cf->state_file, expired, problems[0] + problems[1],
+      p->p.name, p->store.count, cf->state_file, expired, problems[0] + problems[1],
       managed ? tmp_sprintf("; %u of routing managers left to them", managed) : "");
 
   for (int i = 0; i < 2; i++)
@@ -443,6 +443,6 @@ autopilot_state_start(struct autopilot_proto *p)
     }
 
   /* Only now may writes replace the file: the restored set, and a new journal */
-  p->state_loaded = 1;
+  p->state.loaded = 1;
   autopilot_state_fold(p);
 }

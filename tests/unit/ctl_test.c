@@ -76,7 +76,7 @@ static struct autopilot_proto *
 start_default(void)
 {
   start(tmp_sprintf("  controller socket \"%s\";\n", path));
-  assert_non_null(p->ctl_sk);
+  assert_non_null(p->ctl.sk);
   return p;
 }
 
@@ -86,7 +86,7 @@ conn_count(void)
   struct autopilot_ctl_conn *c;
   int n = 0;
 
-  WALK_LIST(c, p->ctl_conns)
+  WALK_LIST(c, p->ctl.conns)
     n++;
 
   return n;
@@ -96,7 +96,7 @@ static struct autopilot_ctl_conn *
 conn(void)
 {
   assert_int_equal(conn_count(), 1);
-  return HEAD(p->ctl_conns);
+  return HEAD(p->ctl.conns);
 }
 
 /* One round of what io_loop() does for our sockets, then events; 0 if idle */
@@ -106,17 +106,17 @@ pump_once(void)
   struct autopilot_ctl_conn *c;
   int progress = 0;
 
-  if (p->ctl_sk)
+  if (p->ctl.sk)
   {
-    struct pollfd pl = { .fd = p->ctl_sk->fd, .events = POLLIN };
+    struct pollfd pl = { .fd = p->ctl.sk->fd, .events = POLLIN };
     if ((poll(&pl, 1, 0) > 0) && (pl.revents & POLLIN))
     {
-      sk_read(p->ctl_sk, pl.revents);
+      sk_read(p->ctl.sk, pl.revents);
       progress = 1;
     }
   }
 
-  WALK_LIST(c, p->ctl_conns)
+  WALK_LIST(c, p->ctl.conns)
   {
     sock *sk = c->sk;
     struct pollfd pf = { .fd = sk->fd };
@@ -703,7 +703,7 @@ socket_file_access_and_leftovers(void **state UNUSED)
   assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
   assert_int_equal(listen(fd, 1), 0);
   start(tmp_sprintf("  controller socket \"%s\";\n", path));
-  assert_null(p->ctl_sk);
+  assert_null(p->ctl.sk);
   close(fd);
   unlink(path);
 
@@ -711,7 +711,7 @@ socket_file_access_and_leftovers(void **state UNUSED)
   fd = open(path, O_CREAT | O_WRONLY, 0600);
   close(fd);
   start(tmp_sprintf("  controller socket \"%s\";\n", path));
-  assert_null(p->ctl_sk);
+  assert_null(p->ctl.sk);
   assert_int_equal(stat(path, &st), 0);
   assert_true(S_ISREG(st.st_mode));
   unlink(path);
@@ -741,9 +741,9 @@ reconfigure_moves_the_socket_in_place(void **state UNUSED)
   close(ffd);
   start(tmp_sprintf("  controller socket \"%s\";\n", path));
   assert_ptr_equal(&p->p, before);
-  assert_non_null(p->ctl_sk);
+  assert_non_null(p->ctl.sk);
   assert_int_equal(access(other, F_OK), 0);
-  assert_non_null(strstr(p->ctl_error, "the path exists and is not a socket; still listening on"));
+  assert_non_null(strstr(p->ctl.error, "the path exists and is not a socket; still listening on"));
   exchange(fd, "ping\n", "ok pong\n");
   unlink(path);
 
@@ -751,7 +751,7 @@ reconfigure_moves_the_socket_in_place(void **state UNUSED)
   start_default();
   assert_ptr_equal(&p->p, before);
   assert_int_equal(access(other, F_OK), -1);
-  assert_string_equal(p->ctl_error, "");
+  assert_string_equal(p->ctl.error, "");
 
   /* Mode and group change on the socket itself, at the same path */
   struct group *gr = getgrgid(getgid());
@@ -764,7 +764,7 @@ reconfigure_moves_the_socket_in_place(void **state UNUSED)
   /* And no socket at all: connected controllers stay */
   start("");
   assert_ptr_equal(&p->p, before);
-  assert_null(p->ctl_sk);
+  assert_null(p->ctl.sk);
   assert_int_equal(access(path, F_OK), -1);
   exchange(fd, "ping\n", "ok pong\n");
   close(fd);

@@ -197,7 +197,7 @@ egresses_and_overrides_by_state_and_source(void **state UNUSED)
   uint sum = 0;
   for (uint src = 0; src < AP_SRC_MAX; src++)
     for (uint st = 0; st < AP_OVR_STATES; st++)
-      sum += p->ovr_by_source[src][st];
+      sum += p->store.by_source[src][st];
   assert_int_equal(sum, autopilot_ovr_count(p));
   assert_int_equal(sum, 3);
 
