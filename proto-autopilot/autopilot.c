@@ -512,102 +512,6 @@ autopilot_bgp_routes(struct bgp_proto *bp, uint net_type)
   return n;
 }
 
-static void
-autopilot_show_egresses(struct autopilot_proto *p)
-{
-  struct autopilot_egress *e;
-
-  /* Down (stopped, or never started): the egresses were in the freed pool */
-  if ((p->p.proto_state == PS_DOWN) || EMPTY_LIST(p->sw.egresses))
-    return;
-
-  cli_msg(-AUTOPILOT_REPLY_SHOW, "  Large communities sent to hosts: (%u, %u, pp label)%s", p->asn, AUTOPILOT_LC_PP_LABEL,
-	  p->label_community ? ", (asn, 1, label)" : "");
-  cli_msg(-AUTOPILOT_REPLY_SHOW, "  %-16s %8s %8s %-7s %8s %8s  %s",
-	  "Egress", "Label", "PP label", "Session", "IPv4", "IPv6", "LFIB");
-
-  WALK_LIST(e, p->sw.egresses)
-  {
-    if (!e->cf)
-      continue;
-
-    struct bgp_proto *bp = autopilot_egress_bgp(e->cf);
-    const char *lfib = autopilot_lfib_state(p, e);
-
-    cli_msg(-AUTOPILOT_REPLY_SHOW, "  %-16s %8u %8u %-7s %8u %8u  %s",
-	    e->cf->name, e->cf->label, e->cf->pp_label,
-	    !bp ? "none" : (bp->p.proto_state == PS_UP) ? "up" : "down",
-	    autopilot_bgp_routes(bp, NET_IP4), autopilot_bgp_routes(bp, NET_IP6), lfib);
-  }
-}
-
-static void
-autopilot_show_host(struct autopilot_proto *p)
-{
-  struct autopilot_config *cf = (void *) p->p.cf;
-
-  if (!cf->alternates[0] && !cf->alternates[1] && !cf->egress_tables)
-    return;
-
-  if (cf->pp.large)
-    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Precision Path: disable community (%u, %u, %u); %u prefixes disabled",
-	    cf->pp.lc.asn, cf->pp.lc.ldp1, cf->pp.lc.ldp2, p->host.disabled.count);
-  else
-    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Precision Path: disable community (%u, %u); %u prefixes disabled",
-	    cf->pp.pair >> 16, cf->pp.pair & 0xffff, p->host.disabled.count);
-
-  for (uint fam = 0; fam < 2; fam++)
-    for (uint k = 0; k < cf->alternates[fam]; k++)
-    {
-      struct channel *c = p->host.alt[fam][k];
-      cli_msg(-AUTOPILOT_REPLY_SHOW, "  Alternate %u %s: table %-12s %u prefixes", k + 1,
-	      fam ? "ipv6" : "ipv4", c->table->name, c->stats.imp_routes);
-    }
-
-  for (uint i = 0; i < cf->egress_tables; i++)
-  {
-    struct channel *c = p->host.etab[i];
-    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Egress label %u: table %-12s %u prefixes", cf->etab_label[i], c->table->name, c->stats.imp_routes);
-  }
-}
-
-static void
-autopilot_show_overrides(struct autopilot_proto *p)
-{
-  struct autopilot_config *cf = (void *) p->p.cf;
-
-  /* A host has no egresses and no overrides: nothing to say */
-  if ((!p->ip4_channel && !p->ip6_channel) || (EMPTY_LIST(cf->egresses) && !p->store.count))
-    return;
-
-  /* Counters of the last run would be stale: a stopped protocol has no overrides */
-  if (p->p.proto_state != PS_UP)
-  {
-    uint kept = autopilot_carry_count(p->p.name);
-    if (kept)
-      cli_msg(-AUTOPILOT_REPLY_SHOW, "  Overrides: none while the protocol is %s (%u kept in memory for the next start)",
-	      proto_state_name(&p->p), kept);
-    else
-      cli_msg(-AUTOPILOT_REPLY_SHOW, "  Overrides: none while the protocol is %s%s", proto_state_name(&p->p),
-	      cf->state_file ? " (the state file keeps them for the next start)" : "");
-    return;
-  }
-
-  cli_msg(-AUTOPILOT_REPLY_SHOW, "  Overrides: %u (%u active, %u pending, %u shadow), limit %u, shadow mode %s, local pref %u",
-	  p->store.count, p->store.states[AP_OVR_ACTIVE], p->store.states[AP_OVR_PENDING],
-	  p->store.states[AP_OVR_SHADOW], cf->max_overrides, cf->shadow ? "on" : "off", cf->override_local_pref);
-  autopilot_state_show(p);
-  autopilot_ctl_show(p);
-
-  for (int i = 0; i < 2; i++)
-  {
-    struct channel *c = i ? p->mgr6_channel : p->mgr4_channel;
-    if (c)
-      cli_msg(-AUTOPILOT_REPLY_SHOW, "  Manager table %s: %s, %u routes, %u refused since start",
-	      c->table->name, channel_state_name(c), c->stats.exp_routes, p->mgr_rejected[i]);
-  }
-}
-
 void
 autopilot_show(struct proto *P)
 {
@@ -616,9 +520,9 @@ autopilot_show(struct proto *P)
   cli_msg(-AUTOPILOT_REPLY_SHOW, "%s: %s%s", P->name, proto_state_name(P), P->disabled ? " (disabled)" : "");
   autopilot_show_channel(p->ip4_channel, &p->ip4);
   autopilot_show_channel(p->ip6_channel, &p->ip6);
-  autopilot_show_egresses(p);
-  autopilot_show_host(p);
-  autopilot_show_overrides(p);
+  autopilot_egress_show(p);
+  autopilot_host_show(p);
+  autopilot_overrides_show(p);
   if (P->proto_state == PS_UP)
     autopilot_metrics_show(p);
 }

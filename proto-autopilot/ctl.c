@@ -63,6 +63,7 @@
 #include "conf/conf.h"
 #include "sysdep/unix/unix.h"
 #include "autopilot.h"
+#include "conn.h"
 
 #define CTL_LINE_MAX	1024		/* Longest request line, newline not counted */
 #define CTL_RBSIZE	65536		/* Receive buffer: a read is many requests */
@@ -168,6 +169,19 @@ autopilot_ctl_run(struct autopilot_ctl_conn *c)
 {
   if (!c->closed)
     ctl_run(c);
+}
+
+/* Controllers connected now (metrics) */
+uint
+autopilot_ctl_connections(struct autopilot_proto *p)
+{
+  struct autopilot_ctl_conn *c;
+  uint n = 0;
+
+  WALK_LIST(c, p->ctl.conns)
+    n += !c->closed;
+
+  return n;
 }
 
 /* Room for @n bytes of replies, for observe.c, which writes its JSON there */

@@ -48,6 +48,7 @@
 #include "nest/route.h"
 #include "nest/attrs.h"
 #include "nest/mpls.h"
+#include "nest/cli.h"
 #include "lib/bitops.h"
 #include "lib/event.h"
 #include "lib/hash.h"
@@ -55,6 +56,7 @@
 
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
+#include "route.h"
 
 /* Running autopilot instances, searched by the BGP receive hook */
 list autopilot_instances;
@@ -551,12 +553,12 @@ autopilot_bgp_tx_attrs(struct bgp_proto *to, struct bgp_channel *bc, rte *r, ea_
    * route (after export filters), a sorted list when cached, not from the
    * chain being built for the packet.
    */
-  eattr *l = ea_find(r->attrs->eattrs, EA_MPLS_LABEL);
-  if (!l)
+  u32 label = autopilot_rt_label(r);
+  if (label == AUTOPILOT_NO_LABEL)
     return;			/* Not tagged yet: an egress reload is under way */
 
-  eattr *lc = ea_find(r->attrs->eattrs, EA_CODE(PROTOCOL_BGP, BA_LARGE_COMMUNITY));
-  const struct adata *set = autopilot_lc_tags(p, e, l->u.data, lc ? lc->u.ptr : NULL, pool);
+  eattr *lc = autopilot_rt_attr(r, BA_LARGE_COMMUNITY);
+  const struct adata *set = autopilot_lc_tags(p, e, label, lc ? lc->u.ptr : NULL, pool);
   bgp_set_attr_ptr(attrs, pool, BA_LARGE_COMMUNITY, 0, set);
 }
 
@@ -571,4 +573,34 @@ autopilot_tag_init(void)
 {
   init_list(&autopilot_instances);
   add_tail(&bgp_hooks, &autopilot_bgp_hooks.n);
+}
+
+/* show autopilot: the egress map, with each egress's session, paths and LFIB state */
+void
+autopilot_egress_show(struct autopilot_proto *p)
+{
+  struct autopilot_egress *e;
+
+  /* Down (stopped, or never started): the egresses were in the freed pool */
+  if ((p->p.proto_state == PS_DOWN) || EMPTY_LIST(p->sw.egresses))
+    return;
+
+  cli_msg(-AUTOPILOT_REPLY_SHOW, "  Large communities sent to hosts: (%u, %u, pp label)%s", p->asn, AUTOPILOT_LC_PP_LABEL,
+	  p->label_community ? ", (asn, 1, label)" : "");
+  cli_msg(-AUTOPILOT_REPLY_SHOW, "  %-16s %8s %8s %-7s %8s %8s  %s",
+	  "Egress", "Label", "PP label", "Session", "IPv4", "IPv6", "LFIB");
+
+  WALK_LIST(e, p->sw.egresses)
+  {
+    if (!e->cf)
+      continue;
+
+    struct bgp_proto *bp = autopilot_egress_bgp(e->cf);
+    const char *lfib = autopilot_lfib_state(p, e);
+
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  %-16s %8u %8u %-7s %8u %8u  %s",
+	    e->cf->name, e->cf->label, e->cf->pp_label,
+	    !bp ? "none" : (bp->p.proto_state == PS_UP) ? "up" : "down",
+	    autopilot_bgp_routes(bp, NET_IP4), autopilot_bgp_routes(bp, NET_IP6), lfib);
+  }
 }

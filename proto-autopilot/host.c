@@ -30,9 +30,11 @@
 #include "nest/iface.h"
 #include "nest/protocol.h"
 #include "nest/route.h"
+#include "nest/cli.h"
 #include "lib/hash.h"
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
+#include "route.h"
 
 #define DIS_KEY(d)		((net_addr *) &(d)->net)
 #define DIS_NEXT(d)		(d)->next
@@ -63,8 +65,7 @@ autopilot_host_announce(struct autopilot_proto *p, struct channel *c, const net_
   /* The received label stack is the best path's business, not this copy's */
   bgp_unset_attr(&a->eattrs, tmp_linpool, BA_MPLS_LABEL_STACK);
 
-  rte *e = rte_get_temp(a, p->p.main_source);
-  rte_update2(c, n, e, p->p.main_source);
+  autopilot_rt_originate(&p->p, c, n, a);
 }
 
 static inline int
@@ -119,7 +120,7 @@ autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n)
       if (i < cnt)
 	autopilot_host_announce(p, ac, n->n.addr, alts[i].r, alts[i].pp_label);
       else
-	rte_update2(ac, n->n.addr, NULL, p->p.main_source);
+	autopilot_rt_withdraw(&p->p, ac, n->n.addr);
     }
 
     autopilot_host_set_disabled(p, n->n.addr, disabled);
@@ -141,7 +142,7 @@ autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n)
     if (best)
       autopilot_host_announce(p, ec, n->n.addr, best, cf->etab_label[i]);
     else
-      rte_update2(ec, n->n.addr, NULL, p->p.main_source);
+      autopilot_rt_withdraw(&p->p, ec, n->n.addr);
   }
 }
 
@@ -185,4 +186,35 @@ autopilot_host_start(struct autopilot_proto *p)
 {
   p->host.disabled_slab = sl_new(p->p.pool, sizeof(struct autopilot_disabled));
   HASH_INIT(p->host.disabled, p->p.pool, DIS_ORDER);
+}
+
+/* show autopilot: the host role's disable community and tables */
+void
+autopilot_host_show(struct autopilot_proto *p)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+
+  if (!cf->alternates[0] && !cf->alternates[1] && !cf->egress_tables)
+    return;
+
+  if (cf->pp.large)
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Precision Path: disable community (%u, %u, %u); %u prefixes disabled",
+	    cf->pp.lc.asn, cf->pp.lc.ldp1, cf->pp.lc.ldp2, p->host.disabled.count);
+  else
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Precision Path: disable community (%u, %u); %u prefixes disabled",
+	    cf->pp.pair >> 16, cf->pp.pair & 0xffff, p->host.disabled.count);
+
+  for (uint fam = 0; fam < 2; fam++)
+    for (uint k = 0; k < cf->alternates[fam]; k++)
+    {
+      struct channel *c = p->host.alt[fam][k];
+      cli_msg(-AUTOPILOT_REPLY_SHOW, "  Alternate %u %s: table %-12s %u prefixes", k + 1,
+	      fam ? "ipv6" : "ipv4", c->table->name, c->stats.imp_routes);
+    }
+
+  for (uint i = 0; i < cf->egress_tables; i++)
+  {
+    struct channel *c = p->host.etab[i];
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Egress label %u: table %-12s %u prefixes", cf->etab_label[i], c->table->name, c->stats.imp_routes);
+  }
 }

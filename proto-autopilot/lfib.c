@@ -46,6 +46,7 @@
 
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
+#include "route.h"
 
 /* Announce @label popped towards @via's neighbor, or withdraw it (@via NULL) */
 static void
@@ -55,7 +56,7 @@ autopilot_lfib_set(struct autopilot_proto *p, struct autopilot_egress *via, u32 
 
   if (!via)
   {
-    rte_update2(p->p.mpls_channel, (net_addr *) &n, NULL, p->p.main_source);
+    autopilot_rt_withdraw(&p->p, p->p.mpls_channel, (net_addr *) &n);
     return;
   }
 
@@ -68,8 +69,7 @@ autopilot_lfib_set(struct autopilot_proto *p, struct autopilot_egress *via, u32 
     .nh.iface = via->nbr->iface,
   };
 
-  rte *r = rte_get_temp(rta_lookup(&a0), p->p.main_source);
-  rte_update2(p->p.mpls_channel, (net_addr *) &n, r, p->p.main_source);
+  autopilot_rt_originate(&p->p, p->p.mpls_channel, (net_addr *) &n, rta_lookup(&a0));
 }
 
 static int

@@ -30,12 +30,13 @@
 #include "lib/string.h"
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
+#include "route.h"
 
 /* The address a manager's route points at */
 static ip_addr
 autopilot_manager_nh(rte *e)
 {
-  eattr *a = bgp_find_attr(e->attrs->eattrs, BA_NEXT_HOP);
+  eattr *a = autopilot_rt_attr(e, BA_NEXT_HOP);
 
   if (a && (a->u.ptr->length >= sizeof(ip_addr)))
     return *(ip_addr *) a->u.ptr->data;

@@ -80,8 +80,6 @@ static const char *mt_bound_names[AUTOPILOT_HIST_BOUNDS] = {
 /* LFIB states as autopilot_lfib_state() begins them, every one written */
 static const char *mt_lfib_states[] = { "up", "pending", "unreachable", "protected", "unprotected" };
 
-extern const char *autopilot_audit_names[AP_AUDIT_MAX];
-
 
 /*
  *	Counting
@@ -262,31 +260,46 @@ mt_family_name(uint fam)
  *	What is rendered
  */
 
+/* A counter family with one sample per name of an enum: @v[i] labelled @label="@names[i]" */
+static void
+mt_by_name(struct mt *m, const char *name, const char *help, const char *label,
+	   const char *const *names, const u64 *v, uint n)
+{
+  mt_family(m, name, "counter", help);
+  for (uint i = 0; i < n; i++)
+  {
+    mt_sample(m, "");
+    mt_label(m, label, names[i]);
+    mt_value(m, v[i]);
+  }
+}
+
+/* A family of samples, one per table of @c that exists: labels family (and table if @table) */
+static void
+mt_per_family(struct mt *m, const char *name, const char *type, const char *help,
+	      struct channel *c[2], const uint v[2], int table)
+{
+  mt_family(m, name, type, help);
+  for (uint fam = 0; fam < 2; fam++)
+    if (c[fam])
+    {
+      mt_sample(m, "");
+      mt_label(m, "family", mt_family_name(fam));
+      if (table)
+	mt_label(m, "table", c[fam]->table->name);
+      mt_value(m, v[fam]);
+    }
+}
+
 static void
 mt_tables(struct mt *m, struct autopilot_proto *p)
 {
   struct channel *c[2] = { p->ip4_channel, p->ip6_channel };
-  struct autopilot_table_stats *s[2] = { &p->ip4, &p->ip6 };
 
-  mt_family(m, "table_prefixes", "gauge", "Prefixes with at least one path in the watched table.");
-  for (uint fam = 0; fam < 2; fam++)
-    if (c[fam])
-    {
-      mt_sample(m, "");
-      mt_label(m, "family", mt_family_name(fam));
-      mt_label(m, "table", c[fam]->table->name);
-      mt_value(m, s[fam]->prefixes);
-    }
-
-  mt_family(m, "table_paths", "gauge", "Paths in the watched table (every path of every prefix).");
-  for (uint fam = 0; fam < 2; fam++)
-    if (c[fam])
-    {
-      mt_sample(m, "");
-      mt_label(m, "family", mt_family_name(fam));
-      mt_label(m, "table", c[fam]->table->name);
-      mt_value(m, s[fam]->paths);
-    }
+  mt_per_family(m, "table_prefixes", "gauge", "Prefixes with at least one path in the watched table.",
+		c, (uint [2]) { p->ip4.prefixes, p->ip6.prefixes }, 1);
+  mt_per_family(m, "table_paths", "gauge", "Paths in the watched table (every path of every prefix).",
+		c, (uint [2]) { p->ip4.paths, p->ip6.paths }, 1);
 }
 
 /* The word an LFIB state starts with (autopilot_lfib_state() says more) */
@@ -408,14 +421,8 @@ mt_overrides(struct mt *m, struct autopilot_proto *p)
   mt_one(m, "overrides_limit", "gauge", "Most overrides the protocol takes (max overrides).", cf->max_overrides);
   mt_one(m, "shadow_mode", "gauge", "1 in shadow mode (overrides resolved, nothing originated).", cf->shadow);
 
-  mt_family(m, "override_changes_total", "counter",
-	    "Override changes, by kind (added, replaced, withdrawn, expired, restored).");
-  for (uint k = 0; k < AP_AUDIT_MAX; k++)
-  {
-    mt_sample(m, "");
-    mt_label(m, "kind", autopilot_audit_names[k]);
-    mt_value(m, p->metrics.changes[k]);
-  }
+  mt_by_name(m, "override_changes_total", "Override changes, by kind (added, replaced, withdrawn, expired, restored).",
+	     "kind", autopilot_audit_names, p->metrics.changes, AP_AUDIT_MAX);
 }
 
 static void
@@ -445,28 +452,18 @@ static void
 mt_controller(struct mt *m, struct autopilot_proto *p)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
-  struct autopilot_ctl_conn *c;
-  uint conns = 0;
 
   if (!cf->ctl_path)
     return;
 
-  WALK_LIST(c, p->ctl.conns)
-    conns += !c->closed;
-
   mt_one(m, "controller_socket_listening", "gauge", "1 if the controller socket is open, else 0.",
 	 p->ctl.sk && !p->ctl.error[0]);
-  mt_one(m, "controller_connections", "gauge", "Controllers connected now.", conns);
+  mt_one(m, "controller_connections", "gauge", "Controllers connected now.", autopilot_ctl_connections(p));
   mt_one(m, "controller_connections_accepted_total", "counter", "Controller connections accepted.", p->ctl.next_id);
 
-  mt_family(m, "controller_requests_total", "counter",
-	    "Controller socket requests by result code (ok or the error code); a batch is one request, its commit.");
-  for (uint i = 0; i < AP_CODES; i++)
-  {
-    mt_sample(m, "");
-    mt_label(m, "code", autopilot_code_names[i]);
-    mt_value(m, p->metrics.replies[i]);
-  }
+  mt_by_name(m, "controller_requests_total",
+	     "Controller socket requests by result code (ok or the error code); a batch is one request, its commit.",
+	     "code", autopilot_code_names, p->metrics.replies, AP_CODES);
 
   mt_family(m, "batch_commit_seconds", "histogram",
 	    "Time a commit took to validate and apply a batch or sync to the override store.");
@@ -511,24 +508,10 @@ mt_manager(struct mt *m, struct autopilot_proto *p)
   if (!c[0] && !c[1])
     return;
 
-  mt_family(m, "manager_routes", "gauge", "Routes of the routing manager's table (its override requests).");
-  for (uint fam = 0; fam < 2; fam++)
-    if (c[fam])
-    {
-      mt_sample(m, "");
-      mt_label(m, "family", mt_family_name(fam));
-      mt_label(m, "table", c[fam]->table->name);
-      mt_value(m, c[fam]->stats.exp_routes);
-    }
-
-  mt_family(m, "manager_refused_total", "counter", "Routing manager routes refused as override requests.");
-  for (uint fam = 0; fam < 2; fam++)
-    if (c[fam])
-    {
-      mt_sample(m, "");
-      mt_label(m, "family", mt_family_name(fam));
-      mt_value(m, p->mgr_rejected[fam]);
-    }
+  mt_per_family(m, "manager_routes", "gauge", "Routes of the routing manager's table (its override requests).",
+		c, (uint [2]) { c[0] ? c[0]->stats.exp_routes : 0, c[1] ? c[1]->stats.exp_routes : 0 }, 1);
+  mt_per_family(m, "manager_refused_total", "counter", "Routing manager routes refused as override requests.",
+		c, p->mgr_rejected, 0);
 }
 
 static void

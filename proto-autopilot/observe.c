@@ -53,6 +53,8 @@
 #include "lib/socket.h"
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
+#include "route.h"
+#include "conn.h"
 
 #define OBS_MAX_PATHS	256		/* Paths of one prefix reported (BIRD has no limit; ADD-PATH peers do) */
 #define OBS_ITEM_MAX	512		/* Room reserved for one bounded JSON item */
@@ -97,19 +99,12 @@ obs_egress_of_label(struct autopilot_proto *p, u32 label)
   return NULL;
 }
 
-static u32
-obs_label(rte *r)
-{
-  eattr *a = ea_find(r->attrs->eattrs, EA_MPLS_LABEL);
-  return a ? a->u.data : AUTOPILOT_NO_LABEL;
-}
-
 /* What we report of path @r: its egress, label, whether it is our copy */
 static void
 obs_path_of(struct autopilot_proto *p, rte *r, struct obs_path *op)
 {
   op->r = r;
-  op->label = obs_label(r);
+  op->label = autopilot_rt_label(r);
   op->copy = (r->src->proto == &p->p);
   op->egress = NULL;
 
@@ -286,7 +281,7 @@ js_as_path(struct autopilot_ctl_conn *c, const struct adata *path)
 static void
 js_communities(struct autopilot_ctl_conn *c, rte *r)
 {
-  eattr *a = bgp_find_attr(r->attrs->eattrs, BA_COMMUNITY);
+  eattr *a = autopilot_rt_attr(r, BA_COMMUNITY);
   const u32 *d;
   uint n;
 
@@ -296,12 +291,12 @@ js_communities(struct autopilot_ctl_conn *c, rte *r)
       js_fmt(c, "[%u,%u]%s", *d >> 16, *d & 0xffff, (n > 1) ? "," : "");
 
   js_put(c, "],\"large_communities\":[");
-  if (a = bgp_find_attr(r->attrs->eattrs, BA_LARGE_COMMUNITY))
+  if (a = autopilot_rt_attr(r, BA_LARGE_COMMUNITY))
     for (d = int_set_get_data(a->u.ptr), n = lc_set_get_size(a->u.ptr); n; n--, d += 3)
       js_fmt(c, "[%u,%u,%u]%s", d[0], d[1], d[2], (n > 1) ? "," : "");
 
   js_put(c, "],\"ext_communities\":[");
-  if (a = bgp_find_attr(r->attrs->eattrs, BA_EXT_COMMUNITY))
+  if (a = autopilot_rt_attr(r, BA_EXT_COMMUNITY))
   {
     n = int_set_get_size(a->u.ptr) / 2;
     d = int_set_get_data(a->u.ptr);
@@ -1224,7 +1219,7 @@ autopilot_obs_request(struct autopilot_ctl_conn *c, const struct autopilot_reque
 static const char *
 obs_cli_sets(rte *r, uint code)
 {
-  eattr *a = bgp_find_attr(r->attrs->eattrs, code);
+  eattr *a = autopilot_rt_attr(r, code);
   if (!a || !a->u.ptr->length)
     return NULL;
 

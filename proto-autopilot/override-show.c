@@ -219,3 +219,41 @@ autopilot_cmd_show_overrides(struct symbol *sym, const net_addr *n, const char *
   this_cli->cont = autopilot_ovr_show_cont;
   this_cli->cleanup = autopilot_ovr_show_cleanup;
 }
+
+/* show autopilot: the override store's counts, its persistence, its front ends */
+void
+autopilot_overrides_show(struct autopilot_proto *p)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+
+  /* A host has no egresses and no overrides: nothing to say */
+  if ((!p->ip4_channel && !p->ip6_channel) || (EMPTY_LIST(cf->egresses) && !p->store.count))
+    return;
+
+  /* Counters of the last run would be stale: a stopped protocol has no overrides */
+  if (p->p.proto_state != PS_UP)
+  {
+    uint kept = autopilot_carry_count(p->p.name);
+    if (kept)
+      cli_msg(-AUTOPILOT_REPLY_SHOW, "  Overrides: none while the protocol is %s (%u kept in memory for the next start)",
+	      proto_state_name(&p->p), kept);
+    else
+      cli_msg(-AUTOPILOT_REPLY_SHOW, "  Overrides: none while the protocol is %s%s", proto_state_name(&p->p),
+	      cf->state_file ? " (the state file keeps them for the next start)" : "");
+    return;
+  }
+
+  cli_msg(-AUTOPILOT_REPLY_SHOW, "  Overrides: %u (%u active, %u pending, %u shadow), limit %u, shadow mode %s, local pref %u",
+	  p->store.count, p->store.states[AP_OVR_ACTIVE], p->store.states[AP_OVR_PENDING],
+	  p->store.states[AP_OVR_SHADOW], cf->max_overrides, cf->shadow ? "on" : "off", cf->override_local_pref);
+  autopilot_state_show(p);
+  autopilot_ctl_show(p);
+
+  for (int i = 0; i < 2; i++)
+  {
+    struct channel *c = i ? p->mgr6_channel : p->mgr4_channel;
+    if (c)
+      cli_msg(-AUTOPILOT_REPLY_SHOW, "  Manager table %s: %s, %u routes, %u refused since start",
+	      c->table->name, channel_state_name(c), c->stats.exp_routes, p->mgr_rejected[i]);
+  }
+}

@@ -52,6 +52,7 @@
 #include "conf/conf.h"
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
+#include "route.h"
 
 static void autopilot_ovr_record_withdraw(struct autopilot_proto *p, struct autopilot_override *o);
 
@@ -177,6 +178,22 @@ static struct channel *
 autopilot_ovr_channel(struct autopilot_proto *p, const net_addr *n)
 {
   return (n->type == NET_IP4) ? p->ip4_channel : (n->type == NET_IP6) ? p->ip6_channel : NULL;
+}
+
+/* Tell who keeps the set (state.c subscribes): one change, as its request */
+static inline void
+ovr_record(struct autopilot_proto *p, const struct autopilot_request *req)
+{
+  if (p->store.record)
+    p->store.record(p, req);
+}
+
+/* ... and that changes were made: they are to be saved */
+static inline void
+ovr_changed(struct autopilot_proto *p)
+{
+  if (p->store.changed)
+    p->store.changed(p);
 }
 
 static void
@@ -447,8 +464,7 @@ autopilot_copy_attrs(struct autopilot_proto *p, struct channel *c, rte *r)
 static void
 autopilot_ovr_announce(struct autopilot_proto *p, struct autopilot_override *o, struct channel *c, rte *r)
 {
-  rte *e = rte_get_temp(autopilot_copy_attrs(p, c, r), p->p.main_source);
-  rte_update2(c, (net_addr *) &o->net, e, p->p.main_source);
+  autopilot_rt_originate(&p->p, c, (net_addr *) &o->net, autopilot_copy_attrs(p, c, r));
   o->announced = 1;
 }
 
@@ -458,7 +474,7 @@ autopilot_ovr_withdraw_route(struct autopilot_proto *p, struct autopilot_overrid
   struct channel *c = autopilot_ovr_channel(p, (net_addr *) &o->net);
 
   if (o->announced && c && (c->channel_state == CS_UP))
-    rte_update2(c, (net_addr *) &o->net, NULL, p->p.main_source);
+    autopilot_rt_withdraw(&p->p, c, (net_addr *) &o->net);
 
   o->announced = 0;
 }
@@ -671,7 +687,7 @@ autopilot_ovr_tick(timer *t)
   if (expired)
   {
     p->store.expired += expired;
-    autopilot_state_changed(p);
+    ovr_changed(p);
   }
 }
 
@@ -850,7 +866,7 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
 
   struct autopilot_request rec;
   autopilot_ovr_to_request(o, &rec);
-  autopilot_journal_record(p, &rec);
+  ovr_record(p, &rec);
 
   autopilot_ovr_dirty(p, o);
 }
@@ -860,7 +876,7 @@ autopilot_ovr_record_withdraw(struct autopilot_proto *p, struct autopilot_overri
 {
   struct autopilot_request rec = { .op = AP_OP_WITHDRAW };
   net_copy((net_addr *) &rec.net, (net_addr *) &o->net);
-  autopilot_journal_record(p, &rec);
+  ovr_record(p, &rec);
 }
 
 static void
@@ -891,7 +907,7 @@ autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req
     return OVR_ERR("expired", "expiry time is in the past");
 
   autopilot_ovr_do_add(p, req, source, 0);
-  autopilot_state_changed(p);
+  ovr_changed(p);
   return 0;
 }
 
@@ -928,7 +944,7 @@ autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, struct auto
     return OVR_ERR("not-found", "no override for %N", n);
 
   autopilot_ovr_do_withdraw(p, o);
-  autopilot_state_changed(p);
+  ovr_changed(p);
   return 0;
 }
 
@@ -955,7 +971,7 @@ autopilot_ovr_flush(struct autopilot_proto *p, const char *target, uint source)
   HASH_WALK_END;
 
   if (n)
-    autopilot_state_changed(p);
+    ovr_changed(p);
 
   return n;
 }
@@ -1113,7 +1129,7 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
     autopilot_ovr_do_add(p, r, source, 0);
   }
 
-  autopilot_state_changed(p);
+  ovr_changed(p);
   return 0;
 }
 
@@ -1141,6 +1157,8 @@ autopilot_ovr_start(struct autopilot_proto *p)
   HASH_INIT(p->store.src, p->p.pool, SRC_ORDER);
   p->store.dirty = p->store.later = NULL;
   p->store.later_tail = &p->store.later;
+  p->store.record = NULL;
+  p->store.changed = NULL;
   p->store.count = p->store.expired = p->store.recheck = 0;
   memset(p->store.states, 0, sizeof(p->store.states));
   memset(p->store.by_source, 0, sizeof(p->store.by_source));

@@ -13,7 +13,11 @@
 #include "lib/hash.h"
 #include "lib/resource.h"
 #include "lib/net.h"
+#include "nest/route.h"
+#include "lib/event.h"
+#include "lib/timer.h"
 #include "proto/autopilot/request.h"
+#include "proto/autopilot/batch.h"
 
 struct autopilot_proto;
 
@@ -53,12 +57,12 @@ extern const char *autopilot_ovr_why_names[AP_WHY_MAX];
 
 /*
  * One override: 104 bytes, as there may be a million. The target name is
- * shared by every override of that target (autopilot_ovr_name()); the
+ * shared by every override of that target (autopilot_name_get()); the
  * copied prefix is kept as a length, since it always covers net.
  */
 struct autopilot_override {
-  struct autopilot_override *next_hash;	/* In autopilot_proto.ovr_hash, by net */
-  struct autopilot_override *next_dirty;	/* In autopilot_proto.ovr_dirty or ovr_later */
+  struct autopilot_override *next_hash;	/* In store.hash, by net */
+  struct autopilot_override *next_dirty;	/* In store.dirty or store.later */
   node src_n;				/* In its src->overrides, when srcb is set */
   struct autopilot_src *srcb;		/* Source bucket of a covering copy, or NULL */
   const char *target;			/* Egress name (shared, see above), or NULL for next-best */
@@ -95,6 +99,67 @@ autopilot_ovr_src(const struct autopilot_override *o)
   return s;
 }
 
+#define AUTOPILOT_ROUND_COPIES		512	/* New override copies announced per event round */
+#define AUTOPILOT_LOG_EACH		10	/* Overrides going pending logged one by one per round */
+#define AUTOPILOT_AUDIT_EACH		10	/* Override changes logged one by one per round */
+
+/* Kinds of change the audit log tells apart */
+enum autopilot_audit_kind {
+  AP_AUDIT_ADDED,			/* A prefix got an override */
+  AP_AUDIT_REPLACED,			/* An override got another target, expiry or reason */
+  AP_AUDIT_WITHDRAWN,			/* An override was removed by a request */
+  AP_AUDIT_EXPIRED,			/* An override reached its expiry time */
+  AP_AUDIT_RESTORED,			/* An override came back after a restart */
+  AP_AUDIT_MAX,
+};
+
+/* The audit log of this event round (audit.c) */
+struct autopilot_audit {
+  char by[64];				/* Who makes the changes now */
+  uint count[AP_AUDIT_MAX];		/* Changes of this round, by kind */
+  uint total;				/* All changes of this round */
+  u8 several;				/* This round's changes came from more than one actor */
+};
+
+/* audit.c */
+extern const char *autopilot_audit_names[AP_AUDIT_MAX];
+void autopilot_audit_start(struct autopilot_proto *p);
+void autopilot_audit_by(struct autopilot_proto *p, const char *fmt, ...);
+void autopilot_audit(struct autopilot_proto *p, uint what, const net_addr *n, const char *from, const char *to,
+		     const char *reason);
+
+
+/* The override store: every override, and what resolving them needs */
+struct autopilot_store {
+  HASH(struct autopilot_override) hash;	/* Overrides by prefix */
+  HASH(struct autopilot_src) src;	/* Covering copies by copied prefix */
+  slab *src_slab;			/* Allocator of struct autopilot_src */
+  slab *slab;				/* Allocator of struct autopilot_override */
+  struct autopilot_override *dirty;	/* To resolve in the event */
+  struct autopilot_override *later;	/* Dirty, no copy out, waiting for a round (FIFO) */
+  struct autopilot_override **later_tail;	/* Where the next deferred one goes */
+  event *event;				/* Resolves dirty overrides, updates routes */
+  timer *timer;				/* Expiry and recheck, every second */
+  uint count;				/* Overrides not withdrawn */
+  uint states[AP_OVR_STATES];		/* Overrides by state (withdrawn ones included until freed) */
+  uint by_source[AP_SRC_MAX][AP_OVR_STATES];	/* Overrides not withdrawn, by source and state (metrics) */
+  uint expired;				/* Overrides removed by expiry since start */
+  int recheck;				/* Paths were added: recheck pending and covering */
+  uint flushing;			/* Egresses with a channel being flushed */
+  uint round_pending;			/* Overrides gone pending in this event round */
+  uint round_active;			/* Overrides gone active in this event round */
+  struct autopilot_audit audit;		/* Changes of this round, for the audit log */
+  event *audit_event;			/* Sums up the round's changes at its end */
+
+  /*
+   * Who keeps the set (state.c subscribes at start): told of each change
+   * as the request that makes it, and that the set changed. The store
+   * knows nothing of files.
+   */
+  void (*record)(struct autopilot_proto *p, const struct autopilot_request *req);	/* One change, or NULL */
+  void (*changed)(struct autopilot_proto *p);	/* Changes were made, or NULL */
+};
+
 /* override.c */
 void autopilot_ovr_start(struct autopilot_proto *p);
 void autopilot_ovr_reconfigure(struct autopilot_proto *p);
@@ -113,41 +178,13 @@ int autopilot_ovr_settled(struct autopilot_proto *p);
 uint autopilot_ovr_count(struct autopilot_proto *p);
 void autopilot_ovr_to_request(struct autopilot_override *o, struct autopilot_request *req);
 
-/* An all-or-nothing batch of requests, fed line by line (batch.c) */
-struct autopilot_batch {
-  pool *pool;				/* Where its memory comes from */
-  struct autopilot_request *reqs;	/* Its add and withdraw requests */
-  u32 *lineno;				/* The line of each, counted from the batch's start */
-  struct linpool *lp;			/* Their reasons */
-  uint len, size;			/* Requests, and room for them */
-  uint max;				/* Most requests it takes */
-  uint lines;				/* Lines fed so far */
-  uint bad;				/* First bad line, 0 if none */
-  struct autopilot_error err;		/* Why that line is bad */
-  u8 op;				/* AP_OP_BEGIN or AP_OP_SYNC while open, AP_OP_NONE closed */
-};
-
-void autopilot_batch_open(struct autopilot_batch *b, pool *pool, uint op, uint max);
-void autopilot_batch_close(struct autopilot_batch *b);
-struct autopilot_request *autopilot_batch_line(struct autopilot_batch *b, struct autopilot_request *scratch,
-					       struct linpool **lp);
-int autopilot_batch_take(struct autopilot_batch *b, struct autopilot_request *req, int rv, const struct autopilot_error *err);
-void autopilot_batch_fail(struct autopilot_batch *b, const struct autopilot_error *err);
-int autopilot_batch_commit(struct autopilot_proto *p, struct autopilot_batch *b, uint source, struct autopilot_error *err);
 
 /* override-show.c */
 struct symbol;
 void autopilot_cmd_show_overrides(struct symbol *sym, const net_addr *n, const char *egress, int pending_only);
 struct autopilot_proto *autopilot_show_proto(struct symbol *sym);
 
-/* carry.c */
-void autopilot_carry_save(struct autopilot_proto *p);
-int autopilot_carry_restore(struct autopilot_proto *p);
-uint autopilot_carry_count(const char *name);
+void autopilot_overrides_show(struct autopilot_proto *p);
 
-/* state.c */
-void autopilot_state_start(struct autopilot_proto *p);
-void autopilot_state_changed(struct autopilot_proto *p);
-void autopilot_state_flush(struct autopilot_proto *p);
 
 #endif

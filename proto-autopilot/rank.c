@@ -33,12 +33,13 @@
 #include "nest/attrs.h"
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
+#include "route.h"
 
 /* Value of our large community with function @fn on @e, or AUTOPILOT_NO_LABEL */
 static u32
 autopilot_lc_value(rte *e, u32 asn, u32 fn)
 {
-  eattr *a = bgp_find_attr(e->attrs->eattrs, BA_LARGE_COMMUNITY);
+  eattr *a = autopilot_rt_attr(e, BA_LARGE_COMMUNITY);
   if (!a)
     return AUTOPILOT_NO_LABEL;
 
@@ -72,7 +73,7 @@ autopilot_path_pp_label(rte *e, u32 asn)
 int
 autopilot_path_pp_disabled(rte *e, const struct autopilot_pp_community *pp)
 {
-  eattr *a = bgp_find_attr(e->attrs->eattrs, pp->large ? BA_LARGE_COMMUNITY : BA_COMMUNITY);
+  eattr *a = autopilot_rt_attr(e, pp->large ? BA_LARGE_COMMUNITY : BA_COMMUNITY);
 
   if (!a)
     return 0;

@@ -410,6 +410,10 @@ autopilot_state_start(struct autopilot_proto *p)
   p->state.snapshot[0] = 0;
   autopilot_journal_start(p);
 
+  /* Every change of the store from now on: journaled, and the file written */
+  p->store.record = autopilot_journal_record;
+  p->store.changed = autopilot_state_changed;
+
   /* What was live before a restart beats a file that may be stale */
   if (autopilot_carry_restore(p))
   {

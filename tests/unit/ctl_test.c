@@ -31,6 +31,7 @@
 #include "lib/socket.h"
 #include "lib/string.h"
 #include "proto/autopilot/autopilot.h"
+#include "proto/autopilot/conn.h"
 
 /* sysdep/unix/io.c: what the I/O loop calls (declared for BFD's own loop) */
 int sk_read(sock *s, int revents);
