@@ -28,9 +28,11 @@
  * in the same event loop round as the path it copies. Overrides that copy
  * a covering prefix's path hang in that prefix's bucket, so one path change
  * finds all of them at once. Overrides whose resolution might change by a
- * path appearing on a prefix between theirs and their src (pending ones,
- * covering copies) are checked again by a one-second timer, and only after
- * paths were added. The same timer removes expired ones.
+ * path appearing on a prefix between theirs and their src (pending ones
+ * whose own prefix has no path, covering copies) are checked again by a
+ * one-second timer, only after paths were added, and pending ones no more
+ * often than AUTOPILOT_RECHECK_LOOKUPS table lookups a second allow (a
+ * table loading after a restart). The same timer removes expired ones.
  *
  * All route updates happen in the event, never in a request handler or in
  * rt_notify(): requests only change the store and mark overrides dirty.
@@ -661,8 +663,21 @@ autopilot_ovr_tick(timer *t)
   btime now = current_real_time();
   int recheck = p->store.recheck;
   uint expired = 0;
+  u64 lookups = 0;
 
-  p->store.recheck = 0;
+  /*
+   * Each pending one checked costs a table lookup per prefix length at
+   * worst. While a table loads (after a restart: every override pending,
+   * paths added all the time) that would be a pass over the table's hash
+   * each second; they wait instead until the last recheck's lookups are
+   * spent at AUTOPILOT_RECHECK_LOOKUPS a second. Their own paths arriving
+   * marks them at once meanwhile; only a covering copy may wait longer.
+   */
+  int pending = recheck && !p->store.recheck_wait;
+  if (p->store.recheck_wait)
+    p->store.recheck_wait--;
+
+  p->store.recheck = recheck && !pending;
 
   HASH_WALK(p->store.hash, next_hash, o)
   {
@@ -679,10 +694,18 @@ autopilot_ovr_tick(timer *t)
       expired++;
       autopilot_ovr_dirty(p, o);
     }
-    else if (recheck && (o->srcb || autopilot_ovr_may_cover(o)))
+    else if (recheck && o->srcb)
       autopilot_ovr_dirty(p, o);
+    else if (pending && autopilot_ovr_may_cover(o))
+    {
+      lookups += o->net.pxlen + 1;
+      autopilot_ovr_dirty(p, o);
+    }
   }
   HASH_WALK_END;
+
+  if (pending)
+    p->store.recheck_wait = lookups / AUTOPILOT_RECHECK_LOOKUPS;
 
   if (expired)
   {
@@ -1159,7 +1182,7 @@ autopilot_ovr_start(struct autopilot_proto *p)
   p->store.later_tail = &p->store.later;
   p->store.record = NULL;
   p->store.changed = NULL;
-  p->store.count = p->store.expired = p->store.recheck = 0;
+  p->store.count = p->store.expired = p->store.recheck = p->store.recheck_wait = 0;
   memset(p->store.states, 0, sizeof(p->store.states));
   memset(p->store.by_source, 0, sizeof(p->store.by_source));
 

@@ -100,6 +100,7 @@ autopilot_ovr_src(const struct autopilot_override *o)
 }
 
 #define AUTOPILOT_ROUND_COPIES		512	/* New override copies announced per event round */
+#define AUTOPILOT_RECHECK_LOOKUPS	250000	/* Table lookups a second for rechecking pending overrides */
 #define AUTOPILOT_LOG_EACH		10	/* Overrides going pending logged one by one per round */
 #define AUTOPILOT_AUDIT_EACH		10	/* Override changes logged one by one per round */
 
@@ -145,6 +146,7 @@ struct autopilot_store {
   uint by_source[AP_SRC_MAX][AP_OVR_STATES];	/* Overrides not withdrawn, by source and state (metrics) */
   uint expired;				/* Overrides removed by expiry since start */
   int recheck;				/* Paths were added: recheck pending and covering */
+  uint recheck_wait;			/* Seconds before pending ones are checked again (their cost) */
   uint flushing;			/* Egresses with a channel being flushed */
   uint round_pending;			/* Overrides gone pending in this event round */
   uint round_active;			/* Overrides gone active in this event round */
