@@ -168,6 +168,67 @@ autopilot_name_put(const char *s)
 #define SRC_PARAMS		/8, *2, 2, 2, 6, 24
 
 HASH_DEFINE_REHASH_FN(OVR, struct autopilot_override)
+
+/*
+ * Every change of a watched path asks whether its prefix has an override:
+ * in a loading table millions of times, mostly for prefixes that have none,
+ * and each a cache miss or two in the hash. A bit per hash of each prefix
+ * entered (16 to 32 bits per override, so 3-6% false hits; bits are only
+ * cleared by a rebuild, when as many prefixes as it was built for have
+ * been entered) answers most of them from a few kB.
+ */
+#define OVR_FILTER_MIN_ORDER	16	/* 8 kB */
+#define OVR_FILTER_BITS		16	/* Bits per prefix it is built for, at least */
+
+static inline u32
+autopilot_ovr_filter_bit(struct autopilot_proto *p, const net_addr *n)
+{
+  return u32_hash(net_hash(n)) >> (32 - p->store.filter_order);
+}
+
+static void
+autopilot_ovr_filter_build(struct autopilot_proto *p)
+{
+  uint order = OVR_FILTER_MIN_ORDER;
+  while ((order < 31) && ((1ULL << order) < (u64) p->store.hash.count * OVR_FILTER_BITS))
+    order++;
+
+  mb_free(p->store.filter);
+  p->store.filter = mb_allocz(p->p.pool, (1ULL << order) / 8);
+  p->store.filter_order = order;
+  p->store.filter_set = 0;
+
+  HASH_WALK(p->store.hash, next_hash, o)
+  {
+    u32 bit = autopilot_ovr_filter_bit(p, (net_addr *) &o->net);
+    p->store.filter[bit / 64] |= 1ULL << (bit % 64);
+    p->store.filter_set++;
+  }
+  HASH_WALK_END;
+}
+
+/* @n was entered in the hash */
+static void
+autopilot_ovr_filter_add(struct autopilot_proto *p, const net_addr *n)
+{
+  if (!p->store.filter || (p->store.filter_set >= (1ULL << p->store.filter_order) / OVR_FILTER_BITS))
+  {
+    autopilot_ovr_filter_build(p);	/* n included: it is in the hash */
+    return;
+  }
+
+  u32 bit = autopilot_ovr_filter_bit(p, n);
+  p->store.filter[bit / 64] |= 1ULL << (bit % 64);
+  p->store.filter_set++;
+}
+
+/* May @n have an override? */
+static inline int
+autopilot_ovr_filter_test(struct autopilot_proto *p, const net_addr *n)
+{
+  u32 bit;
+  return p->store.filter && (bit = autopilot_ovr_filter_bit(p, n), p->store.filter[bit / 64] & (1ULL << (bit % 64)));
+}
 HASH_DEFINE_REHASH_FN(SRC, struct autopilot_src)
 
 static inline struct autopilot_config *
@@ -670,10 +731,15 @@ autopilot_ovr_tick(timer *t)
    * worst. While a table loads (after a restart: every override pending,
    * paths added all the time) that would be a pass over the table's hash
    * each second; they wait instead until the last recheck's lookups are
-   * spent at AUTOPILOT_RECHECK_LOOKUPS a second. Their own paths arriving
-   * marks them at once meanwhile; only a covering copy may wait longer.
+   * spent at AUTOPILOT_RECHECK_LOOKUPS a second, and while a table loads
+   * (paths grew by 1% in the second) not at all. Their own paths arriving
+   * marks them at once meanwhile; only a covering copy waits longer.
    */
-  int pending = recheck && !p->store.recheck_wait;
+  uint paths = p->ip4.paths + p->ip6.paths;
+  uint added = (paths > p->store.tick_paths) ? paths - p->store.tick_paths : 0;
+  int loading = (added > AUTOPILOT_LOADING_PATHS) && (added > paths / 100);
+  int pending = recheck && !p->store.recheck_wait && !loading;
+  p->store.tick_paths = paths;
   if (p->store.recheck_wait)
     p->store.recheck_wait--;
 
@@ -772,7 +838,7 @@ autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, rte *new, rte
     autopilot_ovr_egress_up(p, new);
 
   /* (by_path only for one not deferred yet: one waiting keeps its turn) */
-  if (o = HASH_FIND(p->store.hash, OVR, n))
+  if (autopilot_ovr_filter_test(p, n) && (o = HASH_FIND(p->store.hash, OVR, n)))
   {
     o->by_path |= !o->dirty;
     autopilot_ovr_dirty(p, o);
@@ -865,6 +931,7 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
     o->state = AP_OVR_PENDING;
     p->store.states[AP_OVR_PENDING]++;
     HASH_INSERT2(p->store.hash, OVR, p->p.pool, o);
+    autopilot_ovr_filter_add(p, n);
     fresh = 1;
     p->store.count++;
   }
@@ -1180,9 +1247,10 @@ autopilot_ovr_start(struct autopilot_proto *p)
   HASH_INIT(p->store.src, p->p.pool, SRC_ORDER);
   p->store.dirty = p->store.later = NULL;
   p->store.later_tail = &p->store.later;
+  p->store.filter = NULL;
   p->store.record = NULL;
   p->store.changed = NULL;
-  p->store.count = p->store.expired = p->store.recheck = p->store.recheck_wait = 0;
+  p->store.count = p->store.expired = p->store.recheck = p->store.recheck_wait = p->store.tick_paths = 0;
   memset(p->store.states, 0, sizeof(p->store.states));
   memset(p->store.by_source, 0, sizeof(p->store.by_source));
 

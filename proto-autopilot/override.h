@@ -101,6 +101,7 @@ autopilot_ovr_src(const struct autopilot_override *o)
 
 #define AUTOPILOT_ROUND_COPIES		512	/* New override copies announced per event round */
 #define AUTOPILOT_RECHECK_LOOKUPS	250000	/* Table lookups a second for rechecking pending overrides */
+#define AUTOPILOT_LOADING_PATHS		1000	/* Paths added in a second (and 1% of the table): a table loading */
 #define AUTOPILOT_LOG_EACH		10	/* Overrides going pending logged one by one per round */
 #define AUTOPILOT_AUDIT_EACH		10	/* Override changes logged one by one per round */
 
@@ -133,6 +134,9 @@ void autopilot_audit(struct autopilot_proto *p, uint what, const net_addr *n, co
 /* The override store: every override, and what resolving them needs */
 struct autopilot_store {
   HASH(struct autopilot_override) hash;	/* Overrides by prefix */
+  u64 *filter;				/* A bit per hash of each prefix in hash: notify's first test */
+  uint filter_order;			/* filter has 2^filter_order bits */
+  uint filter_set;			/* Prefixes entered since it was built */
   HASH(struct autopilot_src) src;	/* Covering copies by copied prefix */
   slab *src_slab;			/* Allocator of struct autopilot_src */
   slab *slab;				/* Allocator of struct autopilot_override */
@@ -147,6 +151,7 @@ struct autopilot_store {
   uint expired;				/* Overrides removed by expiry since start */
   int recheck;				/* Paths were added: recheck pending and covering */
   uint recheck_wait;			/* Seconds before pending ones are checked again (their cost) */
+  uint tick_paths;			/* Paths in the watched tables at the last tick */
   uint flushing;			/* Egresses with a channel being flushed */
   uint round_pending;			/* Overrides gone pending in this event round */
   uint round_active;			/* Overrides gone active in this event round */
