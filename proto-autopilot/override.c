@@ -76,7 +76,7 @@ const char *autopilot_ovr_why_names[AP_WHY_MAX] = {
 
 /*
  * Target names, shared: a million overrides name a handful of egresses,
- * and a copy of the name in each would be a third of its memory. Counted
+ * and a copy of the name in each was a quarter of its memory. Counted
  * by use, freed with the last; one table for all instances (a name is
  * only a name: each instance looks its egress up in its own config).
  */
