@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import shutil
+import tempfile
 
 import pytest
 
@@ -44,17 +46,32 @@ def bins():
 
 
 @pytest.fixture
+def sockdir():
+    """A short directory for a controller socket (sun_path holds 107 bytes;
+    the topology's own directories are long) and files beside it, that
+    other users may traverse."""
+    d = pathlib.Path(tempfile.mkdtemp(prefix="apctl-", dir="/tmp"))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
 def topo(request):
     """A fresh Topology; torn down after the test whatever happened.
 
+    Every test also fails if a BIRD logged a <BUG> (BIRD logs a failed
+    ASSERT and carries on), checked before the topology and its logs go.
     On failure the daemons' logs are printed and the run dir is kept."""
     t = pop.Topology(request.node.name)
     yield t
+    bugs = t.bug_lines()
     rep = getattr(request.node, "rep_call", None)
-    failed = rep is None or rep.failed
+    failed = rep is None or rep.failed or bool(bugs)
     try:
         if failed:
             t.dump_logs()
     finally:
         t.teardown(keep_workdir=failed)
+    assert bugs == {}, f"BIRD logged <BUG>: {bugs}"
 

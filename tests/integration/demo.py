@@ -1,6 +1,6 @@
 """A demo POP in network namespaces, for people: see ci/demo.sh.
 
-Two transits (stock BIRD AS 64501, gobgpd AS 64502) announce the same
+Two transits (t1 stock BIRD AS 64501, t2 gobgpd AS 64502) announce the same
 generated table to a patched switch. Its egress map gives each transit
 session a label pair; it reflects both paths of every prefix, labeled, to
 two patched hosts. The demo prints what an operator would look at (the
@@ -14,10 +14,12 @@ import argparse
 import sys
 import time
 
+import types
+
 import pop
 
 N4, N6 = 10000, 5000
-TRANSITS = [("transit1", "bird", 64501), ("transit2", "gobgp", 64502)]
+KINDS = ["bird", "gobgp"]
 HOSTS = ["host1", "host2"]
 ASN = pop.SWITCH_AS
 
@@ -57,13 +59,12 @@ def run(args):
     steps = Steps()
     try:
         t0 = time.monotonic()
-        p = pop.Pop(topo, args.patched, args.stock, N4, N6)
-        p.build(TRANSITS, HOSTS)
-        p.wait_established()
+        bins = types.SimpleNamespace(patched=args.patched, stock=args.stock)
+        p = pop.Pop(topo, bins, [pop.Transit(k) for k in KINDS], HOSTS, table=(N4, N6)).build()
         sw, host = p.switch, p.hosts[0]
         # Every transit announces every prefix, so each host holds one path
         # per transit per prefix (ADD-PATH), the switch's autopilot as many.
-        paths = len(TRANSITS)
+        paths = len(KINDS)
         want = ((paths * N4, N4), (paths * N6, N6))
         got = {h.name: pop.wait_for(lambda h=h: host_counts(h), want, timeout=60) for h in p.hosts}
         ap_want = {"ipv4": (N4, paths * N4), "ipv6": (N6, paths * N6)}
@@ -87,7 +88,7 @@ def run(args):
         # label in the next hop and its pp label in a large community
         prefix = p.v4[N4 // 2]
         show(host, f"show route {prefix} all")
-        tagged = {(p.labels(t, 4)[0], (ASN, 2, p.labels(t, 4)[1])) for t in p.transits}
+        tagged = {(pop.label(t.egress(4)), (ASN, 2, pop.pp_label(t.egress(4)))) for t in p.transits}
         seen = {(r["labels"][0] if r["labels"] else None, tuple(sorted(r["lc"]))[0] if r["lc"] else None)
                 for r in pop.show_routes(host, "master4", str(prefix)).get(str(prefix), [])}
         steps.check(seen == tagged, f"{host.name} has {prefix} via each transit with its labels "
@@ -95,15 +96,15 @@ def run(args):
 
         show(sw, "show route table mt")
         lfib = {int(l): r[0]["iface"] for l, r in pop.show_routes(sw, "mt").items()}
-        lfib_want = {l: t.name for t in p.transits for f in (4, 6) for l in p.labels(t, f)}
+        lfib_want = {l: t.name for t in p.transits for f in (4, 6) for l in pop.labels(t.egress(f))}
         steps.check(lfib == lfib_want, f"switch1's LFIB (table mt) sends each of the "
                     f"{len(lfib_want)} egress labels to its transit", lfib)
 
         # Move the prefix to the egress BGP did not choose
         before = best_path(host, prefix) or ([], [None], [])
         target = next(t for t in p.transits if [t.asn] != before[0])
-        egress = p.session_of(target, 4)
-        label, pp = p.labels(target, 4)
+        egress = target.egress(4)
+        label, pp = pop.labels(egress)
         try:
             show(sw, f'autopilot add ap {prefix} {egress} reason "demo"')
         except RuntimeError as e:       # birdc exits non-zero when refused

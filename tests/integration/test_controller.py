@@ -17,35 +17,23 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
 
-from ovr_helpers import (OVERRIDE_LC, bird_reply, birdc_rc, log_lines, V4, V6, OvrPop, Transit, best_label, host_best,
-                         overrides_on_host, show_overrides)
-from pop import wait_for, wait_until
+from pop import (FIXED_V4 as V4, FIXED_V6 as V6, OVERRIDE_LC, Pop, Transit, bird_reply, birdc_rc,
+                 converse, host_best, label, log_lines, show_overrides, wait_until)
 
 TOOL = pathlib.Path(__file__).resolve().parents[2] / "tools" / "autopilot-ctl"
 P, Q, R = V4
 P6, Q6, R6 = V6
-T1, T2 = 1001, 1002          # the egresses' primary labels
-
-
-@pytest.fixture
-def sockdir():
-    """A short directory for the socket (sun_path holds 107 bytes; the
-    topology's own directories are long), that other users may traverse."""
-    d = pathlib.Path(tempfile.mkdtemp(prefix="apctl-", dir="/tmp"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+ALL = V4 + V6
 
 
 def build(topo, bins, sockdir, socket_opts="", ap_options=""):
     path = sockdir / "ap.sock"
-    pop = OvrPop(topo, bins, [Transit("t1"), Transit("t2")], hosts=("h1",),
-                 ap_options=f'\tcontroller socket "{path}"{socket_opts};\n{ap_options}').build()
+    pop = Pop(topo, bins, [Transit(split=False), Transit(split=False)], hosts=("h1",), prepend=True,
+              ap_options=f'\tcontroller socket "{path}"{socket_opts};\n{ap_options}').build()
     pop.sock = path
     return pop
 
@@ -56,34 +44,6 @@ def ctl(pop, *args, stdin=None):
                        input=stdin, capture_output=True, timeout=60)
     assert not r.stderr, r.stderr
     return r.returncode, r.stdout.decode().splitlines()
-
-
-def converse(pop, data):
-    """Send bytes on a fresh connection, half-close, read every reply."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(str(pop.sock))
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out.decode(errors="replace").splitlines()
-
-
-def labels(pop, prefixes):
-    """{prefix: (label of h1's best path, override copies h1 has)}."""
-    h = pop.hosts[0]
-    return {p: (best_label(h, p), overrides_on_host(h, p)) for p in prefixes}
-
-
-def settle(pop, moves, prefixes=V4 + V6, timeout=10):
-    """Wait until the prefixes of moves {prefix: label} are overridden there
-    (one copy) and every other one is on t1; return what h1 has."""
-    want = {p: (moves[p], 1) if p in moves else (T1, 0) for p in prefixes}
-    got = wait_for(lambda: labels(pop, prefixes), want, timeout)
-    assert got == want
-    return got
 
 
 def status(pop):
@@ -99,11 +59,11 @@ def targets(pop):
 
 def test_ctl_override_moves_prefix(topo, bins, sockdir):
     pop = build(topo, bins, sockdir)
-    settle(pop, {})
+    pop.settle_overrides({}, ALL)
     assert ctl(pop, "ping") == (0, ["ok pong"])
 
     assert ctl(pop, "add", P, "t2", "--reason", "drain t1", "--tag", "r1") == (0, ["@r1 ok"])
-    settle(pop, {P: T2})
+    pop.settle_overrides({P: "t2"}, ALL)
     best = host_best(pop.hosts[0], P)
     assert best["as_path"] == "64502 64502" and OVERRIDE_LC in best["lcs"], best
     rows = show_overrides(pop.switch)[1]
@@ -111,23 +71,23 @@ def test_ctl_override_moves_prefix(topo, bins, sockdir):
         ("t2", "active", "controller", "drain t1"), rows[P]
 
     # status answers once the requests before it are resolved: active, not "pending"
-    assert converse(pop, f"add {Q} t2\nstatus\n".encode()) == \
+    assert converse(pop.sock, f"add {Q} t2\nstatus\n".encode()) == \
         ["ok", "ok overrides 2 active 2 pending 0 shadow 0"]
-    settle(pop, {P: T2, Q: T2})
+    pop.settle_overrides({P: "t2", Q: "t2"}, ALL)
 
     assert ctl(pop, "withdraw", Q) == (0, ["ok"])
     assert ctl(pop, "withdraw", Q) == (1, [f"error not-found no override for {Q}"])
-    settle(pop, {P: T2})
+    pop.settle_overrides({P: "t2"}, ALL)
     assert ctl(pop, "flush", "t1") == (0, ["ok 0"])
     assert ctl(pop, "flush") == (0, ["ok 1"])
-    settle(pop, {})
+    pop.settle_overrides({}, ALL)
     assert status(pop) == ["ok overrides 0 active 0 pending 0 shadow 0"]
 
 
 def test_ctl_batch_with_bad_line_changes_nothing(topo, bins, sockdir):
     pop = build(topo, bins, sockdir)
     assert ctl(pop, "add", Q, "t2") == (0, ["ok"])
-    settle(pop, {Q: T2})
+    pop.settle_overrides({Q: "t2"}, ALL)
 
     # The third line names an egress that does not exist: nothing applies
     f = sockdir / "bad.batch"
@@ -140,17 +100,17 @@ def test_ctl_batch_with_bad_line_changes_nothing(topo, bins, sockdir):
         (1, [f"error batch line 5: bad-request: bad prefix '{R}/24': "
              f"length must be 0..32"])
     time.sleep(0.5)
-    settle(pop, {Q: T2})
+    pop.settle_overrides({Q: "t2"}, ALL)
     assert targets(pop) == {Q: "t2"}
 
     f.write_text(f"add {P} t2\nwithdraw {Q}\nadd {R} t2\n")
     assert ctl(pop, "batch", str(f)) == (0, ["ok 3"])
-    settle(pop, {P: T2, R: T2})
+    pop.settle_overrides({P: "t2", R: "t2"}, ALL)
 
     # A batch on a raw connection: only the commit and the abort answer
-    assert converse(pop, f"@b begin\nadd {Q} t2\nwithdraw {P}\ncommit\nbegin\nadd {P} t2\n@a abort\n".encode()) == \
+    assert converse(pop.sock, f"@b begin\nadd {Q} t2\nwithdraw {P}\ncommit\nbegin\nadd {P} t2\n@a abort\n".encode()) == \
         ["@b ok 2", "@a ok aborted 1"]
-    settle(pop, {Q: T2, R: T2})
+    pop.settle_overrides({Q: "t2", R: "t2"}, ALL)
 
 
 def test_ctl_sync_is_a_diff(topo, bins, sockdir):
@@ -158,14 +118,14 @@ def test_ctl_sync_is_a_diff(topo, bins, sockdir):
     assert ctl(pop, "add", P, "t2")[0] == 0
     assert ctl(pop, "add", Q, "t2", "--reason", "old")[0] == 0
     assert ctl(pop, "add", P6, "t2")[0] == 0
-    settle(pop, {P: T2, Q: T2, P6: T2})
+    pop.settle_overrides({P: "t2", Q: "t2", P6: "t2"}, ALL)
     time.sleep(2.2)
 
     # P unchanged, Q changed (reason), P6 gone, R new
     f = sockdir / "set"
     f.write_text(f"# the whole set\nadd {P} t2\nadd {Q} t2 reason \"new\"\nadd {R} t2\n")
     assert ctl(pop, "sync", str(f)) == (0, ["ok 3"])
-    settle(pop, {P: T2, Q: T2, R: T2})
+    pop.settle_overrides({P: "t2", Q: "t2", R: "t2"}, ALL)
     rows = show_overrides(pop.switch)[1]
     assert set(rows) == {P, Q, R}
     assert rows[P]["age"] not in ("0s", "1s"), rows[P]       # kept, with its age
@@ -183,13 +143,13 @@ def test_ctl_sync_is_a_diff(topo, bins, sockdir):
 
     # The empty set: everything goes
     assert ctl(pop, "sync", "-", stdin=b"") == (0, ["ok 0"])
-    settle(pop, {})
+    pop.settle_overrides({}, ALL)
 
 
 def test_ctl_errors_change_nothing(topo, bins, sockdir):
     pop = build(topo, bins, sockdir, ap_options="\tmax overrides 2;")
     assert ctl(pop, "add", P, "t2") == (0, ["ok"])
-    settle(pop, {P: T2})
+    pop.settle_overrides({P: "t2"}, ALL)
 
     assert ctl(pop, "add", "198.51.100.1/24", "t2") == \
         (1, ["error bad-request bad prefix '198.51.100.1/24': host bits set"])
@@ -201,12 +161,12 @@ def test_ctl_errors_change_nothing(topo, bins, sockdir):
     assert ctl(pop, "add", R, "t2") == (1, ["error over-limit 2 overrides, the limit is 2"])
     assert ctl(pop, "add", P, "t1") == (0, ["ok"])           # a replacement is no new one
     assert ctl(pop, "add", P, "t2") == (0, ["ok"])
-    settle(pop, {P: T2, Q: T2})
+    pop.settle_overrides({P: "t2", Q: "t2"}, ALL)
 
     # Garbage on one connection: each line an error, the connection stays
     junk = (b"\x00\x01\x02\n\xff\xfe garbage \x80\n" + b"x" + os.urandom(500).replace(b"\n", b"") + b"\n"
             + b"add " + b"9" * 2000 + b"\n" + b"add 10.0.0.0/8 t1\x00\n" + b"ping\n")
-    out = converse(pop, junk)
+    out = converse(pop.sock, junk)
     assert out[:2] == ["error bad-request column 1: bad byte 0x00",
                        "error bad-request column 1: bad byte 0xff"], out
     assert out[2].startswith("error bad-request "), out
@@ -214,7 +174,7 @@ def test_ctl_errors_change_nothing(topo, bins, sockdir):
                        "error bad-request column 18: bad byte 0x00",
                        "ok pong"], out
 
-    settle(pop, {P: T2, Q: T2})
+    pop.settle_overrides({P: "t2", Q: "t2"}, ALL)
     assert targets(pop) == {P: "t2", Q: "t2"}
     assert status(pop) == ["ok overrides 2 active 2 pending 0 shadow 0"]
 
@@ -231,7 +191,7 @@ def test_ctl_disconnect_keeps_overrides(topo, bins, sockdir):
     proc = subprocess.Popen([sys.executable, "-c", prog], stdout=subprocess.PIPE)
     try:
         assert proc.stdout.readline() == b"ready\n"
-        settle(pop, {P: T2, P6: T2})
+        pop.settle_overrides({P: "t2", P6: "t2"}, ALL)
         proc.kill()
     finally:
         proc.kill()
@@ -239,7 +199,7 @@ def test_ctl_disconnect_keeps_overrides(topo, bins, sockdir):
 
     # Fail static: what it applied stays, on the switch and on the host; its open batch is gone
     time.sleep(1)
-    settle(pop, {P: T2, P6: T2})
+    pop.settle_overrides({P: "t2", P6: "t2"}, ALL)
     assert targets(pop) == {P: "t2", P6: "t2"}
     assert ctl(pop, "ping") == (0, ["ok pong"])
 
@@ -270,9 +230,9 @@ def test_ctl_socket_default_access(topo, bins, sockdir):
             capture_output=True, text=True, timeout=30).stdout.strip()
 
     assert as_user("nobody") == "denied"
-    settle(pop, {})
+    pop.settle_overrides({}, ALL)
     assert as_user("daemon") == "ok"
-    settle(pop, {P: T2})
+    pop.settle_overrides({P: "t2"}, ALL)
 
 
 def test_ctl_socket_mode_and_group(topo, bins, sockdir):
@@ -305,7 +265,7 @@ def test_ctl_socket_mode_and_group(topo, bins, sockdir):
 def test_ctl_ipv6(topo, bins, sockdir):
     pop = build(topo, bins, sockdir)
     assert ctl(pop, "add", P6, "t2") == (0, ["ok"])
-    settle(pop, {P6: T2})
+    pop.settle_overrides({P6: "t2"}, ALL)
     assert ctl(pop, "add", "2001:db8:1::/47", "t2") == \
         (1, ["error bad-request bad prefix '2001:db8:1::/47': host bits set"])
 
@@ -315,11 +275,11 @@ def test_ctl_ipv6(topo, bins, sockdir):
         (1, ["error batch line 3: unknown-egress: no egress 'nosuch' in protocol ap"])
     f.write_text(f"add {Q6} t2\nwithdraw {P6}\nadd {R6} t2\n")
     assert ctl(pop, "batch", str(f)) == (0, ["ok 3"])
-    settle(pop, {Q6: T2, R6: T2})
+    pop.settle_overrides({Q6: "t2", R6: "t2"}, ALL)
 
     f.write_text(f"add {P6} t2\nadd {P} t2\n")
     assert ctl(pop, "sync", str(f)) == (0, ["ok 2"])
-    settle(pop, {P6: T2, P: T2})
+    pop.settle_overrides({P6: "t2", P: "t2"}, ALL)
     assert status(pop) == ["ok overrides 2 active 2 pending 0 shadow 0"]
 
 
@@ -336,7 +296,7 @@ def test_audit_log(topo, bins, sockdir):
     assert wait_until(lambda: lines(r"ap: Controller #\d+ connected"), 5)
     conn = re.search(r"Controller #(\d+) connected$", lines(r"ap: Controller #\d+ connected$")[0]).group(1)
     assert lines(rf"ap: Override {P}: none -> t2 \(added by controller #{conn}, reason \"link A hot\"\)$")
-    assert wait_until(lambda: lines(rf"ap: Override {P} -> t2 active: path of {P} via t2 \(label 1002\)"), 5)
+    assert wait_until(lambda: lines(rf"ap: Override {P} -> t2 active: path of {P} via t2 \(label {label('t2')}\)"), 5)
 
     # An operator replaces it, the controller takes it back, the operator flushes
     code, out = bird_reply(sw.daemon, f'autopilot add ap {P} t1 reason "operator"')

@@ -4,48 +4,27 @@ session into its manager tables (mgr4, mgr6), and every route there is an
 override request for its prefix towards that egress.
 
 The transits have one session per address family (egresses t1, t2 over
-IPv4, labels 1001, 1002; t1_6, t2_6 over IPv6, labels 1011, 1012): an
+IPv4, labels 1001, 1002; t1_6, t2_6 over IPv6, labels 1101, 1102): an
 egress is found by its neighbor address, so an IPv6 route must name an
 egress whose session runs over IPv6. The managers are iBGP peers of the
 switch (multihop, so their next hop is kept as sent, not replaced by the
 manager's own address).
 """
 
-import shutil
 import time
 
-import pytest
 
-from ovr_helpers import (V4, V6, OvrPop, Transit, best_label, bird_reply, host_best,
-                         log_lines, overrides_on_host, show_ap, show_overrides)
-from pop import wait_for, wait_until
+from pop import (FIXED_V4 as V4, FIXED_V6 as V6, OVERRIDE_LC, Pop, Transit, bird_reply, host_best,
+                 log_lines, pp_text, show_ap, show_overrides, via_text, wait_for, wait_until)
 
 P, Q, R = V4
 P6, Q6 = V6[:2]
 NOT_AN_EGRESS4, NOT_AN_EGRESS6 = "10.99.0.1", "fd00:99::1"
 
 
-def need(*programs):
-    missing = [p for p in programs if not shutil.which(p)]
-    if missing:
-        pytest.skip(f"not installed: {' '.join(missing)}")
-
-
 def build(topo, bins, managers):
-    need(*[p for _, k in managers for p in {"gobgp": ("gobgpd", "gobgp"), "exabgp": ("exabgp",)}[k]])
-    return OvrPop(topo, bins, [Transit("t1", split=True), Transit("t2", split=True)],
-                  hosts=("h1",), managers=managers).build()
-
-
-def on_host(host, prefix):
-    """(best label, override copies) of prefix on host."""
-    return best_label(host, prefix), overrides_on_host(host, prefix)
-
-
-def settle_host(host, want, timeout=10):
-    """want: {prefix: (label, copies)}."""
-    got = wait_for(lambda: {p: on_host(host, p) for p in want}, want, timeout)
-    assert got == want
+    return Pop(topo, bins, [Transit(), Transit()], hosts=("h1",), managers=managers,
+               prepend=True).build()
 
 
 def summary(switch):
@@ -74,15 +53,15 @@ def test_gobgp_manager(topo, bins):
     pop = build(topo, bins, [("gobgpmgr", "gobgp")])
     sw, h1, mgr = pop.switch, pop.hosts[0], pop.managers["gobgpmgr"]
     gobgp = mgr.daemon.cli
-    settle_host(h1, {P: (1001, 0), Q: (1001, 0), R: (1001, 0)})
+    pop.settle_overrides({P: ("t1", 0), Q: ("t1", 0), R: ("t1", 0)}, prefixes=())
     assert managers(sw) == {"mgr4": {"state": "UP", "routes": 0, "refused": 0},
                             "mgr6": {"state": "UP", "routes": 0, "refused": 0}}
 
     # The manager moves P to t2 by naming t2's address as next hop
     gobgp("global", "rib", "add", "-a", "ipv4", P, "nexthop", egress_addr(pop, "t2"))
     wait_summary(sw, {P: ("t2", "active", "bgp", "from gobgpmgr")})
-    settle_host(h1, {P: (1002, 1), Q: (1001, 0)})
-    assert show_overrides(sw, P)[1][P]["via"] == "t2 (1002)"
+    pop.settle_overrides({P: ("t2", 1), Q: ("t1", 0)}, prefixes=())
+    assert show_overrides(sw, P)[1][P]["via"] == via_text("t2")
     assert managers(sw)["mgr4"] == {"state": "UP", "routes": 1, "refused": 0}
 
     # A next hop that is no egress: refused, counted, logged, nothing moves
@@ -92,17 +71,17 @@ def test_gobgp_manager(topo, bins):
     assert summary(sw) == {P: ("t2", "active", "bgp", "from gobgpmgr")}
     assert log_lines(sw, rf"ap: Manager route {Q} via {NOT_AN_EGRESS4} from gobgpmgr: "
                          rf"{NOT_AN_EGRESS4} is no egress, ignored")
-    settle_host(h1, {Q: (1001, 0)})
+    pop.settle_overrides({Q: ("t1", 0)}, prefixes=())
 
     # A new next hop is a new target: P to t1, marked as an override
     gobgp("global", "rib", "add", "-a", "ipv4", P, "nexthop", egress_addr(pop, "t1"))
     wait_summary(sw, {P: ("t1", "active", "bgp", "from gobgpmgr")})
-    settle_host(h1, {P: (1001, 1)})
+    pop.settle_overrides({P: ("t1", 1)}, prefixes=())
 
     # Withdrawn by the manager: gone
     gobgp("global", "rib", "del", "-a", "ipv4", P)
     wait_summary(sw, {})
-    settle_host(h1, {P: (1001, 0)})
+    pop.settle_overrides({P: ("t1", 0)}, prefixes=())
     assert managers(sw)["mgr4"]["routes"] == 1        # Q, refused, is still there
 
     # A manager withdrawal removes only what a manager made: an operator's
@@ -123,21 +102,21 @@ def test_gobgp_manager(topo, bins):
                       R: ("t1", "active", "cli", "operator")})
     mgr.daemon.kill()
     wait_summary(sw, {R: ("t1", "active", "cli", "operator")})
-    settle_host(h1, {P: (1001, 0), R: (1001, 1)})
+    pop.settle_overrides({P: ("t1", 0), R: ("t1", 1)}, prefixes=())
 
 
 def test_exabgp_manager_ipv4_ipv6(topo, bins):
     pop = build(topo, bins, [("exabgpmgr", "exabgp")])
     sw, h1, mgr = pop.switch, pop.hosts[0], pop.managers["exabgpmgr"]
-    settle_host(h1, {P: (1001, 0), P6: (1011, 0), Q6: (1011, 0)})
+    pop.settle_overrides({P: ("t1", 0), P6: ("t1_6", 0), Q6: ("t1_6", 0)}, prefixes=())
 
     mgr.daemon.send(f"announce route {P} next-hop {egress_addr(pop, 't2')}",
                     f"announce route {P6} next-hop {egress_addr(pop, 't2_6')}")
     wait_summary(sw, {P: ("t2", "active", "bgp", "from exabgpmgr"),
                       P6: ("t2_6", "active", "bgp", "from exabgpmgr")})
-    settle_host(h1, {P: (1002, 1), P6: (1012, 1), Q6: (1011, 0)})
-    assert host_best(h1, P6)["lcs"] == "(65000, 2, 2012) (65000, 3, 1)"
-    assert show_overrides(sw, P6)[1][P6]["via"] == "t2_6 (1012)"
+    pop.settle_overrides({P: ("t2", 1), P6: ("t2_6", 1), Q6: ("t1_6", 0)}, prefixes=())
+    assert host_best(h1, P6)["lcs"] == f"{pp_text('t2_6')} {OVERRIDE_LC}"
+    assert show_overrides(sw, P6)[1][P6]["via"] == via_text("t2_6")
 
     # An IPv6 next hop that is no egress
     mgr.daemon.send(f"announce route {Q6} next-hop {NOT_AN_EGRESS6}")
@@ -149,16 +128,16 @@ def test_exabgp_manager_ipv4_ipv6(topo, bins):
     ap = managers(sw)
     assert (ap["mgr4"]["routes"], ap["mgr6"]["routes"], ap["mgr6"]["refused"]) == (1, 2, 1)
     # (the mgr4 line shows the same count: there is one counter per protocol)
-    settle_host(h1, {Q6: (1011, 0)})
+    pop.settle_overrides({Q6: ("t1_6", 0)}, prefixes=())
 
     # Withdrawn, family by family
     mgr.daemon.send(f"withdraw route {P6} next-hop {egress_addr(pop, 't2_6')}")
     wait_summary(sw, {P: ("t2", "active", "bgp", "from exabgpmgr")})
-    settle_host(h1, {P6: (1011, 0), P: (1002, 1)})
+    pop.settle_overrides({P6: ("t1_6", 0), P: ("t2", 1)}, prefixes=())
 
     mgr.daemon.send(f"withdraw route {P} next-hop {egress_addr(pop, 't2')}")
     wait_summary(sw, {})
-    settle_host(h1, {P: (1001, 0), P6: (1011, 0)})
+    pop.settle_overrides({P: ("t1", 0), P6: ("t1_6", 0)}, prefixes=())
 
 
 def test_two_managers(topo, bins):
@@ -174,13 +153,13 @@ def test_two_managers(topo, bins):
     wait_summary(sw, {P: ("t2", "active", "bgp", "from gobgpmgr"),
                       P6: ("t2_6", "active", "bgp", "from gobgpmgr"),
                       Q: ("t2", "active", "bgp", "from exabgpmgr")})
-    settle_host(h1, {P: (1002, 1), Q: (1002, 1), R: (1001, 0), P6: (1012, 1)})
+    pop.settle_overrides({P: ("t2", 1), Q: ("t2", 1), R: ("t1", 0), P6: ("t2_6", 1)}, prefixes=())
     assert (managers(sw)["mgr4"]["routes"], managers(sw)["mgr6"]["routes"]) == (2, 1)
 
     exa.send(f"withdraw route {Q} next-hop {egress_addr(pop, 't2')}")
     wait_summary(sw, {P: ("t2", "active", "bgp", "from gobgpmgr"),
                       P6: ("t2_6", "active", "bgp", "from gobgpmgr")})
-    settle_host(h1, {P: (1002, 1), Q: (1001, 0), P6: (1012, 1)})
+    pop.settle_overrides({P: ("t2", 1), Q: ("t1", 0), P6: ("t2_6", 1)}, prefixes=())
 
 
 def test_switch_restart_with_manager(topo, bins):
@@ -198,9 +177,9 @@ def test_switch_restart_with_manager(topo, bins):
     sw.daemon.stop()
     mgr.daemon.cli("global", "rib", "del", "-a", "ipv4", Q)   # while the switch is away
     pop.start_switch()
-    pop.wait_established()
+    pop.settle(paths=False)
     wait_until(lambda: managers(sw)["mgr4"]["routes"] == 1, 10)
-    settle_host(h1, {P: (1002, 1)}, timeout=20)
+    pop.settle_overrides({P: ("t2", 1)}, prefixes=(), timeout=20)
     time.sleep(1)
     assert summary(sw) == {P: ("t2", "active", "bgp", "from gobgpmgr")}
-    settle_host(h1, {P: (1002, 1), Q: (1001, 0)})
+    pop.settle_overrides({P: ("t2", 1), Q: ("t1", 0)}, prefixes=())

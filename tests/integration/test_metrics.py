@@ -14,27 +14,16 @@ import pathlib
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ovr_helpers import V4, V6, ONLY_T1_V4, OvrPop, Transit, birdc_rc, log_lines, show_overrides
-from pop import birdc, show_autopilot, wait_for, wait_until
+from pop import (FIXED_V4 as V4, FIXED_V6 as V6, ONLY_T1_V4, Pop, Transit, birdc, birdc_rc, label,
+                 log_lines, pp_label, show_autopilot, show_overrides, wait_for, wait_until)
 
 TOOL = pathlib.Path(__file__).resolve().parents[2] / "tools" / "autopilot-ctl"
 P, Q, R = V4
 P6, Q6, R6 = V6
-
-
-@pytest.fixture
-def mdir():
-    """A short directory for the socket (sun_path holds 107 bytes) and the metrics file."""
-    d = pathlib.Path(tempfile.mkdtemp(prefix="apmet-", dir="/tmp"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def promtool_ok(text):
@@ -82,12 +71,12 @@ def ctl(pop, data):
     return r.stdout.splitlines()
 
 
-def build(topo, bins, mdir, extra=""):
-    pop = OvrPop(topo, bins, [Transit("t1"), Transit("t2")], hosts=("h1",),
-                 ap_options=f'\tcontroller socket "{mdir}/ap.sock";\n'
-                            f'\tmetrics filename "{mdir}/bird-autopilot.prom" interval 1 s;\n{extra}').build()
-    pop.sock = mdir / "ap.sock"
-    pop.prom = mdir / "bird-autopilot.prom"
+def build(topo, bins, sockdir, extra=""):
+    pop = Pop(topo, bins, [Transit(split=False), Transit(split=False)], hosts=("h1",), prepend=True,
+              ap_options=f'\tcontroller socket "{sockdir}/ap.sock";\n'
+                         f'\tmetrics filename "{sockdir}/bird-autopilot.prom" interval 1 s;\n{extra}').build()
+    pop.sock = sockdir / "ap.sock"
+    pop.prom = sockdir / "bird-autopilot.prom"
     return pop
 
 
@@ -127,8 +116,8 @@ def shown_overrides_by(sw):
     return out
 
 
-def test_metrics_agree_with_the_switch(topo, bins, mdir):
-    pop = build(topo, bins, mdir)
+def test_metrics_agree_with_the_switch(topo, bins, sockdir):
+    pop = build(topo, bins, sockdir)
     sw = pop.switch
     t2 = pop.transit("t2")
 
@@ -144,7 +133,7 @@ def test_metrics_agree_with_the_switch(topo, bins, mdir):
         assert egress_facts(s) == shown_egresses(sw)
     # t1 announces one prefix more than t2, in each family
     assert egress_facts(m) == {"t1": (1, 4, 4), "t2": (1, 3, 3)}
-    assert val(m, "bird_autopilot_egress_info", egress="t2", label="1002", pp_label="2002",
+    assert val(m, "bird_autopilot_egress_info", egress="t2", label=str(label("t2")), pp_label=str(pp_label("t2")),
                neighbor=str(t2.node.addr4(sw))) == 1
     shown = show_autopilot(sw)
     for fam in ("ipv4", "ipv6"):
@@ -225,8 +214,8 @@ def test_metrics_agree_with_the_switch(topo, bins, mdir):
     parse("\n".join(out[:eof + 1]) + "\n")
 
 
-def test_metrics_file_failures_and_config(topo, bins, mdir):
-    pop = build(topo, bins, mdir)
+def test_metrics_file_failures_and_config(topo, bins, sockdir):
+    pop = build(topo, bins, sockdir)
     sw = pop.switch
     wait_until(lambda: pop.prom.exists(), 5, what="metrics file written")
     assert oct(pop.prom.stat().st_mode & 0o777) == "0o644"
@@ -234,7 +223,7 @@ def test_metrics_file_failures_and_config(topo, bins, mdir):
     # A directory that does not exist, an interval out of range: configure refuses, the file stays
     conf = sw.dir / "bird.conf"
     good = conf.read_text()
-    for bad, msg in ((f'"{mdir}/nosuch/x.prom"', f"no directory {mdir}/nosuch"),
+    for bad, msg in ((f'"{sockdir}/nosuch/x.prom"', f"no directory {sockdir}/nosuch"),
                      (f'"{pop.prom}" interval 0 s', "interval 0.000 s out of range")):
         conf.write_text(good.replace(f'"{pop.prom}" interval 1 s', bad))
         rc, out = birdc_rc(sw.daemon, "configure")
@@ -244,7 +233,7 @@ def test_metrics_file_failures_and_config(topo, bins, mdir):
 
     # The file moves by configure; then its directory goes (BIRD runs as root here: the
     # directory itself must go for a write to fail)
-    moved = mdir / "d"
+    moved = sockdir / "d"
     moved.mkdir()
     conf.write_text(good.replace(f'"{pop.prom}" interval 1 s', f'"{moved}/ap.prom" interval 1 s'))
     assert "Reconfigured" in birdc_rc(sw.daemon, "configure")[1]
@@ -301,7 +290,7 @@ def test_metrics_lfib_protection(topo, bins):
     from test_switch_role import build as build_switch   # pylint: disable=import-outside-toplevel
     pop = build_switch(topo, bins, ["host1"])
     sw = pop.switch
-    pop.backups = {"transit1_v4": ["transit2_v4", "transit3_v4"]}
+    pop.backups = {"t1": ["t2", "t3"]}
     assert "Reconfigured" in pop.reconfigure_switch()
 
     def metrics():
@@ -312,21 +301,21 @@ def test_metrics_lfib_protection(topo, bins):
     assert wait_for(lambda: lfib_states(metrics()), all_up, 10) == all_up == shown_lfib_states(sw)
     assert {e: v[0] for e, v in egress_facts(metrics()).items()} == {e: 1 for e in names}
 
-    # transit1_v4's session goes: its labels go to transit2_v4
-    birdc(sw, "disable transit1_v4")
-    want = dict(all_up, transit1_v4=("protected", "transit2_v4"))
+    # t1's session goes: its labels go to t2
+    birdc(sw, "disable t1")
+    want = dict(all_up, t1=("protected", "t2"))
     assert wait_for(lambda: lfib_states(metrics()), want, 10) == want == shown_lfib_states(sw)
     m = metrics()
-    assert egress_facts(m)["transit1_v4"] == (0, 0, 0)
-    assert val(m, "bird_autopilot_egress_lfib_state", egress="transit1_v4", state="up") == 0
+    assert egress_facts(m)["t1"] == (0, 0, 0)
+    assert val(m, "bird_autopilot_egress_lfib_state", egress="t1", state="up") == 0
 
     # Every backup lost too: unprotected (it keeps its own neighbor)
-    birdc(sw, "disable transit2_v4")
-    birdc(sw, "disable transit3_v4")
-    want = dict(all_up, transit1_v4=("unprotected", None))
-    got = wait_for(lambda: {e: v for e, v in lfib_states(metrics()).items() if e == "transit1_v4"},
-                   {"transit1_v4": ("unprotected", None)}, 10)
-    assert got == {"transit1_v4": ("unprotected", None)}
+    birdc(sw, "disable t2")
+    birdc(sw, "disable t3")
+    want = dict(all_up, t1=("unprotected", None))
+    got = wait_for(lambda: {e: v for e, v in lfib_states(metrics()).items() if e == "t1"},
+                   {"t1": ("unprotected", None)}, 10)
+    assert got == {"t1": ("unprotected", None)}
     assert lfib_states(metrics()) == shown_lfib_states(sw)
     assert topo.bug_lines() == {}
 
@@ -347,7 +336,7 @@ def test_metrics_host_alternates(topo, bins):
         return int(val(m, "bird_autopilot_host_pp_disabled_prefixes")), alts, etabs
 
     assert wait_for(counts, expected_counts(hp)) == expected_counts(hp)
-    t2 = hp.transits["t2"]
+    t2 = hp.transit("t2").node
     t2.daemon.cmd("disable switch1_v4")
     t2.daemon.cmd("disable switch1_v6")
     down = expected_counts(hp, ("t1", "t3"))

@@ -13,13 +13,13 @@ import socket
 import subprocess
 import time
 
-from ovr_helpers import ONLY_T1_V4, ONLY_T1_V6, V4, V6, bird_reply, show_overrides
-from pop import Pop, route_count, show_routes, wait_until
-from test_controller import build, converse, ctl, settle, sockdir  # noqa: F401 (fixture)
+from pop import (FIXED_V4 as V4, FIXED_V6 as V6, ONLY_T1_V4, ONLY_T1_V6, Pop, Transit, bird_reply, converse,
+                 label, pp_label, show_overrides, show_routes, wait_until)
+from test_controller import ALL, build, ctl
 
 P, Q, R = V4
 P6, Q6, R6 = V6
-T1, T2 = 1001, 1002
+T1, T2 = label("t1"), label("t2")
 
 ROUTE_HEAD = re.compile(r"^(\S+)?(?: mpls \d+)?\s+(unicast|unreachable|blackhole|prohibit)\s+"
                         r"\[(\S+) (\d\d:\d\d:\d\d)(?:\.\d+)?[^\]]*\]\s*(\*)?\s*\((\d+)\)(?:\s*\[.*\])?$")
@@ -54,7 +54,7 @@ def show_route_all(sw, prefix):
 def request(pop, line):
     """One request on a fresh connection: the reply line, parsed as
     (word, JSON object or text)."""
-    out = converse(pop, (line + "\n").encode())
+    out = converse(pop.sock, (line + "\n").encode())
     assert len(out) == 1, out
     word, _, rest = out[0].partition(" ")
     if word == "ok":
@@ -112,12 +112,12 @@ def check_paths(pop, prefix):
 
 def test_paths_agree_with_show_route(topo, bins, sockdir):
     pop = build(topo, bins, sockdir)
-    settle(pop, {})
+    pop.settle_overrides({}, ALL)
 
     for prefix in V4 + V6:
         rep = check_paths(pop, prefix)
         got = [(p["egress"], p["label"], p["pp_label"], p["override_copy"]) for p in rep["paths"]]
-        assert got == [("t1", T1, T1 + 1000, False), ("t2", T2, T2 + 1000, False)], rep
+        assert got == [("t1", T1, pp_label("t1"), False), ("t2", T2, pp_label("t2"), False)], rep
         assert rep["override"] is None and rep["covering"] is None, rep
         assert [len(p["as_path"]) for p in rep["paths"]] == [1, 2], rep
 
@@ -126,8 +126,8 @@ def test_paths_agree_with_show_route(topo, bins, sockdir):
     more4, more6 = "203.0.113.128/25", "2001:db8:2:8000::/49"
     adds = [f"add {P} t2 reason \"drain t1\"", f"add {P6} t2", f"add {more4} t2", f"add {more6} t2",
             f"add {ONLY_T1_V4} t2", f"add {ONLY_T1_V6} t2"]
-    assert converse(pop, "".join(l + "\n" for l in adds).encode()) == ["ok"] * len(adds)
-    settle(pop, {P: T2, P6: T2, more4: T2, more6: T2}, prefixes=[P, P6, more4, more6])
+    assert converse(pop.sock, "".join(l + "\n" for l in adds).encode()) == ["ok"] * len(adds)
+    pop.settle_overrides({P: "t2", P6: "t2", more4: "t2", more6: "t2"}, prefixes=[P, P6, more4, more6])
 
     for prefix in (P, P6):
         rep = check_paths(pop, prefix)
@@ -163,10 +163,10 @@ def test_paths_agree_with_show_route(topo, bins, sockdir):
 
 def test_egresses(topo, bins, sockdir):
     pop = build(topo, bins, sockdir)
-    settle(pop, {})
+    pop.settle_overrides({}, ALL)
     assert ctl(pop, "add", P, "t2")[0] == 0
     assert ctl(pop, "add", ONLY_T1_V4, "t2")[0] == 0
-    settle(pop, {P: T2}, prefixes=[P])
+    pop.settle_overrides({P: "t2"}, prefixes=[P])
 
     word, rep = request(pop, "egresses")
     assert word == "ok", rep
@@ -195,10 +195,10 @@ def test_egresses(topo, bins, sockdir):
 def test_bad_read_requests(topo, bins, sockdir):
     pop = build(topo, bins, sockdir)
     assert ctl(pop, "add", P, "t2")[0] == 0
-    settle(pop, {P: T2})
+    pop.settle_overrides({P: "t2"}, ALL)
     before = show_overrides(pop.switch)
 
-    out = converse(pop, b"paths\npaths 10.0.0.1/8\npaths 2001:db8::1/32\npaths nonsense\n"
+    out = converse(pop.sock, b"paths\npaths 10.0.0.1/8\npaths 2001:db8::1/32\npaths nonsense\n"
                         b"paths 10.0.0.0/8 extra\negresses now\n@t1 paths 300.0.0.0/8\n"
                         b"begin\npaths 10.0.0.0/8\ncommit\n@t2 egresses\n")
     assert out[:8] == [
@@ -244,11 +244,11 @@ def json_rows(paths):
 def test_birdc_paths(topo, bins, sockdir):
     """birdc prints the facts of the socket's paths, for people."""
     pop = build(topo, bins, sockdir)
-    settle(pop, {})
+    pop.settle_overrides({}, ALL)
     more = "203.0.113.128/25"
-    assert converse(pop, f"add {P} t2 reason \"drain t1\"\nadd {more} t2\nadd {ONLY_T1_V4} t2\n".encode()) \
+    assert converse(pop.sock, f"add {P} t2 reason \"drain t1\"\nadd {more} t2\nadd {ONLY_T1_V4} t2\n".encode()) \
         == ["ok"] * 3
-    settle(pop, {P: T2, more: T2}, prefixes=[P, more])
+    pop.settle_overrides({P: "t2", more: "t2"}, prefixes=[P, more])
     sw = pop.switch
 
     head, rows, other = show_paths(sw, P)
@@ -298,15 +298,10 @@ D4, D6 = 6000, 3000          # prefixes both transits announce (with 20 + 10 of 
 
 def dump_pop(topo, bins, sockdir):
     """Two stock BIRD transits with generated tables, one session per family
-    each (egresses transit1_v4, transit1_v6, ...), no hosts."""
-    pop = Pop(topo, bins.patched, bins.stock, D4, D6, unique=(20, 10))
-    pop.autopilot_extra = f'\tcontroller socket "{sockdir / "ap.sock"}";'
-    pop.build([("transit1", "bird", 64501), ("transit2", "bird", 64502)], [])
-    pop.wait_established()
+    each (egresses t1, t1_6, ...), no hosts."""
+    pop = Pop(topo, bins, [Transit(), Transit()], hosts=(), table=(D4, D6), unique=(20, 10),
+              ap_options=f'\tcontroller socket "{sockdir / "ap.sock"}";').build()
     pop.sock = sockdir / "ap.sock"
-    want4, want6 = 2 * D4 + 2 * 20, 2 * D6 + 2 * 10
-    wait_until(lambda: route_count(pop.switch, "master4")[0] == want4 and
-               route_count(pop.switch, "master6")[0] == want6, 60, what="switch has both tables")
     return pop
 
 
@@ -328,6 +323,16 @@ def read_dump(f, tag, slow=False):
         return items, line
 
 
+def dump(pop, request):
+    """One tagged dump request on a fresh connection, read at once: read_dump()."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(60)
+        s.connect(str(pop.sock))
+        s.sendall(request.encode() + b"\n")
+        with s.makefile("rb") as f:
+            return read_dump(f, request[1:].split()[0])
+
+
 def test_dump_every_path_once(topo, bins, sockdir):
     pop = dump_pop(topo, bins, sockdir)
     sw = pop.switch
@@ -342,7 +347,7 @@ def test_dump_every_path_once(topo, bins, sockdir):
         f = s.makefile("rb")
         first = [f.readline() for _ in range(10)]
         t0 = time.monotonic()
-        assert converse(pop, b"ping\negresses\n")[0] == "ok pong"
+        assert converse(pop.sock, b"ping\negresses\n")[0] == "ok pong"
         assert time.monotonic() - t0 < 2
         rest, last = read_dump(f, "d", slow=True)
         items = [json.loads(l.decode()[2:]) for l in first] + rest
@@ -370,21 +375,16 @@ def test_dump_every_path_once(topo, bins, sockdir):
                 (r["best"], p["from"], int(r["attrs"]["mpls_label"]), r["via"]), (p, r)
 
     # One family and one egress: exactly that egress's paths
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(60)
-        s.connect(str(pop.sock))
-        s.sendall(b"@e dump ipv6 egress transit1_v6\n")
-        with s.makefile("rb") as f:
-            items, last = read_dump(f, "e")
+    items, last = dump(pop, "@e dump ipv6 egress t1_6")
     got = [i["prefix"] for i in items]
     want = set(map(str, t1.v6))
     same = len(got) == len(set(got)) and set(got) == want
     assert same, (len(got), len(want), sorted(set(got) ^ want)[:5])
-    assert all(len(i["paths"]) == 1 and i["paths"][0]["egress"] == "transit1_v6" for i in items)
+    assert all(len(i["paths"]) == 1 and i["paths"][0]["egress"] == "t1_6" for i in items)
     assert json.loads(last.split(" ", 2)[2])["paths"] == len(t1.v6), last
 
     # Bad dumps change nothing and say why
-    assert converse(pop, b"dump egress nosuch\ndump ipv5\ndump ipv4 ipv4\n") == [
+    assert converse(pop.sock, b"dump egress nosuch\ndump ipv5\ndump ipv4 ipv4\n") == [
         "error unknown-egress no egress 'nosuch' in protocol ap",
         "error bad-request column 6: unknown option 'ipv5' (ipv4, ipv6, egress NAME)",
         "error bad-request column 11: family given twice"]
@@ -394,7 +394,7 @@ def test_dump_every_path_once(topo, bins, sockdir):
         s.connect(str(pop.sock))
         s.sendall(b"dump\n")
         s.recv(1000)
-    assert converse(pop, b"ping\n") == ["ok pong"]
+    assert converse(pop.sock, b"ping\n") == ["ok pong"]
     assert wait_until(lambda: "listening, 0 clients" in sw.daemon.cmd("show autopilot ap"), 10)
     assert topo.bug_lines() == {}
 
@@ -402,9 +402,9 @@ def test_dump_every_path_once(topo, bins, sockdir):
 def test_autopilot_ctl_reads(topo, bins, sockdir):
     """tools/autopilot-ctl paths, egresses, dump: the replies' JSON, for jq or json.loads."""
     pop = build(topo, bins, sockdir)
-    settle(pop, {})
+    pop.settle_overrides({}, ALL)
     assert ctl(pop, "add", P, "t2")[0] == 0
-    settle(pop, {P: T2}, prefixes=[P])
+    pop.settle_overrides({P: "t2"}, prefixes=[P])
 
     rc, out = ctl(pop, "paths", P)
     assert rc == 0 and len(out) == 1, out
@@ -438,16 +438,17 @@ def test_dump_while_table_and_protocol_change(topo, bins, sockdir):
         s.sendall(b"@d dump\n")
         with s.makefile("rb") as f:
             head = [f.readline() for _ in range(100)]
-            sw.daemon.cmd("disable transit1_v4")
-            sw.daemon.cmd("disable transit2_v6")
+            sw.daemon.cmd("disable t1")
+            sw.daemon.cmd("disable t2_6")
             items, last = read_dump(f, "d", slow=True)
     got = [(i["prefix"], p["from"]) for i in items for p in i["paths"]]
     once = len(got) == len(set(got))
     assert once and last.startswith("@d ok "), last
-    sw.daemon.cmd("enable transit1_v4")
-    sw.daemon.cmd("enable transit2_v6")
-    want4, want6 = 2 * D4 + 2 * 20, 2 * D6 + 2 * 10
-    wait_until(lambda: route_count(sw, "master4")[0] == want4 and route_count(sw, "master6")[0] == want6, 60)
+    sw.daemon.cmd("enable t1")
+    sw.daemon.cmd("enable t2_6")
+    pop.settle(timeout=60)
+    want4, want6 = pop.paths()
+    assert (want4, want6) == (2 * D4 + 2 * 20, 2 * D6 + 2 * 10)
 
     # Cut by a restart of the protocol: the connection goes, BIRD stays
     with socket.socket(socket.AF_UNIX) as s:
@@ -459,11 +460,6 @@ def test_dump_while_table_and_protocol_change(topo, bins, sockdir):
         while s.recv(1 << 20):
             pass
     wait_until(lambda: "ap: up" in sw.daemon.cmd("show autopilot ap"), 20)
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(60)
-        s.connect(str(pop.sock))
-        s.sendall(b"@e dump\n")
-        with s.makefile("rb") as f:
-            items, last = read_dump(f, "e")
+    items, last = dump(pop, "@e dump")
     assert json.loads(last.split(" ", 2)[2])["paths"] == want4 + want6, last
     assert sw.daemon.alive() and topo.bug_lines() == {}

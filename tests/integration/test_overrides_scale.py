@@ -10,14 +10,11 @@ answering for minutes.
 
 import ipaddress
 import os
-import socket
 import time
 
-from ovr_helpers import OvrPop, Transit, bird_reply, show_ap, show_overrides, time_until
-from pop import wait_until
+from pop import Pop, Transit, bird_reply, converse, show_ap, show_overrides, time_until, via_text, wait_until
 
 N = int(os.environ.get("AP_SCALE_OVERRIDES", "16000"))  # overrides, all on t2
-COVERS = 1          # t2 also announces 100.64.0.0/10, covering every /24
 
 
 def prefixes():
@@ -27,36 +24,15 @@ def prefixes():
 
 
 def covers():
+    """t2 also announces the /10 covering every /24."""
     return ["100.64.0.0/10"]
 
 
-class ScaleTransit(Transit):
-    """IPv4 only, thousands of prefixes; t2 adds the covering /10."""
-
-    def __init__(self, name):
-        super().__init__(name, "bird", ("ipv4",))
-
-    def v4(self):
-        return prefixes() + (covers() if self.index == 2 else [])
-
-    def v6(self):
-        return []
-
-
-class ScalePop(OvrPop):
-    def wait_converged(self, timeout=60):
-        """Host counts, not per-prefix queries: thousands of prefixes."""
-        want = N * 2 + COVERS
-        wait_until(lambda: all(host_paths(h) == want for h in self.hosts), timeout,
-                   what=f"hosts have {want} paths")
-
-
-def host_paths(host):
-    code, out = bird_reply(host.daemon, "show route count")
-    for line in out.splitlines():
-        if "in table master4" in line:
-            return int(line.split()[0])
-    return None
+def build(topo, bins, ap_options):
+    """t1 and t2 (stock BIRD, IPv4 only) announce the /24s, t2 the covering /10 too."""
+    transits = [Transit(families=("ipv4",), v4=prefixes() + covers() * (i == 2), v6=[])
+                for i in (1, 2)]
+    return Pop(topo, bins, transits, hosts=("h1",), prepend=True, ap_options=ap_options).build()
 
 
 def host_copies(host):
@@ -69,8 +45,7 @@ def host_copies(host):
 
 
 def test_egress_with_thousands_of_overrides_dies(topo, bins):
-    pop = ScalePop(topo, bins, [ScaleTransit("t1"), ScaleTransit("t2")], hosts=("h1",),
-                   ap_options=f"max overrides {2 * N};").build()
+    pop = build(topo, bins, f"max overrides {2 * N};")
     sw, h1, t2 = pop.switch, pop.hosts[0], pop.transit("t2")
 
     load = sw.dir / "scale.set"
@@ -82,7 +57,7 @@ def test_egress_with_thousands_of_overrides_dies(topo, bins):
     # The listing goes out a chunk at a time: every override, each once
     counts, rows = show_overrides(sw)
     assert counts["active"] == N and len(rows) == N
-    assert set(rows) == set(prefixes()) and {r["via"] for r in rows.values()} == {"t2 (1002)"}
+    assert set(rows) == set(prefixes()) and {r["via"] for r in rows.values()} == {via_text("t2")}
 
     t0 = time.monotonic()
     t2.node.daemon.kill()
@@ -104,17 +79,8 @@ def test_controller_batch_status_counts_every_copy(topo, bins):
     """New copies go out a few thousand per event round; a status after a
     batch still answers only once every one of them is resolved."""
     path = f"/tmp/apscale-{os.getpid()}.sock"
-    pop = ScalePop(topo, bins, [ScaleTransit("t1"), ScaleTransit("t2")], hosts=("h1",),
-                   ap_options=f'max overrides {2 * N};\n\tcontroller socket "{path}";').build()
+    pop = build(topo, bins, f'max overrides {2 * N};\n\tcontroller socket "{path}";')
     h1 = pop.hosts[0]
     batch = "begin\n" + "".join(f"add {p} t2\n" for p in prefixes()) + "commit\nstatus\n"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(30)
-        s.connect(path)
-        s.sendall(batch.encode())
-        s.shutdown(socket.SHUT_WR)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    assert out.decode().splitlines() == [f"ok {N}", f"ok overrides {N} active {N} pending 0 shadow 0"]
+    assert converse(path, batch.encode(), timeout=30) == [f"ok {N}", f"ok overrides {N} active {N} pending 0 shadow 0"]
     wait_until(lambda: host_copies(h1) == N, 30, what=f"{N} override copies on h1")

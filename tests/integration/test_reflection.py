@@ -4,32 +4,17 @@ Checked as an operator would, with birdc on the switch and on the host,
 against exact numbers: the transit announces routegen's N4 + N6 prefixes.
 """
 
-import shutil
-
 import pytest
 
-from pop import (Pop, birdc, established, route_count, show_autopilot,
+from pop import (Pop, Transit, birdc, established, label, route_count, show_autopilot,
                  show_protocols, wait_for)
 
 N4, N6 = 10000, 5000
-TRANSIT_AS = {"bird": 64501, "gobgp": 64502, "exabgp": 64503}
-PROGRAMS = {"bird": [], "gobgp": ["gobgpd", "gobgp"], "exabgp": ["exabgp"],
-            "frr": ["/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "vtysh"]}
-
-
-def need(kind):
-    missing = [p for p in PROGRAMS[kind] if not shutil.which(p)]
-    if missing:
-        pytest.skip(f"not installed: {' '.join(missing)}")
 
 
 def build(topo, bins, transit, hosts=("host1",)):
-    """One transit of the given kind, switch1, the hosts; sessions up."""
-    need(transit)
-    pop = Pop(topo, bins.patched, bins.stock, N4, N6)
-    pop.build([("transit1", transit, TRANSIT_AS[transit])], hosts)
-    pop.wait_established()
-    return pop
+    """One transit t1 of the given kind, switch1, the hosts; settled."""
+    return Pop(topo, bins, [Transit(transit)], hosts, table=(N4, N6)).build()
 
 
 def host_counts(host):
@@ -61,8 +46,8 @@ def test_transit_paths_reach_host(topo, bins, transit):
                                 (pop.v6[N6 // 2], sw.addr6(host), 6)):
         out = birdc(host, f"show route {prefix}")
         assert f"{prefix} " in out and "unicast [switch1 " in out, out
-        assert f"via {via} on switch1 mpls {pop.labels(tr, family)[0]}\n" in out + "\n", out
-        assert f"[AS{TRANSIT_AS[transit]}i]" in out, out
+        assert f"via {via} on switch1 mpls {label(tr.egress(family))}\n" in out + "\n", out
+        assert f"[AS{tr.asn}i]" in out, out
 
     ap = show_protocols(sw)["ap"]
     assert (ap["proto"], ap["state"]) == ("Autopilot", "up")
@@ -77,16 +62,16 @@ def test_egress_down_withdraws_its_paths(topo, bins, transit):
     assert wait_for(lambda: host_counts(host), FULL) == FULL
 
     if transit == "bird":
-        birdc(tr, "disable switch1_v4")      # an operator shutting the sessions
-        birdc(tr, "disable switch1_v6")
+        birdc(tr.node, "disable switch1_v4")      # an operator shutting the sessions
+        birdc(tr.node, "disable switch1_v6")
     else:
-        tr.daemon.kill()                     # a crash: no NOTIFICATION, just a closed TCP
+        tr.node.daemon.kill()                     # a crash: no NOTIFICATION, just a closed TCP
 
     assert wait_for(lambda: host_counts(host), EMPTY) == EMPTY
     assert wait_for(lambda: autopilot_counts(sw), {"ipv4": (0, 0), "ipv6": (0, 0)}) == \
         {"ipv4": (0, 0), "ipv6": (0, 0)}
     protos = show_protocols(sw)
-    for s in Pop.sessions(tr):
+    for s, _ in tr.egresses:
         assert not protos[s]["info"].startswith("Established"), protos[s]
     assert protos["ap"]["state"] == "up"     # the module outlives its egresses
     assert established(sw, "host1")
@@ -94,7 +79,6 @@ def test_egress_down_withdraws_its_paths(topo, bins, transit):
 
 def test_paths_reach_frr_host(topo, bins):
     """FRR, as a host no one here wrote, takes the switch's reflected paths."""
-    need("frr")
     pop = build(topo, bins, "bird", hosts=[("frr1", "frr")])
     sw, frr = pop.switch, pop.hosts[0]
     peer = str(sw.addr4(frr))
@@ -111,7 +95,7 @@ def test_paths_reach_frr_host(topo, bins):
     # the route shows.
     prefix = str(pop.v6[N6 // 2])
     want = [{"ip": str(sw.link_local(frr)), "interfaceName": "switch1",
-             "labels": [pop.labels(pop.transits[0], 6)[0]]}]
+             "labels": [label(pop.transits[0].egress(6))]}]
 
     def zebra_route():
         r = frr.daemon.vtysh_json(f"show ipv6 route {prefix}")[prefix][0]

@@ -1,55 +1,33 @@
 """The switch role: egress labels from transits to hosts, as an operator sees it.
 
-Three transits no one here wrote (stock BIRD AS 64501, gobgpd AS 64502,
-ExaBGP AS 64503) announce the same generated table plus a few prefixes of
-their own to the patched switch, whose egress map gives each eBGP session a
-label pair (pop.Pop.egresses: v4 sessions 1001..1003 / pp 2001..2003, v6
-sessions 1101..1103 / pp 2101..2103). Hosts (patched BIRD, stock 2.17.5,
+Three transits no one here wrote (t1 stock BIRD AS 64501, t2 gobgpd AS
+64502, t3 ExaBGP AS 64503) announce the same generated table plus a few
+prefixes of their own to the patched switch, whose egress map gives each
+eBGP session a label pair (pop.labels: IPv4 egresses t1..t3 1001..1003 / pp
+2001..2003, IPv6 egresses t1_6..t3_6 1101..1103 / pp 2101..2103). Hosts (patched BIRD, stock 2.17.5,
 Debian's own bird2, FRR) receive every path over labeled unicast with
 ADD-PATH. Every check compares whole tables with what the transits
 announced: a path missing, doubled, or carrying another egress's label fails.
 """
 
 import ipaddress
-import shutil
 import time
 
 import pytest
 
-from pop import (DEBIAN_BIRD, SWITCH_AS, Bird, Pop, birdc, established, route_count, wait_until,
-                 show_autopilot, show_protocols, show_routes, wait_for)
+from pop import (SWITCH_AS, Pop, Transit, birdc, egress_name, established, labels,
+                 log_lines, route_count, show_autopilot, show_protocols, show_routes, wait_for,
+                 wait_until)
 import routegen
-from ovr_helpers import log_lines
 
 N4, N6 = 2000, 1000         # prefixes every transit announces
 U4, U6 = 20, 10             # prefixes each transit alone announces
-TRANSITS = [("transit1", "bird", 64501), ("transit2", "gobgp", 64502),
-            ("transit3", "exabgp", 64503)]
-PROGRAMS = {"gobgp": ["gobgpd", "gobgp"], "exabgp": ["exabgp"],
-            "frr": ["/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "vtysh"],
-            "debian": [str(DEBIAN_BIRD / "bird"), str(DEBIAN_BIRD / "birdc")]}
-
-
-@pytest.fixture(autouse=True)
-def no_bug_logged(topo):
-    """Every test also checks that no BIRD logged a <BUG> (a failed ASSERT),
-    before the topology and its logs go."""
-    yield
-    assert topo.bug_lines() == {}
-
-
-def need(*kinds):
-    missing = [p for k in kinds for p in PROGRAMS.get(k, []) if not shutil.which(p)]
-    if missing:
-        pytest.skip(f"not installed: {' '.join(missing)}")
+KINDS = ["bird", "gobgp", "exabgp"]     # transits t1, t2, t3
 
 
 def build(topo, bins, hosts=("host1",)):
-    need("gobgp", "exabgp", *[h[1] for h in hosts if not isinstance(h, str)])
-    pop = Pop(topo, bins.patched, bins.stock, N4, N6, unique=(U4, U6))
-    pop.build(TRANSITS, hosts)
-    pop.wait_established()
-    return pop
+    return Pop(topo, bins, [Transit(k) for k in KINDS], hosts, table=(N4, N6),
+               unique=(U4, U6)).build()
 
 
 def family_prefixes(transit, family):
@@ -66,8 +44,8 @@ def expected(pop, host, family, transits=None):
     hop and its pp label as the only large community."""
     want = {}
     for t in pop.transits if transits is None else transits:
-        if pop.session_of(t, family) in pop.egresses:
-            label, pp = pop.labels(t, family)
+        if t.egress(family) in pop.egresses:
+            label, pp = pop.egress_labels(t.egress(family))
             tags = ((label,), ((SWITCH_AS, 2, pp),))
         else:
             tags = ((), ())     # no egress: implicit null label, no community
@@ -126,10 +104,10 @@ def expected_lfib(pop, transits=None):
     want = {}
     for t in pop.transits if transits is None else transits:
         for family in (4, 6):
-            if pop.session_of(t, family) not in pop.egresses:
+            if t.egress(family) not in pop.egresses:
                 continue
-            via = str(t.addr4(pop.switch) if family == 4 else t.addr6(pop.switch))
-            for label in pop.labels(t, family):
+            via = str(t.node.addr4(pop.switch) if family == 4 else t.node.addr6(pop.switch))
+            for label in pop.egress_labels(t.egress(family)):
                 want[label] = (via, t.name)
     return want
 
@@ -146,12 +124,12 @@ def expected_egress_table(pop, down=(), unreachable=()):
     want = {}
     for t in pop.transits:
         for family in (4, 6):
-            s = pop.session_of(t, family)
+            s = t.egress(family)
             if s not in pop.egresses:
                 continue
             up = s not in down and t not in unreachable
             n = len(family_prefixes(t, family)) if up else 0
-            want[s] = (*pop.labels(t, family), "up" if up else "down",
+            want[s] = (*pop.egress_labels(t.egress(family)), "up" if up else "down",
                        n if family == 4 else 0, n if family == 6 else 0,
                        "unreachable" if t in unreachable else "up")
     return want
@@ -191,7 +169,7 @@ def test_bird_host_gets_every_path_with_its_labels(topo, bins, kind):
     prefix = pop.v4[N4 // 2]
     out = birdc(host, f"show route {prefix} all")
     for t in pop.transits:
-        label, pp = pop.labels(t, 4)
+        label, pp = pop.egress_labels(t.egress(4))
         assert f"via {sw.addr4(host)} on switch1 mpls {label}\n" in out + "\n", out
         assert f"BGP.large_community: ({SWITCH_AS}, 2, {pp})\n" in out + "\n", out
         assert f"[AS{t.asn}i]" in out, out
@@ -215,7 +193,7 @@ def test_frr_host_decodes_labels(topo, bins):
         af = f"{afs[family]} labeled-unicast"
         # Each pp community marks exactly one egress's paths: all of them
         for t in pop.transits:
-            label, pp = pop.labels(t, family)
+            label, pp = pop.egress_labels(t.egress(family))
             routes = vtysh(f"show bgp {af} large-community {SWITCH_AS}:2:{pp}")["routes"]
             got = {n: [p["path"] for p in paths] for n, paths in routes.items()}
             want = {str(n): [str(t.asn)] for n in family_prefixes(t, family)}
@@ -228,8 +206,8 @@ def test_frr_host_decodes_labels(topo, bins):
             paths = vtysh(f"show bgp {af} {prefix}")["paths"]
             got = sorted((p["aspath"]["string"], p["remoteLabel"], p["largeCommunity"]["string"])
                          for p in paths)
-            want = sorted((str(t.asn), pop.labels(t, family)[0],
-                           f"{SWITCH_AS}:2:{pop.labels(t, family)[1]}")
+            want = sorted((str(t.asn), pop.egress_labels(t.egress(family))[0],
+                           f"{SWITCH_AS}:2:{pop.egress_labels(t.egress(family))[1]}")
                           for t in pop.transits if prefix in family_prefixes(t, family))
             assert got == want, f"{prefix}: {paths}"
 
@@ -238,7 +216,7 @@ def test_frr_host_decodes_labels(topo, bins):
         # "Disabling MPLS support"), so the routes are selected but failed.
         best = {n: next(p["path"] for p in paths if p.get("bestpath"))
                 for n, paths in vtysh(f"show bgp {af}")["routes"].items()}
-        label_of = {str(t.asn): pop.labels(t, family)[0] for t in pop.transits}
+        label_of = {str(t.asn): pop.egress_labels(t.egress(family))[0] for t in pop.transits}
         rib = vtysh(f"show {'ip' if family == 4 else 'ipv6'} route bgp")
         got = {n: [(nh["interfaceName"], nh.get("labels")) for nh in r[0]["nexthops"]]
                for n, r in rib.items()}
@@ -256,29 +234,29 @@ def test_egress_down_removes_exactly_its_paths(topo, bins):
     full = counts(pop, pop.transits)
     assert wait_for(lambda: host_counts(host), full) == full
 
-    # An operator shuts transit1's IPv4 session: its IPv6 one carries on
-    birdc(t1, "disable switch1_v4")
+    # An operator shuts t1's IPv4 session: its IPv6 one carries on
+    birdc(t1.node, "disable switch1_v4")
     want = (counts(pop, [t2, t3])[0], full[1])
     assert wait_for(lambda: host_counts(host), want) == want
     for family, transits in ((4, [t2, t3]), (6, [t1, t2, t3])):
         exp = expected(pop, host, family, transits)
         assert differences(host_view(host, family), exp) == {}, f"IPv{family}"
-    assert wait_for(lambda: egress_table(pop), expected_egress_table(pop, down=["transit1_v4"])) \
-        == expected_egress_table(pop, down=["transit1_v4"])
+    assert wait_for(lambda: egress_table(pop), expected_egress_table(pop, down=["t1"])) \
+        == expected_egress_table(pop, down=["t1"])
 
     # gobgpd crashes: no NOTIFICATION, just a closed TCP, both families go
-    t2.daemon.kill()
+    t2.node.daemon.kill()
     want = (counts(pop, [t3])[0], counts(pop, [t1, t3])[1])
     assert wait_for(lambda: host_counts(host), want) == want
     for family, transits in ((4, [t3]), (6, [t1, t3])):
         exp = expected(pop, host, family, transits)
         assert differences(host_view(host, family), exp) == {}, f"IPv{family}"
-    down = ["transit1_v4", "transit2_v4", "transit2_v6"]
+    down = ["t1", "t2", "t2_6"]
     assert wait_for(lambda: egress_table(pop), expected_egress_table(pop, down=down)) == \
         expected_egress_table(pop, down=down)
     # The LFIB follows the neighbors, which are still there
     assert lfib(pop) == expected_lfib(pop)
-    assert established(sw, "host1", "transit3_v4", "transit3_v6", "transit1_v6")
+    assert established(sw, "host1", "t3", "t3_6", "t1_6")
 
 
 def test_label_change_reaches_hosts_without_reset(topo, bins):
@@ -295,10 +273,9 @@ def test_label_change_reaches_hosts_without_reset(topo, bins):
     old = {s: tuple(l) for s, l in pop.egresses.items()}
 
     # One egress of each kind of transit, both families among them
-    changed = {"transit1_v4": [1011, 2011], "transit2_v4": [1012, 2012],
-               "transit3_v6": [1113, 2113]}
+    changed = {e: [l + 10 for l in labels(e)] for e in ("t1", "t2", "t3_6")}
     # Only the Precision Path label: the table does not change, the hosts are fed again
-    pp_only = {"transit1_v6": [old["transit1_v6"][0], 2121]}
+    pp_only = {"t1_6": [old["t1_6"][0], old["t1_6"][1] + 20]}
     pop.egresses.update(changed)
     pop.egresses.update(pp_only)
     pop.reconfigure_switch()
@@ -317,8 +294,8 @@ def test_label_change_reaches_hosts_without_reset(topo, bins):
     assert {n for n in before if abs(after[n] - before[n]) > 0.05} == set(), (before, after)
     log = sw.daemon.log.read_text()
     for s in changed:
-        assert f"ap: Egress {s} retagged, reloading {s}.ipv{s[-1]}" in log
-    assert "ap: Egress transit1_v6 retagged" not in log
+        assert f"ap: Egress {s} retagged, reloading {s}.ipv{6 if s.endswith('_6') else 4}" in log
+    assert "ap: Egress t1_6 retagged" not in log
     for h in pop.hosts:
         assert f"ap: Label communities changed, sending {h.name}.ipv6-mpls its paths again" in log
     assert "cannot reload" not in log
@@ -335,7 +312,7 @@ def test_lfib_follows_neighbor_reachability(topo, bins):
     assert lfib(pop) == expected_lfib(pop)
     assert len(expected_lfib(pop)) == 12
 
-    sw.set_link(t3, up=False)
+    sw.set_link(t3.node, up=False)
     assert wait_for(lambda: lfib(pop), expected_lfib(pop, [t1, t2])) == \
         expected_lfib(pop, [t1, t2])
     want = expected_egress_table(pop, unreachable=[t3])
@@ -343,9 +320,9 @@ def test_lfib_follows_neighbor_reachability(topo, bins):
     # Hosts lose the paths that used those labels with the sessions
     assert wait_for(lambda: host_counts(host), counts(pop, [t1, t2])) == counts(pop, [t1, t2])
 
-    sw.set_link(t3, up=True)
+    sw.set_link(t3.node, up=True)
     assert wait_for(lambda: lfib(pop), expected_lfib(pop)) == expected_lfib(pop)
-    pop.wait_established()
+    pop.settle()
     assert wait_for(lambda: host_counts(host), full) == full
     assert_host_has(pop, host)
 
@@ -368,16 +345,16 @@ def test_transit_large_communities_replaced(topo, bins):
                (SWITCH_AS, 4, 0)]
     foreign = [(SWITCH_AS, 5, 5), (64999, 2, 1), (SWITCH_AS + 1, 2, 2)]
     lcs = " ".join(f"{a}:{b}:{c}" for a, b, c in spoofed + foreign)
-    t3.daemon.send(
-        f"neighbor {sw.addr4(t3)} announce attributes next-hop self "
+    t3.node.daemon.send(
+        f"neighbor {sw.addr4(t3.node)} announce attributes next-hop self "
         f"large-community [{lcs}] nlri {new4[0]}",
-        f"neighbor {sw.addr6(t3)} announce attributes next-hop self "
+        f"neighbor {sw.addr6(t3.node)} announce attributes next-hop self "
         f"large-community [{lcs}] nlri {new6[0]}")
-    t2.daemon.cli("global", "rib", "add", "-a", "ipv4", str(new4[1]), "large-community",
+    t2.node.daemon.cli("global", "rib", "add", "-a", "ipv4", str(new4[1]), "large-community",
                   ",".join(f"{a}:{b}:{c}" for a, b, c in spoofed + foreign))
 
     for prefix, transit, family in ((new4[0], t3, 4), (new6[0], t3, 6), (new4[1], t2, 4)):
-        label, pp = pop.labels(transit, family)
+        label, pp = pop.egress_labels(transit.egress(family))
         want = {str(prefix): [((transit.asn,), (label,),
                                tuple(sorted(foreign + [(SWITCH_AS, 2, pp)])),
                                switch_addr(pop, host, family))]}
@@ -392,8 +369,8 @@ def test_label_swap_keeps_every_lfib_entry(topo, bins):
     full = counts(pop, pop.transits)
     assert wait_for(lambda: host_counts(host), full) == full
 
-    pop.egresses["transit1_v4"], pop.egresses["transit2_v4"] = \
-        pop.egresses["transit2_v4"], pop.egresses["transit1_v4"]
+    pop.egresses["t1"], pop.egresses["t2"] = \
+        pop.egresses["t2"], pop.egresses["t1"]
     pop.reconfigure_switch()
     assert_host_has(pop, host)
     assert wait_for(lambda: lfib(pop), expected_lfib(pop), timeout=5) == expected_lfib(pop)
@@ -405,12 +382,12 @@ def test_egress_added_by_configure(topo, bins):
     its labels, without a session reset."""
     pop = build(topo, bins, ["host1"])
     sw, host = pop.switch, pop.hosts[0]
-    added = {s: pop.egresses.pop(s) for s in ("transit3_v4", "transit3_v6")}
+    added = {s: pop.egresses.pop(s) for s in ("t3", "t3_6")}
     sw.daemon.stop()
-    Bird(sw, bins.patched, pop.switch_config())
-    pop.wait_established()
+    pop.start_switch()
+    pop.settle()
     assert_host_has(pop, host)
-    assert "transit3_v4" not in egress_table(pop)
+    assert "t3" not in egress_table(pop)
     before = since(sw)
 
     pop.egresses.update(added)
@@ -430,7 +407,7 @@ def test_egress_removed_by_configure(topo, bins):
     full = counts(pop, pop.transits)
     assert wait_for(lambda: host_counts(host), full) == full
 
-    del pop.egresses["transit2_v4"]
+    del pop.egresses["t2"]
     pop.reconfigure_switch()
     assert lfib(pop) == expected_lfib(pop)
     assert egress_table(pop) == expected_egress_table(pop)
@@ -445,75 +422,75 @@ def test_lfib_protected_by_backups(topo, bins):
     pop = build(topo, bins, ["host1"])
     sw = pop.switch
     t1, t2, t3 = pop.transits
-    pop.backups = {"transit1_v4": ["transit2_v4", "transit3_v4"], "transit1_v6": ["transit3_v6"]}
+    pop.backups = {"t1": ["t2", "t3"], "t1_6": ["t3_6"]}
     assert "Reconfigured" in pop.reconfigure_switch()
     assert wait_for(lambda: lfib(pop), expected_lfib(pop)) == expected_lfib(pop)
 
     def via(t, family):
-        return (str(t.addr4(sw) if family == 4 else t.addr6(sw)), t.name)
+        return (str(t.node.addr4(sw) if family == 4 else t.node.addr6(sw)), t.name)
 
     def protected(by4, by6):
         want = expected_lfib(pop)
-        for label in pop.labels(t1, 4):
+        for label in pop.egress_labels(t1.egress(4)):
             want[label] = via(by4, 4) if by4 else want[label]
-        for label in pop.labels(t1, 6):
+        for label in pop.egress_labels(t1.egress(6)):
             want[label] = via(by6, 6) if by6 else want[label]
         return want
 
     def up(*sessions):
         return lambda: all(show_protocols(sw)[s]["info"].startswith("Established") for s in sessions)
 
-    # The session of transit1_v4 goes: its labels go out transit2
-    birdc(sw, "disable transit1_v4")
+    # The session of t1 goes: its labels go out t2
+    birdc(sw, "disable t1")
     want = protected(t2, None)
     assert wait_for(lambda: lfib(pop), want, 5) == want
     table = egress_table(pop)
-    assert (table["transit1_v4"][5], table["transit1_v6"][5]) == ("protected by transit2_v4", "up")
-    assert log_lines(sw, r"ap: Egress transit1_v4 lost: its labels 1001 and 2001 now go to backup transit2_v4")
+    assert (table["t1"][5], table["t1_6"][5]) == ("protected by t2", "up")
+    assert log_lines(sw, "ap: Egress t1 lost: its labels {} and {} now go to backup t2".format(*labels("t1")))
 
     # Its backup goes too: on to the next one
-    birdc(sw, "disable transit2_v4")
+    birdc(sw, "disable t2")
     want = protected(t3, None)
     assert wait_for(lambda: lfib(pop), want, 5) == want
-    assert egress_table(pop)["transit1_v4"][5] == "protected by transit3_v4"
+    assert egress_table(pop)["t1"][5] == "protected by t3"
 
     # New labels for it by configure while it is lost: the new ones are protected, the old gone
-    pop.egresses["transit1_v4"] = [1201, 2201]
+    pop.egresses["t1"] = [l + 200 for l in labels("t1")]
     assert "Reconfigured" in pop.reconfigure_switch()
-    # configure enables what birdc disabled: both go again (transit1_v4 may
+    # configure enables what birdc disabled: both go again (t1 may
     # be back for a moment on a slow machine; where the labels end is what counts)
-    birdc(sw, "disable transit1_v4")
-    birdc(sw, "disable transit2_v4")
+    birdc(sw, "disable t1")
+    birdc(sw, "disable t2")
     want = protected(t3, None)
-    assert 1201 in want and 1001 not in want
+    assert pop.egresses["t1"][0] in want and labels("t1")[0] not in want
     assert wait_for(lambda: lfib(pop), want, 5) == want
 
     # The egress back: its labels go to it again
-    birdc(sw, "enable transit1_v4")
-    wait_until(up("transit1_v4"), 20)
-    # (transit2_v4, down but reachable and unprotected, keeps its entries as before)
+    birdc(sw, "enable t1")
+    wait_until(up("t1"), 20)
+    # (t2, down but reachable and unprotected, keeps its entries as before)
     assert wait_for(lambda: lfib(pop), expected_lfib(pop), 5) == expected_lfib(pop)
-    assert egress_table(pop)["transit1_v4"][5] == "up"
-    assert log_lines(sw, r"ap: Egress transit1_v4: its labels 1201 and 2201 go to it again")
+    assert egress_table(pop)["t1"][5] == "up"
+    assert log_lines(sw, "ap: Egress t1: its labels {} and {} go to it again".format(*pop.egresses["t1"]))
 
-    # transit1's port goes down (neighbor unreachable, both families): both move
-    sw.set_link(t1, up=False)
+    # t1's port goes down (neighbor unreachable, both families): both move
+    sw.set_link(t1.node, up=False)
     want = {l: v for l, v in protected(t3, t3).items()}
     assert wait_for(lambda: lfib(pop), want, 5) == want
     table = egress_table(pop)
-    assert (table["transit1_v4"][5], table["transit1_v6"][5]) == \
-        ("protected by transit3_v4", "protected by transit3_v6")
-    sw.set_link(t1, up=True)
-    wait_until(up("transit1_v4", "transit1_v6"), 60)   # after a link flap BGP takes its time
-    assert wait_for(lambda: egress_table(pop)["transit1_v6"][5], "up", 5) == "up"
+    assert (table["t1"][5], table["t1_6"][5]) == \
+        ("protected by t3", "protected by t3_6")
+    sw.set_link(t1.node, up=True)
+    wait_until(up("t1", "t1_6"), 60)   # after a link flap BGP takes its time
+    assert wait_for(lambda: egress_table(pop)["t1_6"][5], "up", 5) == "up"
 
     # Every backup lost too: its entries follow its neighbor, as without protection
-    for s_ in ("transit2_v4", "transit3_v4", "transit1_v4"):
+    for s_ in ("t2", "t3", "t1"):
         birdc(sw, f"disable {s_}")
     want = expected_lfib(pop)
     assert wait_for(lambda: lfib(pop), want, 5) == want
-    assert egress_table(pop)["transit1_v4"][5] == "unprotected (no live backup)"
-    assert log_lines(sw, r"ap: Egress transit1_v4 lost, no live backup")
+    assert egress_table(pop)["t1"][5] == "unprotected (no live backup)"
+    assert log_lines(sw, r"ap: Egress t1 lost, no live backup")
 
 
 # --- Egress protection triggered by BFD --------------------------------------------
@@ -526,17 +503,14 @@ def bird_transits(topo, bins, bfd=False):
     """A POP of two stock BIRD transits (no host): optionally BFD on every
     transit session, on both sides, and a hold time far above BFD's
     detection time, so only BFD can tell the switch early."""
-    pop = Pop(topo, bins.patched, bins.stock, N4, N6, unique=(U4, U6))
-    pop.backups = {"transit1_v4": ["transit2_v4"], "transit1_v6": ["transit2_v6"]}
-    if bfd:
-        # BGP waits error wait time (60 s by default) after a BFD down: 1 s here
-        opts = f"bfd on; hold time {HOLD}; error wait time 1, 2;"
-        pop.switch_extra = BFD
-        pop.session_extra = {s: opts for s in ("transit1_v4", "transit1_v6", "transit2_v4", "transit2_v6")}
-        pop.transit_extra = (BFD, opts)
-    pop.build([("transit1", "bird", 64501), ("transit2", "bird", 64502)], [])
-    pop.wait_established()
-    return pop
+    # BGP waits error wait time (60 s by default) after a BFD down: 1 s here
+    opts = f"bfd on; hold time {HOLD}; error wait time 1, 2;" if bfd else ""
+    extra = BFD if bfd else ""
+    pop = Pop(topo, bins, [Transit(extra=extra, session_extra=opts) for _ in (1, 2)], hosts=(),
+              table=(N4, N6), unique=(U4, U6), global_=extra)
+    pop.backups = {"t1": ["t2"], "t1_6": ["t2_6"]}
+    pop.session_extra = {s: opts for s in ("t1", "t1_6", "t2", "t2_6")}
+    return pop.build()
 
 
 def bfd_up(node):
@@ -570,7 +544,7 @@ def cut(transit, switch, cut=True):
 
 
 def test_lfib_protected_on_bfd_down(topo, bins):
-    """BFD-triggered loss: transit1 stops sending (its packets black-holed
+    """BFD-triggered loss: t1 stops sending (its packets black-holed
     in its namespace; the link is up, the neighbor reachable, BGP would
     notice after the 60 s hold time); BFD's detection (3 x 100 ms) closes
     the sessions, and the labels' LFIB routes go to the backup within
@@ -580,7 +554,7 @@ def test_lfib_protected_on_bfd_down(topo, bins):
     pop = bird_transits(topo, bins, bfd=True)
     sw = pop.switch
     t1, t2 = pop.transits
-    addrs = {str(t.addr4(sw)) for t in pop.transits} | {str(t.addr6(sw)) for t in pop.transits}
+    addrs = {str(t.node.addr4(sw)) for t in pop.transits} | {str(t.node.addr6(sw)) for t in pop.transits}
     want_up = {a: "Up" for a in addrs}
     assert wait_for(lambda: bfd_up(sw), want_up, 20) == want_up
     assert wait_for(lambda: lfib(pop), expected_lfib(pop)) == expected_lfib(pop)
@@ -588,63 +562,64 @@ def test_lfib_protected_on_bfd_down(topo, bins):
     def protected(by):
         want = expected_lfib(pop)
         for family in (4, 6):
-            via = (str(by.addr4(sw) if family == 4 else by.addr6(sw)), by.name)
-            for label in pop.labels(t1, family):
+            via = (str(by.node.addr4(sw) if family == 4 else by.node.addr6(sw)), by.name)
+            for label in pop.egress_labels(t1.egress(family)):
                 want[label] = via
         return want
 
     def lfib_states():
         table = egress_table(pop)
-        return table["transit1_v4"][5], table["transit1_v6"][5]
+        return table["t1"][5], table["t1_6"][5]
 
-    # transit1 goes silent: within BFD's detection time its labels go out transit2
+    # t1 goes silent: within BFD's detection time its labels go out t2
     want = protected(t2)
-    cut(t1, sw)
+    cut(t1.node, sw)
     t0 = time.monotonic()
     got = wait_for(lambda: lfib(pop), want, timeout=10, interval=0.02)
     took = time.monotonic() - t0
     assert got == want
-    print(f"BFD: transit1's LFIB entries repointed {took * 1000:.0f} ms after its packets stopped "
+    print(f"BFD: t1's LFIB entries repointed {took * 1000:.0f} ms after its packets stopped "
           f"(detection {BFD_MULTIPLIER} x {BFD_INTERVAL} ms, hold time {HOLD} s)")
     assert took < 2.0, f"repointed after {took:.2f} s: BFD detects in 0.3 s, hold time is {HOLD} s"
-    assert lfib_states() == ("protected by transit2_v4", "protected by transit2_v6")
+    assert lfib_states() == ("protected by t2", "protected by t2_6")
     # Closed by BFD: the switch's own BFD session going down, or the
     # transit's (its BGP's Cease goes out on the port, as its BFD's Down
     # does, and may arrive first on a loaded machine); never the hold timer
     info = show_protocols(sw)
-    for s_ in ("transit1_v4", "transit1_v6"):
+    for s_ in ("t1", "t1_6"):
         assert any(w in info[s_]["info"] for w in ("BFD session down", "Received: Cease")), info[s_]
         assert "Hold timer expired" not in info[s_]["info"], info[s_]
     assert "LOWER_UP" in sw.run("ip", "link", "show", t1.name)     # the port itself is up
-    for s_ in ("transit1_v4", "transit1_v6"):
+    for s_ in ("t1", "t1_6"):
         label, pp = pop.egresses[s_]
-        family = "v4" if s_.endswith("v4") else "v6"
+        backup = egress_name(2, 6 if s_.endswith("_6") else 4)
         assert log_lines(sw, rf"ap: Egress {s_} lost: its labels {label} and {pp} now go to "
-                             rf"backup transit2_{family}")
+                             rf"backup {backup}")
 
-    # Its backup goes silent too: no live backup, the entries follow transit1's neighbor
-    cut(t2, sw)
+    # Its backup goes silent too: no live backup, the entries follow t1's neighbor
+    cut(t2.node, sw)
     want = expected_lfib(pop)
     assert wait_for(lambda: lfib_states(), ("unprotected (no live backup)",) * 2, 10) == \
         ("unprotected (no live backup)",) * 2
     assert wait_for(lambda: lfib(pop), want, 5) == want
-    assert log_lines(sw, r"ap: Egress transit1_v4 lost, no live backup: its labels 1001 and 2001 "
-                         r"stay with its neighbor")
+    assert log_lines(sw, "ap: Egress t1 lost, no live backup: its labels {} and {} "
+                         "stay with its neighbor".format(*labels("t1")))
 
-    # The backup back (BFD up, sessions Established): it protects transit1 again
-    cut(t2, sw, cut=False)
+    # The backup back (BFD up, sessions Established): it protects t1 again
+    cut(t2.node, sw, cut=False)
     want = protected(t2)
     assert wait_for(lambda: lfib(pop), want, 30, 0.1) == want
-    assert lfib_states() == ("protected by transit2_v4", "protected by transit2_v6")
+    assert lfib_states() == ("protected by t2", "protected by t2_6")
 
-    # transit1 back: its labels go to it again
-    cut(t1, sw, cut=False)
-    wait_until(lambda: established(sw, "transit1_v4", "transit1_v6"), 30)
+    # t1 back: its labels go to it again
+    cut(t1.node, sw, cut=False)
+    wait_until(lambda: established(sw, "t1", "t1_6"), 30)
     assert wait_for(lambda: lfib(pop), expected_lfib(pop), 5) == expected_lfib(pop)
     assert lfib_states() == ("up", "up")
     assert wait_for(lambda: bfd_up(sw), want_up, 10) == want_up
-    assert log_lines(sw, r"ap: Egress transit1_v4: its labels 1001 and 2001 go to it again")
-    assert log_lines(sw, r"ap: Egress transit1_v6: its labels 1101 and 2101 go to it again")
+    for e in ("t1", "t1_6"):
+        label, pp = labels(e)
+        assert log_lines(sw, f"ap: Egress {e}: its labels {label} and {pp} go to it again")
 
 
 def test_backup_with_few_paths_warned(topo, bins):
@@ -654,20 +629,20 @@ def test_backup_with_few_paths_warned(topo, bins):
     pop = bird_transits(topo, bins)
     sw = pop.switch
     t1, t2 = pop.transits
-    # transit2 keeps only 10 IPv4 prefixes (its IPv6 table stays full)
-    (t2.dir / "routes4.conf").write_text(routegen.bird_static(t2.v4[:10]))
-    assert "Reconfigured" in birdc(t2, "configure")
-    assert wait_for(lambda: egress_table(pop)["transit2_v4"][3], 10) == 10
-    had = egress_table(pop)["transit1_v4"][3]
+    # t2 keeps only 10 IPv4 prefixes (its IPv6 table stays full)
+    (t2.node.dir / "routes4.conf").write_text(routegen.bird_static(t2.v4[:10]))
+    assert "Reconfigured" in birdc(t2.node, "configure")
+    assert wait_for(lambda: egress_table(pop)["t2"][3], 10) == 10
+    had = egress_table(pop)["t1"][3]
     assert had == N4 + U4
 
-    birdc(sw, "disable transit1_v4")
-    birdc(sw, "disable transit1_v6")
-    assert wait_for(lambda: egress_table(pop)["transit1_v4"][5], "protected by transit2_v4", 5) == \
-        "protected by transit2_v4"
-    assert log_lines(sw, rf"ap: Backup transit2_v4 has 10 paths, egress transit1_v4 had {had}: "
+    birdc(sw, "disable t1")
+    birdc(sw, "disable t1_6")
+    assert wait_for(lambda: egress_table(pop)["t1"][5], "protected by t2", 5) == \
+        "protected by t2"
+    assert log_lines(sw, rf"ap: Backup t2 has 10 paths, egress t1 had {had}: "
                          r"what it has no path for is dropped there")
     # A full backup: no warning
-    assert wait_for(lambda: egress_table(pop)["transit1_v6"][5], "protected by transit2_v6", 5) == \
-        "protected by transit2_v6"
-    assert not log_lines(sw, r"Backup transit2_v6 has")
+    assert wait_for(lambda: egress_table(pop)["t1_6"][5], "protected by t2_6", 5) == \
+        "protected by t2_6"
+    assert not log_lines(sw, r"Backup t2_6 has")

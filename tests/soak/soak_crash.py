@@ -35,7 +35,6 @@ After the restart:
 Usage: soak_crash.py PATCHED STOCK OUTDIR [--kills N] [--prefixes N] [--seed S]
 """
 
-import argparse
 import collections
 import os
 import pathlib
@@ -44,12 +43,10 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
-from soaklib import (BigTransit, Bins, Controller, Inotify, SoakPop, Topology, git_commit, log,
-                     prefixes4, write_json)
+from soaklib import Controller, Inotify, Soak, big, log, parser, prefixes4, soak_pop
 
 HEADER = "# bird-autopilot overrides v1 protocol ap"
 REASON_RE = re.compile(r' reason "((?:[^"\\]|\\.)*)"')
@@ -232,10 +229,7 @@ def selftest():
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("patched")
-    ap.add_argument("stock")
-    ap.add_argument("outdir")
+    ap = parser(__doc__)
     ap.add_argument("--kills", type=int, default=200)
     ap.add_argument("--prefixes", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=int(time.time()))
@@ -243,27 +237,18 @@ def main():
                     help="kill moments: after a reply, at a random time, at a journal write, at a "
                     "snapshot, during birdc configure")
     a = ap.parse_args()
-    bins = Bins(a.patched, a.stock)
-    out = pathlib.Path(a.outdir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     selftest()
     rnd = random.Random(a.seed)
     log(f"seed {a.seed}")
-    topo = Topology("soak-crash", kind="t")
-    failures = []
     stats = collections.Counter()
-    t0 = time.monotonic()
-    start_wall = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    commit = git_commit()           # what ran: the tree may move on meanwhile
-    try:
+    with Soak(a, "crash") as run:
+        bins, failures = run.bins, run.failures
         pfx = prefixes4(a.prefixes)
         universe = pfx + prefixes4(a.prefixes // 6, base="48.0.0.0")   # announced by nobody
         sock = f"/tmp/soakcrash-{os.getpid()}.sock"
         limit = [3 * len(universe)]
         opts = lambda: f'\tmax overrides {limit[0]};\n\tcontroller socket "{sock}";'  # noqa: E731
-        pop_ = SoakPop(topo, bins, [BigTransit("t1", pfx), BigTransit("t2", pfx)], hosts=(),
-                       ap_options=opts())
-        pop_.build()
+        pop_ = soak_pop(run.topo, bins, [big(pfx), big(pfx)], ap_options=opts()).build(timeout=180)
         sw = pop_.switch
         state = pop_.state_file
         journal = state.with_name(state.name + ".journal")
@@ -298,7 +283,7 @@ def main():
             pop_.start_switch(opts())
             if rnd.random() < 0.5:
                 # Half the trials with the egress sessions up: copies going out meanwhile
-                pop_.wait_established()
+                pop_.settle(paths=False)
                 stats["sessions_up"] += 1
             lines = []
             deadline = time.monotonic() + 30
@@ -476,20 +461,8 @@ def main():
                 have = after
             if trial % 10 == 0:
                 log(f"trial {trial}: {len(have)} overrides; {dict(stats)}")
-        bugs = topo.bug_lines()
-        if bugs:
-            failures.append(f"<BUG> lines: {bugs}")
-        res = {"soak": "crash", "commit": commit, "started": start_wall, "seed": a.seed,
-               "minutes": round((time.monotonic() - t0) / 60, 1), "trials": trial,
-               "prefixes": a.prefixes, "final_overrides": len(have), **dict(stats),
-               "failures": failures}
-        write_json(out / "crash.json", res)
-    finally:
-        topo.teardown(keep_workdir=bool(failures))
-    if failures:
-        log(f"FAILED: {len(failures)} failures")
-        sys.exit(1)
-    log("passed")
+        run.finish({"seed": a.seed, "trials": trial, "prefixes": a.prefixes,
+                  "final_overrides": len(have), **dict(stats)})
 
 
 if __name__ == "__main__":

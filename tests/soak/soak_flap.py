@@ -45,21 +45,18 @@ Usage: soak_flap.py PATCHED STOCK OUTDIR [--flaps N] [--minutes M]
        [--overrides N] [--session-every K] [--host-max MS]
 """
 
-import argparse
 import collections
 import os
-import pathlib
 import random
 import re
-import sys
 import threading
 import time
 
-from soaklib import (BigTransit, Bins, Cli, Controller, SoakPop, Topology, git_commit, log,
-                     prefixes4, wait_until, write_json)
+from soaklib import (Cli, Controller, Soak, big, label, log, parser, prefixes4, routes, soak_pop,
+                     wait_until)
 
 MARKER = "(65000, 3, 1)"
-T2, T3 = 1002, 1003
+T2, T3 = label("t2"), label("t3")
 
 
 def paths(cli, prefix):
@@ -102,20 +99,8 @@ def t3_ok(ps):
     return bool(best) and best[0][2] and best[0][1] == T3
 
 
-def count(cli, command):
-    code, lines = cli.cmd(command)
-    for l in lines:
-        m = re.search(r"(\d+) of (\d+) routes", l)
-        if m:
-            return int(m.group(1))
-    return 0
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("patched")
-    ap.add_argument("stock")
-    ap.add_argument("outdir")
+    ap = parser(__doc__)
     ap.add_argument("--flaps", type=int, default=10000)
     ap.add_argument("--minutes", type=float, default=60)
     ap.add_argument("--overrides", type=int, default=1000, help="on t2, as many again on t3")
@@ -123,24 +108,18 @@ def main():
     ap.add_argument("--host-max", type=float, default=500.0, help="ms")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     a = ap.parse_args()
-    bins = Bins(a.patched, a.stock)
-    out = pathlib.Path(a.outdir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     rnd = random.Random(a.seed)
-    topo = Topology("soak-flap", kind="t")
-    failures = []
     st = collections.Counter()
     host_windows = []
-    t0 = time.monotonic()
-    start_wall = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    commit = git_commit()           # what ran: the tree may move on meanwhile
-    try:
+    with Soak(a, "flap") as run:
+        failures = run.failures
         n = a.overrides
         pfx = prefixes4(2 * n)
         on2, on3 = pfx[:n], pfx[n:]
         sock = f"/tmp/soakflap-{os.getpid()}.sock"
-        pop_ = SoakPop(topo, bins, [BigTransit(t, pfx) for t in ("t1", "t2", "t3")], hosts=("h1",),
-                       backups={"t2": ["t3"]}, ap_options=f'\tcontroller socket "{sock}";').build()
+        pop_ = soak_pop(run.topo, run.bins, [big(pfx) for _ in range(3)], hosts=("h1",),
+                        backups={"t2": ["t3"]},
+                        ap_options=f'\tcontroller socket "{sock}";').build(timeout=180)
         sw, h1, t2 = pop_.switch, pop_.hosts[0], pop_.transit("t2")
         ctl = Controller(sock)
         ctl.send("begin\n" + "".join(f"add {p} t2\n" for p in on2)
@@ -150,7 +129,7 @@ def main():
         assert ctl.request("status") == want
         hcli = Cli(h1.daemon.ctl)
         copies = f"show route where bgp_large_community ~ [{MARKER}] count"
-        wait_until(lambda: count(hcli, copies) == 2 * n, 60, what="copies on h1")
+        wait_until(lambda: routes(hcli, copies) == 2 * n, 60, what="copies on h1")
 
         stop = threading.Event()
 
@@ -192,8 +171,8 @@ def main():
         th = threading.Thread(target=sampler, daemon=True)
         th.start()
         fcli, tcli = Cli(sw.daemon.ctl), Cli(t2.node.daemon.ctl)
-        t2count = lambda: count(fcli, "show route table master4 protocol t2 count")  # noqa: E731
-        deadline = t0 + a.minutes * 60
+        t2count = lambda: routes(fcli, "show route table master4 protocol t2 count")  # noqa: E731
+        deadline = run.t0 + a.minutes * 60
         flaps = 0
         durations = collections.defaultdict(list)
         fl0 = time.monotonic()
@@ -227,33 +206,22 @@ def main():
         # The end: every override active, on the switch and on the host
         got = wait_until(lambda: (lambda s: s if s == want else None)(ctl.request("status")), 30,
                          what="every override active")
-        wait_until(lambda: count(hcli, copies) == 2 * n, 60, what="every copy on h1")
+        wait_until(lambda: routes(hcli, copies) == 2 * n, 60, what="every copy on h1")
         wrong = [p for p in on2 + on3
                  if not any(x[3] and x[2] and x[1] == (T2 if p in set(on2) else T3)
                             for x in paths(hcli, p))]
         if wrong:
             failures.append(f"at the end {len(wrong)} prefixes not on their copy on h1, e.g. {wrong[:3]}")
-        bugs = topo.bug_lines()
-        if bugs:
-            failures.append(f"<BUG> lines: {bugs}")
         hw = sorted(host_windows)
-        res = {"soak": "flap", "commit": commit, "started": start_wall,
-               "minutes": round((time.monotonic() - t0) / 60, 1), "flaps": flaps,
+        run.finish({"flaps": flaps,
                "flaps_per_s": round(flaps / flap_s, 2), "flap_seconds": round(flap_s, 1),
                "overrides_t2": n, "overrides_t3": n, "final_status": got, **dict(st),
                "host_window_ms_max": round(hw[-1], 1) if hw else 0,
                "host_window_ms_p50": round(hw[len(hw) // 2], 1) if hw else 0,
                "host_windows": len(hw),
                "flap_ms_mean": {k: round(sum(v) * 1000 / len(v), 1) for k, v in durations.items()},
-               "flap_ms_max": {k: round(max(v) * 1000, 1) for k, v in durations.items()}, "failures": failures[:50], "failure_count": len(failures)}
-        write_json(out / "flap.json", res)
+               "flap_ms_max": {k: round(max(v) * 1000, 1) for k, v in durations.items()}})
         log(f"flap soak: {flaps} flaps in {flap_s:.0f} s; {dict(st)}")
-    finally:
-        topo.teardown(keep_workdir=bool(failures))
-    if failures:
-        log(f"FAILED: {len(failures)}: {failures[:5]}")
-        sys.exit(1)
-    log("passed")
 
 
 if __name__ == "__main__":

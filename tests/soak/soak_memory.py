@@ -23,16 +23,16 @@ Usage: soak_memory.py PATCHED STOCK OUTDIR [--minutes M] [--overrides N]
        [--period S] [--flap S] [--warmup M] [--allow PCT]
 """
 
-import argparse
 import csv
 import os
 import pathlib
-import sys
 import time
 
-from soaklib import (BigTransit, Bins, Cli, Controller, SoakPop, Topology, bird_memory,
-                     git_commit, host_paths, log, prefixes4, proto_routes, rss_kb, sync_text,
-                     wait_until, write_json)
+from soaklib import (Cli, Controller, Soak, big, log, memory, parser, prefixes4, routes,
+                     soak_pop, sync_text, wait_until)
+
+
+T2_PATHS = "show route table master4 protocol t2 count"     # t2's paths on the switch
 
 
 def desired(pfx, r):
@@ -47,10 +47,7 @@ def desired(pfx, r):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("patched")
-    ap.add_argument("stock")
-    ap.add_argument("outdir")
+    ap = parser(__doc__)
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--overrides", type=int, default=100000)
     ap.add_argument("--period", type=float, default=3.0, help="seconds from sync to sync")
@@ -58,19 +55,15 @@ def main():
     ap.add_argument("--warmup", type=float, default=5.0, help="minutes before RSS must be flat")
     ap.add_argument("--allow", type=float, default=5.0, help="percent over the warm-up high water")
     a = ap.parse_args()
-    bins = Bins(a.patched, a.stock)
-    out = os.path.abspath(a.outdir)
-    os.makedirs(out, exist_ok=True)
-    pop_ = None
-    topo = Topology("soak-memory", kind="t")
-    failures = []
-    try:
+    with Soak(a, "memory") as run:
+        failures = run.failures
         n = a.overrides
         pfx = prefixes4(n)
         sock = f"/tmp/soakmem-{os.getpid()}.sock"
         log(f"building POP: t1, t2 with {n} prefixes each, switch1, h1")
-        pop_ = SoakPop(topo, bins, [BigTransit("t1", pfx), BigTransit("t2", pfx)], hosts=("h1",),
-                       ap_options=f'\tmax overrides {2 * n};\n\tcontroller socket "{sock}";').build()
+        pop_ = soak_pop(run.topo, run.bins, [big(pfx), big(pfx)], hosts=("h1",),
+                        ap_options=f'\tmax overrides {2 * n};\n\tcontroller socket "{sock}";')
+        pop_.build(timeout=180)
         sw, h1 = pop_.switch, pop_.hosts[0]
         pid, hpid = sw.daemon.proc.pid, h1.daemon.proc.pid
         # `ip netns exec` execs BIRD: the pid is BIRD's own
@@ -79,13 +72,11 @@ def main():
         ctl = Controller(sock)
         samples = []
         t0 = time.monotonic()
-        start_wall = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-        commit = git_commit()       # what ran: the tree may move on meanwhile
         deadline = t0 + a.minutes * 60
         next_flap = t0 + a.flap
         flap_state, flaps, flap_t = None, 0, 0
         r = 0
-        with open(os.path.join(out, "memory-samples.csv"), "w", newline="") as fcsv:
+        with open(run.out / "memory-samples.csv", "w", newline="") as fcsv:
             w = csv.writer(fcsv)
             w.writerow(["t_s", "round", "sync_s", "overrides", "switch_rss_kb", "switch_hwm_kb",
                         "switch_bird_kb", "host_rss_kb", "flaps", "t2_paths"])
@@ -106,13 +97,12 @@ def main():
                 elif flap_state == "down" and now - flap_t >= 1.0:
                     cli.cmd("enable t2")
                     flap_state = "up"
-                elif flap_state == "up" and proto_routes(sw, "t2") == n:
+                elif flap_state == "up" and routes(sw, T2_PATHS) == n:
                     flaps += 1
                     flap_state, next_flap = None, now + a.flap
-                rss, hwm = rss_kb(pid)
-                hrss = rss_kb(hpid)[0]
-                bm = bird_memory(cli)
-                t2p = proto_routes(sw, "t2")
+                rss, hwm, bm = memory(pid, cli)
+                hrss = memory(hpid)[0]
+                t2p = routes(sw, T2_PATHS)
                 samples.append((now - t0, rss))
                 w.writerow([f"{now - t0:.1f}", r, f"{sync_s:.3f}", len(want), rss, hwm,
                             f"{bm:.0f}" if bm else "", hrss, flaps, t2p])
@@ -125,7 +115,7 @@ def main():
         # The end: the last round's set is there and active
         if flap_state is not None:
             cli.cmd("enable t2")
-            wait_until(lambda: proto_routes(sw, "t2") == n, 120, what="t2's paths back")
+            wait_until(lambda: routes(sw, T2_PATHS) == n, 120, what="t2's paths back")
             if flap_state == "up":
                 flaps += 1
         final = desired(pfx, r)
@@ -135,9 +125,6 @@ def main():
         log(f"final sync: {rep}; {st}")
         if st != f"ok overrides {len(final)} active {len(final)} pending 0 shadow 0":
             failures.append(f"final status {st!r}")
-        bugs = topo.bug_lines()
-        if bugs:
-            failures.append(f"<BUG> lines: {bugs}")
         if not sw.daemon.alive():
             failures.append("switch died")
 
@@ -149,7 +136,7 @@ def main():
         if after and growth > a.allow:
             failures.append(f"RSS after warm-up up to {mx} KiB, {growth:.1f}% over the "
                             f"warm-up high water {hw} KiB (allowed {a.allow}%)")
-        res = {"soak": "memory", "commit": commit, "started": start_wall,
+        res = run.finish({
                "minutes": round((time.monotonic() - t0) / 60, 1), "overrides": n,
                "rounds": r, "flaps": flaps, "period_s": a.period,
                "rss_first_kb": samples[0][1] if samples else None,
@@ -157,22 +144,10 @@ def main():
                "rss_end_kb": samples[-1][1] if samples else None,
                "rss_after_warmup_min_kb": min(after) if after else None,
                "growth_over_warmup_pct": round(growth, 2), "allow_pct": a.allow,
-               "hwm_end_kb": rss_kb(pid)[1], "host_rss_end_kb": rss_kb(hpid)[0],
-               "failures": failures}
-        write_json(pathlib.Path(out) / "memory.json", res)
+               "hwm_end_kb": memory(pid)[1], "host_rss_end_kb": memory(hpid)[0]})
         log(f"memory soak: {r} syncs of {n}, {flaps} flaps in {res['minutes']} min; RSS first "
             f"{res['rss_first_kb'] // 1024} MiB, warm-up max {hw // 1024} MiB, after max "
             f"{mx // 1024} MiB, end {res['rss_end_kb'] // 1024} MiB ({growth:+.1f}%)")
-    except Exception:
-        if pop_ is not None:
-            topo.dump_logs()
-        raise
-    finally:
-        topo.teardown(keep_workdir=bool(failures))
-    if failures:
-        log("FAILED: " + "; ".join(failures))
-        sys.exit(1)
-    log("passed")
 
 
 if __name__ == "__main__":

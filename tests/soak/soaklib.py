@@ -1,12 +1,14 @@
-"""What the soaks share: a POP of real BIRDs built with the integration
-harness (tests/integration: pop.py, ovr_helpers.py), a controller client,
-a persistent birdc connection for fast sampling, memory readings.
+"""What the soaks share: a run (Soak: arguments, output, topology,
+failures, figures), a POP of real BIRDs built with the integration harness
+(tests/integration/pop.py), a controller client, a persistent birdc
+connection for fast sampling, and the samplers (routes, memory).
 
 The soaks are scripts, not pytest tests: they run for minutes to an hour,
 print their progress, and write their figures as JSON (and a CSV of
 samples where there are any) to the output directory.
 """
 
+import argparse
 import ipaddress
 import json
 import os
@@ -20,8 +22,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "integration"))
 
 import pop                                      # noqa: E402
-from pop import Topology, wait_until            # noqa: E402,F401
-from ovr_helpers import OvrPop, Transit, bird_reply, label, pp_label  # noqa: E402,F401
+from pop import Pop, Topology, Transit, bird_reply, label, rss_kib, wait_until  # noqa: E402,F401
 
 
 def log(msg):
@@ -45,59 +46,32 @@ def prefixes4(n, base="16.0.0.0"):
     return [f"{ipaddress.IPv4Address(b + i * 256)}/24" for i in range(n)]
 
 
-class BigTransit(Transit):
+def big(v4):
     """A stock BIRD transit announcing the given IPv4 prefixes."""
-
-    def __init__(self, name, v4):
-        super().__init__(name, "bird", ("ipv4",))
-        self._v4 = v4
-
-    def v4(self):
-        return self._v4
-
-    def v6(self):
-        return []
+    return Transit(families=("ipv4",), v4=v4, v6=[])
 
 
-class SoakPop(OvrPop):
-    """OvrPop with large tables: converged when every host has every
-    transit's paths (counts, not a query per prefix). extra_global and
-    backups add an MPLS table and egress protection to the switch."""
-
-    def __init__(self, *a, backups=None, **kw):
-        super().__init__(*a, **kw)
-        self.backups = backups or {}
-
-    def switch_config(self, ap_options=None):
-        conf = super().switch_config(ap_options)
-        if self.backups:
-            conf = conf.replace("protocol autopilot ap {",
-                                "mpls domain md;\nmpls table mt;\n\nprotocol autopilot ap {\n"
-                                "\tmpls { table mt; };", 1)
-            for e, bk in self.backups.items():
-                conf = conf.replace(f"egress {e} {{ label {label(e)}; pp label {pp_label(e)}; }};",
-                                    f"egress {e} {{ label {label(e)}; pp label {pp_label(e)}; "
-                                    f"backup {', '.join(bk)}; }};")
-        return conf
-
-    def wait_converged(self, timeout=180):
-        want = sum(len(t.v4()) for t in self.transits)
-        wait_until(lambda: all(host_paths(h) == want for h in self.hosts), timeout,
-                   interval=0.5, what=f"hosts have {want} paths")
+def soak_pop(topo, bins, transits, hosts=(), backups=None, ap_options=""):
+    """The integration harness's Pop with prepend (t1's paths are BGP's
+    best) and egress protection backups {egress: [backups]}; build it with
+    .build(timeout=180): its tables are large."""
+    p = Pop(topo, bins, transits, hosts, prepend=True, ap_options=ap_options)
+    p.backups = backups or {}
+    return p
 
 
-def host_paths(node, table="master4"):
-    """Routes in a BIRD's table (every path, ADD-PATH included)."""
-    code, out = bird_reply(node.daemon, f"show route count table {table}")
-    m = re.search(r"(\d+) of (\d+) routes", out)
-    return int(m.group(2)) if m else None
-
-
-def proto_routes(node, proto, table="master4"):
-    """Routes of one protocol in a table (e.g. an egress's paths)."""
-    code, out = bird_reply(node.daemon, f"show route table {table} protocol {proto} count")
-    m = re.search(r"(\d+) of (\d+) routes", out)
-    return int(m.group(1)) if m else 0
+def routes(reader, command):
+    """The first number of `... count` output ("X of Y routes"): the
+    routes a command selects. reader: a Cli (one round trip) or a node."""
+    if isinstance(reader, Cli):
+        lines = reader.cmd(command)[1]
+    else:
+        lines = bird_reply(reader.daemon, command)[1].splitlines()
+    for l in lines:
+        m = re.search(r"(\d+) of (\d+) routes", l)
+        if m:
+            return int(m.group(1))
+    return 0
 
 
 class Cli:
@@ -176,11 +150,10 @@ def sync_text(overrides):
     return "sync\n" + "".join(f"add {p} {t}\n" for p, t in overrides.items()) + "commit\n"
 
 
-def rss_kb(pid):
-    """(VmRSS, VmHWM) of a process in KiB."""
-    st = pathlib.Path(f"/proc/{pid}/status").read_text()
-    get = lambda k: int(re.search(rf"^{k}:\s+(\d+) kB", st, re.M).group(1))  # noqa: E731
-    return get("VmRSS"), get("VmHWM")
+def memory(pid, cli=None):
+    """One memory sample of a BIRD: (VmRSS, VmHWM, BIRD's own `show
+    memory` total or None), in KiB."""
+    return rss_kib(pid), rss_kib(pid, "VmHWM"), bird_memory(cli) if cli else None
 
 
 def bird_memory(cli):
@@ -193,10 +166,6 @@ def bird_memory(cli):
     return None
 
 
-def bug_lines(topo):
-    return topo.bug_lines()
-
-
 def write_json(path, data):
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     log(f"figures written to {path}")
@@ -207,6 +176,62 @@ def git_commit():
         return pop.sh("git", "-C", HERE, "rev-parse", "--short", "HEAD").strip()
     except Exception:  # pylint: disable=broad-except
         return "unknown"
+
+
+def parser(doc):
+    """The soaks' arguments: patched, stock, outdir; add your own."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("patched")
+    ap.add_argument("stock")
+    ap.add_argument("outdir")
+    return ap
+
+
+class Soak:
+    """One soak run: its BIRDs, output directory, topology and failures.
+
+        with Soak(args, "crash") as run:
+            ...                     # run.bins, run.out, run.topo, run.failures
+            run.finish({figures})
+
+    finish() counts any <BUG> line as a failure and writes
+    OUTDIR/<name>.json (the figures, the first 50 failures and their count); on the way out the topology goes (kept for a look
+    when something failed) and the process exits 1 after a failure."""
+
+    def __init__(self, args, name):
+        self.name = name
+        self.bins = Bins(args.patched, args.stock)
+        self.out = pathlib.Path(args.outdir).resolve()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.topo = Topology(f"soak-{name}", kind="t")
+        self.failures = []
+        self.t0 = time.monotonic()
+        self.started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        self.commit = git_commit()      # what ran: the tree may move on meanwhile
+
+    def __enter__(self):
+        return self
+
+    def finish(self, figures):
+        bugs = self.topo.bug_lines()
+        if bugs:
+            self.failures.append(f"<BUG> lines: {bugs}")
+        res = {"soak": self.name, "commit": self.commit, "started": self.started,
+               "minutes": round((time.monotonic() - self.t0) / 60, 1), **figures,
+               "failures": self.failures[:50], "failure_count": len(self.failures)}
+        write_json(self.out / f"{self.name}.json", res)
+        return res
+
+    def __exit__(self, etype, value, tb):
+        if etype is not None and self.topo.daemons:
+            self.topo.dump_logs()
+        self.topo.teardown(keep_workdir=bool(self.failures))
+        if etype is None:
+            if self.failures:
+                log(f"FAILED: {len(self.failures)}: {self.failures[:5]}")
+                sys.exit(1)
+            log("passed")
+        return False
 
 
 class Inotify:

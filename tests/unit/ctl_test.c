@@ -42,36 +42,13 @@ static char dir[64];			/* Per-run directory of the sockets */
 static char path[128];			/* The controller socket */
 static struct autopilot_proto *p;	/* The running protocol */
 
-#define EGRESSES \
-  "router id 192.0.2.1;\n" \
-  "protocol device {}\n" \
-  "protocol bgp t1 { disabled; local 10.0.1.1 as 65000; neighbor 10.0.1.2 as 64501; ipv4 { import all; export none; }; ipv6 { import all; export none; }; }\n" \
-  "protocol bgp t2 { disabled; local 10.0.2.1 as 65000; neighbor 10.0.2.2 as 64502; ipv4 { import all; export none; }; ipv6 { import all; export none; }; }\n"
-
-#define AP_BODY \
-  "  ipv4; ipv6;\n" \
-  "  egress t1 { label 1001; pp label 2001; };\n" \
-  "  egress t2 { label 1002; pp label 2002; };\n"
+#define EGRESSES AP_EGRESSES
 
 /* Start protocol ap with @opts (more lines for its body) */
-static struct autopilot_proto *
-start(const char *opts)
-{
-  ap_configure(tmp_sprintf(EGRESSES "protocol autopilot ap {\n" AP_BODY "%s}\n", opts));
-  p = (void *) ap_find_proto("ap");
-  assert_non_null(p);
-  assert_int_equal(p->p.proto_state, PS_UP);
-  return p;
-}
+#define start(opts) (p = ap_start(EGRESSES, (opts)))
 
-/* A config of protocol ap with @opts, in a buffer of its own (the parser reads it as it goes) */
-static const char *
-ap_conf(const char *opts)
-{
-  static char buf[2048];
-  bsnprintf(buf, sizeof(buf), EGRESSES "protocol autopilot ap {\n" AP_BODY "%s}\n", opts);
-  return buf;
-}
+/* A config of protocol ap with @opts */
+#define conf(opts) ap_conf(EGRESSES, (opts))
 
 static struct autopilot_proto *
 start_default(void)
@@ -256,8 +233,7 @@ find(const char *prefix)
 static int
 setup(void **state UNUSED)
 {
-  bsnprintf(dir, sizeof(dir), "/tmp/ap-ctl-test.%d", (int) getpid());
-  mkdir(dir, 0700);
+  ap_mkdir(dir, sizeof(dir), "ctl-test");
   bsnprintf(path, sizeof(path), "%s/ap.ctl", dir);
   return 0;
 }
@@ -269,7 +245,7 @@ teardown(void **state UNUSED)
   ap_configure(EGRESSES);
   p = NULL;
   assert_int_equal(access(path, F_OK), -1);
-  rmdir(dir);
+  ap_rmdir(dir);
   return 0;
 }
 
@@ -674,16 +650,16 @@ socket_file_access_and_leftovers(void **state UNUSED)
 
   /* What cannot work is refused by configure: no such group, no directory */
   ap_configure(EGRESSES);
-  assert_config_error(ap_conf(tmp_sprintf("  controller socket \"%s\" group \"no-such-group-here\";\n", path)),
+  assert_config_error(conf(tmp_sprintf("  controller socket \"%s\" group \"no-such-group-here\";\n", path)),
 		      tmp_sprintf("controller socket %s: no group 'no-such-group-here'", path));
-  assert_config_error(ap_conf(tmp_sprintf("  controller socket \"%s/no-such-dir/ap.ctl\";\n", dir)),
+  assert_config_error(conf(tmp_sprintf("  controller socket \"%s/no-such-dir/ap.ctl\";\n", dir)),
 		      "no directory");
-  assert_config_error(ap_conf(tmp_sprintf("  state filename \"%s/no-such-dir/ap.state\";\n", dir)),
+  assert_config_error(conf(tmp_sprintf("  state filename \"%s/no-such-dir/ap.state\";\n", dir)),
 		      "state file /tmp/ap-ctl-test");
   char lng[101];				/* With the directory, too long for a socket address */
   memset(lng, 'a', 100);
   lng[100] = 0;
-  assert_config_error(ap_conf(tmp_sprintf("  controller socket \"%s/%s\";\n", dir, lng)),
+  assert_config_error(conf(tmp_sprintf("  controller socket \"%s/%s\";\n", dir, lng)),
 		      "path too long (at most 107 bytes)");
   assert_int_equal(access(path, F_OK), -1);
 
@@ -783,20 +759,20 @@ main(void)
   signal(SIGPIPE, SIG_IGN);
 
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(ping_status_and_tags, setup, teardown),
-    cmocka_unit_test_setup_teardown(add_withdraw_flush_with_error_codes, setup, teardown),
-    cmocka_unit_test_setup_teardown(over_the_limit, setup, teardown),
-    cmocka_unit_test_setup_teardown(lines_split_anyhow, setup, teardown),
-    cmocka_unit_test_setup_teardown(long_lines_and_garbage_change_nothing, setup, teardown),
-    cmocka_unit_test_setup_teardown(batch_is_all_or_nothing, setup, teardown),
-    cmocka_unit_test_setup_teardown(sync_replaces_the_set_as_a_diff, setup, teardown),
-    cmocka_unit_test_setup_teardown(sync_and_flush_leave_other_sources, setup, teardown),
-    cmocka_unit_test_setup_teardown(status_waits_until_requests_are_resolved, setup, teardown),
-    cmocka_unit_test_setup_teardown(disconnect_keeps_overrides_and_drops_open_batch, setup, teardown),
-    cmocka_unit_test_setup_teardown(client_gone_still_executes_what_it_sent, setup, teardown),
-    cmocka_unit_test_setup_teardown(slow_reader_is_not_read_until_it_reads, setup, teardown),
-    cmocka_unit_test_setup_teardown(socket_file_access_and_leftovers, setup, teardown),
-    cmocka_unit_test_setup_teardown(reconfigure_moves_the_socket_in_place, setup, teardown),
+    ap_test(ping_status_and_tags),
+    ap_test(add_withdraw_flush_with_error_codes),
+    ap_test(over_the_limit),
+    ap_test(lines_split_anyhow),
+    ap_test(long_lines_and_garbage_change_nothing),
+    ap_test(batch_is_all_or_nothing),
+    ap_test(sync_replaces_the_set_as_a_diff),
+    ap_test(sync_and_flush_leave_other_sources),
+    ap_test(status_waits_until_requests_are_resolved),
+    ap_test(disconnect_keeps_overrides_and_drops_open_batch),
+    ap_test(client_gone_still_executes_what_it_sent),
+    ap_test(slow_reader_is_not_read_until_it_reads),
+    ap_test(socket_file_access_and_leftovers),
+    ap_test(reconfigure_moves_the_socket_in_place),
   };
 
   return cmocka_run_group_tests_name("autopilot controller socket", tests, NULL, NULL);

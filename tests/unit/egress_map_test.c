@@ -176,9 +176,7 @@ main(void)
   tests[n++] = (struct CMUnitTest) cmocka_unit_test(valid_map_parses);
   tests[n++] = (struct CMUnitTest) cmocka_unit_test(label_bounds_are_inclusive);
   tests[n++] = (struct CMUnitTest) cmocka_unit_test(index_finds_every_egress);
-  for (uint i = 0; i < ARRAY_SIZE(map_errors); i++)
-    tests[n++] = (struct CMUnitTest) {
-      .name = map_errors[i].error, .test_func = map_error_refused, .initial_state = (void *) &map_errors[i] };
+  ap_table_tests(tests, n, map_errors, error, map_error_refused);
   tests[n++] = (struct CMUnitTest) cmocka_unit_test(asn_needed_without_bgp_egress);
   tests[n++] = (struct CMUnitTest) cmocka_unit_test(lfib_without_egress);
   tests[n++] = (struct CMUnitTest) cmocka_unit_test(lfib_labels_inside_channel_range);

@@ -6,12 +6,15 @@
  *	Can be freely distributed and used under the terms of the GNU GPL.
  */
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 
 #include "lib/event.h"
+#include "lib/string.h"
 #include "nest/route.h"
 #include "test/birdtest.h"
 #include "test/bt-utils.h"
@@ -117,4 +120,42 @@ ap_find_proto(const char *name)
       return p;
 
   return NULL;
+}
+
+const char *
+ap_conf(const char *base, const char *opts)
+{
+  static char buf[4096];
+
+  if (opts)
+    bsnprintf(buf, sizeof(buf), "%sprotocol autopilot ap {\n" AP_BODY "%s}\n", base, opts);
+  else
+    bsnprintf(buf, sizeof(buf), "%s", base);
+  return buf;
+}
+
+struct autopilot_proto *
+ap_start(const char *base, const char *opts)
+{
+  ap_configure(ap_conf(base, opts));
+
+  struct proto *p = ap_find_proto("ap");
+  assert_non_null(p);
+  assert_int_equal(p->proto_state, PS_UP);
+  return (struct autopilot_proto *) p;
+}
+
+void
+ap_mkdir(char *dir, size_t len, const char *name)
+{
+  bsnprintf(dir, len, "/tmp/ap-%s-XXXXXX", name);
+  if (!mkdtemp(dir))
+    fail_msg("mkdtemp %s: %s", dir, strerror(errno));
+}
+
+void
+ap_rmdir(const char *dir)
+{
+  if (system(tmp_sprintf("rm -rf '%s'", dir)) != 0)
+    fail_msg("cannot remove %s", dir);
 }

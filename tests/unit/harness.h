@@ -44,6 +44,54 @@ void ap_run_events(void);
 /* The running protocol instance named @name, or NULL */
 struct proto *ap_find_proto(const char *name);
 
+/*
+ * Protocol ap, as the module's tests run it: AP_EGRESSES is the rest of a
+ * config (two disabled BGP protocols t1, t2 with both families) and
+ * AP_BODY the start of protocol ap's body (both channels, egresses t1 and
+ * t2 with their labels); tests add options of their own.
+ */
+#define AP_EGRESSES \
+  "router id 192.0.2.1;\n" \
+  "protocol device {}\n" \
+  "protocol bgp t1 { disabled; local 10.0.1.1 as 65000; neighbor 10.0.1.2 as 64501; ipv4 { import all; export none; }; ipv6 { import all; export none; }; }\n" \
+  "protocol bgp t2 { disabled; local 10.0.2.1 as 65000; neighbor 10.0.2.2 as 64502; ipv4 { import all; export none; }; ipv6 { import all; export none; }; }\n"
+
+#define AP_BODY \
+  "  ipv4; ipv6;\n" \
+  "  egress t1 { label 1001; pp label 2001; };\n" \
+  "  egress t2 { label 1002; pp label 2002; };\n"
+
+struct autopilot_proto;
+
+/*
+ * The text of @base followed by protocol ap (AP_BODY and @opts), or @base
+ * alone if @opts is NULL, in a buffer of its own (the parser reads it as
+ * it goes, so it must not be a tmp_sprintf() the test reuses)
+ */
+const char *ap_conf(const char *base, const char *opts);
+
+/* Configure ap_conf(@base, @opts); fail unless protocol ap is up; return it */
+struct autopilot_proto *ap_start(const char *base, const char *opts);
+
+/* Make a fresh directory /tmp/ap-@name-XXXXXX for the test's files in @dir */
+void ap_mkdir(char *dir, size_t len, const char *name);
+
+/* Remove @dir and what is in it */
+void ap_rmdir(const char *dir);
+
+/* A test of the group, between the test file's own setup() and teardown() */
+#define ap_test(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+/*
+ * Table-driven tests: append to @tests[@n++] one test of @func per row of
+ * the array @rows, named by the row's member @field (so that a failure
+ * names its row), the row being the test's state (*state in @func)
+ */
+#define ap_table_tests(tests, n, rows, field, func)				\
+  for (uint i_ = 0; i_ < ARRAY_SIZE(rows); i_++)				\
+    (tests)[(n)++] = (struct CMUnitTest) {					\
+      .name = (rows)[i_].field, .test_func = (func), .initial_state = (void *) &(rows)[i_] }
+
 /* Assert that @text fails to parse with an error containing @msg */
 #define assert_config_error(text, msg) do {				\
     assert_null(ap_parse(text));					\

@@ -29,35 +29,13 @@
 static char dir[64];			/* Per-run directory of the files */
 static struct autopilot_proto *p;	/* The running protocol */
 
-#define EGRESSES \
-  "router id 192.0.2.1;\n" \
-  "protocol device {}\n" \
-  "protocol bgp t1 { disabled; local 10.0.1.1 as 65000; neighbor 10.0.1.2 as 64501; ipv4 { import all; export none; }; ipv6 { import all; export none; }; }\n" \
-  "protocol bgp t2 { disabled; local 10.0.2.1 as 65000; neighbor 10.0.2.2 as 64502; ipv4 { import all; export none; }; ipv6 { import all; export none; }; }\n"
+#define EGRESSES AP_EGRESSES
 
-#define AP_BODY \
-  "  ipv4; ipv6;\n" \
-  "  egress t1 { label 1001; pp label 2001; };\n" \
-  "  egress t2 { label 1002; pp label 2002; };\n"
+/* Start protocol ap with @opts (more lines for its body) */
+#define start(opts) (p = ap_start(EGRESSES, (opts)))
 
-/* A config of protocol ap with @opts, in a buffer of its own (the parser reads it as it goes) */
-static const char *
-ap_conf(const char *opts)
-{
-  static char buf[4096];
-  bsnprintf(buf, sizeof(buf), EGRESSES "protocol autopilot ap {\n" AP_BODY "%s}\n", opts);
-  return buf;
-}
-
-static struct autopilot_proto *
-start(const char *opts)
-{
-  ap_configure(ap_conf(opts));
-  p = (void *) ap_find_proto("ap");
-  assert_non_null(p);
-  assert_int_equal(p->p.proto_state, PS_UP);
-  return p;
-}
+/* A config of protocol ap with @opts */
+#define conf(opts) ap_conf(EGRESSES, (opts))
 
 /* The metrics text now, NUL-terminated, in tmp_linpool */
 static char *
@@ -137,8 +115,7 @@ assert_well_formed(const char *text)
 static int
 setup(void **state UNUSED)
 {
-  bsnprintf(dir, sizeof(dir), "/tmp/ap-metrics-test.%d", (int) getpid());
-  mkdir(dir, 0700);
+  ap_mkdir(dir, sizeof(dir), "metrics-test");
   return 0;
 }
 
@@ -147,8 +124,7 @@ teardown(void **state UNUSED)
 {
   ap_configure(EGRESSES);
   p = NULL;
-  if (system(tmp_sprintf("rm -rf %s", dir)) != 0)
-    fail_msg("cannot remove %s", dir);
+  ap_rmdir(dir);
   return 0;
 }
 
@@ -258,17 +234,17 @@ replies_by_code_and_commit_times(void **state UNUSED)
 static void
 bad_metrics_files_are_config_errors(void **state UNUSED)
 {
-  assert_config_error(ap_conf("  metrics filename \"/nonexistent/dir/ap.prom\";\n"), "no directory /nonexistent/dir");
-  assert_config_error(ap_conf(tmp_sprintf("  metrics filename \"%s/ap.prom\" interval 0 s;\n", dir)), "out of range");
-  assert_config_error(ap_conf(tmp_sprintf("  metrics filename \"%s/ap.prom\" interval 3601 s;\n", dir)), "out of range");
-  assert_config_error(ap_conf(tmp_sprintf("  metrics filename \"%s/\";\n", dir)), "a file name is needed");
-  assert_config_error(ap_conf(tmp_sprintf("  metrics filename \"%s\";\n", dir)), "not a regular file");
-  assert_config_error(ap_conf(tmp_sprintf("  metrics filename \"%s/x\";\n  state filename \"%s/x\";\n", dir, dir)),
+  assert_config_error(conf("  metrics filename \"/nonexistent/dir/ap.prom\";\n"), "no directory /nonexistent/dir");
+  assert_config_error(conf(tmp_sprintf("  metrics filename \"%s/ap.prom\" interval 0 s;\n", dir)), "out of range");
+  assert_config_error(conf(tmp_sprintf("  metrics filename \"%s/ap.prom\" interval 3601 s;\n", dir)), "out of range");
+  assert_config_error(conf(tmp_sprintf("  metrics filename \"%s/\";\n", dir)), "a file name is needed");
+  assert_config_error(conf(tmp_sprintf("  metrics filename \"%s\";\n", dir)), "not a regular file");
+  assert_config_error(conf(tmp_sprintf("  metrics filename \"%s/x\";\n  state filename \"%s/x\";\n", dir, dir)),
 		      "is also the state file");
 
   char two[2048];
   bsnprintf(two, sizeof(two), "%s" "protocol autopilot ap2 { ipv4 { table t4; }; metrics filename \"%s/ap.prom\"; }\n",
-	    ap_conf(tmp_sprintf("  metrics filename \"%s/ap.prom\";\n", dir)), dir);
+	    conf(tmp_sprintf("  metrics filename \"%s/ap.prom\";\n", dir)), dir);
   char *with_table = tmp_sprintf("ipv4 table t4;\n%s", two);
   assert_config_error(with_table, "already written by protocol ap");
 
@@ -353,7 +329,7 @@ file_written_atomically_failures_counted(void **state UNUSED)
   assert_int_equal(access(moved, F_OK), 0);
 
   /* Disabled: the file says it is down */
-  ap_configure(ap_conf(tmp_sprintf("  disabled;\n  metrics filename \"%s\";\n", moved)));
+  ap_configure(conf(tmp_sprintf("  disabled;\n  metrics filename \"%s\";\n", moved)));
   text = read_file(moved);
   assert_non_null(text);
   assert_string_equal(text, "# HELP bird_autopilot_up 1 while the autopilot protocol runs, else 0.\n"
@@ -373,10 +349,10 @@ main(void)
   ap_bird_init();
 
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(egresses_and_overrides_by_state_and_source, setup, teardown),
-    cmocka_unit_test_setup_teardown(replies_by_code_and_commit_times, setup, teardown),
-    cmocka_unit_test_setup_teardown(bad_metrics_files_are_config_errors, setup, teardown),
-    cmocka_unit_test_setup_teardown(file_written_atomically_failures_counted, setup, teardown),
+    ap_test(egresses_and_overrides_by_state_and_source),
+    ap_test(replies_by_code_and_commit_times),
+    ap_test(bad_metrics_files_are_config_errors),
+    ap_test(file_written_atomically_failures_counted),
   };
 
   return cmocka_run_group_tests_name("autopilot metrics", tests, NULL, NULL);

@@ -29,42 +29,35 @@ good_ones_parse(void **state UNUSED)
   assert_non_null(ap_parse_ok(HOST("  alternate 1 table alt1;\n  alternate 2 table alt2;\n")));
 }
 
-static void
-alternate_is_the_watched_table(void **state UNUSED)
-{
-  assert_config_error(HOST("  alternate 1 table master4;\n"),
-		      "Autopilot: table master4 is both the watched and the alternate 1 table of protocol pp");
-}
-
-static void
-alternate_is_an_egress_table(void **state UNUSED)
-{
-  assert_config_error(HOST("  alternate 1 table alt1;\n  egress label 1001 table alt1;\n"),
-		      "table alt1 is both the alternate 1 and the egress label 1001 table");
-}
-
-static void
-two_alternates_one_table(void **state UNUSED)
-{
-  assert_config_error(HOST("  alternate 1 table alt1;\n  alternate 2 table alt1;\n"),
-		      "table alt1 is both the alternate 1 and the alternate 2 table");
-}
-
-static void
-manager_is_the_watched_table(void **state UNUSED)
-{
-  assert_config_error(SWITCH("  manager table master4;\n"),
-		      "table master4 is both the watched and the manager table of protocol ap");
-}
-
-static void
-egress_of_two_protocols(void **state UNUSED)
-{
-  assert_config_error(BASE
+/* Configurations refused with their message, one test each (named by the row) */
+static const struct risky {
+  const char *name;			/* The test's name */
+  const char *config;			/* The whole configuration */
+  const char *error;			/* What the error message says */
+} risky[] = {
+  { "alternate_is_the_watched_table", HOST("  alternate 1 table master4;\n"),
+    "Autopilot: table master4 is both the watched and the alternate 1 table of protocol pp" },
+  { "alternate_is_an_egress_table", HOST("  alternate 1 table alt1;\n  egress label 1001 table alt1;\n"),
+    "table alt1 is both the alternate 1 and the egress label 1001 table" },
+  { "two_alternates_one_table", HOST("  alternate 1 table alt1;\n  alternate 2 table alt1;\n"),
+    "table alt1 is both the alternate 1 and the alternate 2 table" },
+  { "manager_is_the_watched_table", SWITCH("  manager table master4;\n"),
+    "table master4 is both the watched and the manager table of protocol ap" },
+  { "egress_of_two_protocols", BASE
     "protocol autopilot a1 { ipv4; egress t1 { label 1001; pp label 2001; }; }\n"
     "ipv4 table other;\n"
     "protocol autopilot a2 { ipv4 { table other; }; egress t1 { label 1101; pp label 2101; }; }\n",
-    "Autopilot: egress t1 is already an egress of protocol a1 (one protocol per egress)");
+    "Autopilot: egress t1 is already an egress of protocol a1 (one protocol per egress)" },
+  { "override_local_pref_zero", SWITCH("  override local pref 0;\n"),
+    "override local pref 0: override copies would lose to every path" },
+};
+
+/* Each row of risky is refused with its message */
+static void
+risky_refused(void **state)
+{
+  const struct risky *r = *state;
+  assert_config_error(r->config, r->error);
 }
 
 static void
@@ -82,13 +75,6 @@ disable_community_is_ours(void **state UNUSED)
 }
 
 static void
-override_local_pref_zero(void **state UNUSED)
-{
-  assert_config_error(SWITCH("  override local pref 0;\n"),
-		      "override local pref 0: override copies would lose to every path");
-}
-
-static void
 ibgp_egress_is_a_warning(void **state UNUSED)
 {
   /* It can be right (a transit behind another router): it parses */
@@ -100,17 +86,12 @@ main(void)
 {
   ap_bird_init();
 
-  const struct CMUnitTest tests[] = {
-    cmocka_unit_test(good_ones_parse),
-    cmocka_unit_test(alternate_is_the_watched_table),
-    cmocka_unit_test(alternate_is_an_egress_table),
-    cmocka_unit_test(two_alternates_one_table),
-    cmocka_unit_test(manager_is_the_watched_table),
-    cmocka_unit_test(egress_of_two_protocols),
-    cmocka_unit_test(disable_community_is_ours),
-    cmocka_unit_test(override_local_pref_zero),
-    cmocka_unit_test(ibgp_egress_is_a_warning),
-  };
+  struct CMUnitTest tests[ARRAY_SIZE(risky) + 3];
+  uint n = 0;
+  tests[n++] = (struct CMUnitTest) cmocka_unit_test(good_ones_parse);
+  ap_table_tests(tests, n, risky, name, risky_refused);
+  tests[n++] = (struct CMUnitTest) cmocka_unit_test(disable_community_is_ours);
+  tests[n++] = (struct CMUnitTest) cmocka_unit_test(ibgp_egress_is_a_warning);
 
-  return cmocka_run_group_tests_name("risky configurations", tests, NULL, NULL);
+  return _cmocka_run_group_tests("risky configurations", tests, n, NULL, NULL);
 }

@@ -6,6 +6,9 @@
  *	Can be freely distributed and used under the terms of the GNU GPL.
  */
 
+#include <stdio.h>
+#include <string.h>
+
 #include "harness.h"
 
 #include "lib/event.h"
@@ -37,6 +40,31 @@ valid_config_parses(void **state UNUSED)
 }
 
 /* Two static protocols give 10.0.0.0/8 two paths; 10.1.0.0/16 has one */
+/*
+ * A quoted string of 4 KiB or more: BIRD's lexer handed its static first
+ * buffer to mb_realloc() and aborted, in bird -p and in birdc configure
+ * alike (patch 0012). The string must come back whole, and an apostrophed
+ * symbol name that long is refused by name length, not by a crash.
+ */
+static void
+long_quoted_string_parses(void **state UNUSED)
+{
+  char desc[5001], text[6000];
+  memset(desc, 'd', 5000);
+  desc[5000] = 0;
+
+  /* Longer than tmp_sprintf() takes */
+  snprintf(text, sizeof(text), BASE "protocol autopilot ap { description \"%s\"; ipv4; }\n", desc);
+  struct config *c = ap_parse_ok(text);
+  struct proto_config *pc = ((struct symbol *) cf_find_symbol(c, (const byte *) "ap"))->proto;
+  assert_non_null(pc->dsc);
+  assert_int_equal(strlen(pc->dsc), 5000);
+  assert_string_equal(pc->dsc, desc);
+
+  snprintf(text, sizeof(text), BASE "protocol autopilot '%s' { ipv4; }\n", desc);
+  assert_config_error(text, "Symbol too long");
+}
+
 #define TWO_SOURCES \
   BASE \
   "protocol static s1 { ipv4; route 10.0.0.0/8 blackhole; route 10.1.0.0/16 blackhole; }\n" \
@@ -130,6 +158,7 @@ main(void)
     cmocka_unit_test(wrong_channel_type_is_an_error),
     cmocka_unit_test(duplicate_channel_is_an_error),
     cmocka_unit_test(valid_config_parses),
+    cmocka_unit_test(long_quoted_string_parses),
     cmocka_unit_test(counts_every_path_of_the_table),
     cmocka_unit_test(export_filter_limits_what_is_counted),
     cmocka_unit_test(show_of_a_stopped_protocol),

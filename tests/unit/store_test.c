@@ -26,6 +26,7 @@
 #include "nest/attrs.h"
 #include "lib/resource.h"
 #include "lib/string.h"
+#include "lib/timer.h"
 #include "proto/bgp/bgp.h"
 #include "proto/autopilot/autopilot.h"
 
@@ -36,36 +37,16 @@
   "protocol bgp t2 { disabled; local 10.0.2.1 as 65000; neighbor 10.0.2.2 as 64502; ipv4 { import all; export none; }; }\n" \
   "protocol static feed { ipv4; }\n"
 
-#define EGRESSES \
-  "  ipv4; ipv6;\n" \
-  "  egress t1 { label 1001; pp label 2001; };\n" \
-  "  egress t2 { label 1002; pp label 2002; };\n"
-
 static char dir[64];			/* Per-run directory of the state file */
 static char file[128];			/* The state file */
 static struct autopilot_proto *p;	/* The running protocol */
 static linpool *lp;
 
 /* A config with protocol ap holding @opts, or without it if @opts is NULL */
-static const char *
-conf(const char *opts)
-{
-  static char buf[2048];
-  if (opts)
-    bsnprintf(buf, sizeof(buf), BASE "protocol autopilot ap {\n" EGRESSES "%s}\n", opts);
-  else
-    bsnprintf(buf, sizeof(buf), BASE);
-  return buf;
-}
+#define conf(opts) ap_conf(BASE, (opts))
 
-static void
-start(const char *opts)
-{
-  ap_configure(conf(opts));
-  p = (void *) ap_find_proto("ap");
-  assert_non_null(p);
-  assert_int_equal(p->p.proto_state, PS_UP);
-}
+/* Start protocol ap with @opts (more lines for its body) */
+#define start(opts) (p = ap_start(BASE, (opts)))
 
 static net_addr
 prefix(const char *s)
@@ -183,8 +164,7 @@ static int
 setup(void **state UNUSED)
 {
   lp = lp_new_default(&root_pool);
-  strcpy(dir, "/tmp/ap-store-XXXXXX");
-  assert_non_null(mkdtemp(dir));
+  ap_mkdir(dir, sizeof(dir), "store");
   bsnprintf(file, sizeof(file), "%s/ap.state", dir);
   return 0;
 }
@@ -203,8 +183,7 @@ teardown(void **state UNUSED)
   ap_configure("router id 192.0.2.1;\nprotocol device {}\n");
   p = NULL;
   rfree(lp);
-  char *cmd = tmp_sprintf("rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  ap_rmdir(dir);
   return 0;
 }
 
@@ -316,6 +295,54 @@ unknown_target_is_refused(void **state UNUSED)
   assert_string_equal(err.code, "unknown-egress");
   assert_string_equal(err.msg, "no egress 'nosuch' in protocol ap");
   assert_int_equal(autopilot_ovr_count(p), 0);
+}
+
+/*
+ * An override with an expiry goes at that time, by the store's timer (a
+ * real-time clock): its copy with it, counted as expired; one without
+ * stays. The request is parsed as if half a second earlier, so "expires 1"
+ * falls due half a second from now instead of a second.
+ */
+static void
+expiry_removes_at_its_time(void **state UNUSED)
+{
+  struct autopilot_request req;
+  struct autopilot_error err;
+
+  start("");
+  path("t1", "203.0.113.0/24", 1);
+  path("t2", "203.0.113.0/24", 2);
+  path("t2", "198.51.100.0/24", 2);
+  add_ok("add 198.51.100.0/24 t2");
+  assert_int_equal(autopilot_request_parse("add 203.0.113.0/24 t2 expires 1",
+					   current_real_time() - 500 MS, &req, &err, lp), 0);
+  assert_int_equal(autopilot_ovr_add(p, &req, AP_SRC_CLI, &err), 0);
+  ap_run_events();
+  assert_non_null(copy_of("203.0.113.0/24"));
+
+  /* Before its time the tick leaves it */
+  tm_start(p->store.timer, 0);
+  timers_fire(&main_timeloop);
+  ap_run_events();
+  assert_non_null(ovr("203.0.113.0/24"));
+
+  usleep(600000);
+  times_update(&main_timeloop);
+  tm_start(p->store.timer, 0);
+  timers_fire(&main_timeloop);
+  ap_run_events();
+  assert_null(ovr("203.0.113.0/24"));
+  assert_null(copy_of("203.0.113.0/24"));
+  assert_int_equal(p->store.expired, 1);
+  assert_int_equal(autopilot_ovr_count(p), 1);
+  assert_non_null(copy_of("198.51.100.0/24"));
+
+  /* An expiry already past is refused, and changes nothing */
+  assert_int_equal(autopilot_request_parse("add 203.0.113.0/24 t2 expires 1",
+					   current_real_time() - 2 S, &req, &err, lp), 0);
+  assert_int_equal(autopilot_ovr_add(p, &req, AP_SRC_CLI, &err), -1);
+  assert_string_equal(err.code, "expired");
+  assert_int_equal(autopilot_ovr_count(p), 1);
 }
 
 static void
@@ -441,15 +468,16 @@ main(void)
   ap_bird_init();
 
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(copy_follows_the_target_path, setup, teardown),
-    cmocka_unit_test_setup_teardown(covering_prefix_until_the_prefix_has_paths, setup, teardown),
-    cmocka_unit_test_setup_teardown(next_best_is_another_egress, setup, teardown),
-    cmocka_unit_test_setup_teardown(limit_refuses_new_prefixes_only, setup, teardown),
-    cmocka_unit_test_setup_teardown(unknown_target_is_refused, setup, teardown),
-    cmocka_unit_test_setup_teardown(shadow_resolves_but_originates_nothing, setup, teardown),
-    cmocka_unit_test_setup_teardown(state_file_round_trip, setup, teardown),
-    cmocka_unit_test_setup_teardown(damaged_state_file_is_kept_and_good_lines_restored, setup, teardown),
-    cmocka_unit_test_setup_teardown(truncated_state_file_is_reported, setup, teardown),
+    ap_test(copy_follows_the_target_path),
+    ap_test(covering_prefix_until_the_prefix_has_paths),
+    ap_test(next_best_is_another_egress),
+    ap_test(limit_refuses_new_prefixes_only),
+    ap_test(unknown_target_is_refused),
+    ap_test(expiry_removes_at_its_time),
+    ap_test(shadow_resolves_but_originates_nothing),
+    ap_test(state_file_round_trip),
+    ap_test(damaged_state_file_is_kept_and_good_lines_restored),
+    ap_test(truncated_state_file_is_reported),
   };
 
   return cmocka_run_group_tests_name("override store and state file", tests, NULL, NULL);
