@@ -13,6 +13,8 @@ against stock BIRD 2.17.5, and override front ends against GoBGP and ExaBGP.
                egress failure under 50,000 overrides
   reference    gobgpd and exabgp injecting the same routes (high LOCAL_PREF)
                into a stock switch, through their APIs
+  hostrole     a host with K = 2 Precision Path alternates against a stock
+               host, three egresses (bench/hostrole.py's runs, interleaved)
   protection   egress protection on BIRD's side: from the read of an
                egress's session close to the netlink requests replacing its
                labels' LFIB routes, with 2 and 4 egresses (full table, 50,000
@@ -67,7 +69,7 @@ SIZES = [  # (flag, env, default, quick, help)
     ("failure", "BENCH_FAILURE", 50000, 1000, "overrides on the failing egress"),
     ("seed", "BENCH_SEED", 1, 1, "seed of the generated table"),
 ]
-SECTIONS = ("reflection", "overrides", "reference", "protection", "observe")
+SECTIONS = ("reflection", "overrides", "reference", "hostrole", "protection", "observe")
 
 
 def parse_args():
@@ -125,8 +127,13 @@ class profiled:
 
     def __enter__(self):
         if PERF_DIR:
+            # Repeated measurements: one file each (NAME, NAME.2, ...), none overwritten
+            n = 1
+            while (pathlib.Path(PERF_DIR) / f"{self.name}{'' if n == 1 else f'.{n}'}.data").exists():
+                n += 1
+            name = self.name + ("" if n == 1 else f".{n}")
             for suffix, bird in self.birds:
-                out = pathlib.Path(PERF_DIR) / f"{self.name}{suffix}.data"
+                out = pathlib.Path(PERF_DIR) / f"{name}{suffix}.data"
                 self.procs.append(subprocess.Popen(
                     ["perf", "record", "-F", "999", "--call-graph", "dwarf,16384",
                      "-o", str(out), "-p", str(bird.proc.pid)],
@@ -284,13 +291,37 @@ def wait_overrides(bp, want, timeout, interval=0.005, switch=False):
         time.sleep(interval)
 
 
-def converge(bp, table, timeout=900):
-    """Start the feeders' tables and wait until both hosts have every path."""
+def converge(bp, table, timeout=900, interval=0.1):
+    """Start the feeders' tables and wait until both hosts have every path;
+    returns the seconds from the start signal."""
+    want = len(bp.transits) * (table.n4 + table.n6)
+    t0 = time.time()
     for f in bp.feeders.values():
         f.start_sending()
-    want = len(bp.transits) * (table.n4 + table.n6)
-    pop.wait_until(lambda: all(n >= want for n in bp.host_paths()), timeout, 0.1,
+    pop.wait_until(lambda: all(n >= want for n in bp.host_paths()), timeout, interval,
                    what=f"hosts have {want} paths")
+    return time.time() - t0
+
+
+def host_import(bp, table, again):
+    """The reference of the override rates: how fast the same hosts import
+    ordinary paths from the switch (the egresses' full tables, start
+    signal to both hosts having every path, polled every 20 ms). again:
+    the feeders are killed first (every path goes) and come back."""
+    want = len(bp.transits) * (table.n4 + table.n6)
+    if again:
+        for f in bp.feeders.values():
+            f.kill()
+        pop.wait_until(lambda: not any(bp.host_paths()) and not bp.switch_paths(), 300, 0.1,
+                       what="hosts and switch without paths")
+        bp.start_feeders()
+        bp.wait_established()
+        time.sleep(1)
+    with profiled("host-import", bp.switch.daemon, *hosts_of(bp)):
+        secs = converge(bp, table, interval=0.02)
+    r = {"paths": want, "seconds": secs, "rate": want / secs}
+    log(f"hosts' import of ordinary paths: {want:,} per host in {secs:.2f}s, {r['rate']:,.0f} paths/s")
+    return r
 
 
 def load_file(path, nets, egress):
@@ -540,10 +571,17 @@ def overrides(args, bins, table):
         bp.start_hosts(bins.patched, count_overrides=True)
         bp.start_feeders()
         bp.wait_established()
-        t = time.time()
-        converge(bp, table)
-        log(f"override POP converged in {time.time() - t:.1f}s; {n} overrides to {egress}")
+        # The reference: the hosts' own import rate of ordinary paths, here,
+        # in this run (the first import, and runs - 1 more of the same table)
+        imports = [host_import(bp, table, again=False)]
+        log(f"override POP converged in {imports[0]['seconds']:.1f}s; {n} overrides to {egress}")
         steps = Steps(bp, flush)
+        for _ in range(args.runs - 1):
+            r = steps.run("hosts' import", host_import, bp, table, True)
+            if "error" not in r:
+                imports.append(r)
+        ok = sorted(imports, key=lambda r: r["rate"])
+        out["host_import"] = dict(ok[len(ok) // 2], rates=[r["rate"] for r in imports])
         time.sleep(1)
         sw = bp.switch.daemon
         mem0, rss0 = birdsock.memory_total(sw.sock), sw.status("VmRSS")
@@ -553,17 +591,20 @@ def overrides(args, bins, table):
         out["memory"] = steps.run("memory", memory, bp, mem0, rss0)
         # 7. the metrics file at its interval, with the table and those overrides
         out["metrics"] = steps.run("metrics file", metrics_file, bp, extra)
-        # 6. restart with the persisted set (the state file is written on change)
-        out["restart"] = steps.run("restart", restart, bp, bins, table, n, extra)
-        steps.run("flush", flush, bp)
-        # The same restart with nothing persisted: how much is the table's
-        # own reload (the egresses resend everything, the hosts reconnect)
-        if "error" not in out["restart"]:
-            base = steps.run("restart without overrides", restart, bp, bins, table, 0, extra)
-            out["restart"]["baseline_table_s"] = base.get("table_s")
-        # More load runs, now that memory and restart have used the first
-        th["load"] = steps.run("birdc load", repeated, args.runs, lambda: flush(bp),
-                               throughput_load, bp, nets, egress, 600, first=first_load)
+        # 6. restart with the persisted set (the state file is written on
+        # change), and the same restart with nothing persisted: how much is
+        # the table's own reload (the egresses resend everything, the hosts
+        # reconnect). Interleaved, runs times; between them, the next birdc
+        # load (memory and restart have used the first).
+        loads, with_, without = [first_load], [], []
+        for i in range(args.runs):
+            with_.append(steps.run("restart", restart, bp, bins, table, n, extra))
+            steps.run("flush", flush, bp)
+            without.append(steps.run("restart without overrides", restart, bp, bins, table, 0, extra))
+            if i < args.runs - 1:
+                loads.append(steps.run("birdc load", throughput_load, bp, nets, egress, 600))
+        out["restart"] = restart_summary(with_, without)
+        th["load"] = summarize(loads)
         th["controller"] = steps.run("controller", repeated, args.runs, lambda: flush(bp),
                                      throughput_controller, bp, nets, egress, 600)
         steps.run("flush", flush, bp)
@@ -588,10 +629,31 @@ def repeated(n, between, fn, *args, first=None):
     while len(runs) < n:
         between()
         runs.append(fn(*args))
+    return summarize(runs)
+
+
+def summarize(runs):
+    """The median run of throughput runs, with every run's rate."""
     ok = sorted((r for r in runs if r.get("rate")), key=lambda r: r["rate"])
     if not ok:
         return runs[-1]
     return dict(ok[len(ok) // 2], rates=[r.get("rate") for r in runs])
+
+
+def restart_summary(with_, without):
+    """Restarts with and without persisted overrides, interleaved: the
+    median of each, done meaning the table back and (with) every override
+    active on the switch; every run's times for the range."""
+    good = [r for r in with_ if "error" not in r]
+    base = [r for r in without if "error" not in r]
+    if not good:
+        return with_[-1]
+    for r in good:
+        r["done_s"] = max(r["table_s"], r["switch_s"])
+    mid = sorted(good, key=lambda r: r["done_s"])[len(good) // 2]
+    return dict(mid, runs=[r["done_s"] for r in good],
+                baseline_table_s=median([r["table_s"] for r in base]),
+                baseline_runs=[r["table_s"] for r in base])
 
 
 def flush(bp):
@@ -704,13 +766,19 @@ def failure(bp, nets, egress, transit):
     sw.cmd(f'autopilot load ap "{f}"')
     wait_overrides(bp, len(nets), 600, switch=True)
     time.sleep(1)
+    # CPU time of each host until then: what the withdrawals cost a host,
+    # which the wall time (2 cores shared by the switch and both hosts) hides
+    cpu0 = [h.daemon.cpu_s() for h in bp.hosts]
     with profiled("failure", sw, *hosts_of(bp)):
         t0 = time.time()
         bp.feeders[transit.name].kill()       # SIGKILL: the kernel closes its sessions, as in a crash
         t_hosts, t_switch = wait_overrides(bp, 0, 120, interval=0.01, switch=True)
-    r = {"n": len(nets), "hosts_ms": (t_hosts - t0) * 1000, "switch_ms": (t_switch - t0) * 1000}
+        cpu1 = [h.daemon.cpu_s() for h in bp.hosts]
+    r = {"n": len(nets), "hosts_ms": (t_hosts - t0) * 1000, "switch_ms": (t_switch - t0) * 1000,
+         "hosts_cpu_ms": [(b - a) * 1000 for a, b in zip(cpu0, cpu1)]}
     log(f"failure: {len(nets)} copies gone on the switch after {r['switch_ms']:.0f} ms, "
-        f"on both hosts after {r['hosts_ms']:.0f} ms")
+        f"on both hosts after {r['hosts_ms']:.0f} ms (host CPU meanwhile "
+        f"{', '.join(f'{c:.0f}' for c in r['hosts_cpu_ms'])} ms)")
     # Egress protection: from BIRD learning of the loss (its BGP state change,
     # logged with microseconds) to the LFIB route of the label replaced
     learned, repointed = repoint_times(bp.switch.dir / "bird.log", f"{transit.name}_v4", t0)
@@ -907,6 +975,28 @@ def reference(args, bins, table):
     finally:
         bp.teardown()
     return out
+
+
+def hostrole(args, bins, table):
+    """The host role's cost (bench/hostrole.py's run): a host with K = 2
+    alternates against a stock host behind the same patched switch, three
+    egresses; runs of each, interleaved (ABBA)."""
+    import hostrole as hr  # pylint: disable=import-outside-toplevel
+    hr.bp_bins["patched"] = bins.patched
+    runs = {"stock": [], "k2": []}
+    for i in range(args.runs):
+        for name in (("stock", "k2") if i % 2 == 0 else ("k2", "stock")):
+            bp = benchpop.BenchPop("bench-hostrole", table, args.cache, transits=3, hosts=("h1",))
+            try:
+                secs, hwm = hr.run(bp, table, bins.stock if name == "stock" else bins.patched, name == "k2")
+            finally:
+                bp.teardown()
+            runs[name].append({"converged_s": secs, "host_hwm": hwm})
+            log(f"host role run {i + 1}, {'stock host' if name == 'stock' else 'K = 2'}: converged in "
+                f"{secs:.2f} s, peak RSS {hwm / 2**20:.0f} MB")
+    return {"paths_per_host": 3 * (table.n4 + table.n6), "runs": runs,
+            "median": {k: {m: median([r[m] for r in v]) for m in ("converged_s", "host_hwm")}
+                       for k, v in runs.items()}}
 
 
 # --- main ---------------------------------------------------------------------------

@@ -2,14 +2,22 @@
 """Host role cost: a host with K = 2 Precision Path alternates against a stock
 host, both behind the same patched switch with three egresses (three paths
 per prefix). Time from the start signal until the host has every path (and,
-with the autopilot protocol, both alternate tables filled), and the host's
-peak RSS. One run of each, interleaved; sizes from BENCH_V4 / BENCH_V6.
+with the autopilot protocol, both alternate tables filled), the host's CPU
+time until then, its peak RSS and BIRD's own memory count; the same for the
+patched host without alternates, so that the cost of an alternate route
+can be set against a plain one. --runs of each, interleaved, medians;
+sizes from BENCH_V4 / BENCH_V6.
+With --perf DIR, each host is recorded with perf while it converges, into
+DIR/hostrole-stock.data and DIR/hostrole-k2.data (read with perf report -i).
 
-Usage: hostrole.py PATCHED_DIR STOCK_DIR [CACHE_DIR]
+Usage: hostrole.py [--perf DIR] PATCHED_DIR STOCK_DIR [CACHE_DIR]
 """
 
+import argparse
 import os
 import pathlib
+import re
+import statistics
 import sys
 import time
 
@@ -17,6 +25,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 
+import bench  # noqa: E402
 import birdsock  # noqa: E402
 import benchpop  # noqa: E402
 import tables  # noqa: E402
@@ -30,7 +39,7 @@ protocol autopilot hap { ipv4; ipv6; asn 65000;
 """
 
 
-def run(bp, table, bindir, alternates):
+def run(bp, table, bindir, alternates, perf_name):
     """One run; the host role is added to the first host's config."""
     conf = bp.host_conf
     bp.host_conf = lambda h, count_overrides=False: conf(h) + (ALTERNATES if alternates else "")
@@ -44,43 +53,88 @@ def run(bp, table, bindir, alternates):
     h = bp.hosts[0].daemon
     want_paths = 3 * (table.n4 + table.n6)
     want_alt = 2 * (table.n4 + table.n6)     # K = 2, three egresses: two alternates each
-    t0 = time.time()
-    for f in bp.feeders.values():
-        f.start_sending()
-    while True:
-        done = birdsock.imported(h.sock, "switch1") >= want_paths and \
-            (not alternates or birdsock.imported(h.sock, "hap") >= want_alt)
-        if done:
-            break
-        if time.time() - t0 > 900:
-            raise TimeoutError("host did not converge in 900 s")
-        time.sleep(0.05)
-    return time.time() - t0, h.status("VmHWM")
+    with bench.profiled(perf_name, h):
+        cpu0 = h.cpu_s()
+        t0 = time.time()
+        for f in bp.feeders.values():
+            f.start_sending()
+        while True:
+            done = birdsock.imported(h.sock, "switch1") >= want_paths and \
+                (not alternates or birdsock.imported(h.sock, "hap") >= want_alt)
+            if done:
+                break
+            if time.time() - t0 > 900:
+                raise TimeoutError("host did not converge in 900 s")
+            time.sleep(0.05)
+        t1 = time.time()
+    return (t1 - t0, h.status("VmHWM"), h.cpu_s() - cpu0, birdsock.memory_total(h.sock),
+            memory_part(h.sock, "Routing tables"), memory_part(h.sock, "Route attributes"))
+
+
+def memory_part(sock, name):
+    """One line of `show memory` (effective bytes): routing tables or route attributes."""
+    m = re.search(name + r":\s+([\d.]+)\s*(\S*B)", sock.cmd("show memory"))
+    return float(m.group(1)) * {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3}[m.group(2)]
 
 
 bp_bins = {}
 
 
 def main():
-    bp_bins["patched"] = pathlib.Path(sys.argv[1])
-    stock = pathlib.Path(sys.argv[2])
-    cache = pathlib.Path(sys.argv[3] if len(sys.argv) > 3 else "bench-cache")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--perf", metavar="DIR", help="record each host with perf while it converges, into DIR")
+    ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 1)),
+                    help="runs of each variant, interleaved; medians (default 1, $BENCH_RUNS)")
+    ap.add_argument("patched")
+    ap.add_argument("stock")
+    ap.add_argument("cache", nargs="?", default="bench-cache")
+    args = ap.parse_args()
+    bp_bins["patched"] = pathlib.Path(args.patched)
+    stock = pathlib.Path(args.stock)
+    cache = pathlib.Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
+    if args.perf:
+        bench.PERF_DIR = pathlib.Path(args.perf).resolve()
+        bench.PERF_DIR.mkdir(parents=True, exist_ok=True)
     table = tables.Table(int(os.environ.get("BENCH_V4", 1000000)), int(os.environ.get("BENCH_V6", 200000)))
-    res = {}
-    for name, bindir, alt in (("stock host", stock, False), ("host, K = 2", bp_bins["patched"], True)):
-        bp = benchpop.BenchPop("bench-hostrole", table, cache, transits=3, hosts=("h1",))
-        try:
-            res[name] = run(bp, table, bindir, alt)
-        finally:
-            bp.teardown()
-        log(f"{name}: converged in {res[name][0]:.2f} s, peak RSS {res[name][1] / 2**20:.0f} MB")
-    (ts, ms), (ta, ma) = res["stock host"], res["host, K = 2"]
-    print(f"| host, {table.n4:,} IPv4 + {table.n6:,} IPv6 prefixes x 3 paths | stock | K = 2 | ratio |")
-    print("|---|---|---|---|")
-    print(f"| converged (all paths; with K = 2 also both alternate tables) | {ts:.2f} s | {ta:.2f} s | {ta / ts:.2f} |")
-    print(f"| peak RSS | {ms / 2**20:.0f} MB | {ma / 2**20:.0f} MB | {ma / ms:.2f} |")
-
+    # The patched host without the autopilot protocol tells what the
+    # alternates cost apart from what the core patches change.
+    variants = (("stock host", stock, False, "hostrole-stock"),
+                ("patched host", bp_bins["patched"], False, "hostrole-patched"),
+                ("host, K = 2", bp_bins["patched"], True, "hostrole-k2"))
+    res = {name: [] for name, *_ in variants}
+    for i in range(args.runs):
+        for name, bindir, alt, perf_name in variants:
+            bp = benchpop.BenchPop("bench-hostrole", table, cache, transits=3, hosts=("h1",))
+            try:
+                res[name].append(run(bp, table, bindir, alt, f"{perf_name}-{i}"))
+            finally:
+                bp.teardown()
+            t, hwm, cpu, mem, _, _ = res[name][-1]
+            log(f"{name}: converged in {t:.2f} s (host CPU {cpu:.2f} s), peak RSS {hwm / 2**20:.0f} MB, "
+                f"BIRD's memory {mem / 2**20:.0f} MB")
+    med = {name: [statistics.median(x) for x in zip(*rs)] for name, rs in res.items()}
+    (ts, ms, cs, bs, _, _), (tp, mp, cp, bpm, rtp, rap), (ta, ma, ca, ba, rta, raa) = \
+        med["stock host"], med["patched host"], med["host, K = 2"]
+    paths, alts = 3 * (table.n4 + table.n6), 2 * (table.n4 + table.n6)
+    runs = f", median of {args.runs}" if args.runs > 1 else ""
+    print(f"| host, {table.n4:,} IPv4 + {table.n6:,} IPv6 prefixes x 3 paths{runs} "
+          "| stock host | patched, no alternates | K = 2 | K = 2 / stock |")
+    print("|---|---|---|---|---|")
+    print(f"| converged (all paths; with K = 2 also both alternate tables) | {ts:.2f} s | {tp:.2f} s | {ta:.2f} s "
+          f"| {ta / ts:.2f} |")
+    print(f"| host CPU until then | {cs:.2f} s | {cp:.2f} s | {ca:.2f} s | {ca / cs:.2f} |")
+    print(f"| peak RSS | {ms / 2**20:.0f} MB | {mp / 2**20:.0f} MB | {ma / 2**20:.0f} MB | {ma / ms:.2f} |")
+    print(f"| BIRD's memory (`show memory`) | {bs / 2**20:.0f} MB | {bpm / 2**20:.0f} MB | {ba / 2**20:.0f} MB "
+          f"| {ba / bs:.2f} |")
+    print(f"| per path ({paths:,}), per alternate ({alts:,}) | {bs / paths:.0f} B | {bpm / paths:.0f} B "
+          f"| {(ba - bpm) / alts:.0f} B per alternate | |")
+    print(f"| peak RSS per path, per alternate | {ms / paths:.0f} B | {mp / paths:.0f} B "
+          f"| {(ma - mp) / alts:.0f} B per alternate | |")
+    print(f"| of which routing tables (nets, routes), per path / per alternate | | {rtp / paths:.0f} B "
+          f"| {(rta - rtp) / alts:.0f} B | |")
+    print(f"| of which route attributes, per path / per alternate | | {rap / paths:.0f} B "
+          f"| {(raa - rap) / alts:.0f} B | |")
 
 if __name__ == "__main__":
     main()

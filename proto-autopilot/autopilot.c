@@ -81,7 +81,7 @@ autopilot_rt_notify(struct proto *P, struct channel *c, net *n, rte *new, rte *o
   struct autopilot_table_stats *s = autopilot_stats(p, c);
 
   autopilot_ovr_notify(p, n->n.addr, new, old);
-  autopilot_host_notify(p, c, n);
+  autopilot_host_notify(p, c, n, new, old);
   autopilot_watch_path(p, n, new, old);
 
   /* The export map is updated before we are called: @new is set, @old cleared */
@@ -398,6 +398,7 @@ autopilot_shutdown(struct proto *P)
   autopilot_reload_all(p);
   autopilot_ctl_stop(p);
   autopilot_metrics_stop(p);
+  autopilot_host_stop(p);
 
   /* Overrides stay, in memory and in the state file, for the next start (fail static) */
   autopilot_carry_save(p);

@@ -32,6 +32,7 @@
 #include "nest/route.h"
 #include "nest/cli.h"
 #include "lib/hash.h"
+#include "filter/filter.h"
 #include "proto/bgp/bgp.h"
 #include "autopilot.h"
 #include "route.h"
@@ -46,16 +47,47 @@
 
 HASH_DEFINE_REHASH_FN(DIS, struct autopilot_disabled)
 
-/* Originate a copy of @r into @c with next hop label @label */
-static void
-autopilot_host_announce(struct autopilot_proto *p, struct channel *c, const net_addr *n, rte *r, u32 label)
+/*
+ * The attributes of a copy are those of the path it copies with another
+ * next hop label, our preference and no received label stack: the same for
+ * every prefix whose path has the same (cached) attributes. A full table
+ * has about 4 prefixes per attribute set, and BGP brings them in one
+ * UPDATE, one after another: so the copies' cached attributes are kept by
+ * the attributes they were made of, in a small direct-mapped cache, and
+ * the next prefix's copy takes them with a reference instead of building
+ * them and looking them up in the attribute cache (its hash over every
+ * attribute, a chain walk, one cache miss per entry). Both are held while
+ * cached, so a freed path's attributes can never be taken for another's.
+ */
+#define AUTOPILOT_COPY_ATTRS	256	/* Entries of the cache, a power of 2 */
+
+struct autopilot_copy_attrs {
+  rta *from;				/* Cached attributes of the copied path (held) */
+  rta *copy;				/* Cached attributes of its copy (held) */
+  u32 label;				/* The copy's next hop label */
+  uint pref;				/* The copy's preference */
+};
+
+/* Cached attributes of a copy of @r with next hop label @label, with a reference for the route */
+static rta *
+autopilot_host_copy_attrs(struct autopilot_proto *p, rte *r, u32 label, uint pref)
 {
+  rta *from = r->attrs;
+  struct autopilot_copy_attrs *ca = NULL;
+
+  if (p->host.copy_attrs && rta_is_cached(from))
+  {
+    ca = &p->host.copy_attrs[(u32_hash((u32) (uintptr_t) from) ^ label) & (AUTOPILOT_COPY_ATTRS - 1)];
+    if ((ca->from == from) && (ca->label == label) && (ca->pref == pref))
+      return rta_clone(ca->copy);
+  }
+
   rta *a = alloca(sizeof(rta) + sizeof(u32));
 
-  memcpy(a, r->attrs, sizeof(rta));
+  memcpy(a, from, sizeof(rta));
   a->cached = 0;
   a->hostentry = NULL;
-  a->pref = c->preference;
+  a->pref = pref;
 
   /* One next hop, one label: the kernel route is "encap mpls LABEL via GW" */
   a->nh.next = NULL;
@@ -65,7 +97,24 @@ autopilot_host_announce(struct autopilot_proto *p, struct channel *c, const net_
   /* The received label stack is the best path's business, not this copy's */
   bgp_unset_attr(&a->eattrs, tmp_linpool, BA_MPLS_LABEL_STACK);
 
-  autopilot_rt_originate(&p->p, c, n, a);
+  rta *copy = rta_lookup(a);
+  if (!ca)
+    return copy;
+
+  if (ca->from)
+  {
+    rta_free(ca->from);
+    rta_free(ca->copy);
+  }
+  *ca = (struct autopilot_copy_attrs) { .from = rta_clone(from), .copy = rta_clone(copy), .label = label, .pref = pref };
+  return copy;
+}
+
+/* Originate a copy of @r into @c with next hop label @label */
+static void
+autopilot_host_announce(struct autopilot_proto *p, struct channel *c, const net_addr *n, rte *r, u32 label)
+{
+  autopilot_rt_originate(&p->p, c, n, autopilot_host_copy_attrs(p, r, label, c->preference));
 }
 
 static inline int
@@ -92,14 +141,46 @@ autopilot_host_set_disabled(struct autopilot_proto *p, const net_addr *n, int di
   }
 }
 
+/*
+ * Which path each alternate table holds for a prefix is kept as a bit per
+ * rank, indexed by the watched table's route id (a path keeps its id when
+ * it is replaced, and the id is freed only when it is withdrawn, which we
+ * see): a few hundred kB for millions of paths, next to nothing against a
+ * lookup in the alternate table. So a change re-originates only the ranks
+ * whose path changed, and withdraws only what is there: of the 2 x 3
+ * updates of K = 2 alternates a prefix with three paths used to cost while
+ * its paths arrive, 2 or 3 remain.
+ *
+ * The bits follow what is in the alternate tables only as long as we see
+ * every change of the watched table: with an export filter on the watched
+ * channel some changes are not shown to us, so there every change
+ * re-originates every rank (keeping the bits), as before.
+ */
+
+/* The id of @n's path (or of @old, just gone) shown as alternate @map, 0 for none */
+static inline u32
+autopilot_host_shown(struct bmap *map, net *n, rte *old)
+{
+  for (rte *e = n->routes; e; e = e->next)
+    if (bmap_test(map, e->id))
+      return e->id;
+
+  return (old && bmap_test(map, old->id)) ? old->id : 0;
+}
+
 /**
  * autopilot_host_notify - paths of a prefix in a watched table changed
  * @p: autopilot instance
  * @c: the watched channel (ip4_channel or ip6_channel)
  * @n: the prefix, its routes already in their new state
+ * @new: the changed path as it is now, or NULL
+ * @old: the changed path as it was, or NULL
+ *
+ * The prefix is ranked once; each rank whose path is not the one it was
+ * (or whose path is the changed one) is originated again or withdrawn.
  */
 void
-autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n)
+autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n, rte *new, rte *old)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
   uint fam = (c == p->ip6_channel);
@@ -110,20 +191,45 @@ autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n)
   if (k)
   {
     uint cnt = autopilot_rank(n, p->asn, &cf->pp, alts, k, &disabled);
+    /* The path whose change this is: replaced paths keep their id */
+    u32 changed = new ? new->id : (old ? old->id : 0);
+    int all = (c->out_filter != FILTER_ACCEPT) || (new == old);
 
     for (uint i = 0; i < k; i++)
     {
       struct channel *ac = p->host.alt[fam][i];
+      struct bmap *map = &p->host.alt_shown[fam][i];
+
       if (!autopilot_channel_up(ac))
+      {
+	/* A channel that is not up holds nothing (it is flushed): forget it once */
+	if (p->host.alt_was_up[fam][i])
+	  bmap_reset(map, 1024);
+	p->host.alt_was_up[fam][i] = 0;
+	continue;
+      }
+      p->host.alt_was_up[fam][i] = 1;
+
+      u32 shown = autopilot_host_shown(map, n, old);
+      u32 now = (i < cnt) ? alts[i].r->id : 0;
+
+      /* The same path, unchanged, or nothing before and now: nothing to do */
+      if (!all && (shown == now) && (!now || (now != changed)))
 	continue;
 
       if (i < cnt)
 	autopilot_host_announce(p, ac, n->n.addr, alts[i].r, alts[i].pp_label);
       else
 	autopilot_rt_withdraw(&p->p, ac, n->n.addr);
+
+      if (shown)
+	bmap_clear(map, shown);
+      if (now)
+	bmap_set(map, now);
     }
 
-    autopilot_host_set_disabled(p, n->n.addr, disabled);
+    if (disabled || p->host.disabled.count)
+      autopilot_host_set_disabled(p, n->n.addr, disabled);
   }
 
   /* Egress tables: the egress's own best path, with its primary label */
@@ -186,6 +292,34 @@ autopilot_host_start(struct autopilot_proto *p)
 {
   p->host.disabled_slab = sl_new(p->p.pool, sizeof(struct autopilot_disabled));
   HASH_INIT(p->host.disabled, p->p.pool, DIS_ORDER);
+
+  /* The protocol's tables are empty at start: nothing is shown yet */
+  for (uint fam = 0; fam < 2; fam++)
+    for (uint i = 0; i < AUTOPILOT_MAX_ALT; i++)
+    {
+      bmap_init(&p->host.alt_shown[fam][i], p->p.pool, 1024);
+      p->host.alt_was_up[fam][i] = 0;
+    }
+
+  p->host.copy_attrs = mb_allocz(p->p.pool, AUTOPILOT_COPY_ATTRS * sizeof(struct autopilot_copy_attrs));
+}
+
+/* The cached attributes are global: give ours back before the pool goes */
+void
+autopilot_host_stop(struct autopilot_proto *p)
+{
+  if (!p->host.copy_attrs)
+    return;
+
+  for (uint i = 0; i < AUTOPILOT_COPY_ATTRS; i++)
+    if (p->host.copy_attrs[i].from)
+    {
+      rta_free(p->host.copy_attrs[i].from);
+      rta_free(p->host.copy_attrs[i].copy);
+    }
+
+  mb_free(p->host.copy_attrs);
+  p->host.copy_attrs = NULL;
 }
 
 /* show autopilot: the host role's disable community and tables */

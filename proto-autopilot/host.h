@@ -33,6 +33,9 @@ struct autopilot_disabled {
 /* The host role's part of the protocol */
 struct autopilot_host {
   struct channel *alt[2][AUTOPILOT_MAX_ALT];	/* Alternate table k+1 for IPv4, IPv6 */
+  struct bmap alt_shown[2][AUTOPILOT_MAX_ALT];	/* Ids of watched paths now in alternate table k+1 */
+  u8 alt_was_up[2][AUTOPILOT_MAX_ALT];	/* Alternate channel was up at the last change */
+  struct autopilot_copy_attrs *copy_attrs;	/* Attributes of recent copies, by what they copy */
   struct channel *etab[AUTOPILOT_MAX_ETAB];	/* Egress tables */
   HASH(struct autopilot_disabled) disabled;	/* Prefixes with Precision Path disabled */
   slab *disabled_slab;			/* Allocator of struct autopilot_disabled */
@@ -45,9 +48,10 @@ int autopilot_path_pp_disabled(rte *e, const struct autopilot_pp_community *pp);
 uint autopilot_rank(net *n, u32 asn, const struct autopilot_pp_community *pp, struct autopilot_alt *out, uint k, int *disabled);
 
 /* host.c */
-void autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n);
+void autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n, rte *new, rte *old);
 int autopilot_host_channels(struct autopilot_proto *p, struct proto_config *CF);
 void autopilot_host_start(struct autopilot_proto *p);
+void autopilot_host_stop(struct autopilot_proto *p);
 void autopilot_host_show(struct autopilot_proto *p);
 
 #endif

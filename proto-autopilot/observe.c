@@ -431,12 +431,13 @@ js_override(struct autopilot_ctl_conn *c, struct autopilot_proto *p, struct auto
   js_put(c, ",\"via_label\":");
   js_label(c, via ? o->via_label : AUTOPILOT_NO_LABEL);
   js_put(c, ",\"path_of\":");
+  net_addr_ip6 src = autopilot_ovr_src(o);
   if (o->state != AP_OVR_PENDING)
-    js_fmt(c, "\"%N\"", &o->src);
+    js_fmt(c, "\"%N\"", &src);
   else
     js_put(c, "null");
   js_put(c, ",\"why_pending\":");
-  js_str_or_null(c, (o->state == AP_OVR_PENDING) ? (o->why ?: "not resolved yet") : NULL);
+  js_str_or_null(c, (o->state == AP_OVR_PENDING) ? (autopilot_ovr_why(o) ?: "not resolved yet") : NULL);
   js_put(c, ",\"reason\":");
   js_str_or_null(c, o->reason);
   js_fmt(c, ",\"created\":%u,\"expires\":", (uint) (o->created / 1000000));
@@ -1076,12 +1077,13 @@ autopilot_watch_override(struct autopilot_proto *p, struct autopilot_override *o
   js_put(j, ",\"via_label\":");
   js_label(j, via ? o->via_label : AUTOPILOT_NO_LABEL);
   js_put(j, ",\"path_of\":");
+  net_addr_ip6 src = autopilot_ovr_src(o);
   if (resolved)
-    js_fmt(j, "\"%N\"", &o->src);
+    js_fmt(j, "\"%N\"", &src);
   else
     js_put(j, "null");
   js_put(j, ",\"why_pending\":");
-  js_str_or_null(j, (new_state == AP_OVR_PENDING) ? (o->why ?: "not resolved yet") : NULL);
+  js_str_or_null(j, (new_state == AP_OVR_PENDING) ? (autopilot_ovr_why(o) ?: "not resolved yet") : NULL);
   obs_event_end(p);
 }
 
@@ -1320,11 +1322,12 @@ autopilot_cmd_show_paths(struct symbol *sym, const net_addr *a)
   if (o && !o->deleted)
   {
     struct autopilot_egress_config *via = (o->state != AP_OVR_PENDING) ? obs_egress_of_label(p, o->via_label) : NULL;
+    net_addr_ip6 src = autopilot_ovr_src(o);
     cli_msg(-AUTOPILOT_REPLY_PATHS, "Override: -> %s, %s%s%s%s, source %s%s%s%s",
 	    o->target ?: AUTOPILOT_NEXT_BEST, autopilot_ovr_state_names[o->state],
 	    via ? tmp_sprintf(", via %s (%u)", via->name, o->via_label) : "",
-	    (o->state != AP_OVR_PENDING) ? tmp_sprintf(", path of %N", &o->src) : "",
-	    (o->state == AP_OVR_PENDING) ? tmp_sprintf(": %s", o->why ?: "not resolved yet") : "",
+	    (o->state != AP_OVR_PENDING) ? tmp_sprintf(", path of %N", &src) : "",
+	    (o->state == AP_OVR_PENDING) ? tmp_sprintf(": %s", autopilot_ovr_why(o) ?: "not resolved yet") : "",
 	    autopilot_source_names[o->source],
 	    o->reason ? ", reason \"" : "", o->reason ?: "", o->reason ? "\"" : "");
   }

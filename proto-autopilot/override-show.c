@@ -45,12 +45,13 @@ autopilot_ovr_show_one(cli *c, struct autopilot_proto *p, struct autopilot_overr
   const char *via = "-", *note = "";
 
   if (o->state == AP_OVR_PENDING)
-    note = o->why ?: "";
+    note = autopilot_ovr_why(o) ?: "";
   else
   {
     via = tmp_sprintf("%s (%u)", autopilot_label_egress(p, o->via_label), o->via_label);
-    if (!net_equal((net_addr *) &o->src, (net_addr *) &o->net))
-      note = tmp_sprintf("path of %N", &o->src);
+    net_addr_ip6 src = autopilot_ovr_src(o);
+    if (o->src_len != o->net.pxlen)
+      note = tmp_sprintf("path of %N", &src);
     if (o->state == AP_OVR_SHADOW)
       note = tmp_sprintf("shadow: would move here%s%s", *note ? ", " : "", note);
   }

@@ -28,9 +28,11 @@
  * in the same event loop round as the path it copies. Overrides that copy
  * a covering prefix's path hang in that prefix's bucket, so one path change
  * finds all of them at once. Overrides whose resolution might change by a
- * path appearing on a prefix between theirs and their src (pending ones,
- * covering copies) are checked again by a one-second timer, and only after
- * paths were added. The same timer removes expired ones.
+ * path appearing on a prefix between theirs and their src (pending ones
+ * whose own prefix has no path, covering copies) are checked again by a
+ * one-second timer, only after paths were added, and pending ones no more
+ * often than AUTOPILOT_RECHECK_LOOKUPS table lookups a second allow (a
+ * table loading after a restart). The same timer removes expired ones.
  *
  * All route updates happen in the event, never in a request handler or in
  * rt_notify(): requests only change the store and mark overrides dirty.
@@ -62,6 +64,93 @@ const char *autopilot_ovr_state_names[AP_OVR_STATES] = {
   [AP_OVR_SHADOW] = "shadow",
 };
 
+const char *autopilot_ovr_why_names[AP_WHY_MAX] = {
+  [AP_WHY_NONE] = NULL,
+  [AP_WHY_UNRESOLVED] = "not resolved yet",
+  [AP_WHY_CHANNEL] = "channel down",
+  [AP_WHY_UNCONFIGURED] = "egress not configured",
+  [AP_WHY_NO_PATH] = "no path",
+  [AP_WHY_NO_TARGET_PATH] = "no path from the target egress",
+  [AP_WHY_NO_OTHER_PATH] = "no path from another egress",
+};
+
+/*
+ * Target names, shared: a million overrides name a handful of egresses,
+ * and a copy of the name in each was a quarter of its memory. Counted
+ * by use, freed with the last; one table for all instances (a name is
+ * only a name: each instance looks its egress up in its own config).
+ */
+struct autopilot_name {
+  struct autopilot_name *next;		/* In autopilot_names */
+  uint uses;				/* Overrides naming it */
+  char name[];				/* The name */
+};
+
+#define NAME_KEY(n)		(n)->name
+#define NAME_NEXT(n)		(n)->next
+#define NAME_EQ(a,b)		!strcmp(a, b)
+#define NAME_FN(a)		autopilot_name_hash(a)
+#define NAME_ORDER		4
+#define NAME_REHASH		autopilot_name_rehash
+#define NAME_PARAMS		/8, *2, 2, 2, 4, 20
+
+static inline u32
+autopilot_name_hash(const char *s)
+{
+  u64 h;
+  mem_hash_init(&h);
+  mem_hash_mix_str(&h, s);
+  return mem_hash_value(&h);
+}
+
+static pool *autopilot_names_pool;
+static HASH(struct autopilot_name) autopilot_names;
+
+HASH_DEFINE_REHASH_FN(NAME, struct autopilot_name)
+
+/* The shared copy of @s, one more use of it; NULL for an empty name */
+static const char *
+autopilot_name_get(const char *s)
+{
+  if (!s || !*s)
+    return NULL;
+
+  if (!autopilot_names_pool)
+  {
+    autopilot_names_pool = rp_new(&root_pool, "Autopilot target names");
+    HASH_INIT(autopilot_names, autopilot_names_pool, NAME_ORDER);
+  }
+
+  struct autopilot_name *n = HASH_FIND(autopilot_names, NAME, s);
+  if (!n)
+  {
+    uint len = strlen(s) + 1;
+    n = mb_alloc(autopilot_names_pool, sizeof(struct autopilot_name) + len);
+    n->uses = 0;
+    memcpy(n->name, s, len);
+    HASH_INSERT2(autopilot_names, NAME, autopilot_names_pool, n);
+  }
+
+  n->uses++;
+  return n->name;
+}
+
+/* One use less of a name autopilot_name_get() gave */
+static void
+autopilot_name_put(const char *s)
+{
+  if (!s)
+    return;
+
+  struct autopilot_name *n = SKIP_BACK(struct autopilot_name, name[0], s);
+  ASSERT(n->uses);
+  if (--n->uses)
+    return;
+
+  HASH_REMOVE2(autopilot_names, NAME, autopilot_names_pool, n);
+  mb_free(n);
+}
+
 #define OVR_KEY(o)		((net_addr *) &(o)->net)
 #define OVR_NEXT(o)		(o)->next_hash
 #define OVR_EQ(a,b)		net_equal(a, b)
@@ -79,6 +168,67 @@ const char *autopilot_ovr_state_names[AP_OVR_STATES] = {
 #define SRC_PARAMS		/8, *2, 2, 2, 6, 24
 
 HASH_DEFINE_REHASH_FN(OVR, struct autopilot_override)
+
+/*
+ * Every change of a watched path asks whether its prefix has an override:
+ * in a loading table millions of times, mostly for prefixes that have none,
+ * and each a cache miss or two in the hash. A bit per hash of each prefix
+ * entered (16 to 32 bits per override, so 3-6% false hits; bits are only
+ * cleared by a rebuild, when as many prefixes as it was built for have
+ * been entered) answers most of them from a few kB.
+ */
+#define OVR_FILTER_MIN_ORDER	16	/* 8 kB */
+#define OVR_FILTER_BITS		16	/* Bits per prefix it is built for, at least */
+
+static inline u32
+autopilot_ovr_filter_bit(struct autopilot_proto *p, const net_addr *n)
+{
+  return u32_hash(net_hash(n)) >> (32 - p->store.filter_order);
+}
+
+static void
+autopilot_ovr_filter_build(struct autopilot_proto *p)
+{
+  uint order = OVR_FILTER_MIN_ORDER;
+  while ((order < 31) && ((1ULL << order) < (u64) p->store.hash.count * OVR_FILTER_BITS))
+    order++;
+
+  mb_free(p->store.filter);
+  p->store.filter = mb_allocz(p->p.pool, (1ULL << order) / 8);
+  p->store.filter_order = order;
+  p->store.filter_set = 0;
+
+  HASH_WALK(p->store.hash, next_hash, o)
+  {
+    u32 bit = autopilot_ovr_filter_bit(p, (net_addr *) &o->net);
+    p->store.filter[bit / 64] |= 1ULL << (bit % 64);
+    p->store.filter_set++;
+  }
+  HASH_WALK_END;
+}
+
+/* @n was entered in the hash */
+static void
+autopilot_ovr_filter_add(struct autopilot_proto *p, const net_addr *n)
+{
+  if (!p->store.filter || (p->store.filter_set >= (1ULL << p->store.filter_order) / OVR_FILTER_BITS))
+  {
+    autopilot_ovr_filter_build(p);	/* n included: it is in the hash */
+    return;
+  }
+
+  u32 bit = autopilot_ovr_filter_bit(p, n);
+  p->store.filter[bit / 64] |= 1ULL << (bit % 64);
+  p->store.filter_set++;
+}
+
+/* May @n have an override? */
+static inline int
+autopilot_ovr_filter_test(struct autopilot_proto *p, const net_addr *n)
+{
+  u32 bit;
+  return p->store.filter && (bit = autopilot_ovr_filter_bit(p, n), p->store.filter[bit / 64] & (1ULL << (bit % 64)));
+}
 HASH_DEFINE_REHASH_FN(SRC, struct autopilot_src)
 
 static inline struct autopilot_config *
@@ -230,7 +380,7 @@ autopilot_ovr_cover(struct autopilot_proto *p, struct channel *c, const net_addr
  * prefix counts only when the prefix itself has no path: while an egress's
  * paths are being flushed, its overrides go pending at once rather than
  * hopping onto its covering paths that are about to go too. Returns the path
- * and sets o->src, or returns NULL and sets o->why.
+ * and sets o->src_len, or returns NULL and sets o->why.
  */
 static rte *
 autopilot_ovr_resolve(struct autopilot_proto *p, struct autopilot_override *o)
@@ -240,14 +390,14 @@ autopilot_ovr_resolve(struct autopilot_proto *p, struct autopilot_override *o)
   net_addr_ip6 probe;
 
   if (!c || (c->channel_state != CS_UP))
-    return o->why = "channel down", NULL;
+    return o->why = AP_WHY_CHANNEL, NULL;
 
   if (o->target && !(target = autopilot_egress_find(ap_cf(p), o->target)))
-    return o->why = "egress not configured", NULL;
+    return o->why = AP_WHY_UNCONFIGURED, NULL;
 
   net *n = autopilot_ovr_cover(p, c, &o->net, &probe);
   if (!n)
-    return o->why = "no path", NULL;
+    return o->why = AP_WHY_NO_PATH, NULL;
 
   rte *r, *bgp_best;
   if (target)
@@ -256,9 +406,9 @@ autopilot_ovr_resolve(struct autopilot_proto *p, struct autopilot_override *o)
     r = autopilot_next_best(p, n, &bgp_best);
 
   if (!r)
-    return o->why = target ? "no path from the target egress" : "no path from another egress", NULL;
+    return o->why = target ? AP_WHY_NO_TARGET_PATH : AP_WHY_NO_OTHER_PATH, NULL;
 
-  o->src = probe;
+  o->src_len = probe.pxlen;
   return r;
 }
 
@@ -266,7 +416,8 @@ autopilot_ovr_resolve(struct autopilot_proto *p, struct autopilot_override *o)
 static void
 autopilot_ovr_src_index(struct autopilot_proto *p, struct autopilot_override *o, int covering)
 {
-  struct autopilot_src *b = covering ? HASH_FIND(p->store.src, SRC, (net_addr *) &o->src) : NULL;
+  net_addr_ip6 src = autopilot_ovr_src(o);
+  struct autopilot_src *b = covering ? HASH_FIND(p->store.src, SRC, (net_addr *) &src) : NULL;
 
   if (o->srcb && (o->srcb == b))
     return;
@@ -288,7 +439,7 @@ autopilot_ovr_src_index(struct autopilot_proto *p, struct autopilot_override *o,
   if (!b)
   {
     b = sl_allocz(p->store.src_slab);
-    net_copy((net_addr *) &b->net, (net_addr *) &o->src);
+    net_copy((net_addr *) &b->net, (net_addr *) &src);
     init_list(&b->overrides);
     HASH_INSERT2(p->store.src, SRC, p->p.pool, b);
   }
@@ -418,22 +569,23 @@ autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
     autopilot_ovr_withdraw_route(p, o);
     if ((o->state != AP_OVR_PENDING) && (p->store.round_pending++ < AUTOPILOT_LOG_EACH))
       log(L_INFO "%s: Override %N -> %s pending: %s", p->p.name, &o->net,
-	  o->target ?: AUTOPILOT_NEXT_BEST, o->why);
+	  o->target ?: AUTOPILOT_NEXT_BEST, autopilot_ovr_why(o));
     autopilot_ovr_set_state(p, o, AP_OVR_PENDING, old_via);
     return 0;
   }
 
   struct autopilot_egress_config *e = autopilot_rte_egress(p, r);
-  o->why = NULL;
+  o->why = AP_WHY_NONE;
   o->via_label = e ? e->label : 0;
-  autopilot_ovr_src_index(p, o, !net_equal((net_addr *) &o->src, (net_addr *) &o->net));
+  autopilot_ovr_src_index(p, o, o->src_len != o->net.pxlen);
+  net_addr_ip6 src = autopilot_ovr_src(o);
 
   if (ap_cf(p)->shadow)
   {
     autopilot_ovr_withdraw_route(p, o);
     if (o->state != AP_OVR_SHADOW)
       log(L_INFO "%s: Shadow: would move %N to %s (path of %N)", p->p.name, &o->net,
-	  e ? e->name : "?", &o->src);
+	  e ? e->name : "?", &src);
     autopilot_ovr_set_state(p, o, AP_OVR_SHADOW, old_via);
     return 0;
   }
@@ -441,7 +593,7 @@ autopilot_ovr_update(struct autopilot_proto *p, struct autopilot_override *o)
   autopilot_ovr_announce(p, o, c, r);
   if ((o->state != AP_OVR_ACTIVE) && (p->store.round_active++ < AUTOPILOT_LOG_EACH))
     log(L_INFO "%s: Override %N -> %s active: path of %N via %s (label %u)", p->p.name, &o->net,
-	o->target ?: AUTOPILOT_NEXT_BEST, &o->src, e ? e->name : "?", o->via_label);
+	o->target ?: AUTOPILOT_NEXT_BEST, &src, e ? e->name : "?", o->via_label);
   autopilot_ovr_set_state(p, o, AP_OVR_ACTIVE, old_via);
   return 1;
 }
@@ -454,7 +606,7 @@ autopilot_ovr_free(struct autopilot_proto *p, struct autopilot_override *o)
   autopilot_watch_override(p, o, o->state, o->via_label, AP_OVR_STATES);
   HASH_REMOVE2(p->store.hash, OVR, p->p.pool, o);
   p->store.states[o->state]--;
-  mb_free(o->target);
+  autopilot_name_put(o->target);
   mb_free(o->reason);
   sl_free(o);
 }
@@ -463,7 +615,7 @@ autopilot_ovr_free(struct autopilot_proto *p, struct autopilot_override *o)
 static int
 autopilot_ovr_process(struct autopilot_proto *p, struct autopilot_override *o)
 {
-  o->dirty = 0;
+  o->dirty = o->by_path = 0;
 
   if (o->deleted)
   {
@@ -485,7 +637,10 @@ autopilot_ovr_defer(struct autopilot_proto *p, struct autopilot_override *o)
 
 /*
  * Overrides whose copy is out are resolved in the round that marked them:
- * a withdrawn path takes its copy at once. New copies go out at most
+ * a withdrawn path takes its copy at once. So are those a path change
+ * marked (a table loading after a restart): the copy goes out with the
+ * path it copies, while that prefix is still in the cache, and BGP reads
+ * no more paths in a round than the hosts take. Other new copies go out at most
  * AUTOPILOT_ROUND_COPIES per round, oldest first: between rounds BIRD
  * flushes its temporary memory and BGP sends what is ready, so the hosts
  * work on the first copies while the switch makes the next ones, instead
@@ -507,7 +662,7 @@ autopilot_ovr_event(void *data)
   {
     next = o->next_dirty;
 
-    if (o->announced || o->deleted)
+    if (o->announced || o->deleted || o->by_path)
       autopilot_ovr_process(p, o);
     else
       autopilot_ovr_defer(p, o);
@@ -545,6 +700,20 @@ autopilot_ovr_settled(struct autopilot_proto *p)
 }
 
 /*
+ * Could a path added to a prefix covering @o's change how a pending @o
+ * resolves? Not when its own prefix has paths (none of the target's):
+ * a covering prefix counts only for a prefix with none, and a change of
+ * its own paths marks it at once. In a table loading after a restart,
+ * that is most of the pending ones: each would cost a lookup per second.
+ */
+static inline int
+autopilot_ovr_may_cover(struct autopilot_override *o)
+{
+  return (o->state == AP_OVR_PENDING) &&
+    !(((o->why == AP_WHY_NO_TARGET_PATH) || (o->why == AP_WHY_NO_OTHER_PATH)) && (o->src_len == o->net.pxlen));
+}
+
+/*
  * Once a second: remove expired overrides, and, after paths were added,
  * resolve again those a new covering path could change.
  */
@@ -555,8 +724,26 @@ autopilot_ovr_tick(timer *t)
   btime now = current_real_time();
   int recheck = p->store.recheck;
   uint expired = 0;
+  u64 lookups = 0;
 
-  p->store.recheck = 0;
+  /*
+   * Each pending one checked costs a table lookup per prefix length at
+   * worst. While a table loads (after a restart: every override pending,
+   * paths added all the time) that would be a pass over the table's hash
+   * each second; they wait instead until the last recheck's lookups are
+   * spent at AUTOPILOT_RECHECK_LOOKUPS a second, and while a table loads
+   * (paths grew by 1% in the second) not at all. Their own paths arriving
+   * marks them at once meanwhile; only a covering copy waits longer.
+   */
+  uint paths = p->ip4.paths + p->ip6.paths;
+  uint added = (paths > p->store.tick_paths) ? paths - p->store.tick_paths : 0;
+  int loading = (added > AUTOPILOT_LOADING_PATHS) && (added > paths / 100);
+  int pending = recheck && !p->store.recheck_wait && !loading;
+  p->store.tick_paths = paths;
+  if (p->store.recheck_wait)
+    p->store.recheck_wait--;
+
+  p->store.recheck = recheck && !pending;
 
   HASH_WALK(p->store.hash, next_hash, o)
   {
@@ -573,10 +760,18 @@ autopilot_ovr_tick(timer *t)
       expired++;
       autopilot_ovr_dirty(p, o);
     }
-    else if (recheck && ((o->state == AP_OVR_PENDING) || o->srcb))
+    else if (recheck && o->srcb)
       autopilot_ovr_dirty(p, o);
+    else if (pending && autopilot_ovr_may_cover(o))
+    {
+      lookups += o->net.pxlen + 1;
+      autopilot_ovr_dirty(p, o);
+    }
   }
   HASH_WALK_END;
+
+  if (pending)
+    p->store.recheck_wait = lookups / AUTOPILOT_RECHECK_LOOKUPS;
 
   if (expired)
   {
@@ -642,14 +837,21 @@ autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, rte *new, rte
   else if (new && p->store.flushing && new->sender && (new->sender->channel_state == CS_UP))
     autopilot_ovr_egress_up(p, new);
 
-  if (o = HASH_FIND(p->store.hash, OVR, n))
+  /* (by_path only for one not deferred yet: one waiting keeps its turn) */
+  if (autopilot_ovr_filter_test(p, n) && (o = HASH_FIND(p->store.hash, OVR, n)))
+  {
+    o->by_path |= !o->dirty;
     autopilot_ovr_dirty(p, o);
+  }
 
   /* Every override copying a path of this prefix */
   struct autopilot_src *b = p->store.src.count ? HASH_FIND(p->store.src, SRC, n) : NULL;
   if (b)
     WALK_LIST2(o, nn, b->overrides, src_n)
+    {
+      o->by_path |= !o->dirty;
       autopilot_ovr_dirty(p, o);
+    }
 
   if (new && !old && (p->store.states[AP_OVR_PENDING] || p->store.src.count))
     p->store.recheck = 1;
@@ -725,9 +927,11 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
   {
     o = sl_allocz(p->store.slab);
     net_copy((net_addr *) &o->net, n);
+    o->src_len = o->net.pxlen;
     o->state = AP_OVR_PENDING;
     p->store.states[AP_OVR_PENDING]++;
     HASH_INSERT2(p->store.hash, OVR, p->p.pool, o);
+    autopilot_ovr_filter_add(p, n);
     fresh = 1;
     p->store.count++;
   }
@@ -737,15 +941,16 @@ autopilot_ovr_do_add(struct autopilot_proto *p, const struct autopilot_request *
     p->store.count++;
   }
 
-  mb_free(o->target);
+  const char *target = strcmp(req->target, AUTOPILOT_NEXT_BEST) ? autopilot_name_get(req->target) : NULL;
+  autopilot_name_put(o->target);
+  o->target = target;
   mb_free(o->reason);
-  o->target = strcmp(req->target, AUTOPILOT_NEXT_BEST) ? autopilot_strdup(p->p.pool, req->target) : NULL;
   o->reason = autopilot_strdup(p->p.pool, req->reason);
   o->created = req->created ?: current_real_time();
   o->expires = req->expires;
   o->source = (req->source < AP_SRC_MAX) ? req->source : source;
   p->store.by_source[o->source][o->state]++;
-  o->why = "not resolved yet";
+  o->why = AP_WHY_UNRESOLVED;
   if (fresh)
     autopilot_watch_override(p, o, -1, 0, AP_OVR_PENDING);
 
@@ -1042,9 +1247,10 @@ autopilot_ovr_start(struct autopilot_proto *p)
   HASH_INIT(p->store.src, p->p.pool, SRC_ORDER);
   p->store.dirty = p->store.later = NULL;
   p->store.later_tail = &p->store.later;
+  p->store.filter = NULL;
   p->store.record = NULL;
   p->store.changed = NULL;
-  p->store.count = p->store.expired = p->store.recheck = 0;
+  p->store.count = p->store.expired = p->store.recheck = p->store.recheck_wait = p->store.tick_paths = 0;
   memset(p->store.states, 0, sizeof(p->store.states));
   memset(p->store.by_source, 0, sizeof(p->store.by_source));
 

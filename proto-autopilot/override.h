@@ -41,28 +41,67 @@ struct autopilot_src {
   list overrides;			/* struct autopilot_override, by src_n */
 };
 
+/* Why an override is pending (autopilot_ovr_why_names) */
+enum autopilot_ovr_why {
+  AP_WHY_NONE,				/* Resolved */
+  AP_WHY_UNRESOLVED,			/* Not resolved yet */
+  AP_WHY_CHANNEL,			/* Its family's channel is down */
+  AP_WHY_UNCONFIGURED,			/* Its target is no configured egress */
+  AP_WHY_NO_PATH,			/* No prefix covering it has a path */
+  AP_WHY_NO_TARGET_PATH,		/* The covering prefix has no path of the target */
+  AP_WHY_NO_OTHER_PATH,			/* ... nor one of another egress (next-best) */
+  AP_WHY_MAX,
+};
+
+extern const char *autopilot_ovr_why_names[AP_WHY_MAX];
+
+/*
+ * One override: 104 bytes, as there may be a million. The target name is
+ * shared by every override of that target (autopilot_name_get()); the
+ * copied prefix is kept as a length, since it always covers net.
+ */
 struct autopilot_override {
-  struct autopilot_override *next_hash;	/* In autopilot_proto.ovr_hash, by net */
-  node src_n;				/* In its src->overrides, when src is set */
+  struct autopilot_override *next_hash;	/* In store.hash, by net */
+  struct autopilot_override *next_dirty;	/* In store.dirty or store.later */
+  node src_n;				/* In its src->overrides, when srcb is set */
   struct autopilot_src *srcb;		/* Source bucket of a covering copy, or NULL */
-  struct autopilot_override *next_dirty;	/* In autopilot_proto.ovr_dirty */
-  net_addr_ip6 net;			/* Overridden prefix (IPv4 or IPv6) */
-  net_addr_ip6 src;			/* Prefix whose path is copied, when src_len is valid */
-  char *target;				/* Egress name, or NULL for next-best */
+  const char *target;			/* Egress name (shared, see above), or NULL for next-best */
   char *reason;				/* Free text, or NULL */
   btime created;			/* Real time of the request */
   btime expires;			/* Real time of expiry, 0 for never */
-  const char *why;			/* Why pending (static text), NULL otherwise */
+  net_addr_ip6 net;			/* Overridden prefix (IPv4 or IPv6) */
   u32 via_label;			/* Primary label of the copied path's egress */
+  u8 src_len;				/* Prefix length of the prefix whose path is copied */
+  u8 why;				/* Why pending (enum autopilot_ovr_why), AP_WHY_NONE otherwise */
   u8 source;				/* enum autopilot_source */
   u8 state;				/* enum autopilot_ovr_state */
-  u8 dirty;				/* In the dirty list */
-  u8 deleted;				/* Withdrawn by a request; freed by the event */
-  u8 announced;				/* Our route for net is in the table */
-  u8 in_sync;				/* Listed by the sync being applied */
+  u8 dirty:1;				/* In the dirty list */
+  u8 deleted:1;				/* Withdrawn by a request; freed by the event */
+  u8 announced:1;			/* Our route for net is in the table */
+  u8 in_sync:1;				/* Listed by the sync being applied */
+  u8 by_path:1;				/* Dirty by a change of its paths: resolved in that round */
 };
 
+/* Why @o is pending, NULL when it is not */
+static inline const char *
+autopilot_ovr_why(const struct autopilot_override *o)
+{
+  return autopilot_ovr_why_names[o->why];
+}
+
+/* The prefix whose path @o copies (or last copied): net, or one covering it */
+static inline net_addr_ip6
+autopilot_ovr_src(const struct autopilot_override *o)
+{
+  net_addr_ip6 s = o->net;
+  s.pxlen = o->src_len;
+  net_normalize((net_addr *) &s);
+  return s;
+}
+
 #define AUTOPILOT_ROUND_COPIES		512	/* New override copies announced per event round */
+#define AUTOPILOT_RECHECK_LOOKUPS	250000	/* Table lookups a second for rechecking pending overrides */
+#define AUTOPILOT_LOADING_PATHS		1000	/* Paths added in a second (and 1% of the table): a table loading */
 #define AUTOPILOT_LOG_EACH		10	/* Overrides going pending logged one by one per round */
 #define AUTOPILOT_AUDIT_EACH		10	/* Override changes logged one by one per round */
 
@@ -95,6 +134,9 @@ void autopilot_audit(struct autopilot_proto *p, uint what, const net_addr *n, co
 /* The override store: every override, and what resolving them needs */
 struct autopilot_store {
   HASH(struct autopilot_override) hash;	/* Overrides by prefix */
+  u64 *filter;				/* A bit per hash of each prefix in hash: notify's first test */
+  uint filter_order;			/* filter has 2^filter_order bits */
+  uint filter_set;			/* Prefixes entered since it was built */
   HASH(struct autopilot_src) src;	/* Covering copies by copied prefix */
   slab *src_slab;			/* Allocator of struct autopilot_src */
   slab *slab;				/* Allocator of struct autopilot_override */
@@ -108,6 +150,8 @@ struct autopilot_store {
   uint by_source[AP_SRC_MAX][AP_OVR_STATES];	/* Overrides not withdrawn, by source and state (metrics) */
   uint expired;				/* Overrides removed by expiry since start */
   int recheck;				/* Paths were added: recheck pending and covering */
+  uint recheck_wait;			/* Seconds before pending ones are checked again (their cost) */
+  uint tick_paths;			/* Paths in the watched tables at the last tick */
   uint flushing;			/* Egresses with a channel being flushed */
   uint round_pending;			/* Overrides gone pending in this event round */
   uint round_active;			/* Overrides gone active in this event round */

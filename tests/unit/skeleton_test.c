@@ -65,6 +65,23 @@ long_quoted_string_parses(void **state UNUSED)
   assert_config_error(text, "Symbol too long");
 }
 
+/*
+ * A syntax error 300 parentheses deep: bison had grown its stacks with
+ * malloc(), and cf_error() longjmps past their free() (patch 0013). The
+ * error is reported; make check-asan and check-valgrind find a leak.
+ */
+static void
+error_deep_in_an_expression(void **state UNUSED)
+{
+  char text[1024];
+  uint n = bsnprintf(text, sizeof(text), BASE "define x = ");
+
+  for (uint i = 0; i < 300; i++)
+    text[n++] = '(';
+  bsnprintf(text + n, sizeof(text) - n, "1 + ;\n");
+  assert_config_error(text, "syntax error");
+}
+
 #define TWO_SOURCES \
   BASE \
   "protocol static s1 { ipv4; route 10.0.0.0/8 blackhole; route 10.1.0.0/16 blackhole; }\n" \
@@ -159,6 +176,7 @@ main(void)
     cmocka_unit_test(duplicate_channel_is_an_error),
     cmocka_unit_test(valid_config_parses),
     cmocka_unit_test(long_quoted_string_parses),
+    cmocka_unit_test(error_deep_in_an_expression),
     cmocka_unit_test(counts_every_path_of_the_table),
     cmocka_unit_test(export_filter_limits_what_is_counted),
     cmocka_unit_test(show_of_a_stopped_protocol),

@@ -208,7 +208,7 @@ copy_follows_the_target_path(void **state UNUSED)
   /* The target's path goes: the copy goes, the override waits for it */
   path("t2", "203.0.113.0/24", 0);
   assert_int_equal(o->state, AP_OVR_PENDING);
-  assert_string_equal(o->why, "no path from the target egress");
+  assert_string_equal(autopilot_ovr_why(o), "no path from the target egress");
   assert_null(copy_of("203.0.113.0/24"));
 
   path("t2", "203.0.113.0/24", 3);
@@ -235,7 +235,7 @@ covering_prefix_until_the_prefix_has_paths(void **state UNUSED)
 
   struct autopilot_override *o = ovr("203.0.113.128/25");
   assert_int_equal(o->state, AP_OVR_ACTIVE);
-  assert_int_equal(o->src.pxlen, 24);
+  assert_int_equal(o->src_len, 24);
   assert_non_null(copy_of("203.0.113.128/25"));
 
   /* The /25 gets paths of its own, none of t2: t2's covering path no longer counts */
@@ -245,7 +245,7 @@ covering_prefix_until_the_prefix_has_paths(void **state UNUSED)
 
   path("t2", "203.0.113.128/25", 1);
   assert_int_equal(o->state, AP_OVR_ACTIVE);
-  assert_int_equal(o->src.pxlen, 25);
+  assert_int_equal(o->src_len, 25);
 }
 
 static void
@@ -266,7 +266,7 @@ next_best_is_another_egress(void **state UNUSED)
   /* One egress left: nowhere to go */
   path("t1", "198.51.100.0/24", 0);
   assert_int_equal(ovr("198.51.100.0/24")->state, AP_OVR_PENDING);
-  assert_string_equal(ovr("198.51.100.0/24")->why, "no path from another egress");
+  assert_string_equal(autopilot_ovr_why(ovr("198.51.100.0/24")), "no path from another egress");
 }
 
 static void
@@ -439,7 +439,7 @@ damaged_state_file_is_kept_and_good_lines_restored(void **state UNUSED)
   assert_null(ovr("192.0.3.0/24"));
   assert_null(ovr("192.0.4.0/24"));
   assert_int_equal(ovr("192.0.5.0/24")->state, AP_OVR_PENDING);
-  assert_string_equal(ovr("192.0.5.0/24")->why, "egress not configured");
+  assert_string_equal(autopilot_ovr_why(ovr("192.0.5.0/24")), "egress not configured");
 
   /* The damaged file is kept aside, the restored set written anew */
   char *kept = read_file(tmp_sprintf("%s.corrupt", file));
