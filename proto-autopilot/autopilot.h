@@ -106,6 +106,8 @@ struct autopilot_config {
   btime metrics_interval;		/* How often it is written */
 };
 
+/* Longest state or metrics file name: room for .journal, .corrupt, .tmp in fixed buffers */
+#define AUTOPILOT_PATH_MAX		240
 #define AUTOPILOT_DEFAULT_MAX_OVERRIDES	1000000
 #define AUTOPILOT_METRICS_INTERVAL	(15 S_)	/* Metrics file: written this often by default */
 #define AUTOPILOT_METRICS_MIN		(1 S_)	/* ... at most this often */

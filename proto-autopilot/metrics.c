@@ -699,8 +699,8 @@ autopilot_metrics_check_config(struct autopilot_config *cf)
   if (!file[0] || (file[strlen(file) - 1] == '/'))
     cf_error("Autopilot: metrics file '%s': a file name is needed", file);
 
-  if (strlen(file) + 8 >= PATH_MAX)
-    cf_error("Autopilot: metrics file %s: path too long", file);
+  if (strlen(file) > AUTOPILOT_PATH_MAX)
+    cf_error("Autopilot: metrics filename too long (at most %u bytes)", AUTOPILOT_PATH_MAX);
 
   char *dir = dirname(tmp_sprintf("%s", file));
   if ((stat(dir, &st) < 0) || !S_ISDIR(st.st_mode))

@@ -224,6 +224,9 @@ autopilot_state_check_config(struct autopilot_config *cf)
   if (!cf->state_file)
     return;
 
+  if (strlen(cf->state_file) > AUTOPILOT_PATH_MAX)
+    cf_error("Autopilot: state filename too long (at most %u bytes)", AUTOPILOT_PATH_MAX);
+
   char *dir = dirname(tmp_sprintf("%s", cf->state_file));
   if ((stat(dir, &st) < 0) || !S_ISDIR(st.st_mode))
     cf_error("Autopilot: state file %s: no directory %s", cf->state_file, dir);

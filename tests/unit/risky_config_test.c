@@ -18,6 +18,11 @@
   "protocol bgp t2 { local 10.0.2.1 as 65000; neighbor 10.0.2.2 as 64502; ipv4 { import all; export none; }; }\n" \
   "protocol bgp h1 { local 10.0.9.1 as 65000; neighbor 10.0.9.2 as 65000; ipv4 mpls { import none; export all; }; }\n"
 
+/* 50 bytes of a file name, to make names too long */
+#define X50 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define X250 X50 X50 X50 X50 X50
+#define X2000 X250 X250 X250 X250 X250 X250 X250 X250
+
 #define EGRESSES "  egress t1 { label 1001; pp label 2001; };\n"
 #define SWITCH(body) BASE "protocol autopilot ap {\n  ipv4;\n" EGRESSES body "}\n"
 #define HOST(body) BASE "protocol autopilot pp {\n  ipv4;\n  asn 65000;\n" body "}\n"
@@ -50,6 +55,11 @@ static const struct risky {
     "Autopilot: egress t1 is already an egress of protocol a1 (one protocol per egress)" },
   { "override_local_pref_zero", SWITCH("  override local pref 0;\n"),
     "override local pref 0: override copies would lose to every path" },
+  /* Longer than tmp_sprintf() takes: the config check hit bug() (found by the config fuzz target) */
+  { "state_filename_too_long", SWITCH("  state filename \"/tmp/" X2000 "\";\n"),
+    "Autopilot: state filename too long (at most 240 bytes)" },
+  { "metrics_filename_too_long", SWITCH("  metrics filename \"/tmp/" X250 "\";\n"),
+    "Autopilot: metrics filename too long (at most 240 bytes)" },
 };
 
 /* Each row of risky is refused with its message */
