@@ -18,23 +18,9 @@
 #include "test/bt-utils.h"
 #include "sysdep/unix/unix.h"
 #include "proto/autopilot/autopilot.h"
+#include "conf-text.h"
 
 char fz_parse_error[256];
-
-static const char *fz_text;		/* Rest of the config text being parsed */
-static uint fz_text_len;		/* Its length */
-
-static int
-fz_read_text(byte *dest, uint max, int fd UNUSED)
-{
-  if (max > fz_text_len)
-    max = fz_text_len;
-
-  memcpy(dest, fz_text, max);
-  fz_text += max;
-  fz_text_len -= max;
-  return max;
-}
 
 void
 fz_init(void)
@@ -70,36 +56,13 @@ fz_init(void)
 struct config *
 fz_parse(const char *text, uint len)
 {
-  struct config *cfg = config_alloc("fuzz.conf");
-
-  fz_text = text;
-  fz_text_len = len;
-  cf_read_hook = fz_read_text;
-  fz_parse_error[0] = 0;
-
-  if (config_parse(cfg) && !cfg->err_msg)
-    return cfg;
-
-  bsnprintf(fz_parse_error, sizeof(fz_parse_error), "line %d: %s",
-	    cfg->err_lino, cfg->err_msg ?: "unknown error");
-  config_free(cfg);
-  return NULL;
+  return conf_text_parse("fuzz.conf", text, len, fz_parse_error, sizeof(fz_parse_error));
 }
 
 void
 fz_run_events(void)
 {
-  /* Protocol starts, feeds and flushes schedule each other */
-  for (int i = 0; i < 10000; i++)
-  {
-    ev_run_list(&global_event_list);
-    ev_run_list(&global_work_list);
-
-    if (EMPTY_LIST(global_event_list) && EMPTY_LIST(global_work_list))
-      return;
-  }
-
-  FZ_CHECK(0, "BIRD events still pending after 10000 rounds");
+  FZ_CHECK(conf_text_run_events(10000), "BIRD events still pending after 10000 rounds");
 }
 
 void

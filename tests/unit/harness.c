@@ -18,23 +18,9 @@
 #include "nest/route.h"
 #include "test/birdtest.h"
 #include "test/bt-utils.h"
+#include "conf-text.h"
 
 char ap_parse_error[256];
-
-static const char *ap_text;		/* Rest of the config text being parsed */
-static uint ap_text_len;		/* Its length */
-
-static int
-ap_read_text(byte *dest, uint max, int fd UNUSED)
-{
-  if (max > ap_text_len)
-    max = ap_text_len;
-
-  memcpy(dest, ap_text, max);
-  ap_text += max;
-  ap_text_len -= max;
-  return max;
-}
 
 void
 ap_bird_init(void)
@@ -54,36 +40,14 @@ ap_bird_init(void)
 struct config *
 ap_parse(const char *text)
 {
-  struct config *cfg = config_alloc("unit-test.conf");
-
-  ap_text = text;
-  ap_text_len = strlen(text);
-  cf_read_hook = ap_read_text;
-  ap_parse_error[0] = 0;
-
-  if (config_parse(cfg) && !cfg->err_msg)
-    return cfg;
-
-  bsnprintf(ap_parse_error, sizeof(ap_parse_error), "line %d: %s",
-	    cfg->err_lino, cfg->err_msg ?: "unknown error");
-  config_free(cfg);
-  return NULL;
+  return conf_text_parse("unit-test.conf", text, strlen(text), ap_parse_error, sizeof(ap_parse_error));
 }
 
 void
 ap_run_events(void)
 {
-  /* Protocol starts, feeds and flushes schedule each other */
-  for (int i = 0; i < 1000; i++)
-  {
-    ev_run_list(&global_event_list);
-    ev_run_list(&global_work_list);
-
-    if (EMPTY_LIST(global_event_list) && EMPTY_LIST(global_work_list))
-      return;
-  }
-
-  fail_msg("BIRD events still pending after 1000 rounds");
+  if (!conf_text_run_events(1000))
+    fail_msg("BIRD events still pending after 1000 rounds");
 }
 
 void
