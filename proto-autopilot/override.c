@@ -13,7 +13,9 @@
  * the target's path with our (higher) preference, a very high local-pref
  * for the hosts' own best-path selection, and the override marker. The copy
  * carries the target's tags (label, Precision Path label) from the copied
- * path's attributes.
+ * path's attributes. A full copy keeps all the copied path's attributes; a
+ * minimal one (override copy minimal) only what hosts use, so that all
+ * copies to one egress share one attribute set.
  *
  * The copied path is the target's path on the longest prefix covering the
  * override's prefix that has paths at all ("src": the prefix itself, or a
