@@ -56,10 +56,6 @@ prefix(const char *s)
   return n;
 }
 
-/* Paths put in and not withdrawn, withdrawn by teardown */
-static struct { const char *egress, *px; } paths[16];
-static uint npaths;
-
 /* What a path carries besides its egress's tags */
 struct path {
   const char *egress;			/* t1 or t2 */
@@ -70,6 +66,10 @@ struct path {
   lcomm lc;				/* One large community of someone else */
   int pp_disabled;			/* The operator's filter disabled Precision Path */
 };
+
+/* Paths put in and not withdrawn, withdrawn by teardown */
+static struct path paths[16];
+static uint npaths;
 
 static void
 withdraw(const char *egress, const char *px)
@@ -95,7 +95,7 @@ announce(struct path pa)
   struct rte_src *src = rt_get_source(&bp->p, 0);
   net_addr n = prefix(pa.px);
 
-  paths[npaths++] = (typeof(paths[0])) { pa.egress, pa.px };
+  paths[npaths++] = pa;
 
   rta *a = lp_allocz(lp, RTA_MAX_SIZE);
   a->source = RTS_BGP;
@@ -144,6 +144,27 @@ announce(struct path pa)
   e->pflags = 0;
   rte_update2(c, &n, e, src);
   ap_run_events();
+}
+
+/*
+ * Configure @text. The egress sessions are disabled, so BIRD makes their
+ * protocols anew (a protocol that is down is restarted, not reconfigured);
+ * their paths go before and come back after, as BGP's would: a route must
+ * not outlive the protocol of its source.
+ */
+static void
+reconfigure(const char *text)
+{
+  struct path keep[ARRAY_SIZE(paths)];
+  uint n = npaths;
+
+  memcpy(keep, paths, sizeof(keep));
+  while (npaths)
+    withdraw(paths[npaths - 1].egress, paths[npaths - 1].px);
+
+  ap_configure(text);
+  for (uint i = 0; i < n; i++)
+    announce(keep[i]);
 }
 
 /* A path of t2 with attributes numbered @i: two values of @i, two paths unlike in all */
@@ -351,7 +372,7 @@ minimal_copies_to_one_egress_share_one_set(void **state UNUSED)
   assert_string_equal(lcs(copy_of(P3)), "(65000, 2, 2002) (65000, 3, 1)");
 
   /* Full copies of the same paths: one set per path */
-  ap_configure(ap_conf(BASE, ""));
+  reconfigure(ap_conf(BASE, ""));
   assert_false(copy_of(P1)->attrs == copy_of(P2)->attrs);
 }
 
@@ -378,25 +399,30 @@ configure_makes_copies_again(void **state UNUSED)
   start("");
   announce(t2_path(P1, 1));
   add_ok("add " P1 " t2");
+  net_addr n = prefix(P1);
+  struct autopilot_override *o = autopilot_ovr_find(p, &n);
   assert_non_null(attr(copy_of(P1), BA_MULTI_EXIT_DISC));
 
   /* Full to minimal in place: the same override, its copy made again */
-  ap_configure(ap_conf(BASE, "  override copy minimal;\n"));
+  reconfigure(ap_conf(BASE, "  override copy minimal;\n"));
   assert_ptr_equal(ap_find_proto("ap"), &p->p);
+  assert_ptr_equal(autopilot_ovr_find(p, &n), o);
+  assert_int_equal(o->state, AP_OVR_ACTIVE);
   assert_null(attr(copy_of(P1), BA_MULTI_EXIT_DISC));
   assert_string_equal(as_path(copy_of(P1)), "64502");
 
   /* New pp label and local pref: the minimal set is made anew, not remembered */
-  ap_configure(tmp_sprintf("%sprotocol autopilot ap {\n  ipv4; ipv6;\n"
-			   "  egress t1 { label 1001; pp label 2001; };\n"
-			   "  egress t2 { label 1002; pp label 2012; };\n"
-			   "  override copy minimal;\n  override local pref 300;\n}\n", BASE));
+  reconfigure(tmp_sprintf("%sprotocol autopilot ap {\n  ipv4; ipv6;\n"
+			  "  egress t1 { label 1001; pp label 2001; };\n"
+			  "  egress t2 { label 1002; pp label 2012; };\n"
+			  "  override copy minimal;\n  override local pref 300;\n}\n", BASE));
   assert_ptr_equal(ap_find_proto("ap"), &p->p);
   assert_string_equal(lcs(copy_of(P1)), "(65000, 2, 2012) (65000, 3, 1)");
   assert_int_equal(attr(copy_of(P1), BA_LOCAL_PREF)->u.data, 300);
 
   /* And back: the copied path's attributes again */
-  ap_configure(ap_conf(BASE, "  override copy full;\n"));
+  reconfigure(ap_conf(BASE, "  override copy full;\n"));
+  assert_ptr_equal(autopilot_ovr_find(p, &n), o);
   assert_int_equal(attr(copy_of(P1), BA_MULTI_EXIT_DISC)->u.data, 11);
   assert_string_equal(as_path(copy_of(P1)), "64502 64999 65010");
   assert_string_equal(lcs(copy_of(P1)), "(64502, 7, 1) (65000, 2, 2002) (65000, 3, 1)");
