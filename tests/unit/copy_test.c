@@ -65,7 +65,12 @@ struct path {
   u32 community;			/* One standard community, (a << 16) | b */
   lcomm lc;				/* One large community of someone else */
   int pp_disabled;			/* The operator's filter disabled Precision Path */
+  int as_path;				/* AP_PATH_*: what AS path it has */
 };
+
+#define AP_PATH_THREE	0		/* (its AS, 64999, 65010) */
+#define AP_PATH_EMPTY	1		/* none at all: an iBGP egress's own */
+#define AP_PATH_SET	2		/* an AS_SET {its AS, 64999} first, as an aggregate */
 
 /* Paths put in and not withdrawn, withdrawn by teardown */
 static struct path paths[16];
@@ -105,11 +110,15 @@ announce(struct path pa)
   a->from = bp->cf->remote_ip;
 
   u32 hops[] = { bp->cf->remote_as, 64999, 65010 };
-  struct adata *ad = lp_alloc_adata(lp, 2 + 4 * ARRAY_SIZE(hops));
-  ad->data[0] = AS_PATH_SEQUENCE;
-  ad->data[1] = ARRAY_SIZE(hops);
-  for (uint i = 0; i < ARRAY_SIZE(hops); i++)
-    put_u32(ad->data + 2 + 4 * i, hops[i]);
+  uint nhops = (pa.as_path == AP_PATH_EMPTY) ? 0 : (pa.as_path == AP_PATH_SET) ? 2 : ARRAY_SIZE(hops);
+  struct adata *ad = lp_alloc_adata(lp, nhops ? 2 + 4 * nhops : 0);
+  if (nhops)
+  {
+    ad->data[0] = (pa.as_path == AP_PATH_SET) ? AS_PATH_SET : AS_PATH_SEQUENCE;
+    ad->data[1] = nhops;
+    for (uint i = 0; i < nhops; i++)
+      put_u32(ad->data + 2 + 4 * i, hops[i]);
+  }
   bgp_set_attr_ptr(&a->eattrs, lp, BA_AS_PATH, BAF_TRANSITIVE, ad);
   bgp_set_attr_u32(&a->eattrs, lp, BA_ORIGIN, BAF_TRANSITIVE, pa.origin);
 
@@ -346,6 +355,29 @@ minimal_copy_carries_what_hosts_use(void **state UNUSED)
 }
 
 static void
+minimal_copy_of_a_path_without_neighbor_as(void **state UNUSED)
+{
+  start("  override copy minimal;\n");
+  struct path empty = t2_path(P1, 0), set = t2_path(P2, 0);
+  empty.as_path = AP_PATH_EMPTY;
+  set.as_path = AP_PATH_SET;
+  announce(empty);
+  announce(set);
+  announce(t2_path(P3, 0));
+  add_ok("add " P1 " t2");
+  add_ok("add " P2 " t2");
+  add_ok("add " P3 " t2");
+
+  /* No first AS to say: an empty AS path, and so one set for both */
+  assert_int_equal(attr(copy_of(P1), BA_AS_PATH)->u.ptr->length, 0);
+  assert_int_equal(attr(copy_of(P2), BA_AS_PATH)->u.ptr->length, 0);
+  assert_ptr_equal(copy_of(P1)->attrs, copy_of(P2)->attrs);
+  assert_string_equal(as_path(copy_of(P3)), "64502");
+  assert_false(copy_of(P3)->attrs == copy_of(P1)->attrs);
+  assert_string_equal(lcs(copy_of(P1)), "(65000, 2, 2002) (65000, 3, 1)");
+}
+
+static void
 minimal_copies_to_one_egress_share_one_set(void **state UNUSED)
 {
   start("  override copy minimal;\n");
@@ -443,6 +475,7 @@ main(void)
   const struct CMUnitTest tests[] = {
     ap_test(full_copy_keeps_the_paths_attributes),
     ap_test(minimal_copy_carries_what_hosts_use),
+    ap_test(minimal_copy_of_a_path_without_neighbor_as),
     ap_test(minimal_copies_to_one_egress_share_one_set),
     ap_test(minimal_copy_keeps_the_pp_disable_community),
     ap_test(configure_makes_copies_again),
