@@ -586,7 +586,15 @@ def overrides(args, bins, table):
         sw = bp.switch.daemon
         mem0, rss0 = birdsock.memory_total(sw.sock), sw.status("VmRSS")
 
-        # 2. throughput, and 5. memory with all of them active
+        # 2. throughput, and 5. memory with all of them active: first with
+        # minimal copies (override copy minimal), then full ones (the
+        # default, whose set the restarts below persist), against the same
+        # baseline: the table is the one mem0 was taken with
+        steps.run("minimal copies", copy_mode, bp, extra, "minimal")
+        min_load = steps.run("birdc load (minimal)", throughput_load, bp, nets, egress, 600)
+        out["memory_minimal"] = steps.run("memory (minimal)", memory, bp, mem0, rss0)
+        steps.run("flush", flush, bp)
+        steps.run("full copies", copy_mode, bp, extra, "full")
         first_load = steps.run("birdc load", throughput_load, bp, nets, egress, 600)
         out["memory"] = steps.run("memory", memory, bp, mem0, rss0)
         # 7. the metrics file at its interval, with the table and those overrides
@@ -608,6 +616,15 @@ def overrides(args, bins, table):
         th["controller"] = steps.run("controller", repeated, args.runs, lambda: flush(bp),
                                      throughput_controller, bp, nets, egress, 600)
         steps.run("flush", flush, bp)
+        # The controller batch and birdc load again with minimal copies: extra
+        # rows against the same references (the defaults stay full copies)
+        steps.run("minimal copies", copy_mode, bp, extra, "minimal")
+        th["controller_minimal"] = steps.run("controller (minimal)", repeated, args.runs, lambda: flush(bp),
+                                             throughput_controller, bp, nets, egress, 600)
+        th["load_minimal"] = steps.run("birdc load (minimal)", repeated, args.runs, lambda: flush(bp),
+                                       throughput_load, bp, nets, egress, 600, first=min_load)
+        steps.run("flush", flush, bp)
+        steps.run("full copies", copy_mode, bp, extra, "full")
         for kind in ("gobgp", "exabgp"):
             th[f"manager_{kind}"] = steps.run(f"manager {kind}", via_manager, bp, kind, nets, nexthop, 900)
         # 3. latency, one at a time
@@ -659,6 +676,18 @@ def restart_summary(with_, without):
 def flush(bp):
     bp.switch.daemon.cmd("autopilot flush ap")
     drain(bp, timeout=120)
+
+
+def copy_mode(bp, extra, mode):
+    """`override copy MODE;` on the switch by birdc configure (copies out
+    are made again in that mode; the bench switches with none out)."""
+    sw = bp.switch.daemon
+    sw.conf.write_text(bp.switch_conf(True, ap_extra=f"{extra}\n\toverride copy {mode};", manager_table="mgr4"))
+    if "Reconfigured" not in sw.cmd("configure"):
+        raise RuntimeError(f"configure with override copy {mode} refused")
+    if f"copies {mode}" not in sw.cmd("show autopilot ap"):
+        raise RuntimeError(f"show autopilot does not say copies {mode}")
+    log(f"override copy {mode}")
 
 
 def memory(bp, mem0, rss0):

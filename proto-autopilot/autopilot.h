@@ -94,6 +94,7 @@ struct autopilot_config {
   uint max_overrides;			/* Requests beyond this many overrides are refused */
   int shadow;				/* Shadow mode: resolve and report, originate nothing */
   u32 override_local_pref;		/* LOCAL_PREF of override copies, for the hosts */
+  uint override_copy;			/* AUTOPILOT_COPY_*: what attributes a copy carries */
   const char *state_file;		/* Where overrides persist, NULL for nowhere */
   const char *ctl_path;			/* Controller socket, NULL for none */
   uint ctl_mode;			/* Its permissions */
@@ -114,6 +115,10 @@ struct autopilot_config {
 #define AUTOPILOT_METRICS_MAX		(3600 S_)	/* ... at least this often */
 
 #define AUTOPILOT_DEFAULT_LOCAL_PREF	4294967295U
+
+/* override copy full | minimal: the copied path's attributes, or what hosts use of them */
+#define AUTOPILOT_COPY_FULL		0
+#define AUTOPILOT_COPY_MINIMAL		1
 
 /* What one watched table looks like through its channel */
 struct autopilot_table_stats {

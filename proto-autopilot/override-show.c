@@ -243,9 +243,10 @@ autopilot_overrides_show(struct autopilot_proto *p)
     return;
   }
 
-  cli_msg(-AUTOPILOT_REPLY_SHOW, "  Overrides: %u (%u active, %u pending, %u shadow), limit %u, shadow mode %s, local pref %u",
+  cli_msg(-AUTOPILOT_REPLY_SHOW, "  Overrides: %u (%u active, %u pending, %u shadow), limit %u, shadow mode %s, local pref %u, copies %s",
 	  p->store.count, p->store.states[AP_OVR_ACTIVE], p->store.states[AP_OVR_PENDING],
-	  p->store.states[AP_OVR_SHADOW], cf->max_overrides, cf->shadow ? "on" : "off", cf->override_local_pref);
+	  p->store.states[AP_OVR_SHADOW], cf->max_overrides, cf->shadow ? "on" : "off", cf->override_local_pref,
+	  (cf->override_copy == AUTOPILOT_COPY_MINIMAL) ? "minimal" : "full");
   autopilot_state_show(p);
   autopilot_ctl_show(p);
 

@@ -13,7 +13,9 @@
  * the target's path with our (higher) preference, a very high local-pref
  * for the hosts' own best-path selection, and the override marker. The copy
  * carries the target's tags (label, Precision Path label) from the copied
- * path's attributes.
+ * path's attributes. A full copy keeps all the copied path's attributes; a
+ * minimal one (override copy minimal) only what hosts use, so that all
+ * copies to one egress share one attribute set.
  *
  * The copied path is the target's path on the longest prefix covering the
  * override's prefix that has paths at all ("src": the prefix itself, or a
@@ -466,6 +468,29 @@ struct autopilot_copy_memo {
 
 static struct autopilot_copy_memo autopilot_copy_memo[1 << AP_COPY_MEMO_ORDER];
 
+/*
+ * Minimal copies (override copy minimal) carry only what the hosts and
+ * the switch use of them, so the copies to one egress share one attribute
+ * set whatever the paths they copy carry besides: a key of a few values
+ * of the copied path finds it, for any number of copies in a round. An
+ * entry holds a reference to the set until the round ends, as above.
+ */
+#define AP_MIN_MEMO_ORDER 6
+#define AP_MIN_NO_ORIGIN ((u32) -1)	/* The copied path has no ORIGIN */
+
+struct autopilot_min_memo {
+  struct autopilot_proto *p;		/* Instance copying */
+  struct autopilot_egress_config *eg;	/* Egress of the paths copied (its pp label), or NULL */
+  u32 label;				/* Their primary label (EA_MPLS_LABEL), or AUTOPILOT_NO_LABEL */
+  u32 origin;				/* Their ORIGIN, or AP_MIN_NO_ORIGIN */
+  u32 first_as;				/* Their first AS, 0 for none (no or empty AS_PATH) */
+  u8 as_path;				/* They have an AS_PATH (perhaps empty) */
+  u8 pp_disabled;			/* They carry the Precision Path disable community */
+  rta *copy;				/* Interned attributes of the copy (a reference), or NULL */
+};
+
+static struct autopilot_min_memo autopilot_min_memo[1 << AP_MIN_MEMO_ORDER];
+
 static void
 autopilot_copy_memo_flush(void)
 {
@@ -476,12 +501,136 @@ autopilot_copy_memo_flush(void)
       rta_free(autopilot_copy_memo[i].copy);
       autopilot_copy_memo[i] = (struct autopilot_copy_memo) {};
     }
+
+  for (uint i = 0; i < ARRAY_SIZE(autopilot_min_memo); i++)
+    if (autopilot_min_memo[i].copy)
+    {
+      rta_free(autopilot_min_memo[i].copy);
+      autopilot_min_memo[i] = (struct autopilot_min_memo) {};
+    }
+}
+
+/*
+ * Same next hop and forwarding fields in @a as in @copy: the switch
+ * forwards by them, and BGP reads BGP_NEXT_HOP when it sends the copy
+ * without next hop self.
+ */
+static int
+autopilot_min_same_nh(rta *copy, rta *a, eattr *nh)
+{
+  eattr *cnh = bgp_find_attr(copy->eattrs, BA_NEXT_HOP);
+
+  return (copy->source == a->source) && (copy->scope == a->scope) && (copy->dest == a->dest) &&
+    (copy->igp_metric == a->igp_metric) && ipa_equal(copy->from, a->from) &&
+    nexthop_same(&copy->nh, &a->nh) &&
+    (nh ? (cnh && adata_same(cnh->u.ptr, nh->u.ptr)) : !cnh);
+}
+
+/*
+ * Interned minimal attributes of the copy of @r, for this round: the
+ * copied path's ORIGIN, an AS_PATH of its first AS only (the neighbor AS:
+ * hosts still see whom the traffic goes to), its BGP next hop and the rta
+ * fields the switch forwards with, its primary label, the override
+ * LOCAL_PREF, the Precision Path disable community if it carries it, and
+ * our large communities (its egress's tags and the marker). Its other
+ * attributes (communities, MED, AGGREGATOR, ...) stay with the path.
+ */
+static rta *
+autopilot_copy_attrs_min(struct autopilot_proto *p, struct channel *c, rte *r)
+{
+  struct autopilot_config *cf = ap_cf(p);
+  rta *ra = r->attrs;
+  eattr *origin = bgp_find_attr(ra->eattrs, BA_ORIGIN);
+  eattr *path = bgp_find_attr(ra->eattrs, BA_AS_PATH);
+  eattr *nh = bgp_find_attr(ra->eattrs, BA_NEXT_HOP);
+  struct autopilot_egress_config *eg = autopilot_rte_egress(p, r);
+  u32 first_as = 0;
+
+  /* An AS_SET or confederation segments first: no neighbor AS to say */
+  if (path && !as_path_get_first_regular(path->u.ptr, &first_as))
+    first_as = 0;
+
+  struct autopilot_min_memo key = {
+    .p = p,
+    .eg = eg,
+    .label = autopilot_rt_label(r),
+    .origin = origin ? origin->u.data : AP_MIN_NO_ORIGIN,
+    .first_as = first_as,
+    .as_path = !!path,
+    .pp_disabled = autopilot_path_pp_disabled(r, &cf->pp),
+  };
+
+  u32 h = u32_hash(((u32) ((uintptr_t) p >> 4)) ^ ((u32) ((uintptr_t) eg >> 4)) ^
+		   key.label ^ (key.origin << 24) ^ u32_hash(first_as) ^ ipa_hash(ra->nh.gw) ^ c->preference);
+  struct autopilot_min_memo *m = &autopilot_min_memo[h >> (32 - AP_MIN_MEMO_ORDER)];
+
+  if (m->copy && (m->p == p) && (m->eg == eg) && (m->label == key.label) && (m->origin == key.origin) &&
+      (m->first_as == first_as) && (m->as_path == key.as_path) && (m->pp_disabled == key.pp_disabled) &&
+      (m->copy->pref == c->preference) && autopilot_min_same_nh(m->copy, ra, nh))
+    return rta_clone(m->copy);
+
+  rta *a = alloca(rta_size(ra));
+
+  memcpy(a, ra, rta_size(ra));
+  a->cached = 0;
+  a->hostentry = NULL;
+  a->pref = c->preference;
+  a->eattrs = NULL;
+
+  if (origin)
+    bgp_set_attr_u32(&a->eattrs, tmp_linpool, BA_ORIGIN, origin->flags, origin->u.data);
+
+  if (path)
+  {
+    struct adata *ad = lp_alloc_adata(tmp_linpool, first_as ? 6 : 0);
+    if (first_as)
+    {
+      ad->data[0] = AS_PATH_SEQUENCE;
+      ad->data[1] = 1;
+      put_u32(ad->data + 2, first_as);
+    }
+    bgp_set_attr_ptr(&a->eattrs, tmp_linpool, BA_AS_PATH, path->flags, ad);
+  }
+
+  if (nh)
+    bgp_set_attr_ptr(&a->eattrs, tmp_linpool, BA_NEXT_HOP, nh->flags, nh->u.ptr);
+
+  /* As for full copies: the hosts choose by BGP rules */
+  bgp_set_attr_u32(&a->eattrs, tmp_linpool, BA_LOCAL_PREF, 0, cf->override_local_pref);
+
+  /* The operator disabled Precision Path for the path: its copy says so too */
+  const struct adata *set = NULL;
+  if (key.pp_disabled && cf->pp.large)
+    set = lc_set_add(tmp_linpool, set, cf->pp.lc);
+  else if (key.pp_disabled)
+    bgp_set_attr_ptr(&a->eattrs, tmp_linpool, BA_COMMUNITY, 0, int_set_add(tmp_linpool, NULL, cf->pp.pair));
+
+  /* The target's labels, and the marker, as full copies carry them */
+  if (eg && (key.label != AUTOPILOT_NO_LABEL))
+    set = autopilot_lc_tags(p, eg, key.label, set, tmp_linpool);
+
+  set = lc_set_add(tmp_linpool, set, (lcomm) { p->asn, AUTOPILOT_LC_OVERRIDE, 1 });
+  bgp_set_attr_ptr(&a->eattrs, tmp_linpool, BA_LARGE_COMMUNITY, 0, set);
+
+  /* The primary label: BGP sends it in the NLRI, the LFIB and observers read it */
+  if (key.label != AUTOPILOT_NO_LABEL)
+    ea_set_attr_u32(&a->eattrs, tmp_linpool, EA_MPLS_LABEL, 0, EAF_TYPE_INT, key.label);
+
+  if (m->copy)
+    rta_free(m->copy);
+
+  *m = key;
+  m->copy = rta_lookup(a);
+  return rta_clone(m->copy);
 }
 
 /* Interned attributes of the copy of @r, for this round */
 static rta *
 autopilot_copy_attrs(struct autopilot_proto *p, struct channel *c, rte *r)
 {
+  if (ap_cf(p)->override_copy == AUTOPILOT_COPY_MINIMAL)
+    return autopilot_copy_attrs_min(p, c, r);
+
   u32 h = u32_hash((u32) ((uintptr_t) r->attrs >> 4));
   struct autopilot_copy_memo *m = &autopilot_copy_memo[h >> (32 - AP_COPY_MEMO_ORDER)];
 

@@ -18,7 +18,7 @@ check "user guide has the Autopilot chapter in the table of contents" \
   grep -q 'HREF="bird-[0-9]*.html#ss[0-9.]*">Autopilot</A>' "$out/bird.html"
 # Every option of the grammar's protocol items, by its label in the chapter
 for opt in channels mpls egress backup asn label-community max-overrides shadow \
-    override-local-pref state-filename controller-socket manager-table alternate \
+    override-local-pref override-copy state-filename controller-socket manager-table alternate \
     egress-table metrics-filename pp-disable-community pp-disabled pp-disable pp-enable; do
   check "user guide documents autopilot option $opt" grep -q "NAME=\"autopilot-$opt\"" <<< "$user"
 done

@@ -89,13 +89,15 @@ def forged(t):
     return {p: adds for p in FORGED_BY.get(t, [])}
 
 
-def build(topo, bins, k=2):
-    """The POP above, k alternates per family on h1, settled; (pop, h1)."""
+def build(topo, bins, k=2, ap_options=""):
+    """The POP above, k alternates per family on h1, settled; (pop, h1).
+    ap_options: more lines for the switch's `ap`."""
     transits = [Transit(KINDS[t], v4=[p for p in ANNOUNCED[t] if family(p) == 4],
                         v6=[p for p in ANNOUNCED[t] if family(p) == 6], route_attrs=forged(t))
                 for t in ALL]
     filters = {egress_name(t, fam): import_filter(t, fam) for t in ALL for fam in (4, 6)}
-    hp = Pop(topo, bins, transits, hosts=("h1",), alternates=k, import_filters=filters).build()
+    hp = Pop(topo, bins, transits, hosts=("h1",), alternates=k, import_filters=filters,
+             ap_options=ap_options).build()
     h = hp.hosts[0]
     assert wait_for(lambda: host_alternates(hp, h), expected(hp)) == expected(hp)
     return hp, h
@@ -239,11 +241,15 @@ def test_disable_rule_follows_the_marked_path(topo, bins):
     assert show_hap(h)["disabled"] == 0
 
 
-@pytest.mark.parametrize("prefix,target,fam", [(A4, "t2", 4), (B4, "t3", 4), (A6, "t2", 6)])
-def test_override_is_not_a_second_alternate(topo, bins, prefix, target, fam):
+@pytest.mark.parametrize("prefix,target,fam,copy", [(A4, "t2", 4, "full"), (B4, "t3", 4, "full"),
+                                                    (A6, "t2", 6, "full"), (A4, "t2", 4, "minimal"),
+                                                    (A6, "t2", 6, "minimal")])
+def test_override_is_not_a_second_alternate(topo, bins, prefix, target, fam, copy):
     """An override copy on the switch and the path it copies are one egress:
-    the host's alternates are the other egresses, never the target again."""
-    hp, h = build(topo, bins)
+    the host's alternates are the other egresses, never the target again;
+    the same with minimal copies (label, pp label and next hop are all the
+    host ranks by)."""
+    hp, h = build(topo, bins, ap_options=f"\toverride copy {copy};")
     egress = egress_name(target, fam)
     out = hp.switch.daemon.cmd(f"autopilot add ap {prefix} {egress}")
     log(f"autopilot add: {out}")

@@ -8,10 +8,12 @@ label (`via ... mpls 1002`), marked with the large community (65000, 3, 1).
 The state file (restarts, crashes, a failing disk) is test_state.py's.
 """
 
+import re
 import time
 
 
-from pop import (FIXED_V4 as V4, FIXED_V6 as V6, ONLY_T1_V4, ONLY_T1_V6, OVERRIDE_LC, Pop, Transit,
+from pop import (FIXED_V4 as V4, FIXED_V6 as V6, ONLY_T1_V4, ONLY_T1_V6, OVERRIDE_LC, ROUTE_RE, SWITCH_AS,
+                 Pop, Transit,
                  best_label, bird_reply, birdc_rc, durable, established, host_best, host_routes,
                  label, log_lines, overrides_on_host, pp_text, show_ap, show_overrides,
                  time_until, via_text, wait_for, wait_state, wait_until)
@@ -508,3 +510,113 @@ def test_front_ends_agree(topo, bins):
     text = sw.daemon.cmd("show autopilot")
     assert "ap: down (disabled)" in text and "(4 kept in memory for the next start)" in text, text
     ok(sw, "enable ap")
+
+
+# --- minimal copies ----------------------------------------------------------------
+
+T2_ATTRS = "bgp_community.add((64502, 77)); bgp_large_community.add((64502, 9, 9));"
+
+
+def route_blocks(node, prefix):
+    """`show route P all` on a BIRD host, one text per path (its lines)."""
+    out = ok(node, f"show route {prefix} all")
+    blocks = []
+    for line in out.splitlines():
+        if ROUTE_RE.match(line) and not line.startswith("\t"):
+            blocks.append(line)
+        elif blocks:
+            blocks[-1] += "\n" + line
+    return blocks
+
+
+def copy_seen(node, prefix):
+    """What a host shows of the override copy of prefix (its best path):
+    (as path, label, large communities, local pref, communities, MED), None
+    for an attribute it does not have; None if the best path is no copy."""
+    best = [b for b in route_blocks(node, prefix) if ROUTE_RE.match(b).group(4)]
+    if not best or OVERRIDE_LC not in best[0]:
+        return None
+
+    def attr(name):
+        m = re.search(rf"^\s+BGP\.{name}: (.*)$", best[0], re.M)
+        return m.group(1).strip() if m else None
+    m = re.search(r"^\s+via \S+ on \S+ mpls (\d+)", best[0], re.M)
+    return (attr("as_path"), int(m.group(1)) if m else None, attr("large_community"),
+            attr("local_pref"), attr("community"), attr("med"))
+
+
+def frr_copy_seen(frr, prefix):
+    """The same as FRR shows it: (as path, label, large communities, local pref,
+    communities, MED) of its best path, if that is the copy."""
+    paths = frr.daemon.vtysh_json(f"show bgp ipv4 labeled-unicast {prefix}").get("paths", [])
+    best = [p for p in paths if p.get("bestpath")]
+    if not best or f"{SWITCH_AS}:3:1" not in best[0].get("largeCommunity", {}).get("string", ""):
+        return None
+    b = best[0]
+    return (b["aspath"]["string"], b.get("remoteLabel"), b["largeCommunity"]["string"],
+            b.get("locPrf"), b.get("community", {}).get("string"), b.get("metric"))
+
+
+def test_minimal_override_copies_on_hosts(topo, bins):
+    """override copy minimal: patched BIRD, stock BIRD and FRR hosts get
+    copies with the target's label, pp community and marker, the override
+    LOCAL_PREF and the neighbor AS alone, without the path's communities or
+    MED; birdc configure between the modes makes the copies again."""
+    transits = [mp(), Transit(split=False, route_attrs={P: T2_ATTRS, Q: T2_ATTRS}), mp()]
+    pop = build(topo, bins, transits=transits, hosts=[("h1", "bird"), ("h2", "stock"), ("frr1", "frr")],
+                ap_options="\toverride copy minimal;",
+                import_filters={"t2": f"\tif net ~ [ {P}, {Q} ] then bgp_med = 5;"})   # eBGP sends no MED
+    sw, birds, frr = pop.switch, pop.hosts[:2], pop.hosts[2]
+    started = protocols_settled(sw)
+    assert "copies minimal" in show_ap_text(sw)
+
+    ok(sw, f"autopilot add ap {P} t2")
+    ok(sw, f"autopilot add ap {Q} t2")
+    ok(sw, f"autopilot add ap {R} t3")
+    pop.settle_overrides({P: "t2", Q: "t2", R: "t3"}, hosts=birds)
+
+    lp = "4294967295"
+    minimal = {p: ("64502", label("t2"), f"{pp_text('t2')} {OVERRIDE_LC}", lp, None, None) for p in (P, Q)}
+    minimal[R] = ("64503", label("t3"), f"{pp_text('t3')} {OVERRIDE_LC}", lp, None, None)
+    for h in birds:
+        got = {p: copy_seen(h, p) for p in (P, Q, R)}
+        assert got == minimal, h.name
+        # The path copied still reaches the hosts whole (ADD-PATH): policies on it see it all
+        t2_path = [b for b in route_blocks(h, P) if OVERRIDE_LC not in b and f"mpls {label('t2')}" in b]
+        assert len(t2_path) == 1 and "BGP.community: (64502,77)" in t2_path[0], t2_path
+        assert "BGP.med: 5" in t2_path[0] and "(64502, 9, 9)" in t2_path[0], t2_path
+
+    frr_minimal = {p: (a, lab, lcs.replace("(", "").replace(")", "").replace(", ", ":"), int(lp), c, m)
+                   for p, (a, lab, lcs, lp, c, m) in minimal.items()}
+    assert wait_for(lambda: {p: frr_copy_seen(frr, p) for p in (P, Q, R)}, frr_minimal) == frr_minimal
+
+    # The switch's own view of a minimal copy
+    paths = ok(sw, f"show autopilot ap paths {P}")
+    assert re.search(r"\[override copy\]\n\s+via .*\n\s+preference 200, AS path \[64502\], origin IGP, "
+                     rf"local pref {lp}, MED -\n\s+large communities: {re.escape(pp_text('t2'))} "
+                     rf"{re.escape(OVERRIDE_LC)}\n", paths), paths
+
+    # Full copies by configure: the same overrides, copies made again with
+    # the copied path's attributes, no protocol or session restarted
+    write_conf(pop, ap_options="")
+    assert "Reconfigured" in ok(sw, "configure")
+    full = {p: ("64502 64502", label("t2"), f"(64502, 9, 9) {pp_text('t2')} {OVERRIDE_LC}", lp, "(64502,77)", "5")
+            for p in (P, Q)}
+    full[R] = ("64503 64503 64503", label("t3"), f"{pp_text('t3')} {OVERRIDE_LC}", lp, None, None)
+    for h in birds:
+        assert wait_for(lambda h=h: {p: copy_seen(h, p) for p in (P, Q, R)}, full) == full, h.name
+    assert "copies full" in show_ap_text(sw)
+
+    # ... and back to minimal
+    write_conf(pop, ap_options="\toverride copy minimal;")
+    assert "Reconfigured" in ok(sw, "configure")
+    for h in birds:
+        assert wait_for(lambda h=h: {p: copy_seen(h, p) for p in (P, Q, R)}, minimal) == minimal, h.name
+    assert wait_for(lambda: {p: frr_copy_seen(frr, p) for p in (P, Q, R)}, frr_minimal) == frr_minimal
+    assert show_overrides(sw)[0]["active"] == 3
+    after = protocols_since(sw)
+    assert unchanged(started, after), (started, after)
+
+
+def show_ap_text(node):
+    return ok(node, "show autopilot ap")
