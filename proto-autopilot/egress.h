@@ -31,7 +31,7 @@ struct autopilot_egress {
   struct autopilot_egress *lfib_via;	/* Whose neighbor its labels point to: itself, a backup, or NULL */
   u8 lfib_was_live;			/* It has been live (session up, neighbor reachable) since it came */
   u8 lfib_warned;			/* Lost with no live backup, and said so */
-  struct channel *flushing;		/* Its channel being flushed (session down), seen by overrides */
+  struct proto *lost_by;		/* Its session seen going down by overrides (hook or flush), or NULL */
 };
 
 /* The switch's egresses at run time (egress.c owns them, lfib.c programs their labels) */

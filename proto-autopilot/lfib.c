@@ -323,6 +323,8 @@ autopilot_bgp_session(struct bgp_proto *bp, int up)
       /* Watchers learn it before the paths' removals, which follow as the table flushes */
       autopilot_watch_session(p, e, up);
       autopilot_lfib_now(p);
+      /* Overrides: the lost egress's copies go in the next round */
+      autopilot_ovr_session(p, e, bp, up);
     }
 }
 

@@ -285,13 +285,29 @@ autopilot_rte_egress(struct autopilot_proto *p, rte *r)
   return autopilot_egress_of_bgp(p, (struct bgp_proto *) sp);
 }
 
+/*
+ * Is @sp an egress session we saw go down (BGP's session hook, or the first
+ * of its flushed paths) and not yet back? Its paths are no longer used,
+ * even those still in the table while BIRD prunes them, whatever channel
+ * brought them (a pipe from the session's own table too).
+ */
+static inline int
+autopilot_src_lost(struct autopilot_proto *p, struct proto *sp)
+{
+  if (!p->store.flushing || (sp->proto_state == PS_UP) || (sp->proto != &proto_bgp))
+    return 0;
+
+  struct autopilot_egress *e = autopilot_egress_rt(p, autopilot_egress_of_bgp(p, (struct bgp_proto *) sp));
+  return e && (e->lost_by == sp);
+}
+
 /* Is @r a path we may copy: valid, not ours, its session up */
 static inline int
 autopilot_rte_usable(struct autopilot_proto *p, rte *r)
 {
   /* A channel being flushed (its session went down) takes all its paths */
   return rte_is_valid(r) && (r->src->proto != &p->p) &&
-    (!r->sender || (r->sender->channel_state == CS_UP));
+    (!r->sender || (r->sender->channel_state == CS_UP)) && !autopilot_src_lost(p, r->src->proto);
 }
 
 /* The target's best path in @n, or NULL */
@@ -377,6 +393,20 @@ autopilot_ovr_cover(struct autopilot_proto *p, struct channel *c, const net_addr
 }
 
 /*
+ * Is egress @ec lost: its session seen going down (autopilot_src_lost())?
+ * An egress named by its BGP protocol is that one session, so none of its
+ * paths is usable, whatever the table still holds while it prunes them.
+ * An egress named by neighbor may be any session with it: never lost
+ * here, its paths are looked up.
+ */
+static inline int
+autopilot_egress_lost(struct autopilot_proto *p, struct autopilot_egress_config *ec)
+{
+  struct proto *bp = ec->bgp ? ec->bgp->proto : NULL;
+  return bp && autopilot_src_lost(p, bp);
+}
+
+/*
  * Find the path @o copies: the longest prefix covering o->net that has paths
  * (as forwarding would use) is where the target's path must be. A covering
  * prefix counts only when the prefix itself has no path: while an egress's
@@ -391,11 +421,23 @@ autopilot_ovr_resolve(struct autopilot_proto *p, struct autopilot_override *o)
   struct autopilot_egress_config *target = NULL;
   net_addr_ip6 probe;
 
+  o->lost = 0;
   if (!c || (c->channel_state != CS_UP))
     return o->why = AP_WHY_CHANNEL, NULL;
 
   if (o->target && !(target = autopilot_egress_find(ap_cf(p), o->target)))
     return o->why = AP_WHY_UNCONFIGURED, NULL;
+
+  /*
+   * Its target's session is down: no path of it is usable, so no lookup
+   * can find one. An egress going down takes tens of thousands of these
+   * at once, and each of its pruned paths marks them again; lookups here
+   * would hold up the withdrawals of their copies, and BIRD's prune with
+   * them. Flagged lost: the tick checks it again once paths come, as it
+   * would one pending with no path at all.
+   */
+  if (target && autopilot_egress_lost(p, target))
+    return o->lost = 1, o->why = AP_WHY_NO_TARGET_PATH, NULL;
 
   net *n = autopilot_ovr_cover(p, c, &o->net, &probe);
   if (!n)
@@ -785,6 +827,73 @@ autopilot_ovr_defer(struct autopilot_proto *p, struct autopilot_override *o)
 }
 
 /*
+ * An egress going down hands the event tens of thousands of copies to
+ * withdraw, each a lookup of its net and a walk of its routes for the new
+ * best (rte_update2(), rte_better() over the attributes of each): cache
+ * misses, one after the other. Like BGP's receive (patch 0011), a window
+ * of them is looked up first, one level per pass with prefetches, so the
+ * misses overlap. Only reads. Those found lost with their copy withdrawn
+ * touch no table, so they are left out.
+ */
+#define AP_PREFETCH_WINDOW	64	/* Overrides looked up ahead */
+#define AP_PREFETCH_ROUTES	4	/* Routes of each net brought in */
+
+static void
+autopilot_ovr_prefetch(struct autopilot_proto *p, struct autopilot_override **w, uint n)
+{
+  struct fib *f[AP_PREFETCH_WINDOW];
+  rte *r[AP_PREFETCH_WINDOW];
+
+  for (uint i = 0; i < n; i++)
+  {
+    struct channel *c = autopilot_ovr_channel(p, (net_addr *) &w[i]->net);
+    f[i] = (c && (c->channel_state == CS_UP) && (w[i]->announced || !w[i]->lost)) ? &c->table->fib : NULL;
+    if (f[i])
+      fib_prefetch_bucket(f[i], (net_addr *) &w[i]->net);
+  }
+
+  for (uint i = 0; i < n; i++)
+    if (f[i])
+      fib_prefetch_node(f[i], (net_addr *) &w[i]->net);
+
+  for (uint i = 0; i < n; i++)
+  {
+    net *nn = f[i] ? fib_find(f[i], (net_addr *) &w[i]->net) : NULL;
+    if ((r[i] = nn ? nn->routes : NULL))
+      __builtin_prefetch(r[i]);
+  }
+
+  for (uint depth = 0; depth < AP_PREFETCH_ROUTES; depth++)
+    for (uint i = 0; i < n; i++)
+      if (r[i])
+      {
+	__builtin_prefetch(r[i]->attrs);
+	if ((r[i] = r[i]->next))
+	  __builtin_prefetch(r[i]);
+      }
+
+  /* Their extended attributes: BGP's rte_better() looks into them */
+  for (uint i = 0; i < n; i++)
+  {
+    net *nn = f[i] ? fib_find(f[i], (net_addr *) &w[i]->net) : NULL;
+    uint depth = 0;
+    for (rte *e = nn ? nn->routes : NULL; e && (depth < AP_PREFETCH_ROUTES); e = e->next, depth++)
+      if (e->attrs->eattrs)
+	__builtin_prefetch(e->attrs->eattrs);
+  }
+}
+
+/* Resolve a window of dirty overrides, looked up ahead */
+static void
+autopilot_ovr_process_window(struct autopilot_proto *p, struct autopilot_override **w, uint n)
+{
+  autopilot_ovr_prefetch(p, w, n);
+
+  for (uint i = 0; i < n; i++)
+    autopilot_ovr_process(p, w[i]);
+}
+
+/*
  * Overrides whose copy is out are resolved in the round that marked them:
  * a withdrawn path takes its copy at once. So are those a path change
  * marked (a table loading after a restart): the copy goes out with the
@@ -807,15 +916,27 @@ autopilot_ovr_event(void *data)
   p->store.dirty = NULL;
   p->store.round_pending = p->store.round_active = 0;
 
+  struct autopilot_override *w[AP_PREFETCH_WINDOW];
+  uint k = 0;
+
   for (; o; o = next)
   {
     next = o->next_dirty;
 
-    if (o->announced || o->deleted || o->by_path)
-      autopilot_ovr_process(p, o);
-    else
+    if (!(o->announced || o->deleted || o->by_path))
+    {
       autopilot_ovr_defer(p, o);
+      continue;
+    }
+
+    w[k++] = o;
+    if (k == AP_PREFETCH_WINDOW)
+    {
+      autopilot_ovr_process_window(p, w, k);
+      k = 0;
+    }
   }
+  autopilot_ovr_process_window(p, w, k);
 
   while ((o = p->store.later) && budget)
   {
@@ -858,8 +979,17 @@ autopilot_ovr_settled(struct autopilot_proto *p)
 static inline int
 autopilot_ovr_may_cover(struct autopilot_override *o)
 {
-  return (o->state == AP_OVR_PENDING) &&
-    !(((o->why == AP_WHY_NO_TARGET_PATH) || (o->why == AP_WHY_NO_OTHER_PATH)) && (o->src_len == o->net.pxlen));
+  /* (One found lost was not looked up: its own prefix may have no path) */
+  return (o->state == AP_OVR_PENDING) && (o->lost ||
+    !(((o->why == AP_WHY_NO_TARGET_PATH) || (o->why == AP_WHY_NO_OTHER_PATH)) && (o->src_len == o->net.pxlen)));
+}
+
+/* Is @o pending because its target is lost, and that still so? Nothing to look up then */
+static inline int
+autopilot_ovr_still_lost(struct autopilot_proto *p, struct autopilot_override *o)
+{
+  struct autopilot_egress_config *ec;
+  return o->lost && o->target && (ec = autopilot_egress_find(ap_cf(p), o->target)) && autopilot_egress_lost(p, ec);
 }
 
 /*
@@ -911,7 +1041,7 @@ autopilot_ovr_tick(timer *t)
     }
     else if (recheck && o->srcb)
       autopilot_ovr_dirty(p, o);
-    else if (pending && autopilot_ovr_may_cover(o))
+    else if (pending && autopilot_ovr_may_cover(o) && !autopilot_ovr_still_lost(p, o))
     {
       lookups += o->net.pxlen + 1;
       autopilot_ovr_dirty(p, o);
@@ -930,21 +1060,22 @@ autopilot_ovr_tick(timer *t)
 }
 
 /*
- * The first path of a flushed channel tells us its egress went down: every
- * copy of that egress's paths goes now, in one event round, rather than as
- * BIRD's prune reaches each prefix.
+ * Egress @ec's session @sp went down (BGP's session hook tells us first,
+ * the first path of a flushed channel if nothing did): every copy of its
+ * paths goes now, in one event round, rather than as BIRD's prune reaches
+ * each prefix. Once per loss: each of the egress's pruned paths comes here.
  */
 static void
-autopilot_ovr_egress_down(struct autopilot_proto *p, rte *old)
+autopilot_ovr_egress_down(struct autopilot_proto *p, struct autopilot_egress_config *ec, struct proto *sp)
 {
-  struct autopilot_egress_config *ec = autopilot_rte_egress(p, old);
   struct autopilot_egress *e = autopilot_egress_rt(p, ec);
 
-  if (!e || (e->flushing == old->sender))
+  if (!e || (e->lost_by == sp))
     return;
 
-  e->flushing = old->sender;
-  p->store.flushing++;
+  if (!e->lost_by)
+    p->store.flushing++;
+  e->lost_by = sp;
 
   HASH_WALK(p->store.hash, next_hash, o)
     if (!o->deleted && (o->state != AP_OVR_PENDING) && (o->via_label == ec->label))
@@ -952,17 +1083,37 @@ autopilot_ovr_egress_down(struct autopilot_proto *p, rte *old)
   HASH_WALK_END;
 }
 
-/* A path of an egress arrived on a live channel: its flush, if any, is over */
+/* Egress @ec's session @sp is up again, or a path of it arrived on a live channel */
 static void
-autopilot_ovr_egress_up(struct autopilot_proto *p, rte *new)
+autopilot_ovr_egress_up(struct autopilot_proto *p, struct autopilot_egress_config *ec, struct proto *sp)
 {
-  struct autopilot_egress *e = autopilot_egress_rt(p, autopilot_rte_egress(p, new));
+  struct autopilot_egress *e = autopilot_egress_rt(p, ec);
 
-  if (e && e->flushing && (e->flushing == new->sender))
+  if (e && e->lost_by && (e->lost_by == sp))
   {
-    e->flushing = NULL;
+    e->lost_by = NULL;
     p->store.flushing--;
   }
+}
+
+/**
+ * autopilot_ovr_session - an egress session went down or up
+ * @p: autopilot instance
+ * @ec: the egress
+ * @bp: its BGP session
+ * @up: 1 if it reached Established, 0 if it left it
+ *
+ * Called from BGP's session hook, in the round that learns of it, before
+ * any of the session's paths is flushed. Whether any override exists or
+ * not: a loss seen while there were none must not be taken for the next.
+ */
+void
+autopilot_ovr_session(struct autopilot_proto *p, struct autopilot_egress_config *ec, struct bgp_proto *bp, int up)
+{
+  if (up)
+    autopilot_ovr_egress_up(p, ec, &bp->p);
+  else
+    autopilot_ovr_egress_down(p, ec, &bp->p);
 }
 
 /**
@@ -981,10 +1132,11 @@ autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, rte *new, rte
   if (!p->store.count && !p->store.hash.count)
     return;
 
+  /* A channel flushed with its session up (or before the hook) */
   if (old && !new && old->sender && (old->sender->channel_state == CS_FLUSHING))
-    autopilot_ovr_egress_down(p, old);
+    autopilot_ovr_egress_down(p, autopilot_rte_egress(p, old), old->sender->proto);
   else if (new && p->store.flushing && new->sender && (new->sender->channel_state == CS_UP))
-    autopilot_ovr_egress_up(p, new);
+    autopilot_ovr_egress_up(p, autopilot_rte_egress(p, new), new->sender->proto);
 
   /* (by_path only for one not deferred yet: one waiting keeps its turn) */
   if (autopilot_ovr_filter_test(p, n) && (o = HASH_FIND(p->store.hash, OVR, n)))
@@ -1400,6 +1552,7 @@ autopilot_ovr_start(struct autopilot_proto *p)
   p->store.record = NULL;
   p->store.changed = NULL;
   p->store.count = p->store.expired = p->store.recheck = p->store.recheck_wait = p->store.tick_paths = 0;
+  p->store.flushing = 0;			/* This run's egresses are new, none lost */
   memset(p->store.states, 0, sizeof(p->store.states));
   memset(p->store.by_source, 0, sizeof(p->store.by_source));
 

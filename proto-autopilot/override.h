@@ -20,6 +20,8 @@
 #include "proto/autopilot/batch.h"
 
 struct autopilot_proto;
+struct autopilot_egress_config;
+struct bgp_proto;
 
 enum autopilot_ovr_state {
   AP_OVR_PENDING,			/* No usable path: nothing originated */
@@ -80,6 +82,7 @@ struct autopilot_override {
   u8 announced:1;			/* Our route for net is in the table */
   u8 in_sync:1;				/* Listed by the sync being applied */
   u8 by_path:1;				/* Dirty by a change of its paths: resolved in that round */
+  u8 lost:1;				/* Pending because its target's session is down, no lookup made */
 };
 
 /* Why @o is pending, NULL when it is not */
@@ -152,7 +155,7 @@ struct autopilot_store {
   int recheck;				/* Paths were added: recheck pending and covering */
   uint recheck_wait;			/* Seconds before pending ones are checked again (their cost) */
   uint tick_paths;			/* Paths in the watched tables at the last tick */
-  uint flushing;			/* Egresses with a channel being flushed */
+  uint flushing;			/* Egresses lost (lost_by set) */
   uint round_pending;			/* Overrides gone pending in this event round */
   uint round_active;			/* Overrides gone active in this event round */
   struct autopilot_audit audit;		/* Changes of this round, for the audit log */
@@ -171,6 +174,7 @@ struct autopilot_store {
 void autopilot_ovr_start(struct autopilot_proto *p);
 void autopilot_ovr_reconfigure(struct autopilot_proto *p);
 void autopilot_ovr_notify(struct autopilot_proto *p, const net_addr *n, rte *new, rte *old);
+void autopilot_ovr_session(struct autopilot_proto *p, struct autopilot_egress_config *ec, struct bgp_proto *bp, int up);
 int autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req, uint source, struct autopilot_error *err);
 int autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, struct autopilot_error *err);
 int autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, struct autopilot_error *err);

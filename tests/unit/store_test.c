@@ -374,6 +374,138 @@ shadow_resolves_but_originates_nothing(void **state UNUSED)
   assert_non_null(copy_of("203.0.113.0/24"));
 }
 
+/* BGP's session hook, as BGP calls it when @egress leaves Established (0) or reaches it (1) */
+static void
+session(const char *egress, int up)
+{
+  struct bgp_proto *bp = (void *) ap_find_proto(egress);
+  struct bgp_hooks *h;
+  WALK_LIST(h, bgp_hooks)
+    if (h->session)
+      h->session(bp, up);
+  ap_run_events();
+}
+
+/* Paths of @egress for @px in master4 */
+static uint
+paths_of(const char *egress, const char *px)
+{
+  net_addr n = prefix(px);
+  net *nt = net_find(master4(), &n);
+  uint k = 0;
+  for (rte *r = nt ? nt->routes : NULL; r; r = r->next)
+    k += (r->src->proto == ap_find_proto(egress));
+  return k;
+}
+
+/*
+ * An egress session going down takes every copy of its paths in the round
+ * BGP tells of it, before BIRD prunes a single one of its paths (here they
+ * stay until withdrawn, as a table of a million prunes for a second): the
+ * overrides of that egress go pending without a table lookup (lost), a
+ * next-best one via it is resolved again, those of other egresses stay.
+ * The session and its paths back, the copies come back.
+ */
+static void
+egress_loss_takes_copies_before_its_paths(void **state UNUSED)
+{
+  start("");
+  path("t1", "203.0.113.0/24", 1);
+  path("t2", "203.0.113.0/24", 2);
+  path("t1", "198.51.100.0/24", 1);
+  path("t2", "198.51.100.0/24", 2);
+  path("t1", "192.0.2.0/24", 1);
+  path("t2", "192.0.2.0/24", 2);
+  add_ok("add 203.0.113.0/24 t2");
+  add_ok("add 198.51.100.0/24 t1");
+  add_ok("add 192.0.2.0/24 next-best");	/* BGP's best is t1's: via t2 */
+  assert_int_equal(ovr("192.0.2.0/24")->via_label, 1002);
+  assert_non_null(copy_of("203.0.113.0/24"));
+  assert_non_null(copy_of("192.0.2.0/24"));
+
+  session("t2", 0);
+  assert_int_equal(paths_of("t2", "203.0.113.0/24"), 1);	/* not pruned yet */
+  assert_int_equal(ovr("203.0.113.0/24")->state, AP_OVR_PENDING);
+  assert_true(ovr("203.0.113.0/24")->lost);
+  assert_string_equal(autopilot_ovr_why(ovr("203.0.113.0/24")), "no path from the target egress");
+  assert_null(copy_of("203.0.113.0/24"));
+  assert_int_equal(ovr("192.0.2.0/24")->state, AP_OVR_PENDING);
+  assert_string_equal(autopilot_ovr_why(ovr("192.0.2.0/24")), "no path from another egress");
+  assert_null(copy_of("192.0.2.0/24"));
+  assert_int_equal(ovr("198.51.100.0/24")->state, AP_OVR_ACTIVE);
+  assert_non_null(copy_of("198.51.100.0/24"));
+
+  /* The prune, path by path, changes nothing; nor does an override added meanwhile */
+  path("t2", "203.0.113.0/24", 0);
+  path("t2", "192.0.2.0/24", 0);
+  add_ok("add 198.51.100.0/24 t2");
+  assert_int_equal(ovr("198.51.100.0/24")->state, AP_OVR_PENDING);
+  assert_true(ovr("198.51.100.0/24")->lost);
+  assert_null(copy_of("198.51.100.0/24"));
+  path("t2", "198.51.100.0/24", 0);
+  assert_int_equal(ovr("203.0.113.0/24")->state, AP_OVR_PENDING);
+
+  /* Back: each copy with its path */
+  session("t2", 1);
+  path("t2", "203.0.113.0/24", 2);
+  assert_int_equal(ovr("203.0.113.0/24")->state, AP_OVR_ACTIVE);
+  assert_false(ovr("203.0.113.0/24")->lost);
+  assert_non_null(copy_of("203.0.113.0/24"));
+  assert_int_equal(ovr("198.51.100.0/24")->state, AP_OVR_PENDING);
+  path("t2", "198.51.100.0/24", 2);
+  path("t2", "192.0.2.0/24", 2);
+  assert_int_equal(ovr("198.51.100.0/24")->state, AP_OVR_ACTIVE);
+  assert_int_equal(ovr("192.0.2.0/24")->state, AP_OVR_ACTIVE);
+  assert_int_equal(ovr("192.0.2.0/24")->via_label, 1002);
+}
+
+/*
+ * A loss seen while no override was left is over when the session comes
+ * back, whether or not any override saw its paths return: the next loss
+ * takes the copies made meanwhile at once too. (It was once remembered
+ * until a path arrived with an override in the store.)
+ */
+static void
+egress_loss_after_a_loss_without_overrides(void **state UNUSED)
+{
+  start("");
+  path("t1", "203.0.113.0/24", 1);
+  path("t2", "203.0.113.0/24", 2);
+  add_ok("add 203.0.113.0/24 t2");
+  session("t2", 0);
+  assert_null(copy_of("203.0.113.0/24"));
+  assert_int_equal(autopilot_ovr_flush(p, NULL, AP_SRC_CLI), 1);
+  ap_run_events();
+  path("t2", "203.0.113.0/24", 0);
+  session("t2", 1);
+  path("t2", "203.0.113.0/24", 2);
+
+  add_ok("add 203.0.113.0/24 t2");
+  assert_non_null(copy_of("203.0.113.0/24"));
+  session("t2", 0);
+  assert_int_equal(paths_of("t2", "203.0.113.0/24"), 1);
+  assert_null(copy_of("203.0.113.0/24"));
+  assert_int_equal(ovr("203.0.113.0/24")->state, AP_OVR_PENDING);
+}
+
+/* Shadow mode: an override of a lost egress is pending, shadow again when it is back */
+static void
+egress_loss_in_shadow_mode(void **state UNUSED)
+{
+  start("  shadow on;\n");
+  path("t1", "203.0.113.0/24", 1);
+  path("t2", "203.0.113.0/24", 2);
+  add_ok("add 203.0.113.0/24 t2");
+  assert_int_equal(ovr("203.0.113.0/24")->state, AP_OVR_SHADOW);
+  session("t2", 0);
+  assert_int_equal(ovr("203.0.113.0/24")->state, AP_OVR_PENDING);
+  path("t2", "203.0.113.0/24", 0);
+  session("t2", 1);
+  path("t2", "203.0.113.0/24", 2);
+  assert_int_equal(ovr("203.0.113.0/24")->state, AP_OVR_SHADOW);
+  assert_null(copy_of("203.0.113.0/24"));
+}
+
 /* The lines of the state file */
 static char *
 read_file(const char *name)
@@ -475,6 +607,9 @@ main(void)
     ap_test(unknown_target_is_refused),
     ap_test(expiry_removes_at_its_time),
     ap_test(shadow_resolves_but_originates_nothing),
+    ap_test(egress_loss_takes_copies_before_its_paths),
+    ap_test(egress_loss_after_a_loss_without_overrides),
+    ap_test(egress_loss_in_shadow_mode),
     ap_test(state_file_round_trip),
     ap_test(damaged_state_file_is_kept_and_good_lines_restored),
     ap_test(truncated_state_file_is_reported),
