@@ -893,6 +893,89 @@ autopilot_ovr_process_window(struct autopilot_proto *p, struct autopilot_overrid
     autopilot_ovr_process(p, w[i]);
 }
 
+/* Queue @o to be resolved again by the sweep (its egress was lost) */
+static void
+autopilot_ovr_sweep_add(struct autopilot_proto *p, struct autopilot_override *o)
+{
+  if (p->store.sweep_len == p->store.sweep_size)
+  {
+    uint size = MAX(2 * p->store.sweep_size, 1024);
+    p->store.sweep = p->store.sweep ?
+      mb_realloc(p->store.sweep, size * sizeof(net_addr_ip6)) :
+      mb_alloc(p->p.pool, size * sizeof(net_addr_ip6));
+    p->store.sweep_size = size;
+  }
+
+  p->store.sweep[p->store.sweep_len++] = o->net;
+}
+
+/*
+ * Let BGP send what it has queued, now, in the middle of a long round:
+ * the withdrawals of a lost egress's copies reach the hosts while the
+ * next ones are made, and the hosts (idle else) work meanwhile. It runs
+ * the sessions' transmit events, as the loop would after this round.
+ */
+static void
+autopilot_bgp_kick(void)
+{
+  struct proto *P;
+
+  WALK_LIST(P, proto_list)
+    if ((P->proto == &proto_bgp) && (P->proto_state == PS_UP))
+    {
+      struct bgp_conn *conn = ((struct bgp_proto *) P)->conn;
+      if (conn && conn->tx_ev && ev_active(conn->tx_ev))
+	ev_run(conn->tx_ev);
+    }
+}
+
+/*
+ * The overrides via a lost egress, first thing in the round: 50,000
+ * withdrawals made in one round were sent only after it, so the hosts
+ * waited, idle, for the switch's 100 ms. Every AUTOPILOT_SWEEP_KICK of
+ * them BGP sends what is queued, so the hosts work on the first while the
+ * switch makes the next. Not in rounds of a few thousand: each round
+ * lets BIRD's prune queue 2,000 withdrawals of the lost egress's own
+ * paths ahead of the next copies, which the hosts must take first (their
+ * CPU grew by a quarter). More than AUTOPILOT_ROUND_SWEEP go in further
+ * rounds; none outlives its path meanwhile: one the sweep has not reached
+ * is not dirty, so its path's removal by the prune marks it as any other
+ * (by_path, resolved in that round). Prefixes, not pointers: one may be
+ * freed meanwhile; one gone, pending or dirty by then is left to its own
+ * resolution.
+ */
+static void
+autopilot_ovr_sweep(struct autopilot_proto *p)
+{
+  struct autopilot_store *st = &p->store;
+  struct autopilot_override *w[AP_PREFETCH_WINDOW], *o;
+  uint end = MIN(st->sweep_pos + AUTOPILOT_ROUND_SWEEP, st->sweep_len), k = 0, done = 0;
+
+  for (; st->sweep_pos < end; st->sweep_pos++)
+  {
+    o = HASH_FIND(st->hash, OVR, (net_addr *) &st->sweep[st->sweep_pos]);
+    if (!o || o->deleted || o->dirty || (o->state == AP_OVR_PENDING))
+      continue;
+
+    w[k++] = o;
+    if (k < AP_PREFETCH_WINDOW)
+      continue;
+
+    autopilot_ovr_process_window(p, w, k);
+    k = 0;
+    if ((done += AP_PREFETCH_WINDOW) % AUTOPILOT_SWEEP_KICK == 0)
+      autopilot_bgp_kick();
+  }
+  autopilot_ovr_process_window(p, w, k);
+
+  if (st->sweep_pos == st->sweep_len)
+  {
+    mb_free(st->sweep);
+    st->sweep = NULL;
+    st->sweep_pos = st->sweep_len = st->sweep_size = 0;
+  }
+}
+
 /*
  * Overrides whose copy is out are resolved in the round that marked them:
  * a withdrawn path takes its copy at once. So are those a path change
@@ -911,10 +994,17 @@ autopilot_ovr_event(void *data)
   struct autopilot_override *o, *next;
   uint budget = AUTOPILOT_ROUND_COPIES;
 
+  /* (A sweep's rounds are counted and logged as one) */
+  if (!p->store.sweep_pos)
+    p->store.round_pending = p->store.round_active = 0;
+
+  /* The copies of a lost egress first: their withdrawals go out first */
+  if (p->store.sweep)
+    autopilot_ovr_sweep(p);
+
   /* Take the list: updates may mark more (they go to a new list) */
   o = p->store.dirty;
   p->store.dirty = NULL;
-  p->store.round_pending = p->store.round_active = 0;
 
   struct autopilot_override *w[AP_PREFETCH_WINDOW];
   uint k = 0;
@@ -950,8 +1040,11 @@ autopilot_ovr_event(void *data)
   /* The memo's references must not outlive the round (nor the config) */
   autopilot_copy_memo_flush();
 
-  if (p->store.later)
+  if (p->store.later || p->store.sweep)
     ev_schedule(p->store.event);
+
+  if (p->store.sweep)
+    return;
 
   /* An egress going down takes thousands: one line says how many */
   if (p->store.round_pending > AUTOPILOT_LOG_EACH)
@@ -966,7 +1059,7 @@ autopilot_ovr_event(void *data)
 int
 autopilot_ovr_settled(struct autopilot_proto *p)
 {
-  return !ev_active(p->store.event) && !p->store.later;
+  return !ev_active(p->store.event) && !p->store.later && !p->store.sweep;
 }
 
 /*
@@ -1062,8 +1155,9 @@ autopilot_ovr_tick(timer *t)
 /*
  * Egress @ec's session @sp went down (BGP's session hook tells us first,
  * the first path of a flushed channel if nothing did): every copy of its
- * paths goes now, in one event round, rather than as BIRD's prune reaches
- * each prefix. Once per loss: each of the egress's pruned paths comes here.
+ * paths goes from the next round on (autopilot_ovr_sweep()), rather than
+ * as BIRD's prune reaches each prefix. Once per loss: each of the egress's
+ * pruned paths comes here.
  */
 static void
 autopilot_ovr_egress_down(struct autopilot_proto *p, struct autopilot_egress_config *ec, struct proto *sp)
@@ -1079,8 +1173,11 @@ autopilot_ovr_egress_down(struct autopilot_proto *p, struct autopilot_egress_con
 
   HASH_WALK(p->store.hash, next_hash, o)
     if (!o->deleted && (o->state != AP_OVR_PENDING) && (o->via_label == ec->label))
-      autopilot_ovr_dirty(p, o);
+      autopilot_ovr_sweep_add(p, o);
   HASH_WALK_END;
+
+  if (p->store.sweep)
+    ev_schedule(p->store.event);
 }
 
 /* Egress @ec's session @sp is up again, or a path of it arrived on a live channel */
@@ -1553,6 +1650,8 @@ autopilot_ovr_start(struct autopilot_proto *p)
   p->store.changed = NULL;
   p->store.count = p->store.expired = p->store.recheck = p->store.recheck_wait = p->store.tick_paths = 0;
   p->store.flushing = 0;			/* This run's egresses are new, none lost */
+  p->store.sweep = NULL;
+  p->store.sweep_pos = p->store.sweep_len = p->store.sweep_size = 0;
   memset(p->store.states, 0, sizeof(p->store.states));
   memset(p->store.by_source, 0, sizeof(p->store.by_source));
 

@@ -103,6 +103,8 @@ autopilot_ovr_src(const struct autopilot_override *o)
 }
 
 #define AUTOPILOT_ROUND_COPIES		512	/* New override copies announced per event round */
+#define AUTOPILOT_ROUND_SWEEP		65536	/* Overrides of a lost egress resolved per event round */
+#define AUTOPILOT_SWEEP_KICK		4096	/* ... and between BGP's sending of what they withdrew */
 #define AUTOPILOT_RECHECK_LOOKUPS	250000	/* Table lookups a second for rechecking pending overrides */
 #define AUTOPILOT_LOADING_PATHS		1000	/* Paths added in a second (and 1% of the table): a table loading */
 #define AUTOPILOT_LOG_EACH		10	/* Overrides going pending logged one by one per round */
@@ -156,6 +158,8 @@ struct autopilot_store {
   uint recheck_wait;			/* Seconds before pending ones are checked again (their cost) */
   uint tick_paths;			/* Paths in the watched tables at the last tick */
   uint flushing;			/* Egresses lost (lost_by set) */
+  net_addr_ip6 *sweep;			/* Prefixes of overrides via lost egresses, to resolve again, or NULL */
+  uint sweep_pos, sweep_len, sweep_size;	/* Next one, how many, room in sweep */
   uint round_pending;			/* Overrides gone pending in this event round */
   uint round_active;			/* Overrides gone active in this event round */
   struct autopilot_audit audit;		/* Changes of this round, for the audit log */
