@@ -174,6 +174,20 @@ autopilot_host_flush(struct autopilot_proto *p)
     if (autopilot_channel_up(w[i].c))
       fib_prefetch_node(&w[i].c->table->fib, (net_addr *) &w[i].net);
 
+  /* A prefix already there: the route it replaces, then its attributes */
+  rte *r[AUTOPILOT_HOST_WINDOW];
+  for (uint i = 0; i < n; i++)
+  {
+    net *nn = autopilot_channel_up(w[i].c) ?
+      net_find(w[i].c->table, (net_addr *) &w[i].net) : NULL;
+    if ((r[i] = nn ? nn->routes : NULL))
+      __builtin_prefetch(r[i]);
+  }
+
+  for (uint i = 0; i < n; i++)
+    if (r[i])
+      __builtin_prefetch(r[i]->attrs);
+
   for (uint i = 0; i < n; i++)
   {
     struct autopilot_host_update *u = &w[i];
@@ -354,6 +368,9 @@ autopilot_host_channels(struct autopilot_proto *p, struct proto_config *CF)
   struct channel_config *cc, *alt[2][AUTOPILOT_MAX_ALT] = {}, *etab[AUTOPILOT_MAX_ETAB] = {};
   uint na[2] = {}, ne = 0;
   int ok = 1;
+
+  /* Queued updates name their channels: apply them before a channel can go */
+  autopilot_host_flush(p);
 
   WALK_LIST(cc, CF->channels)
     if (!strncmp(cc->name, "alt", 3))
