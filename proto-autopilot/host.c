@@ -21,7 +21,9 @@
  *
  * The work is done in rt_notify(), per changed prefix, into other tables
  * (as the pipe protocol does): each path change costs one ranking of that
- * prefix and never a scan of the table.
+ * prefix and never a scan of the table. The updates of the other tables
+ * are queued and applied a window at a time, with prefetches, within the
+ * same round (autopilot_host_flush()).
  */
 
 #undef LOCAL_DEBUG
