@@ -12,6 +12,7 @@
 #include "nest/bird.h"
 #include "nest/route.h"
 #include "lib/hash.h"
+#include "lib/event.h"
 
 struct autopilot_proto;
 struct autopilot_pp_community;
@@ -30,6 +31,15 @@ struct autopilot_disabled {
   net_addr_ip6 net;			/* The prefix */
 };
 
+#define AUTOPILOT_HOST_WINDOW	32	/* Updates of the protocol's tables prefetched together */
+
+/* An update of one of the protocol's tables, queued (host.c) */
+struct autopilot_host_update {
+  struct channel *c;			/* Alternate or egress table channel */
+  rta *a;				/* Cached attributes (held), NULL to withdraw */
+  net_addr_ip6 net;			/* The prefix */
+};
+
 /* The host role's part of the protocol */
 struct autopilot_host {
   struct channel *alt[2][AUTOPILOT_MAX_ALT];	/* Alternate table k+1 for IPv4, IPv6 */
@@ -39,6 +49,9 @@ struct autopilot_host {
   struct channel *etab[AUTOPILOT_MAX_ETAB];	/* Egress tables */
   HASH(struct autopilot_disabled) disabled;	/* Prefixes with Precision Path disabled */
   slab *disabled_slab;			/* Allocator of struct autopilot_disabled */
+  struct autopilot_host_update pending[AUTOPILOT_HOST_WINDOW];	/* Queued updates, in order */
+  uint pending_len;			/* Number of pending */
+  event *flush_event;			/* Applies the pending updates at the end of a round */
 };
 
 /* rank.c */
@@ -52,6 +65,7 @@ void autopilot_host_notify(struct autopilot_proto *p, struct channel *c, net *n,
 int autopilot_host_channels(struct autopilot_proto *p, struct proto_config *CF);
 void autopilot_host_start(struct autopilot_proto *p);
 void autopilot_host_stop(struct autopilot_proto *p);
+void autopilot_host_flush(struct autopilot_proto *p);
 void autopilot_host_show(struct autopilot_proto *p);
 
 #endif

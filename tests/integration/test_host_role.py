@@ -323,3 +323,45 @@ def kernel_lines(node, table, fam):
     (proto, metric, pref) or the flag of a link not yet up."""
     return sorted(" ".join(l.replace(" linkdown", "").split()).split(" proto ")[0]
                   for l in kernel_routes(node, table, fam))
+
+
+def test_many_prefixes_change_in_one_round(topo, bins):
+    """The host applies the updates of its tables a window at a time (32,
+    host.c): with hundreds of prefixes changing at once (a best egress
+    lost, then back), every window fills, announcements, replacements and
+    withdrawals mix in one window, and each alternate table must still end
+    exactly as ranked."""
+    v4 = [f"198.18.{i}.0/24" for i in range(1, 251)] + [f"198.19.{i}.0/24" for i in range(1, 51)]
+    v6 = [f"2001:db8:{0x100 + i:x}::/48" for i in range(100)]
+    transits = [Transit("bird", v4=v4, v6=v6) for _ in ALL]
+    filters = {egress_name(t, fam): import_filter(t, fam) for t in ALL for fam in (4, 6)}
+    hp = Pop(topo, bins, transits, hosts=("h1",), alternates=2, import_filters=filters).build()
+    h = hp.hosts[0]
+
+    def want(up):
+        order = [t for t in ALL if t in up]          # LP: t1 > t2 > t3, no exceptions here
+        return {(p, k): (t, pp_label(egress_name(t, family(p))))
+                for p in v4 + v6 for k, t in enumerate(order[1:3], 1)}
+
+    def counts(up):
+        w = want(up)
+        return {(k, f): sum(1 for (p, kk) in w if kk == k and family(p) == f) for f in (4, 6) for k in (1, 2)}
+
+    def alt_counts():
+        return {key: n for key, (_, n) in show_hap(h)["alternates"].items()}
+
+    assert wait_for(lambda: host_alternates(hp, h), want(ALL), timeout=60) == want(ALL)
+    assert alt_counts() == counts(ALL) == {(1, 4): 300, (2, 4): 300, (1, 6): 100, (2, 6): 100}
+
+    # t1 goes: every prefix's t2 becomes best, t3 alternate 1, alternate 2 withdrawn
+    t1 = hp.transit("t1").node
+    t1.daemon.cmd("disable switch1_v4")
+    t1.daemon.cmd("disable switch1_v6")
+    up = ("t2", "t3")
+    assert wait_for(lambda: host_alternates(hp, h), want(up), timeout=60) == want(up)
+    assert wait_for(alt_counts, counts(up)) == counts(up) == {(1, 4): 300, (2, 4): 0, (1, 6): 100, (2, 6): 0}
+
+    t1.daemon.cmd("enable switch1_v4")
+    t1.daemon.cmd("enable switch1_v6")
+    assert wait_for(lambda: host_alternates(hp, h), want(ALL), timeout=60) == want(ALL)
+    assert wait_for(alt_counts, counts(ALL)) == counts(ALL)
