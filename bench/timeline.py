@@ -150,8 +150,9 @@ def summarize_trace(path, t0, t1, rel):
     synced = {fd for (c, fd) in by_fd if c == "fdatasync"}
     hosts = sorted((fd for fd in writes if fd != ctl and fd not in synced), key=writes.get, reverse=True)[:2]
     for fd in synced:
-        for e in sorted(by_fd[("write", fd)]):
-            log(f"  switch: journal write  {rel(e[0])} ({e[3]:,} B, {e[4] * 1000:.1f} ms)")
+        w = sorted(by_fd[("write", fd)])
+        log(f"  switch: journal: {len(w)} writes, {sum(e[3] for e in w):,} B, first {rel(w[0][0])}, "
+            f"last {rel(w[-1][0])}, {sum(e[4] for e in w) * 1000:.1f} ms in them")
     if ctl is not None:
         r = [e for e in by_fd[("read", ctl)] + by_fd[("recvfrom", ctl)] if e[3] > 0]
         r.sort()
