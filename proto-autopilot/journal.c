@@ -14,10 +14,11 @@
  * write of the whole set per request; instead each change is appended to
  * FILE.journal as one line (the state file's own words: "add ..." with
  * absolute times, or "withdraw PREFIX"), and the lines of everything
- * changed since the last commit are written at once and fdatasync()ed
- * before any reply to them goes out: one small write per event round and
- * connection, whatever the number of requests in it (group commit, as
- * databases do). Each commit ends with a "# commit" line; on restore, the
+ * changed since the last commit are written and fdatasync()ed before any
+ * reply to them goes out: one small write per event round and connection,
+ * whatever the number of requests in it (group commit, as databases do);
+ * a large batch's lines go out in 64 KB pieces as they are made, ahead
+ * of the commit line that makes them count. Each commit ends with a "# commit" line; on restore, the
  * state file is read and then the journal is replayed, commit by commit, and
  * lines after the last "# commit" (a write cut by the crash, never
  * acknowledged) are dropped: a batch is on disk whole or not at all.
