@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
 """Timeline of controller batches of overrides (issue 17 item 2): where
 the wall time of one batch goes, on the benchmark's POP (two egresses'
-full tables, two hosts).
+full tables, two hosts; the hosts' import of them is the reference).
 
-For each batch: the client's times (request sent, `ok` read), the
-switch's system calls under strace (reads of the request, the journal's
-write and fdatasync, the reply, the UPDATE writes to each host, and the
-poll() waits between event rounds), and the hosts' counts of override
-routes polled every 2 ms (first seen, all there). Also the CPU each BIRD
-used during the batch. Usage (root):
+For each batch: the client's times (request sent, `ok` read); the hosts'
+counts of override routes, polled as bench.py does (every 5 ms,
+--interval): first seen, all there, and the CPU the polling took; the
+CPU each BIRD used, the switch's wait for a CPU (run queue, schedstat)
+and its page faults. With --trace strace: the switch's system calls
+(reads of the request, the journal's writes and fdatasync, the reply,
+the UPDATE writes to each host, the poll() waits between event rounds);
+perf: a CPU profile with real-time stamps (marks-N.json has the
+client's); faults: its page faults with call graphs. Usage (root):
 
   bench/timeline.py --bird _build/bird/patched [--overrides 100000] [--runs 3]
-                    [--copy minimal] [--trace strace|none]
+                    [--copy minimal] [--trace strace|perf|faults|none]
 """
 
 import argparse
@@ -75,8 +78,10 @@ def minflt(pid):
     return int(pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
 
 
-def poll_hosts(bp, want, t_end, marks):
-    """Host counts every 2 ms: first seen (> 0) and all there, per host."""
+def poll_hosts(bp, want, t_end, marks, interval):
+    """Host counts every interval: first seen (> 0) and all there, per
+    host, and the CPU this polling took (the benchmark's counting)."""
+    c0 = time.thread_time()
     first, done = [None] * len(bp.hosts), [None] * len(bp.hosts)
     while time.time() < t_end and not all(done):
         t = time.time()
@@ -85,11 +90,12 @@ def poll_hosts(bp, want, t_end, marks):
                 first[i] = t
             if n >= want and done[i] is None:
                 done[i] = t
-        time.sleep(0.002)
+        time.sleep(interval)
     marks["host_first"], marks["host_done"] = first, done
+    marks["poll_cpu"] = time.thread_time() - c0
 
 
-def batch(bp, nets, egress, trace, outdir, run):
+def batch(bp, nets, egress, trace, outdir, run, interval):
     path = bench.controller_path(bp)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(str(path))
@@ -108,7 +114,7 @@ def batch(bp, nets, egress, trace, outdir, run):
                                "-p", str(sw.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
     marks = {}
-    poller = threading.Thread(target=poll_hosts, args=(bp, len(nets), time.time() + 120, marks))
+    poller = threading.Thread(target=poll_hosts, args=(bp, len(nets), time.time() + 120, marks, interval))
     t0 = time.time()
     poller.start()
     sock.sendall(data)
@@ -130,7 +136,8 @@ def batch(bp, nets, egress, trace, outdir, run):
         log(f"  {h.name}: first seen   {rel(marks['host_first'][i])}, all {rel(marks['host_done'][i])}")
     log(f"  CPU: switch {cpu1[0] - cpu0[0]:.2f} s, hosts " +
         ", ".join(f"{b - a:.2f} s" for a, b in zip(cpu0[1:], cpu1[1:])) +
-        f"; the switch waited {wait1 - wait0:.2f} s for a CPU (run queue), {flt1 - flt0:,} page faults")
+        f"; the switch waited {wait1 - wait0:.2f} s for a CPU (run queue), {flt1 - flt0:,} page faults; "
+        f"counting (every {interval * 1000:.0f} ms) {marks['poll_cpu']:.2f} s")
     (outdir / f"marks-{run}.json").write_text(json.dumps(dict(marks, t0=t0, t_sent=t_sent, t_reply=t_reply)))
     if trace == "strace":
         summarize_trace(outdir / f"strace-{run}.txt", t0, t1, rel)
@@ -184,6 +191,7 @@ def main():
     ap.add_argument("--copy", choices=("minimal", "full"), default="minimal")
     ap.add_argument("--trace", choices=("strace", "perf", "faults", "none"), default="strace")
     ap.add_argument("--cache", default="bench-cache")
+    ap.add_argument("--interval", type=float, default=0.005, help="seconds between counts (bench.py: 0.005)")
     ap.add_argument("--out", default="timeline-out")
     args = ap.parse_args()
     args.bird = args.bird.resolve()
@@ -209,7 +217,7 @@ def main():
         for run in range(1, args.runs + 1):
             bench.flush(bp)
             time.sleep(1)
-            r = batch(bp, nets, egress, args.trace, outdir, run)
+            r = batch(bp, nets, egress, args.trace, outdir, run, args.interval)
             rates.append(r["rate"])
         rates.sort()
         med = rates[len(rates) // 2]
