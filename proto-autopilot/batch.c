@@ -91,12 +91,12 @@ autopilot_batch_line(struct autopilot_batch *b, struct autopilot_request *scratc
     uint size = b->size ? (uint) MIN(2 * (u64) b->size, b->max) : MIN(256, b->max);
     if (b->reqs)
     {
-      b->reqs = mb_realloc(b->reqs, size * sizeof(struct autopilot_request));
+      b->reqs = mb_realloc(b->reqs, size * sizeof(struct autopilot_batch_req));
       b->lineno = mb_realloc(b->lineno, size * sizeof(u32));
     }
     else
     {
-      b->reqs = mb_alloc(b->pool, size * sizeof(struct autopilot_request));
+      b->reqs = mb_alloc(b->pool, size * sizeof(struct autopilot_batch_req));
       b->lineno = mb_alloc(b->pool, size * sizeof(u32));
       b->lp = lp_new_default(b->pool);
     }
@@ -104,7 +104,7 @@ autopilot_batch_line(struct autopilot_batch *b, struct autopilot_request *scratc
   }
 
   *lp = b->lp;
-  return &b->reqs[b->len];
+  return &b->slot;
 }
 
 /**
@@ -137,7 +137,7 @@ autopilot_batch_take(struct autopilot_batch *b, struct autopilot_request *req, i
   if (b->bad)
     return 1;
 
-  if ((b->len == b->size) || (req != &b->reqs[b->len]))
+  if ((b->len == b->size) || (req != &b->slot))
   {
     struct autopilot_error e;
     autopilot_err(&e, "over-limit", "too many requests in one batch");
@@ -145,8 +145,37 @@ autopilot_batch_take(struct autopilot_batch *b, struct autopilot_request *req, i
     return 1;
   }
 
+  /* Most lines of a batch name the target of the line before: share it */
+  struct autopilot_batch_req *s = &b->reqs[b->len];
+  const char *target = (b->len && !strcmp(s[-1].target, req->target)) ? s[-1].target : lp_strdup(b->lp, req->target);
+
+  *s = (struct autopilot_batch_req) {
+    .net = req->net,
+    .op = req->op,
+    .source = req->source,
+    .expires = req->expires,
+    .created = req->created,
+    .target = target,
+    .reason = req->reason,
+  };
+
   b->lineno[b->len++] = b->lines;
   return 1;
+}
+
+/* The whole request of a batch's one, for the store (its strings stay the batch's) */
+void
+autopilot_batch_req_expand(const struct autopilot_batch_req *s, struct autopilot_request *req)
+{
+  req->op = s->op;
+  req->net = s->net;
+  strcpy(req->target, s->target);
+  req->expires = s->expires;
+  req->created = s->created;
+  req->source = s->source;
+  req->reason = s->reason;
+  req->tag[0] = 0;
+  req->snapshot = 0;
 }
 
 /**

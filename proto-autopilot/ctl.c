@@ -620,7 +620,7 @@ ctl_flush(struct autopilot_ctl_conn *c)
 
   /*
    * No reply goes out before the changes it acknowledges are on disk (all
-   * of this round's, of every connection, in one write). When they cannot
+   * of this round's, of every connection, in one commit). When they cannot
    * be saved, the client gets no acknowledgement at all: its connection is
    * closed, the changes stay in effect (fail static) and show says why.
    */

@@ -14,10 +14,11 @@
  * write of the whole set per request; instead each change is appended to
  * FILE.journal as one line (the state file's own words: "add ..." with
  * absolute times, or "withdraw PREFIX"), and the lines of everything
- * changed since the last commit are written at once and fdatasync()ed
- * before any reply to them goes out: one small write per event round and
- * connection, whatever the number of requests in it (group commit, as
- * databases do). Each commit ends with a "# commit" line; on restore, the
+ * changed since the last commit are written and fdatasync()ed before any
+ * reply to them goes out: one small write per event round and connection,
+ * whatever the number of requests in it (group commit, as databases do);
+ * a large batch's lines go out in 64 KB pieces as they are made, ahead
+ * of the commit line that makes them count. Each commit ends with a "# commit" line; on restore, the
  * state file is read and then the journal is replayed, commit by commit, and
  * lines after the last "# commit" (a write cut by the crash, never
  * acknowledged) are dropped: a batch is on disk whole or not at all.
@@ -50,6 +51,7 @@
 
 #define JOURNAL_COMMIT	"# commit\n"
 #define JOURNAL_MIN	4096		/* Records before a fold is worth it, whatever the set */
+#define JOURNAL_SPILL	65536		/* Records buffered before they go to the file ahead of the commit */
 
 static int
 journal_fail(struct autopilot_proto *p, const char *what, const char *file)
@@ -71,10 +73,80 @@ journal_path(struct autopilot_proto *p)
   return cf->state_file ? tmp_sprintf("%s.journal", cf->state_file) : NULL;
 }
 
+static int journal_open(struct autopilot_proto *p);
+
+/* Write @len bytes of jbuf at the journal's end; 0 or -1 (errno set) */
+static int
+journal_write(struct autopilot_proto *p, uint len)
+{
+  for (uint done = 0; done < len; )
+  {
+    ssize_t n = write(p->state.journal_fd, p->state.jbuf + done, len - done);
+    if ((n < 0) && (errno == EINTR))
+      continue;
+
+    if (n <= 0)
+    {
+      if (!n)
+	errno = EIO;
+      return -1;
+    }
+
+    done += n;
+  }
+
+  return 0;
+}
+
+/*
+ * Records of a large batch (100,000 lines, 6 MB) go to the file as they
+ * come, in pieces of JOURNAL_SPILL bytes, instead of growing a buffer of
+ * the whole batch: its pages are new for every batch (it is freed after
+ * each), and on a virtual machine a new page costs microseconds. They
+ * count only once the commit line after them is written and fdatasync()ed,
+ * as before (replay drops lines after the last "# commit"). If the spill
+ * fails, or the journal changes under us meanwhile, the records are no
+ * longer all in the journal nor in jbuf: the next commit folds the whole
+ * set into the state file instead (jbuf_lost).
+ */
+static void
+journal_spill(struct autopilot_proto *p)
+{
+  if (!p->state.jbuf_len)
+    return;
+
+  if (!p->state.jbuf_lost && p->state.jbuf_spilled && autopilot_journal_lost(p))
+    p->state.jbuf_lost = 1;
+
+  if (!p->state.jbuf_lost && !p->state.jbuf_spilled && (journal_open(p) < 0))
+    p->state.jbuf_lost = 1;
+
+  if (!p->state.jbuf_lost && (journal_write(p, p->state.jbuf_len) < 0))
+  {
+    journal_fail(p, "write", p->state.journal_file);
+    p->state.jbuf_lost = 1;
+  }
+
+  if (p->state.jbuf_lost)
+  {
+    /* Nothing half written stays: the fold writes the set, and the journal begins anew */
+    if ((p->state.journal_fd >= 0) && (ftruncate(p->state.journal_fd, p->state.journal_size) < 0))
+      journal_fail(p, "truncate", p->state.journal_file);
+    p->state.jbuf_spilled = 0;
+  }
+  else
+    p->state.jbuf_spilled += p->state.jbuf_len;
+
+  p->state.jbuf_len = 0;
+}
+
 /* Room for @n more bytes of records */
 static byte *
 journal_reserve(struct autopilot_proto *p, uint n)
 {
+  if ((p->state.jbuf_len + n > JOURNAL_SPILL) && p->state.jbuf_len)
+    journal_spill(p);
+
   if (p->state.jbuf_len + n > p->state.jbuf_size)
   {
     p->state.jbuf_size = MAX(2 * p->state.jbuf_size, MAX(p->state.jbuf_len + n, 4096));
@@ -98,7 +170,20 @@ autopilot_journal_record(struct autopilot_proto *p, const struct autopilot_reque
   if (!((struct autopilot_config *) p->p.cf)->state_file || p->state.journal_replaying || !p->state.loaded)
     return;
 
+  /* Already cut from the journal: the fold after this round has it */
+  if (p->state.jbuf_lost)
+  {
+    p->state.jbuf_records++;
+    return;
+  }
+
   byte *b = journal_reserve(p, AUTOPILOT_LINE_MAX + 1);
+  if (p->state.jbuf_lost)
+  {
+    p->state.jbuf_records++;
+    return;
+  }
+
   int n = autopilot_request_format(req, (char *) b, AUTOPILOT_LINE_MAX);
   if (n < 0)
     bug("Autopilot: override %N does not fit a journal line", &req->net);
@@ -154,45 +239,48 @@ autopilot_journal_commit(struct autopilot_proto *p)
   if (!p->state.jbuf_records)
     return 0;
 
-  if (journal_open(p) < 0)
+  /* What went ahead must still be where it went (a fold writes it all otherwise) */
+  if (p->state.jbuf_spilled && !p->state.jbuf_lost &&
+      (autopilot_journal_lost(p) || strcmp(p->state.journal_file, journal_path(p))))
+    p->state.jbuf_lost = 1;
+
+  if (p->state.jbuf_lost)
     return -1;
 
-  byte *b = journal_reserve(p, sizeof(JOURNAL_COMMIT));
+  if (!p->state.jbuf_spilled && (journal_open(p) < 0))
+    return -1;
+
+  /* The commit line must fit next to the records: no spill here */
+  if (p->state.jbuf_len + sizeof(JOURNAL_COMMIT) > p->state.jbuf_size)
+  {
+    p->state.jbuf_size = p->state.jbuf_len + sizeof(JOURNAL_COMMIT);
+    p->state.jbuf = p->state.jbuf ? mb_realloc(p->state.jbuf, p->state.jbuf_size) : mb_alloc(p->p.pool, p->state.jbuf_size);
+  }
+
+  byte *b = p->state.jbuf + p->state.jbuf_len;
   memcpy(b, JOURNAL_COMMIT, sizeof(JOURNAL_COMMIT) - 1);
   uint len = p->state.jbuf_len + sizeof(JOURNAL_COMMIT) - 1;
 
-  for (uint done = 0; done < len; )
+  if (journal_write(p, len) < 0)
   {
-    ssize_t n = write(p->state.journal_fd, p->state.jbuf + done, len - done);
-    if ((n < 0) && (errno == EINTR))
-      continue;
-
-    if (n <= 0)
-    {
-      journal_fail(p, "write", p->state.journal_file);
-      /* A cut write must not become the head of the next commit */
-      if (ftruncate(p->state.journal_fd, p->state.journal_size) < 0)
-	journal_fail(p, "truncate", p->state.journal_file);
-      return -1;
-    }
-
-    done += n;
+    journal_fail(p, "write", p->state.journal_file);
+    goto cut;
   }
 
   if (fdatasync(p->state.journal_fd) < 0)
   {
     journal_fail(p, "fdatasync", p->state.journal_file);
-    if (ftruncate(p->state.journal_fd, p->state.journal_size) < 0)
-      journal_fail(p, "truncate", p->state.journal_file);
-    return -1;
+    goto cut;
   }
 
+  len += p->state.jbuf_spilled;
+  p->state.jbuf_spilled = 0;
   p->state.journal_size += len;
   p->state.journal_records += p->state.jbuf_records;
   p->state.jbuf_len = p->state.jbuf_records = 0;
 
   /* A batch is over: give back its memory */
-  if (p->state.jbuf_size > 65536)
+  if (p->state.jbuf_size > 2 * JOURNAL_SPILL)
   {
     mb_free(p->state.jbuf);
     p->state.jbuf = NULL;
@@ -208,6 +296,17 @@ autopilot_journal_commit(struct autopilot_proto *p)
     autopilot_state_changed(p);
 
   return 0;
+
+cut:
+  /* A cut write must not become the head of the next commit */
+  if (ftruncate(p->state.journal_fd, p->state.journal_size) < 0)
+    journal_fail(p, "truncate", p->state.journal_file);
+
+  /* What went ahead is gone from the file and from jbuf: only a fold has it now */
+  if (p->state.jbuf_spilled)
+    p->state.jbuf_lost = 1;
+  p->state.jbuf_spilled = 0;
+  return -1;
 }
 
 /* Fold the journal into the state file (just written): empty it */

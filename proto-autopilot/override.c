@@ -1467,8 +1467,8 @@ autopilot_ovr_flush(struct autopilot_proto *p, const char *target, uint source)
 static int
 autopilot_req_cmp(const void *a, const void *b)
 {
-  const struct autopilot_request *x = *(const struct autopilot_request **) a;
-  const struct autopilot_request *y = *(const struct autopilot_request **) b;
+  const struct autopilot_batch_req *x = *(const struct autopilot_batch_req **) a;
+  const struct autopilot_batch_req *y = *(const struct autopilot_batch_req **) b;
   int c = net_compare((const net_addr *) &x->net, (const net_addr *) &y->net);
 
   /* Equal prefixes: keep request order, so the first one is named first */
@@ -1477,12 +1477,12 @@ autopilot_req_cmp(const void *a, const void *b)
 
 /* Two requests for one prefix make a batch ambiguous: refuse, naming both */
 static int
-autopilot_batch_duplicates(const struct autopilot_request *reqs, uint n, struct autopilot_error *err)
+autopilot_batch_duplicates(const struct autopilot_batch_req *reqs, uint n, struct autopilot_error *err)
 {
   if (n < 2)
     return 0;
 
-  const struct autopilot_request **s = xmalloc(n * sizeof(*s));
+  const struct autopilot_batch_req **s = xmalloc(n * sizeof(*s));
   int res = 0;
 
   for (uint i = 0; i < n; i++)
@@ -1549,11 +1549,12 @@ autopilot_ovr_check_one(struct autopilot_proto *p, const struct autopilot_reques
  * applied as a diff, and unchanged overrides keep their age).
  */
 int
-autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source,
+autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_batch_req *reqs, uint n, int sync, uint source,
 		       struct autopilot_error *err)
 {
   uint extra = 0;
   btime now = current_real_time();
+  struct autopilot_request req;
 
   /* A sync replaces its source's set: the others stay and count too */
   if (sync)
@@ -1568,7 +1569,7 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
   }
 
   for (uint i = 0; i < n; i++)
-    if (autopilot_ovr_check_one(p, &reqs[i], sync, &extra, now, err) < 0)
+    if (autopilot_batch_req_expand(&reqs[i], &req), autopilot_ovr_check_one(p, &req, sync, &extra, now, err) < 0)
     {
       err->req = i + 1;
       return -1;
@@ -1599,7 +1600,7 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
 
   for (uint i = 0; i < n; i++)
   {
-    const struct autopilot_request *r = &reqs[i];
+    const struct autopilot_batch_req *r = &reqs[i];
     struct autopilot_override *o = autopilot_ovr_find(p, (net_addr *) &r->net);
 
     if (r->op == AP_OP_WITHDRAW)
@@ -1614,7 +1615,8 @@ autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request
 	(o->expires == r->expires) && !strcmp(o->reason ?: "", r->reason ?: ""))
       continue;
 
-    autopilot_ovr_do_add(p, r, source, 0);
+    autopilot_batch_req_expand(r, &req);
+    autopilot_ovr_do_add(p, &req, source, 0);
   }
 
   ovr_changed(p);

@@ -183,7 +183,7 @@ int autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request 
 int autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, struct autopilot_error *err);
 int autopilot_ovr_withdraw(struct autopilot_proto *p, const net_addr *n, struct autopilot_error *err);
 uint autopilot_ovr_flush(struct autopilot_proto *p, const char *target, uint source);
-int autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_request *reqs, uint n, int sync, uint source,
+int autopilot_ovr_batch_at(struct autopilot_proto *p, const struct autopilot_batch_req *reqs, uint n, int sync, uint source,
 			   struct autopilot_error *err);
 struct autopilot_override *autopilot_ovr_find(struct autopilot_proto *p, const net_addr *n);
 struct channel;

@@ -162,6 +162,8 @@ autopilot_state_fold(struct autopilot_proto *p)
 
   bsnprintf(p->state.snapshot, sizeof(p->state.snapshot), "%s", cf->state_file);
   p->state.jbuf_len = p->state.jbuf_records = 0;
+  p->state.jbuf_lost = 0;
+  p->state.jbuf_spilled = 0;
   return autopilot_journal_folded(p);
 }
 
@@ -183,7 +185,7 @@ autopilot_state_commit(struct autopilot_proto *p)
     return 0;
 
   /* A journal is only good on top of its own state file, and only while it is there */
-  if (strcmp(p->state.snapshot, cf->state_file) || autopilot_journal_lost(p))
+  if (strcmp(p->state.snapshot, cf->state_file) || autopilot_journal_lost(p) || p->state.jbuf_lost)
     return autopilot_state_fold(p);
 
   return autopilot_journal_commit(p);

@@ -37,6 +37,8 @@ struct autopilot_state {
   uint jbuf_len;			/* Bytes in jbuf */
   uint jbuf_size;			/* Its allocated size */
   uint jbuf_records;			/* Changes in jbuf */
+  u64 jbuf_spilled;			/* Bytes of this commit already written after journal_size */
+  int jbuf_lost;			/* Records of this commit were cut from the journal: fold */
 };
 
 /* carry.c */
