@@ -1020,14 +1020,15 @@ def hostrole(args, bins, table):
         for name in (("stock", "k2") if i % 2 == 0 else ("k2", "stock")):
             bp = benchpop.BenchPop("bench-hostrole", table, args.cache, transits=3, hosts=("h1",))
             try:
-                secs, hwm = hr.run(bp, table, bins.stock if name == "stock" else bins.patched, name == "k2")
+                secs, hwm, cpu = hr.run(bp, table, bins.stock if name == "stock" else bins.patched,
+                                        name == "k2", f"hostrole-{name}-{i}")[:3]
             finally:
                 bp.teardown()
-            runs[name].append({"converged_s": secs, "host_hwm": hwm})
+            runs[name].append({"converged_s": secs, "host_hwm": hwm, "host_cpu_s": cpu})
             log(f"host role run {i + 1}, {'stock host' if name == 'stock' else 'K = 2'}: converged in "
                 f"{secs:.2f} s, peak RSS {hwm / 2**20:.0f} MB")
     return {"paths_per_host": 3 * (table.n4 + table.n6), "runs": runs,
-            "median": {k: {m: median([r[m] for r in v]) for m in ("converged_s", "host_hwm")}
+            "median": {k: {m: median([r[m] for r in v]) for m in ("converged_s", "host_hwm", "host_cpu_s")}
                        for k, v in runs.items()}}
 
 

@@ -368,6 +368,13 @@ def render(results):
                   f"stock host {fmt(st[key])}" + _range([r[key] for r in hr["runs"]["stock"]], fmt),
                   _ratio(k[key], st[key]), f"≤ {HOST_TIME if key == 'converged_s' else HOST_RSS}× stock",
                   _ratio(k[key], st[key]) <= (HOST_TIME if key == "converged_s" else HOST_RSS))
+        if "host_cpu_s" in k:
+            # What the host itself spent: steadier than wall time on a shared machine
+            fmt = lambda x: f"{x:.2f} s"
+            t.add(f"Host role, K = 2, three egresses ({hr['paths_per_host']:,} paths per host): host CPU until converged",
+                  fmt(k["host_cpu_s"]) + _range([r["host_cpu_s"] for r in hr["runs"]["k2"]], fmt),
+                  f"stock host {fmt(st['host_cpu_s'])}" + _range([r["host_cpu_s"] for r in hr["runs"]["stock"]], fmt),
+                  _ratio(k["host_cpu_s"], st["host_cpu_s"]), "–", None)
     ob = (results.get("observe") or {}).get("dump")
     if ob:
         observe_rows(t, results["observe"]["egresses"], ob)
