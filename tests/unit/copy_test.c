@@ -181,7 +181,7 @@ static struct path
 t2_path(const char *px, uint i)
 {
   return (struct path) { .egress = "t2", .px = px, .origin = i ? ORIGIN_EGP : ORIGIN_IGP,
-    .med = 10 + i, .community = (64502 << 16) | (100 + i), .lc = { 64502, 7, i } };
+    .med = 10 + i, .community = (64502U << 16) | (100 + i), .lc = { 64502, 7, i } };
 }
 
 static rtable *
@@ -309,7 +309,7 @@ full_copy_keeps_the_paths_attributes(void **state UNUSED)
   assert_int_equal(attr(c, BA_ORIGIN)->u.data, ORIGIN_EGP);
   assert_int_equal(attr(c, BA_LOCAL_PREF)->u.data, 4294967295U);
   assert_int_equal(attr(c, BA_MULTI_EXIT_DISC)->u.data, 11);
-  assert_true(int_set_contains(attr(c, BA_COMMUNITY)->u.ptr, (64502 << 16) | 101));
+  assert_true(int_set_contains(attr(c, BA_COMMUNITY)->u.ptr, (64502U << 16) | 101));
   assert_non_null(attr(c, BA_AGGREGATOR));
   assert_true(adata_same(attr(c, BA_NEXT_HOP)->u.ptr, attr(r, BA_NEXT_HOP)->u.ptr));
   assert_string_equal(lcs(c), "(64502, 7, 1) (65000, 2, 2002) (65000, 3, 1)");
