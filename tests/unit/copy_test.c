@@ -184,22 +184,15 @@ t2_path(const char *px, uint i)
     .med = 10 + i, .community = (64502U << 16) | (100 + i), .lc = { 64502, 7, i } };
 }
 
-static rtable *
-master4(void)
-{
-  return ((struct channel *) HEAD(ap_find_proto("feed")->channels))->table;
-}
-
 /* Our own route (the override copy) in master4 for @px */
 static rte *
 copy_of(const char *px)
 {
   net_addr n = prefix(px);
-  net *nt = net_find(master4(), &n);
-  for (rte *r = nt ? nt->routes : NULL; r; r = r->next)
-    if (r->src->proto == &p->p)
-      return r;
-  fail_msg("no copy of %s", px);
+  rte *r = ap_route_of(&p->p, &n);
+  if (!r)
+    fail_msg("no copy of %s", px);
+  return r;
   return NULL;
 }
 
@@ -208,12 +201,10 @@ static rte *
 path_of(const char *egress, const char *px)
 {
   net_addr n = prefix(px);
-  net *nt = net_find(master4(), &n);
-  for (rte *r = nt ? nt->routes : NULL; r; r = r->next)
-    if (!strcmp(r->src->proto->name, egress))
-      return r;
-  fail_msg("no path of %s for %s", egress, px);
-  return NULL;
+  rte *r = ap_route_of(ap_find_proto(egress), &n);
+  if (!r)
+    fail_msg("no path of %s for %s", egress, px);
+  return r;
 }
 
 static void

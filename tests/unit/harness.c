@@ -86,6 +86,22 @@ ap_find_proto(const char *name)
   return NULL;
 }
 
+rtable *
+ap_feed_table(void)
+{
+  return ((struct channel *) HEAD(ap_find_proto("feed")->channels))->table;
+}
+
+rte *
+ap_route_of(struct proto *by, const net_addr *n)
+{
+  net *nt = net_find(ap_feed_table(), n);
+  for (rte *r = nt ? nt->routes : NULL; r; r = r->next)
+    if (r->src->proto == by)
+      return r;
+  return NULL;
+}
+
 const char *
 ap_conf(const char *base, const char *opts)
 {

@@ -17,6 +17,7 @@
 
 #include "nest/bird.h"
 #include "nest/protocol.h"
+#include "nest/route.h"
 #include "conf/conf.h"
 
 /* Initialize BIRD's subsystems once per test binary (as birdtest does) */
@@ -43,6 +44,10 @@ void ap_run_events(void);
 
 /* The running protocol instance named @name, or NULL */
 struct proto *ap_find_proto(const char *name);
+/* master4, where protocol "feed" puts the paths */
+rtable *ap_feed_table(void);
+/* The route protocol @by has in the feed's table for @n, or NULL */
+rte *ap_route_of(struct proto *by, const net_addr *n);
 
 /*
  * Protocol ap, as the module's tests run it: AP_EGRESSES is the rest of a

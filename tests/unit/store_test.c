@@ -114,23 +114,12 @@ path(const char *egress, const char *px, uint as_len)
   ap_run_events();
 }
 
-/* master4, where the feed puts the paths */
-static rtable *
-master4(void)
-{
-  return ((struct channel *) HEAD(ap_find_proto("feed")->channels))->table;
-}
-
 /* Our own route (the override copy) in master4 for @px, or NULL */
 static rte *
 copy_of(const char *px)
 {
   net_addr n = prefix(px);
-  net *nt = net_find(master4(), &n);
-  for (rte *r = nt ? nt->routes : NULL; r; r = r->next)
-    if (r->src->proto == &p->p)
-      return r;
-  return NULL;
+  return ap_route_of(&p->p, &n);
 }
 
 static struct autopilot_override *
@@ -391,7 +380,7 @@ static uint
 paths_of(const char *egress, const char *px)
 {
   net_addr n = prefix(px);
-  net *nt = net_find(master4(), &n);
+  net *nt = net_find(ap_feed_table(), &n);
   uint k = 0;
   for (rte *r = nt ? nt->routes : NULL; r; r = r->next)
     k += (r->src->proto == ap_find_proto(egress));
