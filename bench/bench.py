@@ -554,6 +554,20 @@ class Steps:
             return {"error": f"{type(e).__name__}: {e}"[:300]}
 
 
+def start_override_pop(bp, bird):
+    """The override POP (bench.py's overrides section, timeline.py): the
+    switch with its state file and controller socket, the hosts counting
+    override copies, the feeders, every session up. Returns the switch's
+    autopilot lines, which copy_mode() writes again."""
+    extra = (f'\tstate filename "{bp.switch.dir / "ap.state"}";\n'
+             f'\tcontroller socket "{controller_path(bp)}";')
+    bp.start_switch(bird, True, ap_extra=extra, manager_table="mgr4")
+    bp.start_hosts(bird, count_overrides=True)
+    bp.start_feeders()
+    bp.wait_established()
+    return extra
+
+
 def overrides(args, bins, table):
     n, nf, nl = args.overrides, args.failure, args.latency
     if max(n, nf) + nl > table.n4:
@@ -568,12 +582,7 @@ def overrides(args, bins, table):
         tr2 = bp.transits[1]
         egress = f"{tr2.name}_v4"
         nexthop = tr2.addr4(bp.switch)
-        extra = (f'\tstate filename "{bp.switch.dir / "ap.state"}";\n'
-                 f'\tcontroller socket "{controller_path(bp)}";')
-        bp.start_switch(bins.patched, True, ap_extra=extra, manager_table="mgr4")
-        bp.start_hosts(bins.patched, count_overrides=True)
-        bp.start_feeders()
-        bp.wait_established()
+        extra = start_override_pop(bp, bins.patched)
         # The reference: the hosts' own import rate of ordinary paths, here,
         # in this run (the first import, and runs - 1 more of the same table)
         imports = [host_import(bp, table, again=False)]

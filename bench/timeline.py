@@ -205,12 +205,7 @@ def main():
     bp = benchpop.BenchPop("timeline", table, cache, transits=2)
     try:
         egress = f"{bp.transits[1].name}_v4"
-        extra = (f'\tstate filename "{bp.switch.dir / "ap.state"}";\n'
-                 f'\tcontroller socket "{bench.controller_path(bp)}";')
-        bp.start_switch(args.bird, True, ap_extra=extra, manager_table="mgr4")
-        bp.start_hosts(args.bird, count_overrides=True)
-        bp.start_feeders()
-        bp.wait_established()
+        extra = bench.start_override_pop(bp, args.bird)
         ref = bench.host_import(bp, table, again=False)
         bench.copy_mode(bp, extra, args.copy)
         rates = []
