@@ -45,11 +45,15 @@ for t in "$@"; do
   log=$work/$t.log
   rc=0
   "$bin/${t}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -max_len="$(max_len_of "$t")" ${dict:+-dict="$dict"} -print_final_stats=1 \
+    -max_len="$(max_len_of "$t")" ${dict:+-dict="$dict"} -print_final_stats=1 -interrupt_exit_code=72 \
     -artifact_prefix="$artifacts/" ${FUZZ_ARGS:-} "$corpus" "${seeds[@]}" > "$log" 2>&1 || rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  if [ "$rc" -ne 0 ]; then
+  if [ "$rc" -eq 72 ] && ! grep -q -E 'ERROR|runtime error|Test unit written' "$log"; then
+    # libFuzzer's exit on SIGINT or SIGTERM (a long run stopped by hand): not a finding
+    echo "fuzz: $t interrupted after ${runs:-?} runs (${rate:-?}/s), nothing found; the log is in $log"
+    failed+=("$t")
+  elif [ "$rc" -ne 0 ]; then
     echo "fuzz: $t FAILED (exit $rc) after ${runs:-?} runs; the input is in $artifacts, the log in $log:"
     grep -E 'ERROR|SUMMARY|check failed|runtime error|Test unit written' "$log" | head -20 || tail -20 "$log"
     failed+=("$t")
