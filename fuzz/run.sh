@@ -32,6 +32,11 @@ max_len_of() {
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
+# What libFuzzer and the sanitizers print on a finding; the exit code we ask
+# of libFuzzer for SIGINT or SIGTERM (a long run stopped by hand)
+findings='ERROR|SUMMARY|check failed|runtime error|Test unit written'
+interrupted=72
+
 failed=()
 for t in "$@"; do
   corpus=$work/corpus/$t artifacts=$work/artifacts/$t
@@ -45,17 +50,16 @@ for t in "$@"; do
   log=$work/$t.log
   rc=0
   "$bin/${t}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -max_len="$(max_len_of "$t")" ${dict:+-dict="$dict"} -print_final_stats=1 -interrupt_exit_code=72 \
+    -max_len="$(max_len_of "$t")" ${dict:+-dict="$dict"} -print_final_stats=1 -interrupt_exit_code=$interrupted \
     -artifact_prefix="$artifacts/" ${FUZZ_ARGS:-} "$corpus" "${seeds[@]}" > "$log" 2>&1 || rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  if [ "$rc" -eq 72 ] && ! grep -q -E 'ERROR|runtime error|Test unit written' "$log"; then
-    # libFuzzer's exit on SIGINT or SIGTERM (a long run stopped by hand): not a finding
+  if [ "$rc" -eq "$interrupted" ] && ! grep -q -E "$findings" "$log"; then
     echo "fuzz: $t interrupted after ${runs:-?} runs (${rate:-?}/s), nothing found; the log is in $log"
     failed+=("$t")
   elif [ "$rc" -ne 0 ]; then
     echo "fuzz: $t FAILED (exit $rc) after ${runs:-?} runs; the input is in $artifacts, the log in $log:"
-    grep -E 'ERROR|SUMMARY|check failed|runtime error|Test unit written' "$log" | head -20 || tail -20 "$log"
+    grep -E "$findings" "$log" | head -20 || tail -20 "$log"
     failed+=("$t")
   else
     echo "fuzz: $t ok: ${runs:-?} runs, ${rate:-?}/s, $(ls "$corpus" | wc -l) inputs in its corpus"
