@@ -213,6 +213,9 @@ autopilot_postconfig(struct proto_config *CF)
   if ((cf->alternates[0] || cf->alternates[1] || cf->egress_tables) && !cf->asn && EMPTY_LIST(cf->egresses))
     cf_error("Autopilot: asn not specified (the ASN of the switch's large communities)");
 
+  if ((cf->alternate_copy == AUTOPILOT_COPY_MINIMAL) && !cf->alternates[0] && !cf->alternates[1] && !cf->egress_tables)
+    cf_error("Autopilot: alternate copy minimal without alternate or egress tables (it is the host role's)");
+
   cf->pp = autopilot_pp;
   autopilot_pp.used = 1;
 
@@ -423,15 +426,17 @@ autopilot_reconfigure(struct proto *P, struct proto_config *CF)
     return 0;
 
   /*
-   * Host: new ranking rules (K, disable community, the switch's ASN) apply
-   * to every prefix: a restart ranks them again. On a switch the ASN and
+   * Host: new ranking rules (K, disable community, the switch's ASN) and
+   * copies of another kind apply to every prefix: a restart ranks them
+   * again. On a switch the ASN and
    * the disable community are export-time matters, applied in place below
    * (retagging, copies made again); a restart would withdraw every copy.
    */
   int host = old->alternates[0] || old->alternates[1] || old->egress_tables ||
     new->alternates[0] || new->alternates[1] || new->egress_tables;
   if (host && ((old->alternates[0] != new->alternates[0]) || (old->alternates[1] != new->alternates[1]) ||
-	       memcmp(&old->pp, &new->pp, sizeof(old->pp)) || (old->asn != new->asn)))
+	       memcmp(&old->pp, &new->pp, sizeof(old->pp)) || (old->asn != new->asn) ||
+	       (old->alternate_copy != new->alternate_copy)))
     return 0;
 
   /* The controller socket moves in place: a restart would withdraw every override */

@@ -101,6 +101,7 @@ struct autopilot_config {
   const char *ctl_group;		/* Its group, NULL to leave it */
   uint alternates[2];			/* Host: alternate tables (K) for IPv4, IPv6 */
   uint egress_tables;			/* Host: number of egress tables */
+  uint alternate_copy;			/* Host: AUTOPILOT_COPY_*: what attributes its tables' routes carry */
   u32 etab_label[AUTOPILOT_MAX_ETAB];	/* Host: primary label of each egress table, in channel order */
   struct autopilot_pp_community pp;	/* Precision Path disable community in force */
   const char *metrics_file;		/* Prometheus textfile written at metrics_interval, NULL for none */
@@ -116,7 +117,7 @@ struct autopilot_config {
 
 #define AUTOPILOT_DEFAULT_LOCAL_PREF	4294967295U
 
-/* override copy full | minimal: the copied path's attributes, or what hosts use of them */
+/* override copy, alternate copy: full | minimal: the copied path's attributes, or what is used of them */
 #define AUTOPILOT_COPY_FULL		0
 #define AUTOPILOT_COPY_MINIMAL		1
 

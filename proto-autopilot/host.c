@@ -52,7 +52,8 @@ HASH_DEFINE_REHASH_FN(DIS, struct autopilot_disabled)
 
 /*
  * The attributes of a copy are those of the path it copies with another
- * next hop label, our preference and no received label stack: the same for
+ * next hop label, our preference and no received label stack (with
+ * alternate copy minimal, none of the path's attributes): the same for
  * every prefix whose path has the same (cached) attributes. A full table
  * has about 4 prefixes per attribute set, and BGP brings them in one
  * UPDATE, one after another: so the copies' cached attributes are kept by
@@ -97,8 +98,18 @@ autopilot_host_copy_attrs(struct autopilot_proto *p, rte *r, u32 label, uint pre
   a->nh.labels = 1;
   a->nh.label[0] = label;
 
-  /* The received label stack is the best path's business, not this copy's */
-  bgp_unset_attr(&a->eattrs, tmp_linpool, BA_MPLS_LABEL_STACK);
+  /*
+   * The received label stack is the best path's business, not this copy's.
+   * Minimal copies keep none of the path's attributes: the kernel route is
+   * made of the next hop alone, and then the copies of one egress through
+   * one switch share a single attribute set, where full ones have one per
+   * attribute set of the paths (67 B an alternate, a fifth of the host
+   * role's memory).
+   */
+  if (((struct autopilot_config *) p->p.cf)->alternate_copy == AUTOPILOT_COPY_MINIMAL)
+    a->eattrs = NULL;
+  else
+    bgp_unset_attr(&a->eattrs, tmp_linpool, BA_MPLS_LABEL_STACK);
 
   rta *copy = rta_lookup(a);
   if (!ca)
@@ -453,6 +464,9 @@ autopilot_host_show(struct autopilot_proto *p)
   else
     cli_msg(-AUTOPILOT_REPLY_SHOW, "  Precision Path: disable community (%u, %u); %u prefixes disabled",
 	    cf->pp.pair >> 16, cf->pp.pair & 0xffff, p->host.disabled.count);
+
+  cli_msg(-AUTOPILOT_REPLY_SHOW, "  Copies: %s", (cf->alternate_copy == AUTOPILOT_COPY_MINIMAL) ?
+	  "minimal (next hop and label only)" : "full (the path's attributes)");
 
   for (uint fam = 0; fam < 2; fam++)
     for (uint k = 0; k < cf->alternates[fam]; k++)

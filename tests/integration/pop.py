@@ -221,7 +221,8 @@ class Pop:
     ap_options: lines for the `ap` block; global_: top-level lines of the
     switch (text, or a function of the switch node); import_filters:
     {egress: filter body} for that egress's import; alternates: K > 0
-    gives BIRD hosts the host role (`hap`, K alternates per family).
+    gives BIRD hosts the host role (`hap`, K alternates per family), with
+    host_options: more lines for it.
 
     Mutable before a (re)configure: egresses {egress: [label, pp]} (the
     egress map, from labels()), backups {egress: [backups]},
@@ -229,7 +230,7 @@ class Pop:
 
     def __init__(self, topo, bins, transits, hosts=("h1",), *, table=None, unique=(0, 0), seed=1,
                  prepend=False, managers=(), ap_options="", global_="", import_filters=None,
-                 alternates=0):
+                 alternates=0, host_options=""):
         self.topo, self.bins = topo, bins
         self.transits = list(transits)
         self.host_specs = [(h, "bird") if isinstance(h, str) else h for h in hosts]
@@ -237,7 +238,7 @@ class Pop:
         self.table, self.unique, self.seed, self.prepend = table, unique, seed, prepend
         self.ap_options, self.global_ = ap_options, global_
         self.import_filters = import_filters or {}
-        self.alternates = alternates
+        self.alternates, self.host_options = alternates, host_options
         if table:
             self.v4, self.v6 = routegen.prefixes4(table[0], seed), routegen.prefixes6(table[1], seed)
         else:
@@ -420,9 +421,22 @@ class Pop:
                           asn=SWITCH_AS, switch4=sw4))
             return
         bindir = {"bird": self.bins.patched, "stock": self.bins.stock, "debian": DEBIAN_BIRD}[h.kind]
+        Bird(h, bindir, self.host_config(h))
+
+    def host_config(self, h):
+        """A BIRD host's bird.conf."""
         before, after = self.host_role() if self.alternates else ("", "")
-        Bird(h, bindir, render("host.conf", router_id=h.router_id, rundir=h.dir, asn=SWITCH_AS,
-                               switch4=sw4, before=before, after=after))
+        return render("host.conf", router_id=h.router_id, rundir=h.dir, asn=SWITCH_AS,
+                      switch4=self.switch.addr4(h), before=before, after=after)
+
+    def reconfigure_host(self, h):
+        """Write host_config() and `birdc configure` on BIRD host h; return
+        birdc's answer ("in progress" while a protocol it restarts stops)."""
+        h.daemon.conf.write_text(self.host_config(h))
+        out = birdc(h, "configure")
+        if "Reconfigured" not in out and "Reconfiguration in progress" not in out:
+            raise RuntimeError(f"birdc configure on {h.name}: {out}")
+        return out
 
     def host_role(self):
         """(tables and the disable community, `hap` and kernel protocols) of a host-role host."""
@@ -445,7 +459,8 @@ class Pop:
                                f"ipv{fam} {{ table {tab}; export all; }}; }}")
         before = [f"\npp disable community ({', '.join(map(str, PP_DISABLE))});\n"] + tables
         after = ["", "protocol autopilot hap {", "\tipv4;\t\t\t\t# master4: every path of every prefix",
-                 "\tipv6;", f"\tasn {SWITCH_AS};\t\t\t# the switch's large communities", *role, "}", "",
+                 "\tipv6;", f"\tasn {SWITCH_AS};\t\t\t# the switch's large communities", *role,
+                 *self.host_options.splitlines(), "}", "",
                  "# Best paths to the main table, as \"encap mpls LABEL via SWITCH\".",
                  "protocol kernel kmain4 { ipv4 { import none; export all; }; }",
                  "protocol kernel kmain6 { ipv6 { import none; export all; }; }", "", *kernels]

@@ -89,15 +89,15 @@ def forged(t):
     return {p: adds for p in FORGED_BY.get(t, [])}
 
 
-def build(topo, bins, k=2, ap_options=""):
+def build(topo, bins, k=2, ap_options="", host_options=""):
     """The POP above, k alternates per family on h1, settled; (pop, h1).
-    ap_options: more lines for the switch's `ap`."""
+    ap_options: more lines for the switch's `ap`, host_options for h1's `hap`."""
     transits = [Transit(KINDS[t], v4=[p for p in ANNOUNCED[t] if family(p) == 4],
                         v6=[p for p in ANNOUNCED[t] if family(p) == 6], route_attrs=forged(t))
                 for t in ALL]
     filters = {egress_name(t, fam): import_filter(t, fam) for t in ALL for fam in (4, 6)}
     hp = Pop(topo, bins, transits, hosts=("h1",), alternates=k, import_filters=filters,
-             ap_options=ap_options).build()
+             ap_options=ap_options, host_options=host_options).build()
     h = hp.hosts[0]
     assert wait_for(lambda: host_alternates(hp, h), expected(hp)) == expected(hp)
     return hp, h
@@ -112,8 +112,12 @@ def expected(hp, transits=ALL):
 
 
 def host_alternates(hp, h):
-    """{(prefix, k): (transit, next hop label)} from h's alternate tables."""
-    return {(p, k): (transit_of(r["as_path"]), r["label"])
+    """{(prefix, k): (transit, next hop label)} from h's alternate tables:
+    the transit by the copy's AS path, or with minimal copies (no AS path)
+    by its label, the one thing the kernel route has of its egress."""
+    minimal = "alternate copy minimal" in hp.host_options
+    by_pp = {pp_label(egress_name(t, fam)): t for t in ALL for fam in (4, 6)}
+    return {(p, k): (by_pp.get(r["label"]) if minimal else transit_of(r["as_path"]), r["label"])
             for fam in (4, 6) for k in range(1, hp.alternates + 1)
             for p, r in alternate_routes(h, alt_table(k, fam)).items()}
 
@@ -202,6 +206,43 @@ def test_egress_tables_hold_primary_labels(topo, bins):
             for p, r in routes.items():
                 assert r["label"] == label(egress_name(t, fam)), (tab, p, r)
                 assert transit_of(r["as_path"]) == t, (tab, p, r)
+
+
+def test_minimal_copies(topo, bins):
+    """alternate copy minimal: the same alternates and egress tables, with
+    the same next hops and labels (all a kernel route is made of), but none
+    of the paths' attributes; `show autopilot` says which copies; a
+    configure back to full copies restarts the host role, and every route
+    has its path's attributes again."""
+    hp, h = build(topo, bins, host_options="\talternate copy minimal;")
+    sw = hp.switch
+    assert "Copies: minimal (next hop and label only)" in show_hap(h)["text"]
+    assert hap_counts(h) == expected_counts(hp)
+
+    for fam, via in ((4, str(sw.addr4(h))), (6, str(sw.addr6(h)))):
+        for t in ALL:
+            tab = egress_table(egress_name(t, fam), fam)
+            routes = alternate_routes(h, tab)
+            assert sorted(routes) == sorted(p for p in ANNOUNCED[t] if family(p) == fam), (tab, routes)
+            assert {r["label"] for r in routes.values()} == {label(egress_name(t, fam))}, (tab, routes)
+        for tab in [alt_table(k, fam) for k in (1, 2)] + [egress_table(egress_name(t, fam), fam) for t in ALL]:
+            for p, r in alternate_routes(h, tab).items():
+                route = r["route"]
+                assert route["via"] == via and route["proto"] == "hap", (tab, p, route)
+                assert not [a for a in route["attrs"] if a.startswith("BGP.")], (tab, p, route)
+                assert not r["as_path"] and not route["lcs"], (tab, p, route)
+            n = len(table_routes(h, tab))
+            out = h.daemon.cmd(f"show route export k{tab} count")
+            assert f"{n} of {n} routes" in out, (tab, out)
+
+    hp.host_options = ""
+    hp.reconfigure_host(h)
+    assert wait_for(lambda: host_alternates(hp, h), expected(hp)) == expected(hp)
+    assert "Copies: full (the path's attributes)" in show_hap(h)["text"]
+    for fam in (4, 6):
+        for k in (1, 2):
+            for p, r in alternate_routes(h, alt_table(k, fam)).items():
+                assert (SWITCH_AS, 2, r["label"]) in r["route"]["lcs"], (p, k, r)
 
 
 def test_egress_down_recomputes_alternates(topo, bins):

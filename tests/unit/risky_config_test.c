@@ -32,6 +32,9 @@ good_ones_parse(void **state UNUSED)
 {
   assert_non_null(ap_parse_ok(SWITCH("  manager table mgr4;\n  override local pref 200;\n")));
   assert_non_null(ap_parse_ok(HOST("  alternate 1 table alt1;\n  alternate 2 table alt2;\n")));
+  assert_non_null(ap_parse_ok(HOST("  alternate 1 table alt1;\n  alternate copy minimal;\n")));
+  assert_non_null(ap_parse_ok(HOST("  egress label 1001 table alt1;\n  alternate copy minimal;\n")));
+  assert_non_null(ap_parse_ok(SWITCH("  alternate copy full;\n")));
 }
 
 /* Configurations refused with their message, one test each (named by the row) */
@@ -46,6 +49,8 @@ static const struct risky {
     "table alt1 is both the alternate 1 and the egress label 1001 table" },
   { "two_alternates_one_table", HOST("  alternate 1 table alt1;\n  alternate 2 table alt1;\n"),
     "table alt1 is both the alternate 1 and the alternate 2 table" },
+  { "alternate_copy_without_host_tables", SWITCH("  alternate copy minimal;\n"),
+    "Autopilot: alternate copy minimal without alternate or egress tables (it is the host role's)" },
   { "manager_is_the_watched_table", SWITCH("  manager table master4;\n"),
     "table master4 is both the watched and the manager table of protocol ap" },
   { "egress_of_two_protocols", BASE
