@@ -13,8 +13,9 @@ against stock BIRD 2.17.5, and override front ends against GoBGP and ExaBGP.
                egress failure under 50,000 overrides
   reference    gobgpd and exabgp injecting the same routes (high LOCAL_PREF)
                into a stock switch, through their APIs
-  hostrole     a host with K = 2 Precision Path alternates against a stock
-               host, three egresses (bench/hostrole.py's runs, interleaved)
+  hostrole     a host with K = 2 Precision Path alternates (full copies, and
+               minimal ones) against a stock host, three egresses
+               (bench/hostrole.py's runs, interleaved)
   protection   egress protection on BIRD's side: from the read of an
                egress's session close to the netlink requests replacing its
                labels' LFIB routes, with 2 and 4 egresses (full table, 50,000
@@ -1020,22 +1021,25 @@ def reference(args, bins, table):
 
 def hostrole(args, bins, table):
     """The host role's cost (bench/hostrole.py's run): a host with K = 2
-    alternates against a stock host behind the same patched switch, three
-    egresses; runs of each, interleaved (ABBA)."""
+    alternates (full copies, and minimal ones: k2min) against a stock host
+    behind the same patched switch, three egresses; runs of each,
+    interleaved (the order turned each run)."""
     import hostrole as hr  # pylint: disable=import-outside-toplevel
     hr.bp_bins["patched"] = bins.patched
-    runs = {"stock": [], "k2": []}
+    runs = {"stock": [], "k2": [], "k2min": []}
+    what = {"stock": "stock host", "k2": "K = 2", "k2min": "K = 2, minimal copies"}
     for i in range(args.runs):
-        for name in (("stock", "k2") if i % 2 == 0 else ("k2", "stock")):
+        order = list(runs)[i % 3:] + list(runs)[:i % 3]
+        for name in order:
             bp = benchpop.BenchPop("bench-hostrole", table, args.cache, transits=3, hosts=("h1",))
             try:
                 secs, hwm, cpu = hr.run(bp, table, bins.stock if name == "stock" else bins.patched,
-                                        name == "k2", f"hostrole-{name}-{i}")[:3]
+                                        name != "stock", f"hostrole-{name}-{i}",
+                                        "minimal" if name == "k2min" else "full")[:3]
             finally:
                 bp.teardown()
             runs[name].append({"converged_s": secs, "host_hwm": hwm, "host_cpu_s": cpu})
-            log(f"host role run {i + 1}, {'stock host' if name == 'stock' else 'K = 2'}: converged in "
-                f"{secs:.2f} s, peak RSS {hwm / 2**20:.0f} MB")
+            log(f"host role run {i + 1}, {what[name]}: converged in {secs:.2f} s, peak RSS {hwm / 2**20:.0f} MB")
     return {"paths_per_host": 3 * (table.n4 + table.n6), "runs": runs,
             "median": {k: {m: median([r[m] for r in v]) for m in ("converged_s", "host_hwm", "host_cpu_s")}
                        for k, v in runs.items()}}

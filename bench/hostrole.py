@@ -5,10 +5,12 @@ per prefix). Time from the start signal until the host has every path (and,
 with the autopilot protocol, both alternate tables filled), the host's CPU
 time until then, its peak RSS and BIRD's own memory count; the same for the
 patched host without alternates, so that the cost of an alternate route
-can be set against a plain one. --runs of each, interleaved, medians;
+can be set against a plain one, and for a K = 2 host with `alternate copy
+minimal` (routes of only a next hop and a label). --runs of each,
+interleaved, medians;
 sizes from BENCH_V4 / BENCH_V6.
 With --perf DIR, each host is recorded with perf while it converges, into
-DIR/hostrole-stock.data and DIR/hostrole-k2.data (read with perf report -i).
+DIR/hostrole-stock-N.data, hostrole-k2-N.data, ... (read with perf report -i).
 
 Usage: hostrole.py [--perf DIR] PATCHED_DIR STOCK_DIR [CACHE_DIR]
 """
@@ -35,14 +37,15 @@ ALTERNATES = """
 ipv4 table alt1v4; ipv4 table alt2v4; ipv6 table alt1v6; ipv6 table alt2v6;
 protocol autopilot hap { ipv4; ipv6; asn 65000;
   alternate 1 table alt1v4; alternate 2 table alt2v4;
-  alternate 1 table alt1v6; alternate 2 table alt2v6; }
+  alternate 1 table alt1v6; alternate 2 table alt2v6;
+  alternate copy %s; }
 """
 
 
-def run(bp, table, bindir, alternates, perf_name):
-    """One run; the host role is added to the first host's config."""
+def run(bp, table, bindir, alternates, perf_name, copy="full"):
+    """One run; the host role (alternate copy COPY) is added to the first host's config."""
     conf = bp.host_conf
-    bp.host_conf = lambda h, count_overrides=False: conf(h) + (ALTERNATES if alternates else "")
+    bp.host_conf = lambda h, count_overrides=False: conf(h) + (ALTERNATES % copy if alternates else "")
     try:
         bp.start_switch(bp_bins["patched"], True)
         bp.start_hosts(bindir)
@@ -99,42 +102,44 @@ def main():
     table = tables.Table(int(os.environ.get("BENCH_V4", 1000000)), int(os.environ.get("BENCH_V6", 200000)))
     # The patched host without the autopilot protocol tells what the
     # alternates cost apart from what the core patches change.
-    variants = (("stock host", stock, False, "hostrole-stock"),
-                ("patched host", bp_bins["patched"], False, "hostrole-patched"),
-                ("host, K = 2", bp_bins["patched"], True, "hostrole-k2"))
+    variants = (("stock host", stock, False, "hostrole-stock", "full"),
+                ("patched host", bp_bins["patched"], False, "hostrole-patched", "full"),
+                ("host, K = 2", bp_bins["patched"], True, "hostrole-k2", "full"),
+                ("host, K = 2, minimal copies", bp_bins["patched"], True, "hostrole-k2min", "minimal"))
     res = {name: [] for name, *_ in variants}
     for i in range(args.runs):
-        for name, bindir, alt, perf_name in variants:
+        for name, bindir, alt, perf_name, copy in variants:
             bp = benchpop.BenchPop("bench-hostrole", table, cache, transits=3, hosts=("h1",))
             try:
-                res[name].append(run(bp, table, bindir, alt, f"{perf_name}-{i}"))
+                res[name].append(run(bp, table, bindir, alt, f"{perf_name}-{i}", copy))
             finally:
                 bp.teardown()
             t, hwm, cpu, mem, _, _ = res[name][-1]
             log(f"{name}: converged in {t:.2f} s (host CPU {cpu:.2f} s), peak RSS {hwm / 2**20:.0f} MB, "
                 f"BIRD's memory {mem / 2**20:.0f} MB")
     med = {name: [statistics.median(x) for x in zip(*rs)] for name, rs in res.items()}
-    (ts, ms, cs, bs, _, _), (tp, mp, cp, bpm, rtp, rap), (ta, ma, ca, ba, rta, raa) = \
-        med["stock host"], med["patched host"], med["host, K = 2"]
+    (ts, ms, cs, bs, _, _), (tp, mp, cp, bpm, rtp, rap) = med["stock host"], med["patched host"]
+    ks = (med["host, K = 2"], med["host, K = 2, minimal copies"])
     paths, alts = 3 * (table.n4 + table.n6), 2 * (table.n4 + table.n6)
     runs = f", median of {args.runs}" if args.runs > 1 else ""
+    row = lambda what, st, pa, f: print(f"| {what} | {st} | {pa} | " + " | ".join(f(k) for k in ks) + " |")
     print(f"| host, {table.n4:,} IPv4 + {table.n6:,} IPv6 prefixes x 3 paths{runs} "
-          "| stock host | patched, no alternates | K = 2 | K = 2 / stock |")
+          "| stock host | patched, no alternates | K = 2 (÷ stock) | K = 2, minimal copies (÷ stock) |")
     print("|---|---|---|---|---|")
-    print(f"| converged (all paths; with K = 2 also both alternate tables) | {ts:.2f} s | {tp:.2f} s | {ta:.2f} s "
-          f"| {ta / ts:.2f} |")
-    print(f"| host CPU until then | {cs:.2f} s | {cp:.2f} s | {ca:.2f} s | {ca / cs:.2f} |")
-    print(f"| peak RSS | {ms / 2**20:.0f} MB | {mp / 2**20:.0f} MB | {ma / 2**20:.0f} MB | {ma / ms:.2f} |")
-    print(f"| BIRD's memory (`show memory`) | {bs / 2**20:.0f} MB | {bpm / 2**20:.0f} MB | {ba / 2**20:.0f} MB "
-          f"| {ba / bs:.2f} |")
-    print(f"| per path ({paths:,}), per alternate ({alts:,}) | {bs / paths:.0f} B | {bpm / paths:.0f} B "
-          f"| {(ba - bpm) / alts:.0f} B per alternate | |")
-    print(f"| peak RSS per path, per alternate | {ms / paths:.0f} B | {mp / paths:.0f} B "
-          f"| {(ma - mp) / alts:.0f} B per alternate | |")
-    print(f"| of which routing tables (nets, routes), per path / per alternate | | {rtp / paths:.0f} B "
-          f"| {(rta - rtp) / alts:.0f} B | |")
-    print(f"| of which route attributes, per path / per alternate | | {rap / paths:.0f} B "
-          f"| {(raa - rap) / alts:.0f} B | |")
+    row("converged (all paths; with K = 2 also both alternate tables)", f"{ts:.2f} s", f"{tp:.2f} s",
+        lambda k: f"{k[0]:.2f} s ({k[0] / ts:.2f})")
+    row("host CPU until then", f"{cs:.2f} s", f"{cp:.2f} s", lambda k: f"{k[2]:.2f} s ({k[2] / cs:.2f})")
+    row("peak RSS", f"{ms / 2**20:.0f} MB", f"{mp / 2**20:.0f} MB", lambda k: f"{k[1] / 2**20:.0f} MB ({k[1] / ms:.2f})")
+    row("BIRD's memory (`show memory`)", f"{bs / 2**20:.0f} MB", f"{bpm / 2**20:.0f} MB",
+        lambda k: f"{k[3] / 2**20:.0f} MB ({k[3] / bs:.2f})")
+    row(f"per path ({paths:,}), per alternate ({alts:,})", f"{bs / paths:.0f} B", f"{bpm / paths:.0f} B",
+        lambda k: f"{(k[3] - bpm) / alts:.0f} B per alternate")
+    row("peak RSS per path, per alternate", f"{ms / paths:.0f} B", f"{mp / paths:.0f} B",
+        lambda k: f"{(k[1] - mp) / alts:.0f} B per alternate")
+    row("of which routing tables (nets, routes), per path / per alternate", "", f"{rtp / paths:.0f} B",
+        lambda k: f"{(k[4] - rtp) / alts:.0f} B")
+    row("of which route attributes, per path / per alternate", "", f"{rap / paths:.0f} B",
+        lambda k: f"{(k[5] - rap) / alts:.0f} B")
 
 if __name__ == "__main__":
     main()
