@@ -644,8 +644,12 @@ def overrides(args, bins, table):
         for how in ("controller", "birdc"):
             out["latency"][how] = steps.run(f"latency {how}", latency, bp, lat_nets, egress, how)
             steps.run("flush", flush, bp)
-        # 4. egress failure: every copy of the failing egress withdrawn on the hosts
+        # 4. egress failure: every copy of the failing egress withdrawn on the hosts;
+        # then the egress back and the same with minimal copies
         out["failure"] = steps.run("failure", failure, bp, fail_nets, egress, tr2)
+        steps.run("egress back", egress_back, bp, table, tr2)
+        steps.run("minimal copies", copy_mode, bp, extra, "minimal")
+        out["failure_minimal"] = steps.run("failure (minimal)", failure, bp, fail_nets, egress, tr2)
     finally:
         bp.teardown()
     return out
@@ -830,6 +834,18 @@ def failure(bp, nets, egress, transit):
         log(f"failure: LFIB of {transit.name}_v4 repointed {r['lfib_ms']:.3f} ms after BIRD learned of "
             f"the loss ({r['lfib_from_kill_ms']:.1f} ms after the kill)")
     return r
+
+
+def egress_back(bp, table, transit):
+    """After failure(): no overrides, the transit's feeder back with its
+    table, every host with every path again."""
+    flush(bp)
+    full = len(bp.transits) * (table.n4 + table.n6)
+    bp.start_feeders([transit])
+    bp.wait_established()
+    bp.feeders[transit.name].start_sending()
+    pop.wait_until(lambda: all(n >= full for n in bp.host_paths()), 300, 0.05, what="hosts have every path again")
+    log(f"{transit.name} back: hosts have all {full} paths")
 
 
 def repoint_times(logfile, session, since):
