@@ -350,7 +350,9 @@ def render(results):
         if r.get("hosts_ms") is None:
             continue
         t.add(f"Egress failure: {r['n']:,}{mode} override copies withdrawn on both hosts",
-              f"{r['hosts_ms']:.0f} ms", f"switch {r['switch_ms']:.0f} ms; host CPU "
+              f"{r['hosts_ms']:.0f} ms" + _range(r.get("runs"), lambda x: f"{x:.0f}"),
+              f"switch {r['switch_ms']:.0f} ms" + (f" (runs {min(r['switch_runs']):.0f}–{max(r['switch_runs']):.0f})"
+                                                   if len(r.get("switch_runs") or []) > 1 else "") + "; host CPU "
               + ", ".join(f"{c:.0f}" for c in r.get("hosts_cpu_ms", [])) + " ms", None, f"≤ {FAILURE_MS} ms",
               r["hosts_ms"] <= FAILURE_MS)
         if key == "failure" and r.get("lfib_ms") is not None:
@@ -437,7 +439,8 @@ def render(results):
         "the default); its memory row against the same baseline as the full one, in the same table.",
         "- *Latency*: request sent → the route in host 1's table, from host 1's log (microsecond "
         "timestamps, same clock). *Failure*: the egress's feeder is killed (its sessions close); until "
-        "no host uses a copy; then, the egress back, the same with `override copy minimal;`. *Restart*: from starting BIRD with the state file until the table is back "
+        "no host uses a copy; `BENCH_RUNS` times, the egress back in between, medians; then the same with "
+        "`override copy minimal;`. *Restart*: from starting BIRD with the state file until the table is back "
         "and all overrides are active again (the egresses reconnect and resend their tables meanwhile), "
         "against the same restart with nothing persisted; `BENCH_RUNS` of each, interleaved, medians. "
         "*Host role*: `bench/hostrole.py`'s run, a host with K = 2 alternates (full copies, and "
