@@ -62,7 +62,8 @@ snapshot(struct autopilot_proto *p, uint *count)
 {
   struct autopilot_request req;
   char line[AUTOPILOT_LINE_MAX];
-  btime soon = current_real_time() + 60 S_;
+  /* In whole seconds, as the state file keeps expiry times (expires-at) */
+  btime soon = (current_real_time() + 60 S_) TO_S;
   char **set = malloc((p->store.count + 1) * sizeof(char *));
   uint n = 0;
 
@@ -71,8 +72,13 @@ snapshot(struct autopilot_proto *p, uint *count)
     if (o->deleted)
       continue;
 
-    /* One that expires any moment now may be gone at the second start */
-    if (o->expires && (o->expires < soon))
+    /*
+     * One that expires any moment now may be gone at the second start.
+     * Compared in seconds: `expires 60` is now + 60 s to the microsecond,
+     * restored as its second, so in microseconds the first start would
+     * count it and the second not (found by this target).
+     */
+    if (o->expires && ((o->expires TO_S) < soon))
       continue;
 
     autopilot_ovr_to_request(o, &req);
