@@ -1054,20 +1054,15 @@ def hostrole(args, bins, table):
     interleaved (the order turned each run)."""
     import hostrole as hr  # pylint: disable=import-outside-toplevel
     hr.bp_bins["patched"] = bins.patched
+    bindirs = {"stock": bins.stock, "patched": bins.patched}
     runs = {"stock": [], "k2": [], "k2min": []}
-    what = {"stock": "stock host", "k2": "K = 2", "k2min": "K = 2, minimal copies"}
     for i in range(args.runs):
         order = list(runs)[i % 3:] + list(runs)[:i % 3]
         for name in order:
-            bp = benchpop.BenchPop("bench-hostrole", table, args.cache, transits=3, hosts=("h1",))
-            try:
-                secs, hwm, cpu = hr.run(bp, table, bins.stock if name == "stock" else bins.patched,
-                                        name != "stock", f"hostrole-{name}-{i}",
-                                        "minimal" if name == "k2min" else "full")[:3]
-            finally:
-                bp.teardown()
+            secs, hwm, cpu = hr.run_variant(name, bindirs, table, args.cache, i)[:3]
             runs[name].append({"converged_s": secs, "host_hwm": hwm, "host_cpu_s": cpu})
-            log(f"host role run {i + 1}, {what[name]}: converged in {secs:.2f} s, peak RSS {hwm / 2**20:.0f} MB")
+            log(f"host role run {i + 1}, {hr.VARIANTS[name][0]}: converged in {secs:.2f} s, "
+                f"peak RSS {hwm / 2**20:.0f} MB")
     return {"paths_per_host": 3 * (table.n4 + table.n6), "runs": runs,
             "median": {k: {m: median([r[m] for r in v]) for m in ("converged_s", "host_hwm", "host_cpu_s")}
                        for k, v in runs.items()}}

@@ -74,6 +74,26 @@ def run(bp, table, bindir, alternates, perf_name, copy="full"):
             memory_part(h.sock, "Routing tables"), memory_part(h.sock, "Route attributes"))
 
 
+# The hosts compared: what to call it, its binary ("stock" or "patched"),
+# the host role or not, and its `alternate copy`. The patched host without
+# the autopilot protocol tells what the alternates cost apart from what
+# the core patches change.
+VARIANTS = {"stock": ("stock host", "stock", False, "full"),
+            "patched": ("patched host", "patched", False, "full"),
+            "k2": ("host, K = 2", "patched", True, "full"),
+            "k2min": ("host, K = 2, minimal copies", "patched", True, "minimal")}
+
+
+def run_variant(key, bindirs, table, cache, i):
+    """Run i of VARIANTS[key] in a POP of its own; bindirs: {"stock": DIR, "patched": DIR}."""
+    _, kind, alternates, copy = VARIANTS[key]
+    bp = benchpop.BenchPop("bench-hostrole", table, cache, transits=3, hosts=("h1",))
+    try:
+        return run(bp, table, bindirs[kind], alternates, f"hostrole-{key}-{i}", copy)
+    finally:
+        bp.teardown()
+
+
 def memory_part(sock, name):
     """One line of `show memory` (effective bytes): routing tables or route attributes."""
     m = re.search(name + r":\s+([\d.]+)\s*(\S*B)", sock.cmd("show memory"))
@@ -100,26 +120,17 @@ def main():
         bench.PERF_DIR = pathlib.Path(args.perf).resolve()
         bench.PERF_DIR.mkdir(parents=True, exist_ok=True)
     table = tables.Table(int(os.environ.get("BENCH_V4", 1000000)), int(os.environ.get("BENCH_V6", 200000)))
-    # The patched host without the autopilot protocol tells what the
-    # alternates cost apart from what the core patches change.
-    variants = (("stock host", stock, False, "hostrole-stock", "full"),
-                ("patched host", bp_bins["patched"], False, "hostrole-patched", "full"),
-                ("host, K = 2", bp_bins["patched"], True, "hostrole-k2", "full"),
-                ("host, K = 2, minimal copies", bp_bins["patched"], True, "hostrole-k2min", "minimal"))
-    res = {name: [] for name, *_ in variants}
+    bindirs = {"stock": stock, "patched": bp_bins["patched"]}
+    res = {key: [] for key in VARIANTS}
     for i in range(args.runs):
-        for name, bindir, alt, perf_name, copy in variants:
-            bp = benchpop.BenchPop("bench-hostrole", table, cache, transits=3, hosts=("h1",))
-            try:
-                res[name].append(run(bp, table, bindir, alt, f"{perf_name}-{i}", copy))
-            finally:
-                bp.teardown()
-            t, hwm, cpu, mem, _, _ = res[name][-1]
-            log(f"{name}: converged in {t:.2f} s (host CPU {cpu:.2f} s), peak RSS {hwm / 2**20:.0f} MB, "
+        for key in VARIANTS:
+            res[key].append(run_variant(key, bindirs, table, cache, i))
+            t, hwm, cpu, mem, _, _ = res[key][-1]
+            log(f"{VARIANTS[key][0]}: converged in {t:.2f} s (host CPU {cpu:.2f} s), peak RSS {hwm / 2**20:.0f} MB, "
                 f"BIRD's memory {mem / 2**20:.0f} MB")
-    med = {name: [statistics.median(x) for x in zip(*rs)] for name, rs in res.items()}
-    (ts, ms, cs, bs, _, _), (tp, mp, cp, bpm, rtp, rap) = med["stock host"], med["patched host"]
-    ks = (med["host, K = 2"], med["host, K = 2, minimal copies"])
+    med = {key: [statistics.median(x) for x in zip(*rs)] for key, rs in res.items()}
+    (ts, ms, cs, bs, _, _), (tp, mp, cp, bpm, rtp, rap) = med["stock"], med["patched"]
+    ks = (med["k2"], med["k2min"])
     paths, alts = 3 * (table.n4 + table.n6), 2 * (table.n4 + table.n6)
     runs = f", median of {args.runs}" if args.runs > 1 else ""
     row = lambda what, st, pa, f: print(f"| {what} | {st} | {pa} | " + " | ".join(f(k) for k in ks) + " |")

@@ -210,10 +210,10 @@ autopilot_postconfig(struct proto_config *CF)
       cf_error("Autopilot: %s alternate or egress tables need the %s channel (the table with every path)",
 	       fam ? "ipv6" : "ipv4", fam ? "ipv6" : "ipv4");
 
-  if ((cf->alternates[0] || cf->alternates[1] || cf->egress_tables) && !cf->asn && EMPTY_LIST(cf->egresses))
+  if (autopilot_cf_host(cf) && !cf->asn && EMPTY_LIST(cf->egresses))
     cf_error("Autopilot: asn not specified (the ASN of the switch's large communities)");
 
-  if ((cf->alternate_copy == AUTOPILOT_COPY_MINIMAL) && !cf->alternates[0] && !cf->alternates[1] && !cf->egress_tables)
+  if ((cf->alternate_copy == AUTOPILOT_COPY_MINIMAL) && !autopilot_cf_host(cf))
     cf_error("Autopilot: alternate copy minimal without alternate or egress tables (it is the host role's)");
 
   cf->pp = autopilot_pp;
@@ -432,8 +432,7 @@ autopilot_reconfigure(struct proto *P, struct proto_config *CF)
    * the disable community are export-time matters, applied in place below
    * (retagging, copies made again); a restart would withdraw every copy.
    */
-  int host = old->alternates[0] || old->alternates[1] || old->egress_tables ||
-    new->alternates[0] || new->alternates[1] || new->egress_tables;
+  int host = autopilot_cf_host(old) || autopilot_cf_host(new);
   if (host && ((old->alternates[0] != new->alternates[0]) || (old->alternates[1] != new->alternates[1]) ||
 	       memcmp(&old->pp, &new->pp, sizeof(old->pp)) || (old->asn != new->asn) ||
 	       (old->alternate_copy != new->alternate_copy)))

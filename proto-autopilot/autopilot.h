@@ -177,6 +177,13 @@ autopilot_cf_channel(struct proto_config *CF, const char *name)
   return NULL;
 }
 
+/* The host role is configured: alternate or egress tables */
+static inline int
+autopilot_cf_host(const struct autopilot_config *cf)
+{
+  return cf->alternates[0] || cf->alternates[1] || cf->egress_tables;
+}
+
 /* autopilot.c */
 struct bgp_proto *autopilot_egress_bgp(struct autopilot_egress_config *e);
 uint autopilot_bgp_routes(struct bgp_proto *bp, uint net_type);

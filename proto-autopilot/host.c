@@ -76,6 +76,7 @@ struct autopilot_copy_attrs {
 static rta *
 autopilot_host_copy_attrs(struct autopilot_proto *p, rte *r, u32 label, uint pref)
 {
+  struct autopilot_config *cf = (void *) p->p.cf;
   rta *from = r->attrs;
   struct autopilot_copy_attrs *ca = NULL;
 
@@ -106,7 +107,7 @@ autopilot_host_copy_attrs(struct autopilot_proto *p, rte *r, u32 label, uint pre
    * attribute set of the paths (67 B an alternate, a fifth of the host
    * role's memory).
    */
-  if (((struct autopilot_config *) p->p.cf)->alternate_copy == AUTOPILOT_COPY_MINIMAL)
+  if (cf->alternate_copy == AUTOPILOT_COPY_MINIMAL)
     a->eattrs = NULL;
   else
     bgp_unset_attr(&a->eattrs, tmp_linpool, BA_MPLS_LABEL_STACK);
@@ -455,7 +456,7 @@ autopilot_host_show(struct autopilot_proto *p)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
 
-  if (!cf->alternates[0] && !cf->alternates[1] && !cf->egress_tables)
+  if (!autopilot_cf_host(cf))
     return;
 
   if (cf->pp.large)

@@ -519,7 +519,7 @@ mt_host(struct mt *m, struct autopilot_proto *p)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
 
-  if (!cf->alternates[0] && !cf->alternates[1] && !cf->egress_tables)
+  if (!autopilot_cf_host(cf))
     return;
 
   mt_family(m, "host_alternate_prefixes", "gauge",
