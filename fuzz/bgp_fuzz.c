@@ -777,6 +777,20 @@ ours(const u32 *lc)
     ((lc[0] == AUTOPILOT_PP_DEFAULT.asn) && (lc[1] == AUTOPILOT_PP_DEFAULT.ldp1) && (lc[2] == AUTOPILOT_PP_DEFAULT.ldp2));
 }
 
+/* With FUZZ_VERBOSE: each attribute a path's hash counts, to tell which differs between the runs */
+static void
+dump_attr(rte *e, eattr *x, u64 k)
+{
+  char b[256];
+  bsnprintf(b, sizeof(b), "%N path %u: attribute %x type %x flags %x hash %016lx",
+	    e->net->n.addr, e->src->private_id, x->id, x->type, x->flags, k);
+  fprintf(stderr, "fuzz: %s %s", stock ? "stock" : "hooks", b);
+  if (!(x->type & EAF_EMBEDDED))
+    for (uint j = 0; j < x->u.ptr->length; j++)
+      fprintf(stderr, "%s%02x", (j % 4) ? "" : " ", x->u.ptr->data[j]);
+  fprintf(stderr, "\n");
+}
+
 static u64
 rte_hash(rte *e)
 {
@@ -815,6 +829,8 @@ rte_hash(rte *e)
 	k = fnv(k, x->u.ptr->data, x->u.ptr->length);
 
       sum += k;			/* Commutative: the order of the lists is not BGP's decision */
+      if (getenv("FUZZ_VERBOSE"))
+	dump_attr(e, x, k);
     }
 
   return fnv(h, &sum, sizeof(sum));
