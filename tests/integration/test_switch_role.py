@@ -330,7 +330,9 @@ def test_lfib_follows_neighbor_reachability(topo, bins):
 def test_transit_large_communities_replaced(topo, bins):
     """A transit cannot choose labels: our large communities (function 1..4)
     that it sends are dropped, the switch's own (65000, 2, pp) is added,
-    anyone else's pass."""
+    anyone else's pass. The default disable community, sent twice (ExaBGP
+    sends a list as given), goes too, and leaves nothing behind (patch 0015:
+    removing a repeated value left bytes nobody sent at the list's end)."""
     pop = build(topo, bins, ["host1"])
     sw, host = pop.switch, pop.hosts[0]
     t1, t2, t3 = pop.transits
@@ -341,8 +343,9 @@ def test_transit_large_communities_replaced(topo, bins):
     taken6 = {n for t in pop.transits for n in t.v6}
     new4 = routegen.extra_prefixes4(2, 999, taken4)
     new6 = routegen.extra_prefixes6(1, 999, taken6)
+    pp_default = (4200000000, 4, 0)     # the switch's disable community: none is configured
     spoofed = [(SWITCH_AS, 1, 999), (SWITCH_AS, 2, 7777), (SWITCH_AS, 3, 1),
-               (SWITCH_AS, 4, 0)]
+               (SWITCH_AS, 4, 0), pp_default, pp_default]
     foreign = [(SWITCH_AS, 5, 5), (64999, 2, 1), (SWITCH_AS + 1, 2, 2)]
     lcs = " ".join(f"{a}:{b}:{c}" for a, b, c in spoofed + foreign)
     t3.node.daemon.send(
