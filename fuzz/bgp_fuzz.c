@@ -113,6 +113,7 @@ static int stock;			/* This run without our hooks: BIRD as it is */
 static list hooks_off;			/* Where bgp_hooks wait during such a run */
 static rtable *tab4, *tab6;
 static uint port;			/* BGP's listening port, chosen free at start */
+static int verbose;			/* FUZZ_VERBOSE set: say what each run did (read once: rte_hash() asks per attribute) */
 
 /* The host's view: paths by (AFI, prefix, path ID), from what h1 was sent */
 struct hpath {
@@ -691,6 +692,7 @@ start(void)
 {
   fz_init();
   signal(SIGPIPE, SIG_IGN);
+  verbose = !!getenv("FUZZ_VERBOSE");
   port = free_port();
 
   /*
@@ -829,7 +831,7 @@ rte_hash(rte *e)
 	k = fnv(k, x->u.ptr->data, x->u.ptr->length);
 
       sum += k;			/* Commutative: the order of the lists is not BGP's decision */
-      if (getenv("FUZZ_VERBOSE"))
+      if (verbose)
 	dump_attr(e, x, k);
     }
 
@@ -940,7 +942,7 @@ check_tables(struct snap *sn, int empty)
 
   qsort(sn->p, sn->n, sizeof(struct spath), spath_cmp);
 
-  if (getenv("FUZZ_VERBOSE"))
+  if (verbose)
     fprintf(stderr, "fuzz: %s: %u routes from egresses, %u on the host\n", stock ? "stock" : "hooks", routes, exported);
 }
 
@@ -1014,7 +1016,7 @@ run(const uint8_t *data, size_t size, struct snap *sn)
 
   sn->notified[T1] = peers[T1].notified;
   sn->notified[T2] = peers[T2].notified;
-  if (getenv("FUZZ_VERBOSE"))
+  if (verbose)
     fprintf(stderr, "fuzz: %s: resets %u, %u; last NOTIFICATIONs %04x, %04x\n", stock ? "stock" : "hooks",
 	    sn->resets[T1], sn->resets[T2], sn->notified[T1], sn->notified[T2]);
   check_tables(sn, 0);
