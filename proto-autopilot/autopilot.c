@@ -267,7 +267,7 @@ autopilot_apply_config(struct autopilot_proto *p)
 static void
 autopilot_reload_egress(struct autopilot_proto *p, struct autopilot_egress_config *e)
 {
-  struct bgp_proto *bp = e->bgp ? (void *) e->bgp->proto : NULL;
+  struct bgp_proto *bp = autopilot_egress_bgp(e);
   struct channel *c;
 
   if (!bp || (bp->p.proto_state != PS_UP))
@@ -337,6 +337,23 @@ autopilot_refeed_hosts(struct autopilot_proto *p)
   }
 }
 
+/*
+ * The same disable community: its kind and value only (not whether a
+ * filter read it, nor padding), so that adding the first pp_disable to a
+ * filter does not look like a new community and reload every egress
+ */
+static int
+autopilot_pp_same(const struct autopilot_pp_community *a, const struct autopilot_pp_community *b)
+{
+  if (a->large != b->large)
+    return 0;
+
+  if (!a->large)
+    return a->pair == b->pair;
+
+  return (a->lc.asn == b->lc.asn) && (a->lc.ldp1 == b->lc.ldp1) && (a->lc.ldp2 == b->lc.ldp2);
+}
+
 /* Ask egresses whose labels changed to send their paths again */
 static void
 autopilot_retag(struct autopilot_proto *p, struct autopilot_config *old, struct autopilot_config *new)
@@ -344,7 +361,7 @@ autopilot_retag(struct autopilot_proto *p, struct autopilot_config *old, struct 
   struct autopilot_egress_config *e, *o;
   int refeed = (old->asn != new->asn) || (old->label_community != new->label_community);
   /* The disable community an egress sends is removed as its paths are tagged */
-  int pp_changed = !!memcmp(&old->pp, &new->pp, sizeof(old->pp));
+  int pp_changed = !autopilot_pp_same(&old->pp, &new->pp);
 
   /* Removed egresses lose their labels: their sessions send their paths again too */
   WALK_LIST(o, old->egresses)
@@ -434,7 +451,7 @@ autopilot_reconfigure(struct proto *P, struct proto_config *CF)
    */
   int host = autopilot_cf_host(old) || autopilot_cf_host(new);
   if (host && ((old->alternates[0] != new->alternates[0]) || (old->alternates[1] != new->alternates[1]) ||
-	       memcmp(&old->pp, &new->pp, sizeof(old->pp)) || (old->asn != new->asn) ||
+	       !autopilot_pp_same(&old->pp, &new->pp) || (old->asn != new->asn) ||
 	       (old->alternate_copy != new->alternate_copy)))
     return 0;
 

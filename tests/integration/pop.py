@@ -246,6 +246,8 @@ class Pop:
         self.switch, self.hosts, self.managers = None, [], {}
         self.state_file = None
         self.egresses, self.backups, self.session_extra = {}, {}, {}
+        # Egresses the switch's map names by their neighbor's address, not their protocol
+        self.by_neighbor = set()
         # Each transit's own prefixes: generated ones no other has, or t1's ONLY_T1
         own = [(4, "v4", routegen.extra_prefixes4, unique[0], ONLY_T1_V4),
                (6, "v6", routegen.extra_prefixes6, unique[1], ONLY_T1_V6)]
@@ -363,7 +365,7 @@ class Pop:
         sw = self.switch
         filters = [f"filter import_{e} {{\n{body}\n\taccept;\n}}"
                    for e, body in self.import_filters.items()]
-        egresses = []
+        egresses, addrs = [], {}
         for t in self.transits:
             # ExaBGP 4.2 drops the session when asked for an enhanced route
             # refresh ("'RouteRefresh' object is not iterable"); a plain
@@ -371,12 +373,13 @@ class Pop:
             exa = " enable enhanced route refresh off;" if t.kind == "exabgp" else ""
             for name, fams in t.egresses:
                 addr = t.node.addr4(sw) if fams[0] == "ipv4" else t.node.addr6(sw)
+                addrs[name] = addr
                 imp = f"filter import_{name}" if name in self.import_filters else "all"
                 chans = " ".join(f"{f} {{ import {imp}; export none; }};" for f in fams)
                 egresses.append(f"protocol bgp {name} {{ local as {SWITCH_AS}; neighbor {addr} "
                                 f"as {t.asn}; connect delay time 1;{exa} {chans} "
                                 f"{self.session_extra.get(name, '')} }}")
-        ap = [f"\tegress {e} {{ label {l}; pp label {pp};"
+        ap = [f"\tegress {f'neighbor {addrs[e]}' if e in self.by_neighbor else e} {{ label {l}; pp label {pp};"
               + (f" backup {', '.join(self.backups[e])};" if self.backups.get(e) else "") + " };"
               for e, (l, pp) in self.egresses.items()]
         opts = self.ap_options if ap_options is None else ap_options

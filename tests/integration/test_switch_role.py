@@ -301,6 +301,63 @@ def test_label_change_reaches_hosts_without_reset(topo, bins):
     assert "cannot reload" not in log
 
 
+def test_label_change_of_egress_named_by_neighbor(topo, bins):
+    """An egress the map names by its neighbor's address (`egress neighbor
+    ADDR`), not by its protocol: a new label in `birdc configure` is asked
+    for by route refresh too. (It was not: the hosts kept the old label,
+    whose LFIB entry was gone, until the transit happened to resend.)"""
+    pop = Pop(topo, bins, [Transit(k) for k in KINDS], ("host1",), table=(N4, N6),
+              unique=(U4, U6))
+    pop.by_neighbor = {"t1", "t1_6"}
+    pop.build()
+    sw, host = pop.switch, pop.hosts[0]
+    full = counts(pop, pop.transits)
+    assert wait_for(lambda: host_counts(host), full) == full
+    assert_host_has(pop, host)
+    old = {s: tuple(l) for s, l in pop.egresses.items()}
+
+    changed = {e: [l + 10 for l in labels(e)] for e in ("t1", "t1_6")}
+    pop.egresses.update(changed)
+    pop.reconfigure_switch()
+
+    assert_host_has(pop, host)
+    for family in (4, 6):
+        used = {l for paths in host_view(host, family).values() for p in paths for l in p[1]}
+        assert not used & {old[s][0] for s in changed}, f"IPv{family}: old labels {used}"
+    assert lfib(pop) == expected_lfib(pop)
+    log = sw.daemon.log.read_text()
+    t1 = pop.transits[0]
+    for s, addr, fam in (("t1", t1.node.addr4(sw), 4), ("t1_6", t1.node.addr6(sw), 6)):
+        assert f"ap: Egress {addr} retagged, reloading {s}.ipv{fam}" in log, log[-2000:]
+    assert established(sw, "host1", "t1", "t1_6")
+
+
+def test_first_pp_disable_filter_reloads_no_egress(topo, bins):
+    """The operator's first `pp_disable` in an egress's import filter, by
+    `birdc configure`: the community in force is the same, so no egress is
+    retagged (only the egress whose filter changed is reloaded, by BIRD).
+    It used to look like a new community: every egress was asked for its
+    paths again, and one without route refresh would have been reset."""
+    pop = build(topo, bins, ["host1"])
+    sw, host = pop.switch, pop.hosts[0]
+    full = counts(pop, pop.transits)
+    assert wait_for(lambda: host_counts(host), full) == full
+    before = since(sw)
+
+    t1 = pop.transits[0]
+    pop.import_filters["t1"] = f"\tif net ~ [ {t1.v4[0]} ] then pp_disable;"
+    pop.reconfigure_switch()
+    net = str(t1.v4[0])
+    marked = lambda: [p[2] for p in host_view(host, 4, net).get(net, []) if p[0] == (t1.asn,)]
+    want = [((SWITCH_AS, 2, labels("t1")[1]), (4200000000, 4, 0))]   # BIRD's default community
+    assert wait_for(marked, want) == want
+
+    log = sw.daemon.log.read_text()
+    assert "retagged" not in log, [l for l in log.splitlines() if "retagged" in l]
+    after = since(sw)
+    assert {n for n in before if abs(after[n] - before[n]) > 0.05} == set(), (before, after)
+
+
 def test_lfib_follows_neighbor_reachability(topo, bins):
     """Table mt holds both labels of every egress via its neighbor; a port
     going down takes its egresses' entries away, coming up brings them back."""
