@@ -140,6 +140,34 @@ autopilot_channel_role(struct channel_config *cc)
 }
 
 /*
+ * The files of @cf against those of @other (an earlier protocol, or @cf
+ * itself): each has one owner. Two protocols folding one state file would
+ * erase each other's journal and restore each other's overrides; a state
+ * file on the socket's path would keep the socket from being made.
+ */
+static void
+autopilot_check_files(struct autopilot_config *cf, struct autopilot_config *other)
+{
+  const char *mine[3] = { cf->state_file, cf->ctl_path, cf->metrics_file };
+  const char *theirs[3] = { other->state_file, other->ctl_path, other->metrics_file };
+  const char *what[3] = { "state file", "controller socket", "metrics file" };
+
+  for (uint i = 0; i < 3; i++)
+    for (uint j = 0; j < 3; j++)
+    {
+      if ((other == cf) && (j <= i))
+	continue;
+      if (mine[i] && theirs[j] && !strcmp(mine[i], theirs[j]))
+      {
+	if (other == cf)
+	  cf_error("Autopilot: %s and %s of protocol %s are one path, %s", what[i], what[j], cf->c.name, mine[i]);
+	cf_error("Autopilot: %s %s is already the %s of protocol %s (one protocol per file)",
+		 what[i], mine[i], what[j], other->c.name);
+      }
+    }
+}
+
+/*
  * Configurations that parse but cannot work, refused here rather than found
  * in the log: a table in two roles (the protocol would read what it writes,
  * or two of its outputs would overwrite each other), an egress of two
@@ -184,7 +212,11 @@ autopilot_check_config(struct autopilot_config *cf)
       if (autopilot_egress_find((struct autopilot_config *) pc, e->name))
 	cf_error("Autopilot: egress %s is already an egress of protocol %s (one protocol per egress)",
 		 e->name, pc->name);
+
+    autopilot_check_files(cf, (struct autopilot_config *) pc);
   }
+
+  autopilot_check_files(cf, cf);
 
   WALK_LIST(e, cf->egresses)
     if (e->bgp && (((struct bgp_config *) e->bgp)->local_as == ((struct bgp_config *) e->bgp)->remote_as))

@@ -75,6 +75,10 @@ autopilot_carry_save(struct autopilot_proto *p)
       (p->p.down_code == PDC_CMD_GR_DOWN) || !p->store.count)
     return;
 
+  /* Part of a set whose files could not be read: the next start reads them again */
+  if (p->state.unreadable)
+    return;
+
   pool *pl = rp_new(&root_pool, "Autopilot carried overrides");
   c = mb_allocz(pl, sizeof(struct autopilot_carry));
   c->pool = pl;

@@ -96,7 +96,8 @@ autopilot_cmd_add(struct symbol *sym, const net_addr *n, const char *target, uin
     req.expires = current_real_time() + (btime) expires S;
 
   autopilot_audit_by(p, "birdc");
-  if (autopilot_ovr_add(p, &req, AP_SRC_CLI, &err) < 0)
+  if ((autopilot_request_check(&req, current_real_time(), &err) < 0) ||
+      (autopilot_ovr_add(p, &req, AP_SRC_CLI, &err) < 0))
     cli_msg(AUTOPILOT_REPLY_REFUSED, "%s", autopilot_err_text(&err));
   else if (autopilot_cli_saved(p))
     cli_msg(AUTOPILOT_REPLY_DONE, "Override %N -> %s added%s", n, target, ((struct autopilot_config *) p->p.cf)->shadow ? " (shadow mode)" : "");
@@ -129,6 +130,16 @@ autopilot_cmd_flush(struct symbol *sym, const char *target)
   uint n = autopilot_ovr_flush(p, target, AP_SRC_MAX);
   if (autopilot_cli_saved(p))
     cli_msg(AUTOPILOT_REPLY_DONE, "%u overrides withdrawn", n);
+}
+
+/* A line of a load: parsed as on the socket, and birdc's (a copied state file says "source") */
+static int
+load_parse(const char *line, btime now, struct autopilot_request *req, struct autopilot_error *err, linpool *lp)
+{
+  if (autopilot_request_parse(line, now, req, err, lp) < 0)
+    return -1;
+
+  return autopilot_request_by(req, AP_SRC_CLI, err);
 }
 
 /**
@@ -173,7 +184,7 @@ autopilot_cmd_load(struct symbol *sym, const char *file)
     /* As on the socket: a line is not complete without its newline (a cut file) */
     else if (got == AP_LINE_CUT)
       autopilot_err(&err, AUTOPILOT_ERR_PARSE, "no newline at its end (a cut file?)");
-    else if (autopilot_batch_take(&b, req, autopilot_request_parse(line, now, req, &err, lp), &err))
+    else if (autopilot_batch_take(&b, req, load_parse(line, now, req, &err, lp), &err))
       continue;
     else
       autopilot_err(&err, AUTOPILOT_ERR_PARSE, "a set lists add lines only");

@@ -377,12 +377,7 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
   else if ((rv = autopilot_request_parse(line, now, req, &err, lp)) == 0)
   {
     /* Who asked is the socket's to say */
-    if ((req->source != AP_SRC_MAX) && (req->source != AP_SRC_CONTROLLER))
-    {
-      rv = autopilot_err(&err, AUTOPILOT_ERR_PARSE, "source %s: requests on this socket come from the controller",
-			 autopilot_source_names[req->source]);
-    }
-    req->source = AP_SRC_CONTROLLER;
+    rv = autopilot_request_by(req, AP_SRC_CONTROLLER, &err);
   }
 
   if (c->batch.op)

@@ -387,6 +387,7 @@ autopilot_journal_replay(struct autopilot_proto *p, uint *expired, uint *managed
     if (file && (errno != ENOENT))
     {
       log(L_ERR "%s: Cannot read journal %s: %m", p->p.name, file);
+      autopilot_state_unreadable(p, file);
       return 1;
     }
     return 0;
@@ -430,9 +431,24 @@ autopilot_journal_replay(struct autopilot_proto *p, uint *expired, uint *managed
 
   p->state.journal_replaying = 0;
 
+  if (ferror(f))
+  {
+    log(L_ERR "%s: Error reading journal %s after line %u: %m", p->p.name, file, lineno);
+    autopilot_state_unreadable(p, file);
+    fclose(f);
+    return problems + 1;
+  }
+
   fseek(f, 0, SEEK_END);
   long end = ftell(f);
   fclose(f);
+
+  /* A commit appended after a never-acknowledged tail would acknowledge it too */
+  if ((end > good) && (truncate(file, good) < 0))
+  {
+    log(L_ERR "%s: Cannot cut journal %s after its last commit: %m", p->p.name, file);
+    autopilot_state_unreadable(p, file);
+  }
 
   if (commits || (end > good))
     log(L_INFO "%s: Replayed %u changes of %u commits from %s%s", p->p.name, records, commits, file,

@@ -713,20 +713,7 @@ autopilot_metrics_check_config(struct autopilot_config *cf)
   if ((stat(file, &st) == 0) && !S_ISREG(st.st_mode))
     cf_error("Autopilot: metrics file %s: exists and is not a regular file", file);
 
-  if ((cf->state_file && !strcmp(file, cf->state_file)) || (cf->ctl_path && !strcmp(file, cf->ctl_path)))
-    cf_error("Autopilot: metrics file %s is also the %s", file,
-	     (cf->state_file && !strcmp(file, cf->state_file)) ? "state file" : "controller socket");
-
-  struct proto_config *pc;
-  WALK_LIST(pc, new_config->protos)
-  {
-    if (pc == &cf->c)
-      break;
-    if ((pc->protocol == &proto_autopilot) && ((struct autopilot_config *) pc)->metrics_file &&
-	!strcmp(((struct autopilot_config *) pc)->metrics_file, file))
-      cf_error("Autopilot: metrics file %s is already written by protocol %s (one file per protocol)",
-	       file, pc->name);
-  }
+  /* Another file of this or another protocol at the same path: autopilot_check_files() */
 
   uint len = strlen(file);
   if ((len < 5) || strcmp(file + len - 5, ".prom"))

@@ -223,6 +223,55 @@ valid_target(const char *t)
   return 1;
 }
 
+/**
+ * autopilot_request_check - a request built without parsing a line can be saved
+ * @req: the request (birdc's grammar builds it)
+ * @now: real time
+ * @err: why not
+ *
+ * Everything acknowledged goes to disk as a line autopilot_request_parse()
+ * must read back at the next start: birdc's grammar takes more than a line
+ * can say (any quoted text, any 32-bit expiry). Returns 0 or -1.
+ */
+int
+autopilot_request_check(const struct autopilot_request *req, btime now, struct autopilot_error *err)
+{
+  if (!valid_target(req->target))
+    return autopilot_err(err, AUTOPILOT_ERR_PARSE, "bad egress name '%s'", req->target);
+
+  for (const char *r = req->reason ?: ""; *r; r++)
+    if (((byte) *r < 0x20) || ((byte) *r == 0x7f))
+      return autopilot_err(err, AUTOPILOT_ERR_PARSE, "bad byte 0x%02x in reason (no control characters)", (byte) *r);
+
+  if (req->expires && (req->expires > now + (btime) MAX_SECONDS S_))
+    return autopilot_err(err, AUTOPILOT_ERR_PARSE, "expires: at most %u seconds (ten years)", (uint) MAX_SECONDS);
+
+  return 0;
+}
+
+/**
+ * autopilot_request_by - who asked: the front end's to say
+ * @req: a parsed request
+ * @source: the front end (AP_SRC_CONTROLLER, AP_SRC_CLI)
+ * @err: a line that names another source
+ *
+ * A line may carry "source" (state files do): from a front end it must be
+ * that front end's. Sets @req's source. Returns 0 or -1.
+ */
+int
+autopilot_request_by(struct autopilot_request *req, uint source, struct autopilot_error *err)
+{
+  uint said = req->source;
+
+  req->source = source;
+  if ((said != AP_SRC_MAX) && (said != source))
+    return autopilot_err(err, AUTOPILOT_ERR_PARSE, "source %s: %s", autopilot_source_names[said],
+			 (source == AP_SRC_CLI) ? "birdc's requests come from the CLI (source cli)" :
+			 "requests on this socket come from the controller");
+
+  return 0;
+}
+
 static const struct { const char *name; uint op; } ops[] = {
   { "add", AP_OP_ADD },
   { "withdraw", AP_OP_WITHDRAW },
@@ -287,7 +336,12 @@ parse_add_options(struct ap_lex *lx, btime now, struct autopilot_request *req, s
 	req->expires = now + (btime) v S_;
       }
       else if (!strcmp(w, "expires-at"))
+      {
+	/* 0 is no expiry inside: as a time it is long past */
+	if (!v)
+	  return LEX_ERR(lx, vat, "expires-at 0 is in the past");
 	req->expires = (btime) v S_;
+      }
       else
 	req->created = (btime) v S_;
 

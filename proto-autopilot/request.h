@@ -93,6 +93,9 @@ const char *autopilot_err_text(const struct autopilot_error *e);
 int autopilot_request_parse(const char *line, btime now, struct autopilot_request *req,
 			    struct autopilot_error *err, struct linpool *lp);
 
+int autopilot_request_check(const struct autopilot_request *req, btime now, struct autopilot_error *err);
+int autopilot_request_by(struct autopilot_request *req, uint source, struct autopilot_error *err);
+
 /* Format @req as a line that autopilot_request_parse() reads back (no newline) */
 int autopilot_request_format(const struct autopilot_request *req, char *buf, uint size);
 

@@ -112,7 +112,8 @@ autopilot_state_write(struct autopilot_proto *p, const char *file)
 
   fprintf(f, "# end %u\n", n);
 
-  if ((fflush(f) != 0) || (fsync(fd) < 0))
+  /* ferror(): stdio drops a buffer whose write failed, and a later fflush() succeeds */
+  if ((fflush(f) != 0) || ferror(f) || (fsync(fd) < 0))
   {
     int rv = autopilot_state_fail(p, "Cannot write state file %s: %m", tmp);
     fclose(f);
@@ -132,11 +133,15 @@ autopilot_state_write(struct autopilot_proto *p, const char *file)
   /* The rename itself must reach the disk */
   char *dir = tmp_sprintf("%s", file);
   int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0)
+  if ((dfd < 0) || (fsync(dfd) < 0))
   {
-    fsync(dfd);
-    close(dfd);
+    /* Not known to be on disk: the journal stays (replayed over either file, it gives the same set) */
+    int rv = autopilot_state_fail(p, "Cannot sync the directory of %s: %m", file);
+    if (dfd >= 0)
+      close(dfd);
+    return rv;
   }
+  close(dfd);
 
   p->state.saved = current_real_time();
   p->state.saved_count = n;
@@ -180,6 +185,11 @@ int
 autopilot_state_commit(struct autopilot_proto *p)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
+
+  /* Nothing may be written over files we could not read; nor acknowledged unwritten */
+  if (cf->state_file && p->state.unreadable)
+    return autopilot_state_fail(p, "Not saved: %s could not be read at start (fix it, then restart the protocol)",
+				p->state.unreadable_file);
 
   if (!cf->state_file || !p->state.loaded)
     return 0;
@@ -229,9 +239,36 @@ autopilot_state_check_config(struct autopilot_config *cf)
   if (strlen(cf->state_file) > AUTOPILOT_PATH_MAX)
     cf_error("Autopilot: state filename too long (at most %u bytes)", AUTOPILOT_PATH_MAX);
 
+  if (!*cf->state_file)
+    cf_error("Autopilot: state filename is empty");
+
   char *dir = dirname(tmp_sprintf("%s", cf->state_file));
   if ((stat(dir, &st) < 0) || !S_ISDIR(st.st_mode))
     cf_error("Autopilot: state file %s: no directory %s", cf->state_file, dir);
+
+  /* Snapshots are written beside it and renamed over it */
+  if (access(dir, W_OK | X_OK) < 0)
+    cf_error("Autopilot: state file %s: cannot write to directory %s: %m", cf->state_file, dir);
+
+  /* What is there must be readable: at start it is all the overrides there are */
+  const char *files[2] = { cf->state_file, tmp_sprintf("%s.journal", cf->state_file) };
+  for (int i = 0; i < 2; i++)
+  {
+    if (stat(files[i], &st) < 0)
+    {
+      if (errno == ENOENT)
+	continue;
+      cf_error("Autopilot: state file %s: cannot read %s: %m", cf->state_file, files[i]);
+    }
+
+    if (!S_ISREG(st.st_mode))
+      cf_error("Autopilot: state file %s: %s is not a regular file", cf->state_file, files[i]);
+
+    int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      cf_error("Autopilot: state file %s: cannot read %s: %m", cf->state_file, files[i]);
+    close(fd);
+  }
 }
 
 /* The state file's health: last good write, last failure, changes not on disk */
@@ -252,7 +289,10 @@ autopilot_state_show(struct autopilot_proto *p)
   tm_format_real_time(since, sizeof(since), fmt, p->state.unsaved);
   tm_format_real_time(failed, sizeof(failed), fmt, p->state.failed);
 
-  if (p->state.failed)
+  if (p->state.unreadable)
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: NOT SAVED: %s could not be read at start; nothing is "
+	    "written over it (fix it, then restart the protocol)", cf->state_file, p->state.unreadable_file);
+  else if (p->state.failed)
     cli_msg(-AUTOPILOT_REPLY_SHOW, "  State file: %s: NOT SAVED since %s: last write %s failed: %s",
 	    cf->state_file, since, failed, p->state.error);
   else if (p->state.unsaved)
@@ -280,6 +320,24 @@ autopilot_state_flush(struct autopilot_proto *p)
   autopilot_journal_stop(p);
 }
 
+/**
+ * autopilot_state_unreadable - a persistence file could not be read at start
+ * @p: autopilot instance
+ * @file: the state file or journal
+ *
+ * Unlike a damaged line, a read error says nothing of the file: it may hold
+ * every acknowledged override (a backup restored with the wrong owner, a
+ * disk error). It is not renamed nor written over, changes are refused as
+ * not saved, and the next start of the protocol reads it again.
+ */
+void
+autopilot_state_unreadable(struct autopilot_proto *p, const char *file)
+{
+  if (!p->state.unreadable)
+    bsnprintf(p->state.unreadable_file, sizeof(p->state.unreadable_file), "%s", file);
+  p->state.unreadable = 1;
+}
+
 /* Read the state file; returns the number of problems found, counts the skipped */
 static uint
 autopilot_state_read(struct autopilot_proto *p, const char *file, uint *expired_, uint *managed_)
@@ -298,6 +356,7 @@ autopilot_state_read(struct autopilot_proto *p, const char *file, uint *expired_
     if (errno != ENOENT)
     {
       log(L_ERR "%s: Cannot read state file %s: %m", p->p.name, file);
+      autopilot_state_unreadable(p, file);
       return 1;
     }
 
@@ -378,6 +437,7 @@ autopilot_state_read(struct autopilot_proto *p, const char *file, uint *expired_
   if (ferror(f))
   {
     log(L_ERR "%s: Error reading state file %s after line %u: %m", p->p.name, file, lineno);
+    autopilot_state_unreadable(p, file);
     problems++;
   }
 
@@ -410,6 +470,7 @@ autopilot_state_start(struct autopilot_proto *p)
 
   p->state.timer = tm_new_init(p->p.pool, autopilot_state_timer, p, 0, 0);
   p->state.loaded = 0;
+  p->state.unreadable = 0;
   p->state.saved = p->state.unsaved = p->state.failed = 0;
   p->state.saved_count = 0;
   p->state.snapshot[0] = 0;
@@ -442,6 +503,15 @@ autopilot_state_start(struct autopilot_proto *p)
   log(L_INFO "%s: Restored %u overrides from %s (%u expired meanwhile, %u problems)%s",
       p->p.name, p->store.count, cf->state_file, expired, problems[0] + problems[1],
       managed ? tmp_sprintf("; %u of routing managers left to them", managed) : "");
+
+  if (p->state.unreadable)
+  {
+    log(L_ERR "%s: %s could not be read: restored what could be, nothing is written over it, "
+	"changes are not saved until it can be read and the protocol restarts",
+	p->p.name, p->state.unreadable_file);
+    autopilot_state_fail(p, "%s could not be read at start", p->state.unreadable_file);
+    return;
+  }
 
   for (int i = 0; i < 2; i++)
     if (problems[i])

@@ -22,6 +22,8 @@ struct autopilot_request;
 struct autopilot_state {
   timer *timer;				/* Writes the state file a moment after changes */
   int loaded;				/* The state file was read (or there is none) */
+  int unreadable;			/* It or the journal could not be read at start: write nothing */
+  char unreadable_file[272];		/* Which of them */
   btime saved;				/* Real time of the last good write, 0 for none yet */
   uint saved_count;			/* Overrides in that write */
   btime unsaved;			/* Real time of the oldest change not on disk, 0 if none */
@@ -48,6 +50,7 @@ uint autopilot_carry_count(const char *name);
 
 /* state.c */
 void autopilot_state_start(struct autopilot_proto *p);
+void autopilot_state_unreadable(struct autopilot_proto *p, const char *file);
 void autopilot_state_changed(struct autopilot_proto *p);
 void autopilot_state_flush(struct autopilot_proto *p);
 void autopilot_state_check_config(struct autopilot_config *cf);

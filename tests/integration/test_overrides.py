@@ -339,6 +339,19 @@ def test_limit_and_load(topo, bins):
     assert refused(sw, f'autopilot load ap "{pop.switch.dir}/no.set"').startswith(
         f"Cannot open {pop.switch.dir}/no.set: No such file")
     unchanged()
+    # A copy of the state file: its lines say who asked; birdc's are the CLI's
+    f = load(f"add {P} t2 created 1700000000 source bgp\n", "copy.set")
+    assert refused(sw, f'autopilot load ap "{f}"') == \
+        f"{f} line 1: source bgp: birdc's requests come from the CLI (source cli); nothing changed"
+    unchanged()
+    # What birdc's grammar takes but a saved line cannot say (it would be
+    # acknowledged, then lost at the next start)
+    assert refused(sw, f'autopilot add ap {P} t2 reason "a\tb"') == \
+        "bad byte 0x09 in reason (no control characters)"
+    assert refused(sw, f"autopilot add ap {P} t2 expires 4294967295") == \
+        "expires: at most 316224000 seconds (ten years)"
+    assert refused(sw, f'autopilot add ap {P} "t 2"') == "bad egress name 't 2'"
+    unchanged()
 
     # A good set replaces the whole set: P kept as it is (its age too), Q
     # dropped, R moved, P6 new

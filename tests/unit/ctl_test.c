@@ -656,6 +656,20 @@ socket_file_access_and_leftovers(void **state UNUSED)
 		      "no directory");
   assert_config_error(conf(tmp_sprintf("  state filename \"%s/no-such-dir/ap.state\";\n", dir)),
 		      "state file /tmp/ap-ctl-test");
+
+  /* The state file and its journal: readable files, where they are; one owner each */
+  assert_config_error(conf("  state filename \"\";\n"), "state filename is empty");
+  assert_config_error(conf(tmp_sprintf("  state filename \"%s\";\n", dir)), "is not a regular file");
+  char *journal = tmp_sprintf("%s/ap.state.journal", dir);
+  assert_int_equal(mkdir(journal, 0700), 0);
+  assert_config_error(conf(tmp_sprintf("  state filename \"%s/ap.state\";\n", dir)),
+		      tmp_sprintf("%s is not a regular file", journal));
+  assert_int_equal(rmdir(journal), 0);
+  assert_config_error(conf(tmp_sprintf("  state filename \"%s\";\n  controller socket \"%s\";\n", path, path)),
+		      "state file and controller socket of protocol ap are one path");
+  char *two = tmp_sprintf("ipv4 table t4;\n%sprotocol autopilot ap2 { ipv4 { table t4; }; state filename \"%s/ap.state\"; }\n",
+			  conf(tmp_sprintf("  state filename \"%s/ap.state\";\n", dir)), dir);
+  assert_config_error(two, tmp_sprintf("state file %s/ap.state is already the state file of protocol ap", dir));
   char lng[101];				/* With the directory, too long for a socket address */
   memset(lng, 'a', 100);
   lng[100] = 0;

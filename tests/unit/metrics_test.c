@@ -240,13 +240,13 @@ bad_metrics_files_are_config_errors(void **state UNUSED)
   assert_config_error(conf(tmp_sprintf("  metrics filename \"%s/\";\n", dir)), "a file name is needed");
   assert_config_error(conf(tmp_sprintf("  metrics filename \"%s\";\n", dir)), "not a regular file");
   assert_config_error(conf(tmp_sprintf("  metrics filename \"%s/x\";\n  state filename \"%s/x\";\n", dir, dir)),
-		      "is also the state file");
+		      "state file and metrics file of protocol ap are one path");
 
   char two[2048];
   bsnprintf(two, sizeof(two), "%s" "protocol autopilot ap2 { ipv4 { table t4; }; metrics filename \"%s/ap.prom\"; }\n",
 	    conf(tmp_sprintf("  metrics filename \"%s/ap.prom\";\n", dir)), dir);
   char *with_table = tmp_sprintf("ipv4 table t4;\n%s", two);
-  assert_config_error(with_table, "already written by protocol ap");
+  assert_config_error(with_table, "is already the metrics file of protocol ap (one protocol per file)");
 
   /* Nothing was started by any of them */
   assert_null(ap_find_proto("ap"));

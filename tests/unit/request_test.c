@@ -181,6 +181,7 @@ bad_words(void **state UNUSED)
   fails("add 10.0.0.0/8 t1 expires 0", "expires must be at least 1 second");
   fails("add 10.0.0.0/8 t1 expires -5", "bad expires '-5'");
   fails("add 10.0.0.0/8 t1 expires 999999999999", "bad expires");
+  fails("add 10.0.0.0/8 t1 expires-at 0", "expires-at 0 is in the past");	/* Not "never" */
   fails("add 10.0.0.0/8 t1 source martian", "unknown source 'martian'");
   fails("add 10.0.0.0/8 t1 reason unquoted", "expected a quoted string");
   fails("add 10.0.0.0/8 t1 reason \"open", "unterminated string");
@@ -257,6 +258,52 @@ line_reader(void **state UNUSED)
   fclose(f);
 }
 
+/*
+ * What birdc's grammar builds without a line: what it acknowledges must
+ * read back from the state file at the next start, and be the CLI's
+ */
+static void
+built_requests_read_back(void **state UNUSED)
+{
+  struct autopilot_request r = { .op = AP_OP_ADD, .source = AP_SRC_CLI, .reason = "hot link" };
+  char line[AUTOPILOT_LINE_MAX];
+
+  net_copy((net_addr *) &r.net, (net_addr *) &NET_ADDR_IP4(ip4_build(192, 0, 2, 0), 24));
+  strcpy(r.target, "transit_a");
+  r.expires = NOW + (btime) 3600 * 1000000;
+  assert_int_equal(autopilot_request_check(&r, NOW, &err), 0);
+  assert_true(autopilot_request_format(&r, line, sizeof(line)) > 0);
+  parses(line);
+  assert_string_equal(req.reason, "hot link");
+
+  r.reason = "tab\there";
+  assert_int_equal(autopilot_request_check(&r, NOW, &err), -1);
+  assert_non_null(strstr(err.msg, "bad byte 0x09 in reason"));
+
+  r.reason = "";
+  strcpy(r.target, "two words");
+  assert_int_equal(autopilot_request_check(&r, NOW, &err), -1);
+  assert_non_null(strstr(err.msg, "bad egress name 'two words'"));
+
+  /* birdc's expires is any 32-bit number: past ten years it would not fit a saved time */
+  strcpy(r.target, "next-best");
+  r.expires = NOW + (btime) 4294967295U * 1000000;
+  assert_int_equal(autopilot_request_check(&r, NOW, &err), -1);
+  assert_non_null(strstr(err.msg, "expires: at most"));
+  r.expires = NOW + (btime) 10 * 366 * 86400 * 1000000;
+  assert_int_equal(autopilot_request_check(&r, NOW, &err), 0);
+
+  /* A front end's lines are its own: a copied state file says "source" */
+  parses("add 192.0.2.0/24 t1 source bgp");
+  assert_int_equal(autopilot_request_by(&req, AP_SRC_CLI, &err), -1);
+  assert_non_null(strstr(err.msg, "source bgp: birdc's requests come from the CLI"));
+  parses("add 192.0.2.0/24 t1 source cli");
+  assert_int_equal(autopilot_request_by(&req, AP_SRC_CLI, &err), 0);
+  parses("add 192.0.2.0/24 t1");
+  assert_int_equal(autopilot_request_by(&req, AP_SRC_CONTROLLER, &err), 0);
+  assert_int_equal(req.source, AP_SRC_CONTROLLER);
+}
+
 int
 main(void)
 {
@@ -272,6 +319,7 @@ main(void)
     cmocka_unit_test(bad_words),
     cmocka_unit_test(garbage_bytes),
     cmocka_unit_test(line_reader),
+    cmocka_unit_test(built_requests_read_back),
   };
 
   return cmocka_run_group_tests_name("request parser", tests, NULL, NULL);

@@ -583,6 +583,104 @@ truncated_state_file_is_reported(void **state UNUSED)
   assert_int_equal(access(tmp_sprintf("%s.corrupt", file), F_OK), 0);
 }
 
+/*
+ * A state file BIRD cannot read (a backup restored with root's owner) is
+ * not a damaged one: it may hold every acknowledged override. Nothing is
+ * written over it, changes are not acknowledged, and a later start reads
+ * it again: not the set in memory, which lacks what the file holds.
+ */
+static void
+unreadable_state_file_is_not_written_over(void **state UNUSED)
+{
+  static char opts[256];
+  bsnprintf(opts, sizeof(opts), "  state filename \"%s\";\n", file);
+  start(opts);
+  add_ok("add 192.0.2.0/24 t1");
+  ap_configure(conf(NULL));
+  static char saved[4096];
+  strcpy(saved, read_file(file));
+  assert_non_null(strstr(saved, "add 192.0.2.0/24 t1 "));
+
+  /* Configure checks it while it can be read; then the protocol, as another user, cannot */
+  struct config *cfg = ap_parse_ok(conf(opts));
+  assert_int_equal(chmod(file, 0), 0);
+  uid_t uid = geteuid();
+  if (!uid)
+    assert_int_equal(seteuid(65534), 0);		/* Root reads anything */
+  ap_commit(cfg);
+  if (!uid)
+    assert_int_equal(seteuid(0), 0);
+  assert_int_equal(chmod(file, 0640), 0);
+
+  p = (void *) ap_find_proto("ap");
+  assert_int_equal(p->p.proto_state, PS_UP);
+  assert_true(p->state.unreadable);
+  assert_int_equal(autopilot_ovr_count(p), 0);
+
+  /* Applied, not acknowledged: the commit before a reply fails */
+  add_ok("add 198.51.100.0/24 t2");
+  assert_int_equal(autopilot_state_commit(p), -1);
+  assert_non_null(strstr(p->state.error, "could not be read at start"));
+  ap_run_events();
+  assert_string_equal(read_file(file), saved);
+  assert_int_equal(access(tmp_sprintf("%s.corrupt", file), F_OK), -1);
+
+  /* Disabled and enabled (as birdc restart does): the file, not memory, is read again */
+  static char off[300];
+  bsnprintf(off, sizeof(off), "%s  disabled;\n", opts);
+  ap_configure(conf(off));
+  assert_string_equal(read_file(file), saved);
+  start(opts);
+  assert_false(p->state.unreadable);
+  assert_int_equal(autopilot_ovr_count(p), 1);
+  assert_non_null(ovr("192.0.2.0/24"));
+  assert_null(ovr("198.51.100.0/24"));
+  assert_int_equal(autopilot_state_commit(p), 0);
+}
+
+/*
+ * Lines after the journal's last commit were never acknowledged: replay
+ * drops them, and they are cut off, so that the next commit appended (while
+ * snapshots fail) does not acknowledge them with its own
+ */
+static void
+journal_tail_is_cut_after_replay(void **state UNUSED)
+{
+  static char opts[256];
+  bsnprintf(opts, sizeof(opts), "  state filename \"%s\";\n", file);
+  static char journal[160], tmp[160];	/* tmp_sprintf()'s buffers do not outlive events */
+  bsnprintf(journal, sizeof(journal), "%s.journal", file);
+  bsnprintf(tmp, sizeof(tmp), "%s.tmp", file);
+  FILE *f = fopen(file, "w");
+  assert_non_null(f);
+  fputs("# bird-autopilot overrides v1 protocol ap\n# end 0\n", f);
+  fclose(f);
+  f = fopen(journal, "w");
+  assert_non_null(f);
+  fputs("add 192.0.2.0/24 t1 created 1700000000 source cli\n# commit\n"
+	"add 192.0.3.0/24 t1 created 1700000000 source cli\n", f);	/* a batch cut by a crash */
+  fclose(f);
+
+  /* Snapshots fail (FILE.tmp cannot be made): the journal is all there is */
+  assert_int_equal(mkdir(tmp, 0700), 0);
+  start(opts);
+  assert_int_equal(autopilot_ovr_count(p), 1);
+  assert_null(ovr("192.0.3.0/24"));
+  assert_null(strstr(read_file(journal), "192.0.3.0/24"));
+
+  add_ok("add 198.51.100.0/24 t2");
+  assert_int_equal(autopilot_state_commit(p), -1);		/* the snapshot, still */
+  assert_null(strstr(read_file(journal), "192.0.3.0/24"));
+  assert_int_equal(rmdir(tmp), 0);
+  assert_int_equal(autopilot_state_commit(p), 0);
+
+  /* A crash now: the next start has what was acknowledged, not the cut batch */
+  ap_configure(conf(NULL));
+  start(opts);
+  assert_int_equal(autopilot_ovr_count(p), 2);
+  assert_null(ovr("192.0.3.0/24"));
+}
+
 int
 main(void)
 {
@@ -602,6 +700,8 @@ main(void)
     ap_test(state_file_round_trip),
     ap_test(damaged_state_file_is_kept_and_good_lines_restored),
     ap_test(truncated_state_file_is_reported),
+    ap_test(unreadable_state_file_is_not_written_over),
+    ap_test(journal_tail_is_cut_after_replay),
   };
 
   return cmocka_run_group_tests_name("override store and state file", tests, NULL, NULL);
