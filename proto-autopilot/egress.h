@@ -63,6 +63,7 @@ void autopilot_egress_show(struct autopilot_proto *p);
 void autopilot_lfib_postconfig(struct autopilot_config *cf);
 void autopilot_bgp_session(struct bgp_proto *bp, int up);
 const char *autopilot_lfib_state(struct autopilot_proto *p, struct autopilot_egress *e);
+const char *autopilot_lfib_via_name(struct autopilot_egress *e);
 /* lfib.c */
 void autopilot_lfib_start(struct autopilot_proto *p);
 void autopilot_lfib_update(struct autopilot_proto *p);

@@ -200,6 +200,21 @@ autopilot_lfib_announce(struct autopilot_proto *p, struct autopilot_egress *e)
 
 }
 
+/*
+ * The name of the egress whose neighbor @e's labels point to (itself, a
+ * backup), NULL for none. A backup removed by configure stays the via
+ * until the LFIB event repoints @e, with no config (and name) of its own:
+ * show and requests served before that event must not read it.
+ */
+const char *
+autopilot_lfib_via_name(struct autopilot_egress *e)
+{
+  if (!e->lfib_via)
+    return NULL;
+
+  return e->lfib_via->cf ? e->lfib_via->cf->name : "(an egress removed by configure)";
+}
+
 /* What show says of an egress's LFIB entries */
 const char *
 autopilot_lfib_state(struct autopilot_proto *p, struct autopilot_egress *e)
@@ -209,7 +224,7 @@ autopilot_lfib_state(struct autopilot_proto *p, struct autopilot_egress *e)
   if (e->lfib_label == AUTOPILOT_NO_LABEL)
     return autopilot_reachable(e) ? "pending" : "unreachable";
   if (e->lfib_via && (e->lfib_via != e))
-    return tmp_sprintf("protected by %s", e->lfib_via->cf->name);
+    return tmp_sprintf("protected by %s", autopilot_lfib_via_name(e));
   if (!autopilot_egress_live(e) && e->cf->backups)
     return "unprotected (no live backup)";
   return "up";

@@ -579,7 +579,7 @@ obs_egresses(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
 	   autopilot_bgp_routes(bp, NET_IP6));
     js_str(c, autopilot_lfib_state(p, e));
     js_put(c, ",\"lfib_via\":");
-    js_str_or_null(c, (p->p.mpls_channel && e->lfib_via) ? e->lfib_via->cf->name : NULL);
+    js_str_or_null(c, p->p.mpls_channel ? autopilot_lfib_via_name(e) : NULL);
     js_put(c, ",\"backups\":[");
     for (uint i = 0; i < ec->backups; i++)
     {

@@ -78,6 +78,42 @@ bad_backups(void **state UNUSED)
 		      "Egress t1: backups protect LFIB entries: they need an mpls channel");
 }
 
+/*
+ * A backup removed by configure while it carries another egress's labels:
+ * until the LFIB event repoints them, show (and a controller's egresses
+ * request, served in the same loop round) name it without its config. They
+ * read its name from the config it no longer has: a crash.
+ */
+static void
+removed_backup_shown_before_the_lfib_event(void **state UNUSED)
+{
+  static char with[1024], without[1024];
+  bsnprintf(with, sizeof(with), "%s", AP(E1 "backup t2; };\n" E2));
+  bsnprintf(without, sizeof(without), "%s", AP(E1 "};\n"));
+  ap_configure(with);
+  struct autopilot_proto *p = (void *) ap_find_proto("ap");
+  assert_non_null(p);
+  struct autopilot_config *cf = (void *) p->p.cf;
+  struct autopilot_egress *e1 = autopilot_egress_rt(p, autopilot_egress_find(cf, "t1"));
+  struct autopilot_egress *e2 = autopilot_egress_rt(p, autopilot_egress_find(cf, "t2"));
+  assert_non_null(e1);
+  assert_non_null(e2);
+
+  /* t1's labels point to t2's neighbor (t1 lost, t2 live), as the LFIB left them */
+  e1->lfib_label = 1001;
+  e1->lfib_via = e2;
+  assert_string_equal(autopilot_lfib_state(p, e1), "protected by t2");
+
+  /* t2 removed: protocols are reconfigured now, the LFIB event runs later */
+  config_commit(ap_parse_ok(without), RECONFIG_HARD, 0);
+  assert_null(e2->cf);
+  assert_ptr_equal(e1->lfib_via, e2);
+  assert_string_equal(autopilot_lfib_state(p, e1), "protected by (an egress removed by configure)");
+  ap_run_events();
+  assert_true(e1->lfib_via != e2);
+  ap_configure("router id 192.0.2.1;\nprotocol device {}\n");
+}
+
 int
 main(void)
 {
@@ -87,6 +123,7 @@ main(void)
     cmocka_unit_test(ordered_backups),
     cmocka_unit_test(protocol_default_skips_the_egress_itself),
     cmocka_unit_test(bad_backups),
+    cmocka_unit_test(removed_backup_shown_before_the_lfib_event),
   };
 
   return cmocka_run_group_tests_name("egress protection", tests, NULL, NULL);
