@@ -41,6 +41,7 @@ struct autopilot_ctl_conn {
   u8 eof;				/* The client sent all it will: answer, then close */
   u8 quiet;				/* The client cannot read: execute, do not answer */
   u8 closed;				/* Done, freed by ctl_event */
+  u8 acks;				/* Queued replies acknowledge changes: they need the commit */
   struct obs_dump *obs;			/* Streamed reply under way (observe.c), or NULL */
   struct obs_watch *watch;		/* Watch subscription (observe.c), or NULL */
 };

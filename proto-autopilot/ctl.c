@@ -306,7 +306,10 @@ ctl_batch_commit(struct autopilot_ctl_conn *c, const char *tag)
     autopilot_metrics_observe(&p->metrics.commit[sync], current_time_now() - start);
 
   if (rv == 0)
+  {
     ctl_reply(c, tag, "ok %u", c->batch.len);
+    c->acks = 1;
+  }
   else if (!err.req)
     ctl_error(c, tag, &err);		/* About the whole batch (a sync over the limit) */
   else if (err.also)
@@ -403,18 +406,19 @@ ctl_line(struct autopilot_ctl_conn *c, char *line, uint len, btime now)
     if (autopilot_ovr_add(p, req, AP_SRC_CONTROLLER, &err) < 0)
       ctl_error(c, req->tag, &err);
     else
-      ctl_ok(c, req->tag);
+      ctl_ok(c, req->tag), c->acks = 1;
     break;
 
   case AP_OP_WITHDRAW:
     if (autopilot_ovr_withdraw(p, (net_addr *) &req->net, &err) < 0)
       ctl_error(c, req->tag, &err);
     else
-      ctl_ok(c, req->tag);
+      ctl_ok(c, req->tag), c->acks = 1;
     break;
 
   case AP_OP_FLUSH:
     ctl_reply(c, req->tag, "ok %u", autopilot_ovr_flush(p, req->target[0] ? req->target : NULL, AP_SRC_CONTROLLER));
+    c->acks = 1;
     break;
 
   case AP_OP_BEGIN:
@@ -615,11 +619,14 @@ ctl_flush(struct autopilot_ctl_conn *c)
 
   /*
    * No reply goes out before the changes it acknowledges are on disk (all
-   * of this round's, of every connection, in one commit). When they cannot
-   * be saved, the client gets no acknowledgement at all: its connection is
-   * closed, the changes stay in effect (fail static) and show says why.
+   * of this round's, of every connection, in one commit; watchers see them
+   * after that too). When they cannot be saved, the client gets no
+   * acknowledgement at all: its connection is closed, the changes stay in
+   * effect (fail static) and show says why. A connection whose replies
+   * acknowledge nothing (watch, dump, ping, metrics) carries on: a failing
+   * disk must not blind those who watch it.
    */
-  if (autopilot_state_commit(c->p) < 0)
+  if ((autopilot_state_commit(c->p) < 0) && c->acks)
   {
     log(L_ERR "%s: Controller #%u: changes not saved, closing its connection without replies",
 	c->p->p.name, c->id);
@@ -628,6 +635,7 @@ ctl_flush(struct autopilot_ctl_conn *c)
     return 0;
   }
 
+  c->acks = 0;
   sk->tbuf = c->out;
   c->out_sent = c->out_len;
 

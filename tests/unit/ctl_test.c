@@ -553,6 +553,48 @@ disconnect_keeps_overrides_and_drops_open_batch(void **state UNUSED)
   close(fd);
 }
 
+/*
+ * The disk refuses: the connection whose change cannot be saved gets no
+ * acknowledgement (closed without replies); one that changed nothing (a
+ * watcher, a monitor's ping) carries on, though every flush tries the
+ * commit again. It was closed too: the disk failing blinded who watched.
+ */
+static void
+failing_disk_closes_only_who_changed(void **state UNUSED)
+{
+  static char opts[300], journal[160], tmp[160];
+  bsnprintf(opts, sizeof(opts), "  controller socket \"%s\";\n  state filename \"%s/ap.state\";\n", path, dir);
+  bsnprintf(journal, sizeof(journal), "%s/ap.state.journal", dir);
+  bsnprintf(tmp, sizeof(tmp), "%s/ap.state.tmp", dir);
+  start(opts);
+  int writer = client(), watcher = client();
+  exchange(writer, "add 10.1.0.0/16 t1\n", "ok\n");
+  exchange(watcher, "ping\n", "ok pong\n");
+
+  /* Neither the journal nor a snapshot can be written */
+  assert_int_equal(unlink(journal), 0);
+  assert_int_equal(mkdir(journal, 0700), 0);
+  assert_int_equal(mkdir(tmp, 0700), 0);
+
+  send_str(writer, "add 10.2.0.0/16 t1\n");
+  send_str(watcher, "ping\n");
+  pump();
+  assert_string_equal(recv_all(writer), "");
+  assert_int_equal(recv(writer, (char[1]) {}, 1, MSG_DONTWAIT), 0);	/* closed */
+  assert_string_equal(recv_all(watcher), "ok pong\n");
+  assert_int_equal(conn_count(), 1);
+  assert_non_null(find("10.2.0.0/16"));			/* in effect, fail static */
+  exchange(watcher, "status\n", STATUS(2, 0, 2));
+  assert_true(p->state.failed);
+
+  assert_int_equal(rmdir(journal), 0);
+  assert_int_equal(rmdir(tmp), 0);
+  exchange(watcher, "add 10.3.0.0/16 t1\n", "ok\n");
+  assert_false(p->state.failed);
+  close(writer);
+  close(watcher);
+}
+
 static void
 client_gone_still_executes_what_it_sent(void **state UNUSED)
 {
@@ -783,6 +825,7 @@ main(void)
     ap_test(sync_and_flush_leave_other_sources),
     ap_test(status_waits_until_requests_are_resolved),
     ap_test(disconnect_keeps_overrides_and_drops_open_batch),
+    ap_test(failing_disk_closes_only_who_changed),
     ap_test(client_gone_still_executes_what_it_sent),
     ap_test(slow_reader_is_not_read_until_it_reads),
     ap_test(socket_file_access_and_leftovers),
