@@ -17,6 +17,7 @@
 #include "proto/autopilot/autopilot.h"
 
 static linpool *lp;
+static u32 nh_label;			/* The route's next hop label, 0 for none */
 
 #define FILTERS \
   "filter disable { pp_disable; accept; }\n" \
@@ -35,6 +36,12 @@ run(struct config *c, const char *name, const lcomm *lcs, uint nlc, const u32 *c
   rta *a = lp_allocz(lp, RTA_MAX_SIZE);
   a->source = RTS_STATIC;
   a->dest = RTD_BLACKHOLE;
+  if (nh_label)
+  {
+    a->dest = RTD_UNICAST;
+    a->nh.labels = 1;
+    a->nh.label[0] = nh_label;
+  }
 
   const struct adata *set = NULL;
   for (uint i = 0; i < nlc; i++)
@@ -165,6 +172,57 @@ community_errors(void **state UNUSED)
 		      "must be a pair (a, b) or a large community (a, b, c)");
 }
 
+/*
+ * filters/autopilot.conf, the library hosts include, on paths as hosts
+ * get them: with a label on the next hop (labeled unicast), or with only
+ * the label community ("label community on" for hosts without labeled
+ * unicast), or with neither. A next hop without labels reads as gw_mpls 3:
+ * autopilot_label() returned 3 (implicit null, plain IP to the switch)
+ * instead of the community's label or 0.
+ */
+static void
+filter_library_reads_the_tags(void **state UNUSED)
+{
+  FILE *f = fopen(AP_FILTER_LIB, "r");
+  assert_non_null(f);
+  static char text[16384];
+  size_t n = fread(text, 1, sizeof(text) - 1, f);
+  fclose(f);
+  assert_true(n < sizeof(text) - 1024);
+  bsnprintf(text + n, sizeof(text) - n,
+	    "filter label_0 { if autopilot_label() = 0 then accept; reject; }\n"
+	    "filter label_1001 { if autopilot_label() = 1001 then accept; reject; }\n"
+	    "filter pp_2001 { if autopilot_pp_label() = 2001 then accept; reject; }\n"
+	    "filter override { if autopilot_is_override() then accept; reject; }\n");
+  static char cf[20000];
+  bsnprintf(cf, sizeof(cf), "router id 1.1.1.1;\nprotocol device {}\ndefine AUTOPILOT_ASN = 65000;\n%s", text);
+  ap_configure(cf);
+  struct config *c = config;
+  int ok;
+
+  const lcomm tags[] = { { 65000, 2, 2001 }, { 65000, 3, 1 } };
+  const lcomm by_community[] = { { 65000, 1, 1001 } };
+
+  nh_label = 1001;			/* labeled unicast */
+  run(c, "label_1001", tags, 2, NULL, 0, &ok);
+  assert_true(ok);
+  run(c, "pp_2001", tags, 2, NULL, 0, &ok);
+  assert_true(ok);
+  run(c, "override", tags, 2, NULL, 0, &ok);
+  assert_true(ok);
+
+  nh_label = 0;				/* the label community only */
+  run(c, "label_1001", by_community, 1, NULL, 0, &ok);
+  assert_true(ok);
+  run(c, "override", by_community, 1, NULL, 0, &ok);
+  assert_false(ok);
+
+  run(c, "label_0", NULL, 0, NULL, 0, &ok);	/* untagged */
+  assert_true(ok);
+  run(c, "pp_2001", NULL, 0, NULL, 0, &ok);
+  assert_false(ok);
+}
+
 int
 main(void)
 {
@@ -177,6 +235,7 @@ main(void)
     cmocka_unit_test(configured_standard_community),
     cmocka_unit_test(each_config_starts_from_the_default),
     cmocka_unit_test(community_errors),
+    cmocka_unit_test(filter_library_reads_the_tags),
   };
 
   return cmocka_run_group_tests_name("pp filter keywords", tests, NULL, NULL);
