@@ -31,6 +31,7 @@
 #include "nest/route.h"
 #include "nest/cli.h"
 #include "conf/conf.h"
+#include "filter/filter.h"
 #include "lib/string.h"
 
 #include "proto/bgp/bgp.h"
@@ -234,6 +235,10 @@ autopilot_postconfig(struct proto_config *CF)
 
   if (proto_cf_mpls_channel(CF) && EMPTY_LIST(cf->egresses))
     cf_error("Autopilot: mpls channel (LFIB) without egresses");
+
+  /* We write the LFIB, never read it: another protocol's MPLS routes would reach no reader of ours */
+  if (proto_cf_mpls_channel(CF) && (proto_cf_mpls_channel(CF)->out_filter != FILTER_REJECT))
+    cf_error("Autopilot: mpls channel: the protocol writes the LFIB and reads nothing from it (export none)");
 
   /* The host role reads the switch's communities: it needs their ASN */
   for (uint fam = 0; fam < 2; fam++)

@@ -63,6 +63,10 @@ static const struct risky {
   /* Longer than tmp_sprintf() takes: the config check hit bug() (found by the config fuzz target) */
   { "state_filename_too_long", SWITCH("  state filename \"/tmp/" X2000 "\";\n"),
     "Autopilot: state filename too long (at most 240 bytes)" },
+  /* Exported MPLS routes of other protocols reached the IP route hook: bug() */
+  { "mpls_channel_with_export", BASE "mpls domain md; mpls table mt;\n"
+    "protocol autopilot ap {\n  ipv4;\n  mpls { table mt; export all; };\n" EGRESSES "}\n",
+    "Autopilot: mpls channel: the protocol writes the LFIB and reads nothing from it (export none)" },
   { "metrics_filename_too_long", SWITCH("  metrics filename \"/tmp/" X250 "\";\n"),
     "Autopilot: metrics filename too long (at most 240 bytes)" },
 };
