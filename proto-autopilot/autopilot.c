@@ -489,7 +489,10 @@ autopilot_reconfigure(struct proto *P, struct proto_config *CF)
   int host = autopilot_cf_host(old) || autopilot_cf_host(new);
   if (host && ((old->alternates[0] != new->alternates[0]) || (old->alternates[1] != new->alternates[1]) ||
 	       !autopilot_pp_same(&old->pp, &new->pp) || (old->asn != new->asn) ||
-	       (old->alternate_copy != new->alternate_copy)))
+	       (old->alternate_copy != new->alternate_copy) ||
+	       /* Egress tables are channels matched by position: a table's label is no channel's matter */
+	       (old->egress_tables != new->egress_tables) ||
+	       memcmp(old->etab_label, new->etab_label, sizeof(old->etab_label))))
     return 0;
 
   /* The controller socket moves in place: a restart would withdraw every override */

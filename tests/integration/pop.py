@@ -248,6 +248,8 @@ class Pop:
         self.egresses, self.backups, self.session_extra = {}, {}, {}
         # Egresses the switch's map names by their neighbor's address, not their protocol
         self.by_neighbor = set()
+        # Host role: {egress: label} its egress table takes instead of the egress's own
+        self.etab_labels = {}
         # Each transit's own prefixes: generated ones no other has, or t1's ONLY_T1
         own = [(4, "v4", routegen.extra_prefixes4, unique[0], ONLY_T1_V4),
                (6, "v6", routegen.extra_prefixes6, unique[1], ONLY_T1_V6)]
@@ -457,7 +459,7 @@ class Pop:
                 e = t.egress(fam)
                 tab = egress_table(e, fam)
                 tables.append(f"ipv{fam} table {tab};")
-                role.append(f"\tegress label {label(e)} table {tab};")
+                role.append(f"\tegress label {self.etab_labels.get(e, label(e))} table {tab};")
                 kernels.append(f"protocol kernel k{tab} {{ kernel table {200 + t.index}; "
                                f"ipv{fam} {{ table {tab}; export all; }}; }}")
         before = [f"\npp disable community ({', '.join(map(str, PP_DISABLE))});\n"] + tables

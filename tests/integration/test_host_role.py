@@ -208,6 +208,24 @@ def test_egress_tables_hold_primary_labels(topo, bins):
                 assert transit_of(r["as_path"]) == t, (tab, p, r)
 
 
+def test_egress_table_takes_a_new_label_by_configure(topo, bins):
+    """`egress label L table T` with another L for the same T, by `birdc
+    configure`: T holds the paths of L's egress. (It kept the old label's
+    routes: egress tables are channels matched by position, and a new
+    label of the same table was no change to them.)"""
+    hp, h = build(topo, bins)
+    a, b = egress_name(ALL[0], 4), egress_name(ALL[1], 4)
+    hp.etab_labels = {a: label(b), b: label(a)}
+    hp.reconfigure_host(h)
+
+    def content(tab):
+        return sorted((p, r["label"]) for p, r in alternate_routes(h, tab).items())
+    for tab_of, now in ((a, ALL[1]), (b, ALL[0])):
+        want = sorted((p, label(egress_name(now, 4))) for p in ANNOUNCED[now] if family(p) == 4)
+        assert wait_for(lambda: content(egress_table(tab_of, 4)), want) == want, tab_of
+    assert wait_for(lambda: host_alternates(hp, h), expected(hp)) == expected(hp)
+
+
 def test_minimal_copies(topo, bins):
     """alternate copy minimal: the same alternates and egress tables, with
     the same next hops and labels (all a kernel route is made of), but none
