@@ -506,6 +506,7 @@ autopilot_reconfigure(struct proto *P, struct proto_config *CF)
   autopilot_lfib_update(p);
   autopilot_retag(p, old, new);
   autopilot_ovr_reconfigure(p);
+  autopilot_state_reconfigure(p, old);
   autopilot_metrics_reconfigure(p, old, new);
 
   return 1;

@@ -201,6 +201,43 @@ autopilot_state_commit(struct autopilot_proto *p)
   return autopilot_journal_commit(p);
 }
 
+/**
+ * autopilot_state_reconfigure - the state file moved, came or went
+ * @p: autopilot instance, with its new config
+ * @old: the config before
+ *
+ * A new file holds nothing until written: until the next change it would
+ * not survive a crash. Written now; a file no longer configured is no
+ * snapshot of ours, so configured again it is written anew too.
+ */
+void
+autopilot_state_reconfigure(struct autopilot_proto *p, struct autopilot_config *old)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+
+  if (old->state_file && cf->state_file && !strcmp(old->state_file, cf->state_file))
+    return;
+
+  p->state.snapshot[0] = 0;
+  autopilot_journal_stop(p);
+  if (!cf->state_file)
+    return;
+
+  /* The unreadable file is not this one: nothing of it is written over */
+  if (p->state.unreadable)
+  {
+    log(L_WARN "%s: State file now %s; %s, which could not be read, is left as it is",
+	p->p.name, cf->state_file, p->state.unreadable_file);
+    p->state.unreadable = 0;
+  }
+  p->state.loaded = 1;
+
+  if (autopilot_state_commit(p) < 0)
+    tm_start(p->state.timer, 1 S);
+  else
+    log(L_INFO "%s: State file now %s (%u overrides written)", p->p.name, cf->state_file, p->state.saved_count);
+}
+
 /* A moment after changes: commit what nobody waits for, fold a long journal */
 static void
 autopilot_state_timer(timer *t)

@@ -53,6 +53,7 @@ void autopilot_state_start(struct autopilot_proto *p);
 void autopilot_state_unreadable(struct autopilot_proto *p, const char *file);
 void autopilot_state_changed(struct autopilot_proto *p);
 void autopilot_state_flush(struct autopilot_proto *p);
+void autopilot_state_reconfigure(struct autopilot_proto *p, struct autopilot_config *old);
 void autopilot_state_check_config(struct autopilot_config *cf);
 void autopilot_state_show(struct autopilot_proto *p);
 

@@ -681,6 +681,36 @@ journal_tail_is_cut_after_replay(void **state UNUSED)
   assert_null(ovr("192.0.3.0/24"));
 }
 
+/*
+ * A new state filename by configure: written at once. It was written at
+ * the next change only: a crash before that restarted from the new,
+ * empty file, and every override was gone. Configured again after none,
+ * the same file is written anew too (changes were made meanwhile).
+ */
+static void
+new_state_filename_is_written_at_configure(void **state UNUSED)
+{
+  static char a[256], b[256], other[160];
+  bsnprintf(other, sizeof(other), "%s/other.state", dir);
+  bsnprintf(a, sizeof(a), "  state filename \"%s\";\n", file);
+  bsnprintf(b, sizeof(b), "  state filename \"%s\";\n", other);
+  start(a);
+  add_ok("add 192.0.2.0/24 t1");
+  assert_int_equal(autopilot_state_commit(p), 0);
+
+  ap_configure(conf(b));
+  assert_ptr_equal(ap_find_proto("ap"), &p->p);		/* in place, no restart */
+  assert_non_null(strstr(read_file(other), "add 192.0.2.0/24 t1 "));
+  assert_non_null(strstr(read_file(other), "# end 1\n"));
+
+  /* No state file for a while, a change meanwhile, then the same file again */
+  ap_configure(conf(""));
+  add_ok("add 198.51.100.0/24 t2");
+  ap_configure(conf(b));
+  assert_non_null(strstr(read_file(other), "add 198.51.100.0/24 t2 "));
+  assert_non_null(strstr(read_file(other), "# end 2\n"));
+}
+
 int
 main(void)
 {
@@ -702,6 +732,7 @@ main(void)
     ap_test(truncated_state_file_is_reported),
     ap_test(unreadable_state_file_is_not_written_over),
     ap_test(journal_tail_is_cut_after_replay),
+    ap_test(new_state_filename_is_written_at_configure),
   };
 
   return cmocka_run_group_tests_name("override store and state file", tests, NULL, NULL);
