@@ -1089,11 +1089,14 @@ autopilot_ctl_reconfigure(struct autopilot_proto *p, struct autopilot_config *ol
     if (same_access && !p->ctl.error[0])
       return 1;
 
+    /* No group given: BIRD's own, as a new socket has (not the one the old config gave) */
     struct group *gr = new->ctl_group ? getgrnam(new->ctl_group) : NULL;
+    gid_t gid = gr ? gr->gr_gid : getegid();
     if (new->ctl_group && !gr)
       CTL_FAIL("Controller socket %s keeps its access: no group '%s'", p->ctl.path, new->ctl_group);
-    else if (gr && (chown(p->ctl.path, (uid_t) -1, gr->gr_gid) < 0))
-      CTL_FAIL("Controller socket %s keeps its group: cannot set group %s: %m", p->ctl.path, new->ctl_group);
+    else if (chown(p->ctl.path, (uid_t) -1, gid) < 0)
+      CTL_FAIL("Controller socket %s keeps its group: cannot set group %s: %m", p->ctl.path,
+	       new->ctl_group ?: "of BIRD");
     else if (chmod(p->ctl.path, new->ctl_mode) < 0)
       CTL_FAIL("Controller socket %s keeps its mode: cannot chmod: %m", p->ctl.path);
     else

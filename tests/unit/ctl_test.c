@@ -794,6 +794,18 @@ reconfigure_moves_the_socket_in_place(void **state UNUSED)
   assert_int_equal(st.st_mode & 07777, 0600);
   exchange(fd, "ping\n", "ok pong\n");
 
+  /* Another group, then none: BIRD's own again (the other one stayed, wider than configured) */
+  struct group *other_gr = getgrnam("daemon");
+  assert_non_null(other_gr);
+  assert_true(other_gr->gr_gid != getegid());
+  start(tmp_sprintf("  controller socket \"%s\" group \"daemon\";\n", path));
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_gid, other_gr->gr_gid);
+  start(tmp_sprintf("  controller socket \"%s\";\n", path));
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_gid, getegid());
+  assert_int_equal(st.st_mode & 07777, 0660);
+
   /* And no socket at all: connected controllers stay */
   start("");
   assert_ptr_equal(&p->p, before);
