@@ -53,6 +53,19 @@ autopilot_lc_value(rte *e, u32 asn, u32 fn)
   return AUTOPILOT_NO_LABEL;
 }
 
+/*
+ * A label our community carries: a value no egress label can be (0..15 are
+ * reserved, more than 20 bits do not fit a label stack entry) is none, not
+ * a kernel route with a label the netlink encoding would cut
+ */
+static u32
+autopilot_lc_label(rte *e, u32 asn, u32 fn)
+{
+  u32 v = autopilot_lc_value(e, asn, fn);
+
+  return ((v < AUTOPILOT_MIN_LABEL) || (v > AUTOPILOT_MAX_LABEL)) ? AUTOPILOT_NO_LABEL : v;
+}
+
 /* Primary label of a path: labeled unicast puts it in the next hop */
 u32
 autopilot_path_label(rte *e, u32 asn)
@@ -60,13 +73,13 @@ autopilot_path_label(rte *e, u32 asn)
   if (e->attrs->nh.labels)
     return e->attrs->nh.label[0];
 
-  return autopilot_lc_value(e, asn, AUTOPILOT_LC_LABEL);
+  return autopilot_lc_label(e, asn, AUTOPILOT_LC_LABEL);
 }
 
 u32
 autopilot_path_pp_label(rte *e, u32 asn)
 {
-  return autopilot_lc_value(e, asn, AUTOPILOT_LC_PP_LABEL);
+  return autopilot_lc_label(e, asn, AUTOPILOT_LC_PP_LABEL);
 }
 
 /* Does @e carry the Precision Path disable community @pp? */

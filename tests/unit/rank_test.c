@@ -203,6 +203,23 @@ path_without_pp_label_is_no_alternate(void **state UNUSED)
   assert_ptr_equal(alts[0].r, third);
 }
 
+/* A pp label no egress can have (reserved, or over 20 bits) is none: no kernel route with it */
+static void
+impossible_pp_label_is_no_alternate(void **state UNUSED)
+{
+  add_path((struct path) { .as = 200, .local_pref = 300, .label = 1002, .pp_label = 2002 });
+  add_path((struct path) { .as = 100, .local_pref = 250, .label = 1001, .pp_label = 3 });
+  add_path((struct path) { .as = 400, .local_pref = 200, .label = 1004, .pp_label = 1 << 20 });
+  rte *last = add_path((struct path) { .as = 300, .local_pref = 100, .label = 1003, .pp_label = 1048575 });
+
+  struct autopilot_alt alts[AUTOPILOT_MAX_ALT];
+  int disabled;
+
+  assert_int_equal(rank(alts, 2, &disabled), 1);
+  assert_ptr_equal(alts[0].r, last);
+  assert_int_equal(alts[0].pp_label, 1048575);
+}
+
 static void
 unreachable_path_is_no_alternate(void **state UNUSED)
 {
@@ -232,6 +249,7 @@ main(void)
     cmocka_unit_test_setup(one_alternate_per_egress, setup),
     cmocka_unit_test_setup(disable_community_on_any_path, setup),
     cmocka_unit_test_setup(path_without_pp_label_is_no_alternate, setup),
+    cmocka_unit_test_setup(impossible_pp_label_is_no_alternate, setup),
     cmocka_unit_test_setup(unreachable_path_is_no_alternate, setup),
   };
 
