@@ -236,6 +236,16 @@ autopilot_postconfig(struct proto_config *CF)
   if (proto_cf_mpls_channel(CF) && EMPTY_LIST(cf->egresses))
     cf_error("Autopilot: mpls channel (LFIB) without egresses");
 
+  /*
+   * The watched channels see every path of their table: ranking, override
+   * resolution and observation read the table's list of paths, and would
+   * hold on to paths the filter hides (their withdrawals never reach us)
+   */
+  struct channel_config *cc;
+  WALK_LIST(cc, CF->channels)
+    if ((!strcmp(cc->name, "ipv4") || !strcmp(cc->name, "ipv6")) && (cc->out_filter != FILTER_ACCEPT))
+      cf_error("Autopilot: %s channel: it watches every path of its table (export all, the default)", cc->name);
+
   /* We write the LFIB, never read it: another protocol's MPLS routes would reach no reader of ours */
   if (proto_cf_mpls_channel(CF) && (proto_cf_mpls_channel(CF)->out_filter != FILTER_REJECT))
     cf_error("Autopilot: mpls channel: the protocol writes the LFIB and reads nothing from it (export none)");

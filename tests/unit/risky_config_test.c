@@ -63,6 +63,11 @@ static const struct risky {
   /* Longer than tmp_sprintf() takes: the config check hit bug() (found by the config fuzz target) */
   { "state_filename_too_long", SWITCH("  state filename \"/tmp/" X2000 "\";\n"),
     "Autopilot: state filename too long (at most 240 bytes)" },
+  /* Alternates kept of paths the filter hid: their withdrawals never came */
+  { "watched_channel_with_export_filter", BASE "protocol autopilot pp {\n  ipv4 { export where net ~ [ 10.0.0.0/8+ ]; };\n  asn 65000;\n  alternate 1 table alt1;\n}\n",
+    "Autopilot: ipv4 channel: it watches every path of its table (export all, the default)" },
+  { "watched_channel_export_none", BASE "protocol autopilot ap {\n  ipv4 { export none; };\n" EGRESSES "}\n",
+    "Autopilot: ipv4 channel: it watches every path of its table (export all, the default)" },
   /* Exported MPLS routes of other protocols reached the IP route hook: bug() */
   { "mpls_channel_with_export", BASE "mpls domain md; mpls table mt;\n"
     "protocol autopilot ap {\n  ipv4;\n  mpls { table mt; export all; };\n" EGRESSES "}\n",
