@@ -91,6 +91,7 @@ struct autopilot_config {
   uint backups_given;			/* How many */
   u32 asn;				/* Global admin of our large communities, 0 = from egress BGP */
   int label_community;			/* Also carry the primary label in a large community */
+  btime label_retire;			/* A label given up by configure still forwards this long, 0 none */
   uint max_overrides;			/* Requests beyond this many overrides are refused */
   int shadow;				/* Shadow mode: resolve and report, originate nothing */
   u32 override_local_pref;		/* LOCAL_PREF of override copies, for the hosts */
@@ -116,6 +117,8 @@ struct autopilot_config {
 #define AUTOPILOT_METRICS_MAX		(3600 S_)	/* ... at least this often */
 
 #define AUTOPILOT_DEFAULT_LOCAL_PREF	4294967295U
+#define AUTOPILOT_LABEL_RETIRE		(60 S_)	/* A given-up label forwards this long by default */
+#define AUTOPILOT_LABEL_RETIRE_MAX	(3600 S_)
 
 /* override copy, alternate copy: full | minimal: the copied path's attributes, or what is used of them */
 #define AUTOPILOT_COPY_FULL		0

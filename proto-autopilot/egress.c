@@ -604,4 +604,8 @@ autopilot_egress_show(struct autopilot_proto *p)
 	    !bp ? "none" : (bp->p.proto_state == PS_UP) ? "up" : "down",
 	    autopilot_bgp_routes(bp, NET_IP4), autopilot_bgp_routes(bp, NET_IP6), lfib);
   }
+
+  const char *retiring = autopilot_lfib_retiring(p);
+  if (retiring)
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Labels given up by configure, still forwarding while paths are retagged: %s", retiring);
 }

@@ -40,6 +40,15 @@ struct autopilot_switch {
   struct autopilot_egress **egress_rt;	/* The same by their config's index */
   uint egress_rt_len;			/* Length of egress_rt */
   struct event *lfib_event;		/* Brings LFIB entries in line with egresses */
+  list retiring;			/* struct autopilot_retiring: labels given up, still forwarding */
+  timer *retire_timer;			/* Withdraws them when their time is up */
+};
+
+/* A label no egress has any more (configure), left forwarding while paths are retagged */
+struct autopilot_retiring {
+  node n;
+  u32 label;				/* Its MPLS route stays as it was */
+  btime until;				/* Withdrawn then (monotonic time) */
 };
 
 /* egress.c */
@@ -64,6 +73,7 @@ void autopilot_lfib_postconfig(struct autopilot_config *cf);
 void autopilot_bgp_session(struct bgp_proto *bp, int up);
 const char *autopilot_lfib_state(struct autopilot_proto *p, struct autopilot_egress *e);
 const char *autopilot_lfib_via_name(struct autopilot_egress *e);
+const char *autopilot_lfib_retiring(struct autopilot_proto *p);
 /* lfib.c */
 void autopilot_lfib_start(struct autopilot_proto *p);
 void autopilot_lfib_update(struct autopilot_proto *p);

@@ -48,6 +48,14 @@
 #include "autopilot.h"
 #include "route.h"
 
+static void autopilot_lfib_set(struct autopilot_proto *p, struct autopilot_egress *via, u32 label);
+
+static void
+autopilot_lfib_withdraw(struct autopilot_proto *p, u32 label)
+{
+  autopilot_lfib_set(p, NULL, label);
+}
+
 /* Announce @label popped towards @via's neighbor, or withdraw it (@via NULL) */
 static void
 autopilot_lfib_set(struct autopilot_proto *p, struct autopilot_egress *via, u32 label)
@@ -125,18 +133,106 @@ autopilot_lfib_wanted(struct autopilot_egress *e, struct autopilot_egress *via, 
   *pp_label = via ? e->cf->pp_label : AUTOPILOT_NO_LABEL;
 }
 
-/* First pass: withdraw the entries of @e that are no longer wanted */
+/*
+ * Make before break: a label configure takes away (a new label, an egress
+ * removed) is still on every path the hosts have until its egress has sent
+ * its paths again and they reached the hosts. Its route stays as it is for
+ * label retire time, then goes, unless an egress took the label meanwhile.
+ */
+static void
+autopilot_lfib_retire(struct autopilot_proto *p, u32 label)
+{
+  struct autopilot_config *cf = (void *) p->p.cf;
+
+  if (!cf->label_retire)
+  {
+    autopilot_lfib_set(p, NULL, label);
+    return;
+  }
+
+  struct autopilot_retiring *r = mb_allocz(p->p.pool, sizeof(struct autopilot_retiring));
+  r->label = label;
+  r->until = current_time() + cf->label_retire;
+  add_tail(&p->sw.retiring, &r->n);
+
+  if (!tm_active(p->sw.retire_timer))
+    tm_start(p->sw.retire_timer, cf->label_retire);
+
+  log(L_INFO "%s: Label %u given up: forwarded as it was for %u s more, while paths are retagged",
+      p->p.name, label, (uint) (cf->label_retire TO_S));
+}
+
+/* An egress takes @label (again): no longer retiring */
+static void
+autopilot_lfib_claim(struct autopilot_proto *p, u32 label)
+{
+  struct autopilot_retiring *r, *rnx;
+
+  WALK_LIST_DELSAFE(r, rnx, p->sw.retiring)
+    if (r->label == label)
+    {
+      rem_node(&r->n);
+      mb_free(r);
+    }
+}
+
+static void
+autopilot_lfib_retire_timer(timer *t)
+{
+  struct autopilot_proto *p = t->data;
+  struct autopilot_retiring *r, *rnx;
+  btime now = current_time(), next = 0;
+
+  WALK_LIST_DELSAFE(r, rnx, p->sw.retiring)
+    if (r->until <= now)
+    {
+      log(L_INFO "%s: Label %u retired", p->p.name, r->label);
+      autopilot_lfib_set(p, NULL, r->label);
+      rem_node(&r->n);
+      mb_free(r);
+    }
+    else if (!next || (r->until < next))
+      next = r->until;
+
+  if (next)
+    tm_set(t, next);
+}
+
+/* Labels given up and still forwarding, for show: "1001 (59 s)", or NULL for none */
+const char *
+autopilot_lfib_retiring(struct autopilot_proto *p)
+{
+  struct autopilot_retiring *r;
+  buffer b;
+  static byte buf[256];
+
+  if (EMPTY_LIST(p->sw.retiring))
+    return NULL;
+
+  b.start = b.pos = buf;
+  b.end = buf + sizeof(buf);
+  WALK_LIST(r, p->sw.retiring)
+    buffer_print(&b, "%s%u (%u s)", (b.pos == buf) ? "" : ", ", r->label,
+		 (uint) ((r->until - current_time() + 999999) TO_S));
+  return (const char *) buf;
+}
+
+/* First pass: withdraw (or retire) the entries of @e that are no longer wanted */
 static void
 autopilot_lfib_withdraw_stale(struct autopilot_proto *p, struct autopilot_egress *e)
 {
   u32 label, pp_label;
-  autopilot_lfib_wanted(e, autopilot_lfib_via(p, e), &label, &pp_label);
+  struct autopilot_egress *via = autopilot_lfib_via(p, e);
+  autopilot_lfib_wanted(e, via, &label, &pp_label);
+
+  /* Lost (no neighbor to go to, no backup): gone at once; given up by configure: retired */
+  void (*give_up)(struct autopilot_proto *, u32) = (e->cf && !via) ? autopilot_lfib_withdraw : autopilot_lfib_retire;
 
   if ((e->lfib_label != AUTOPILOT_NO_LABEL) && (e->lfib_label != label))
-    autopilot_lfib_set(p, NULL, e->lfib_label);
+    give_up(p, e->lfib_label);
 
   if ((e->lfib_pp_label != AUTOPILOT_NO_LABEL) && (e->lfib_pp_label != pp_label))
-    autopilot_lfib_set(p, NULL, e->lfib_pp_label);
+    give_up(p, e->lfib_pp_label);
 
   e->lfib_label = (e->lfib_label == label) ? label : AUTOPILOT_NO_LABEL;
   e->lfib_pp_label = (e->lfib_pp_label == pp_label) ? pp_label : AUTOPILOT_NO_LABEL;
@@ -186,10 +282,16 @@ autopilot_lfib_announce(struct autopilot_proto *p, struct autopilot_egress *e)
 
   /* The same label towards another neighbor: a replace of its route */
   if (label != AUTOPILOT_NO_LABEL)
+  {
+    autopilot_lfib_claim(p, label);
     autopilot_lfib_set(p, via, label);
+  }
 
   if (pp_label != AUTOPILOT_NO_LABEL)
+  {
+    autopilot_lfib_claim(p, pp_label);
     autopilot_lfib_set(p, via, pp_label);
+  }
 
   e->lfib_label = label;
   e->lfib_pp_label = pp_label;
@@ -313,6 +415,8 @@ autopilot_lfib_start(struct autopilot_proto *p)
   p->sw.egress_rt = NULL;			/* The last run's went with its pool */
   p->sw.egress_rt_len = 0;
   p->sw.lfib_event = ev_new_init(p->p.pool, autopilot_lfib_event, p);
+  init_list(&p->sw.retiring);
+  p->sw.retire_timer = tm_new_init(p->p.pool, autopilot_lfib_retire_timer, p, 0, 0);
   autopilot_lfib_update(p);
 }
 

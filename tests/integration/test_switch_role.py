@@ -11,6 +11,7 @@ announced: a path missing, doubled, or carrying another egress's label fails.
 """
 
 import ipaddress
+import re
 import time
 
 import pytest
@@ -286,7 +287,8 @@ def test_label_change_reaches_hosts_without_reset(topo, bins):
             used = {l for paths in host_view(h, family).values() for p in paths for l in p[1]}
             assert not used & {old[s][0] for s in changed}, f"{h.name}: old labels {used}"
     assert egress_table(pop) == expected_egress_table(pop)
-    assert lfib(pop) == expected_lfib(pop)
+    # The old labels forward while paths are retagged (label retire time), then go
+    assert wait_for(lambda: lfib(pop), expected_lfib(pop), timeout=10) == expected_lfib(pop)
 
     # Reloaded by route refresh: nothing restarted, nothing warned
     after = since(sw)
@@ -324,7 +326,7 @@ def test_label_change_of_egress_named_by_neighbor(topo, bins):
     for family in (4, 6):
         used = {l for paths in host_view(host, family).values() for p in paths for l in p[1]}
         assert not used & {old[s][0] for s in changed}, f"IPv{family}: old labels {used}"
-    assert lfib(pop) == expected_lfib(pop)
+    assert wait_for(lambda: lfib(pop), expected_lfib(pop), timeout=10) == expected_lfib(pop)
     log = sw.daemon.log.read_text()
     t1 = pop.transits[0]
     for s, addr, fam in (("t1", t1.node.addr4(sw), 4), ("t1_6", t1.node.addr6(sw), 6)):
@@ -467,11 +469,23 @@ def test_egress_removed_by_configure(topo, bins):
     full = counts(pop, pop.transits)
     assert wait_for(lambda: host_counts(host), full) == full
 
+    t2 = pop.transits[1]
+    gone = dict(zip(labels("t2"), [(str(t2.node.addr4(sw)), t2.name)] * 2))
     del pop.egresses["t2"]
     pop.reconfigure_switch()
-    assert lfib(pop) == expected_lfib(pop)
+    # Make before break: the hosts use t2's labels until its paths come
+    # again without them; its entries forward for label retire time (2 s here)
+    assert lfib(pop) == {**expected_lfib(pop), **gone}
+    text = sw.daemon.cmd("show autopilot ap")
+    assert re.search(r"Labels given up by configure, still forwarding while paths are retagged: "
+                     rf"{labels('t2')[0]} \(2 s\), {labels('t2')[1]} \(2 s\)", text), text
     assert egress_table(pop) == expected_egress_table(pop)
     assert_host_has(pop, host, timeout=10)
+    assert wait_for(lambda: lfib(pop), expected_lfib(pop), timeout=10) == expected_lfib(pop)
+    for label in labels("t2"):
+        assert log_lines(sw, rf"ap: Label {label} given up: forwarded as it was for 2 s more")
+        assert log_lines(sw, rf"ap: Label {label} retired")
+    assert "Labels given up" not in sw.daemon.cmd("show autopilot ap")
 
 
 def test_lfib_protected_by_backups(topo, bins):

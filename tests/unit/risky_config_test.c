@@ -35,6 +35,7 @@ good_ones_parse(void **state UNUSED)
   assert_non_null(ap_parse_ok(HOST("  alternate 1 table alt1;\n  alternate copy minimal;\n")));
   assert_non_null(ap_parse_ok(HOST("  egress label 1001 table alt1;\n  alternate copy minimal;\n")));
   assert_non_null(ap_parse_ok(SWITCH("  alternate copy full;\n")));
+  assert_non_null(ap_parse_ok(SWITCH("  label retire time 0 s;\n")));
 }
 
 /* Configurations refused with their message, one test each (named by the row) */
@@ -68,6 +69,8 @@ static const struct risky {
     "Autopilot: ipv4 channel: it watches every path of its table (export all, the default)" },
   { "watched_channel_export_none", BASE "protocol autopilot ap {\n  ipv4 { export none; };\n" EGRESSES "}\n",
     "Autopilot: ipv4 channel: it watches every path of its table (export all, the default)" },
+  { "label_retire_time_out_of_range", SWITCH("  label retire time 3601 s;\n"),
+    "Autopilot: label retire time out of range (0 to 3600 s)" },
   /* Exported MPLS routes of other protocols reached the IP route hook: bug() */
   { "mpls_channel_with_export", BASE "mpls domain md; mpls table mt;\n"
     "protocol autopilot ap {\n  ipv4;\n  mpls { table mt; export all; };\n" EGRESSES "}\n",
