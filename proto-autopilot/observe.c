@@ -392,9 +392,15 @@ js_path(struct autopilot_ctl_conn *c, struct obs_net *on, uint i, btime now)
   js_path_fields(c, op, now, 1);
 }
 
-/* "paths":[...] of a collected prefix (those of egress @only, if set); how many */
+/*
+ * "paths":[...] of a collected prefix (those of egress @only, if set;
+ * without our override copies unless @copies); how many. A dump and a
+ * watch snapshot leave the copies out: no path event ever tells of them
+ * (they are our own routes, not exported to us), override events do, and a
+ * mirror built from snapshot and events would keep them forever.
+ */
 static uint
-js_paths(struct autopilot_ctl_conn *c, struct obs_net *on, struct autopilot_egress_config *only)
+js_paths(struct autopilot_ctl_conn *c, struct obs_net *on, struct autopilot_egress_config *only, int copies)
 {
   btime now = current_time();
   uint n = 0;
@@ -402,7 +408,7 @@ js_paths(struct autopilot_ctl_conn *c, struct obs_net *on, struct autopilot_egre
   js_put(c, "\"paths\":[");
   for (uint i = 0; i < on->count; i++)
   {
-    if (only && (on->paths[i].egress != only))
+    if ((only && (on->paths[i].egress != only)) || (!copies && on->paths[i].copy))
       continue;
     if (n++)
       js_put(c, ",");
@@ -500,7 +506,7 @@ obs_paths(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
   js_fmt(c, "{\"prefix\":\"%N\",\"table\":", a);
   js_str(c, ch->table->name);
   js_put(c, ",");
-  js_paths(c, on, NULL);
+  js_paths(c, on, NULL, 1);
 
   struct autopilot_override *o = autopilot_ovr_find(p, a);
   js_put(c, ",\"override\":");
@@ -517,7 +523,7 @@ obs_paths(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
   {
     obs_collect(p, cn, on);
     js_fmt(c, "{\"prefix\":\"%N\",", &cover);
-    js_paths(c, on, NULL);
+    js_paths(c, on, NULL, 1);
     js_put(c, "}");
   }
   else
@@ -734,7 +740,7 @@ obs_dump_event(void *data)
       {
 	uint len = c->out_len;
 	js_fmt(c, "+ {\"prefix\":\"%N\",", n->n.addr);
-	uint k = js_paths(c, on, only);
+	uint k = js_paths(c, on, only, 0);
 	js_put(c, "}");
 	js_end(c);
 
