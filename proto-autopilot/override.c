@@ -1407,14 +1407,13 @@ autopilot_ovr_add(struct autopilot_proto *p, const struct autopilot_request *req
  *
  * Unlike a new request, an override of an egress that is no longer
  * configured is kept, pending: the egress may come back with the config.
+ * So is one of a family whose channel is no longer configured (it was
+ * refused, and the next write of the file dropped it).
  */
 int
 autopilot_ovr_restore(struct autopilot_proto *p, const struct autopilot_request *req, struct autopilot_error *err)
 {
   const net_addr *n = (const net_addr *) &req->net;
-
-  if (!autopilot_ovr_channel(p, n))
-    return OVR_ERR("no-channel", "no %s channel in protocol %s", (n->type == NET_IP4) ? "ipv4" : "ipv6", p->p.name);
 
   if (!autopilot_ovr_find(p, n) && (p->store.count >= ap_cf(p)->max_overrides))
     return OVR_ERR("over-limit", "%u overrides, the limit is %u", p->store.count, ap_cf(p)->max_overrides);

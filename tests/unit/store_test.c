@@ -711,6 +711,31 @@ new_state_filename_is_written_at_configure(void **state UNUSED)
   assert_non_null(strstr(read_file(other), "# end 2\n"));
 }
 
+/* A family without its channel now (removed by configure): its overrides wait, kept */
+static void
+override_of_a_family_without_channel_is_kept(void **state UNUSED)
+{
+  FILE *f = fopen(file, "w");
+  assert_non_null(f);
+  fputs("# bird-autopilot overrides v1 protocol ap\n"
+	"add 192.0.2.0/24 t1 created 1700000000 source cli\n"
+	"add 2001:db8::/32 t2 created 1700000000 source cli\n# end 2\n", f);
+  fclose(f);
+
+  static char text[1024];
+  bsnprintf(text, sizeof(text), "%sprotocol autopilot ap {\n  ipv4;\n"
+	    "  egress t1 { label 1001; pp label 2001; };\n  egress t2 { label 1002; pp label 2002; };\n"
+	    "  state filename \"%s\";\n}\n", BASE, file);
+  ap_configure(text);
+  p = (void *) ap_find_proto("ap");
+  assert_int_equal(p->p.proto_state, PS_UP);
+  assert_int_equal(autopilot_ovr_count(p), 2);
+  assert_int_equal(ovr("2001:db8::/32")->state, AP_OVR_PENDING);
+  assert_string_equal(autopilot_ovr_why(ovr("2001:db8::/32")), "channel down");
+  assert_int_equal(access(tmp_sprintf("%s.corrupt", file), F_OK), -1);
+  assert_non_null(strstr(read_file(file), "add 2001:db8::/32 t2 "));
+}
+
 int
 main(void)
 {
@@ -733,6 +758,7 @@ main(void)
     ap_test(unreadable_state_file_is_not_written_over),
     ap_test(journal_tail_is_cut_after_replay),
     ap_test(new_state_filename_is_written_at_configure),
+    ap_test(override_of_a_family_without_channel_is_kept),
   };
 
   return cmocka_run_group_tests_name("override store and state file", tests, NULL, NULL);
