@@ -210,9 +210,12 @@ autopilot_check_config(struct autopilot_config *cf)
       continue;
 
     WALK_LIST(e, cf->egresses)
-      if (autopilot_egress_find((struct autopilot_config *) pc, e->name))
+    {
+      struct autopilot_egress_config *o = autopilot_egress_by_addr((struct autopilot_config *) pc, e->addr);
+      if (autopilot_egress_find((struct autopilot_config *) pc, e->name) || (o && (!o->bgp || !e->bgp)))
 	cf_error("Autopilot: egress %s is already an egress of protocol %s (one protocol per egress)",
 		 e->name, pc->name);
+    }
 
     autopilot_check_files(cf, (struct autopilot_config *) pc);
   }

@@ -59,6 +59,12 @@ static const struct risky {
     "ipv4 table other;\n"
     "protocol autopilot a2 { ipv4 { table other; }; egress t1 { label 1101; pp label 2101; }; }\n",
     "Autopilot: egress t1 is already an egress of protocol a1 (one protocol per egress)" },
+  /* The same session by name in one protocol, by neighbor in the other: two taggers */
+  { "egress_of_two_protocols_by_neighbor", BASE
+    "protocol autopilot a1 { ipv4; egress t1 { label 1001; pp label 2001; }; }\n"
+    "ipv4 table other;\n"
+    "protocol autopilot a2 { ipv4 { table other; }; asn 65000; egress neighbor 10.0.1.2 { label 1101; pp label 2101; }; }\n",
+    "Autopilot: egress 10.0.1.2 is already an egress of protocol a1 (one protocol per egress)" },
   { "override_local_pref_zero", SWITCH("  override local pref 0;\n"),
     "override local pref 0: override copies would lose to every path" },
   /* Longer than tmp_sprintf() takes: the config check hit bug() (found by the config fuzz target) */
