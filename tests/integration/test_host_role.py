@@ -15,9 +15,11 @@ Per prefix, best first (LOCAL_PREF):
 and the same for IPv6 with labels 110x / 210x.
 """
 
+import re
+
 import pytest
 
-from pop import (PP_DISABLE, SWITCH_AS, Pop, Transit, alt_table, alternate_routes, egress_name,
+from pop import (PP_DISABLE, SWITCH_AS, Pop, Transit, alt_table, alternate_routes, birdc_rc, egress_name,
                  egress_table, family, kernel_has_mpls_encap, kernel_routes, label, log, pp_label,
                  show_hap, show_protocols, table_routes, wait_for)
 
@@ -224,6 +226,31 @@ def test_egress_table_takes_a_new_label_by_configure(topo, bins):
         want = sorted((p, label(egress_name(now, 4))) for p in ANNOUNCED[now] if family(p) == 4)
         assert wait_for(lambda: content(egress_table(tab_of, 4)), want) == want, tab_of
     assert wait_for(lambda: host_alternates(hp, h), expected(hp)) == expected(hp)
+
+
+def test_cli_pp_disabled_is_the_running_configs(topo, bins):
+    """`show route where pp_disabled` matches the disable community of the
+    running config, not that of the last config parsed: a configure that
+    failed (here: another community, then a syntax error) left its
+    community to the CLI, which then matched nothing."""
+    hp, h = build(topo, bins)
+
+    def disabled_count():
+        out = h.daemon.cmd("show route table master4 where pp_disabled count")
+        m = re.search(r"(\d+) of \d+ routes", out)
+        assert m, out
+        return int(m.group(1))
+    n = disabled_count()
+    assert n > 0
+
+    good = h.daemon.conf.read_text()
+    line = f"pp disable community ({', '.join(map(str, PP_DISABLE))});"
+    assert line in good
+    h.daemon.conf.write_text(good.replace(line, "pp disable community (65000, 99, 9);") + "\nprotocol nonsense {\n")
+    rc, out = birdc_rc(h.daemon, "configure")
+    assert rc == 1 and "Reconfigured" not in out, out
+    assert disabled_count() == n
+    h.daemon.conf.write_text(good)
 
 
 def test_minimal_copies(topo, bins):
