@@ -253,13 +253,14 @@ ctl_line_tag(const byte *line, uint len, char *tag)
   if (!len || (line[0] != '@'))
     return;
 
-  for (uint i = 1; (i < len) && (n + 1 < AUTOPILOT_TAG_MAX); i++)
+  for (uint i = 1; i < len; i++)
   {
     byte ch = line[i];
     if ((ch == ' ') || (ch == '\t'))
       break;
-    /* No valid tag: none at all (not its first characters, unterminated) */
-    if (!(((ch >= 'a') && (ch <= 'z')) || ((ch >= 'A') && (ch <= 'Z')) || ((ch >= '0') && (ch <= '9')) ||
+    /* No valid tag: none at all (not its first characters: too long, or a bad byte) */
+    if ((n + 1 >= AUTOPILOT_TAG_MAX) ||
+	!(((ch >= 'a') && (ch <= 'z')) || ((ch >= 'A') && (ch <= 'Z')) || ((ch >= '0') && (ch <= '9')) ||
 	  (ch == '_') || (ch == '-') || (ch == '.') || (ch == ':')))
     {
       tag[0] = 0;

@@ -387,6 +387,9 @@ long_lines_and_garbage_change_nothing(void **state UNUSED)
   /* A bad tag is no tag (it was its first characters, unterminated: found by fuzzing) */
   memcpy(line, "@ab/c add ", 10);
   exchange(fd, line, "error bad-request line too long (more than 1024 bytes)\n");
+  /* ... nor is one longer than 32 characters (its first 32 were echoed) */
+  memcpy(line, "@abcdefghijklmnopqrstuvwxyz0123456 add ", 39);
+  exchange(fd, line, "error bad-request line too long (more than 1024 bytes)\n");
 
   /* Answered as soon as it is too long; the rest is dropped as it comes */
   memset(line, 'y', sizeof(line));
