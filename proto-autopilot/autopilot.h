@@ -69,6 +69,7 @@ struct autopilot_egress_config {
   struct proto_config *bgp;		/* Egress BGP protocol, NULL if named by neighbor */
   ip_addr neighbor;			/* Neighbor address when bgp is NULL */
   ip_addr addr;				/* Neighbor address: bgp's remote address, or neighbor */
+  struct iface *iface;			/* Its interface, for a link-local address (bgp's), else NULL */
   uint index;				/* Position in the protocol's egress list */
   u32 label;				/* Primary label (LFIB: to this egress) */
   u32 pp_label;				/* Precision Path label (alternate paths) */

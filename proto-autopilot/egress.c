@@ -95,6 +95,12 @@ autopilot_egress_add(struct autopilot_config *cf, struct autopilot_egress_config
   /* The neighbor-address rule, once: every other user reads e->addr */
   e->addr = e->bgp ? ((struct bgp_config *) e->bgp)->remote_ip : e->neighbor;
 
+  /* A link-local neighbor is nobody without its interface: the session's, or none to be had */
+  e->iface = e->bgp ? ((struct bgp_config *) e->bgp)->iface : NULL;
+  if (ipa_is_link_local(e->addr) && !e->iface)
+    cf_error("Egress %s: link-local neighbor %I without an interface: name the egress by its BGP "
+	     "protocol (neighbor %I%%IFACE)", e->name, e->addr, e->addr);
+
   WALK_LIST(x, cf->egresses)
   {
     if ((e->bgp && (e->bgp == x->bgp)) || (!e->bgp && !x->bgp && ipa_equal(e->neighbor, x->neighbor)))

@@ -344,7 +344,7 @@ autopilot_egress_attach(struct autopilot_proto *p, struct autopilot_egress *e)
     e->nbr->data = NULL;
 
   e->nh = nh;
-  e->nbr = p->p.mpls_channel ? neigh_find(&p->p, nh, NULL, NEF_STICKY) : NULL;
+  e->nbr = p->p.mpls_channel ? neigh_find(&p->p, nh, e->cf->iface, NEF_STICKY) : NULL;
 
   if (e->nbr)
     e->nbr->data = e;

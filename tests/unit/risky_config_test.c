@@ -8,6 +8,7 @@
 
 #include "harness.h"
 
+#include "nest/iface.h"
 #include "proto/autopilot/autopilot.h"
 
 #define BASE \
@@ -36,6 +37,14 @@ good_ones_parse(void **state UNUSED)
   assert_non_null(ap_parse_ok(HOST("  egress label 1001 table alt1;\n  alternate copy minimal;\n")));
   assert_non_null(ap_parse_ok(SWITCH("  alternate copy full;\n")));
   assert_non_null(ap_parse_ok(SWITCH("  label retire time 0 s;\n")));
+  /* A link-local egress with the session's interface: its LFIB neighbor is found on it */
+  struct config *c = ap_parse_ok(BASE "protocol bgp t6 { local as 65000; neighbor fe80::2%sw0 as 64506; ipv6 { import all; export none; }; }\n"
+				 "protocol autopilot ap {\n  ipv6;\n  egress t6 { label 1006; pp label 2006; };\n}\n");
+  struct autopilot_config *cf = (void *) ((struct symbol *) cf_find_symbol(c, (const byte *) "ap"))->proto;
+  struct autopilot_egress_config *e = autopilot_egress_find(cf, "t6");
+  assert_non_null(e);
+  assert_non_null(e->iface);
+  assert_string_equal(e->iface->name, "sw0");
 }
 
 /* Configurations refused with their message, one test each (named by the row) */
@@ -65,6 +74,10 @@ static const struct risky {
     "ipv4 table other;\n"
     "protocol autopilot a2 { ipv4 { table other; }; asn 65000; egress neighbor 10.0.1.2 { label 1101; pp label 2101; }; }\n",
     "Autopilot: egress 10.0.1.2 is already an egress of protocol a1 (one protocol per egress)" },
+  /* neigh_find() of a link-local address without an interface: no LFIB entries, hosts blackholed */
+  { "link_local_egress_by_neighbor", BASE "protocol autopilot ap {\n  ipv6;\n  asn 65000;\n"
+    "  egress neighbor fe80::2 { label 1001; pp label 2001; };\n}\n",
+    "Egress fe80::2: link-local neighbor fe80::2 without an interface: name the egress by its BGP protocol (neighbor fe80::2%IFACE)" },
   { "override_local_pref_zero", SWITCH("  override local pref 0;\n"),
     "override local pref 0: override copies would lose to every path" },
   /* Longer than tmp_sprintf() takes: the config check hit bug() (found by the config fuzz target) */
