@@ -268,7 +268,7 @@ built_requests_read_back(void **state UNUSED)
   struct autopilot_request r = { .op = AP_OP_ADD, .source = AP_SRC_CLI, .reason = "hot link" };
   char line[AUTOPILOT_LINE_MAX];
 
-  net_copy((net_addr *) &r.net, (net_addr *) &NET_ADDR_IP4(ip4_build(192, 0, 2, 0), 24));
+  net_copy((net_addr *) &r.net, (net_addr *) &NET_ADDR_IP4(ip4_build(10, 2, 0, 0), 16));  /* 192 << 24 overflows an int */
   strcpy(r.target, "transit_a");
   r.expires = NOW + (btime) 3600 * 1000000;
   assert_int_equal(autopilot_request_check(&r, NOW, &err), 0);
