@@ -48,14 +48,6 @@
 #include "autopilot.h"
 #include "route.h"
 
-static void autopilot_lfib_set(struct autopilot_proto *p, struct autopilot_egress *via, u32 label);
-
-static void
-autopilot_lfib_withdraw(struct autopilot_proto *p, u32 label)
-{
-  autopilot_lfib_set(p, NULL, label);
-}
-
 /* Announce @label popped towards @via's neighbor, or withdraw it (@via NULL) */
 static void
 autopilot_lfib_set(struct autopilot_proto *p, struct autopilot_egress *via, u32 label)
@@ -134,17 +126,19 @@ autopilot_lfib_wanted(struct autopilot_egress *e, struct autopilot_egress *via, 
 }
 
 /*
- * Make before break: a label configure takes away (a new label, an egress
- * removed) is still on every path the hosts have until its egress has sent
- * its paths again and they reached the hosts. Its route stays as it is for
- * label retire time, then goes, unless an egress took the label meanwhile.
+ * @e no longer has @label. Lost (no neighbor to go to, no backup): its
+ * route goes at once. Taken away by configure (a new label, an egress
+ * removed): make before break, the label is on every path the hosts have
+ * until its egress has sent its paths again and they reached the hosts, so
+ * its route stays as it is for label retire time, then goes, unless an
+ * egress took the label meanwhile.
  */
 static void
-autopilot_lfib_retire(struct autopilot_proto *p, u32 label)
+autopilot_lfib_give_up(struct autopilot_proto *p, u32 label, int lost)
 {
   struct autopilot_config *cf = (void *) p->p.cf;
 
-  if (!cf->label_retire)
+  if (lost || !cf->label_retire)
   {
     autopilot_lfib_set(p, NULL, label);
     return;
@@ -225,14 +219,13 @@ autopilot_lfib_withdraw_stale(struct autopilot_proto *p, struct autopilot_egress
   struct autopilot_egress *via = autopilot_lfib_via(p, e);
   autopilot_lfib_wanted(e, via, &label, &pp_label);
 
-  /* Lost (no neighbor to go to, no backup): gone at once; given up by configure: retired */
-  void (*give_up)(struct autopilot_proto *, u32) = (e->cf && !via) ? autopilot_lfib_withdraw : autopilot_lfib_retire;
+  int lost = e->cf && !via;
 
   if ((e->lfib_label != AUTOPILOT_NO_LABEL) && (e->lfib_label != label))
-    give_up(p, e->lfib_label);
+    autopilot_lfib_give_up(p, e->lfib_label, lost);
 
   if ((e->lfib_pp_label != AUTOPILOT_NO_LABEL) && (e->lfib_pp_label != pp_label))
-    give_up(p, e->lfib_pp_label);
+    autopilot_lfib_give_up(p, e->lfib_pp_label, lost);
 
   e->lfib_label = (e->lfib_label == label) ? label : AUTOPILOT_NO_LABEL;
   e->lfib_pp_label = (e->lfib_pp_label == pp_label) ? pp_label : AUTOPILOT_NO_LABEL;

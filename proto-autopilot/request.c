@@ -120,6 +120,13 @@ lex_at_end(struct ap_lex *lx)
   return !*lx->pos;
 }
 
+/* A byte a quoted string may hold as it is: no control characters (a saved line must read back) */
+static inline int
+text_byte(byte c)
+{
+  return (c >= 0x20) && (c != 0x7f);
+}
+
 /* A "quoted string" with \" and \\ escapes */
 static int
 lex_quoted(struct ap_lex *lx, char *buf, uint size)
@@ -143,7 +150,7 @@ lex_quoted(struct ap_lex *lx, char *buf, uint size)
       if ((c != '"') && (c != '\\'))
 	return LEX_ERR(lx, lx->pos, "bad escape in string (only \\\" and \\\\)");
     }
-    else if ((c < 0x20) || (c == 0x7f))
+    else if (!text_byte(c))
       return LEX_ERR(lx, lx->pos, "bad byte 0x%02x in string", c);
 
     if (n + 1 >= size)
@@ -240,7 +247,7 @@ autopilot_request_check(const struct autopilot_request *req, btime now, struct a
     return autopilot_err(err, AUTOPILOT_ERR_PARSE, "bad egress name '%s'", req->target);
 
   for (const char *r = req->reason ?: ""; *r; r++)
-    if (((byte) *r < 0x20) || ((byte) *r == 0x7f))
+    if (!text_byte((byte) *r))
       return autopilot_err(err, AUTOPILOT_ERR_PARSE, "bad byte 0x%02x in reason (no control characters)", (byte) *r);
 
   if (req->expires && (req->expires > now + (btime) MAX_SECONDS S_))
