@@ -1028,13 +1028,20 @@ autopilot_ovr_event(void *data)
   }
   autopilot_ovr_process_window(p, w, k);
 
-  while ((o = p->store.later) && budget)
+  /* New copies, a window at a time: their nets looked up ahead too */
+  while (p->store.later && budget)
   {
-    if (!(p->store.later = o->next_dirty))
-      p->store.later_tail = &p->store.later;
+    for (k = 0; (o = p->store.later) && (k < MIN(budget, AP_PREFETCH_WINDOW)); k++)
+    {
+      if (!(p->store.later = o->next_dirty))
+	p->store.later_tail = &p->store.later;
+      w[k] = o;
+    }
 
-    if (autopilot_ovr_process(p, o))
-      budget--;
+    autopilot_ovr_prefetch(p, w, k);
+    for (uint i = 0; i < k; i++)
+      if (autopilot_ovr_process(p, w[i]))
+	budget--;
   }
 
   /* The memo's references must not outlive the round (nor the config) */
