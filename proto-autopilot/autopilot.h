@@ -101,6 +101,7 @@ struct autopilot_config {
   const char *ctl_path;			/* Controller socket, NULL for none */
   uint ctl_mode;			/* Its permissions */
   const char *ctl_group;		/* Its group, NULL to leave it */
+  uint ctl_max_conns;			/* Connections open at once; more are told so and closed */
   uint alternates[2];			/* Host: alternate tables (K) for IPv4, IPv6 */
   uint egress_tables;			/* Host: number of egress tables */
   uint alternate_copy;			/* Host: AUTOPILOT_COPY_*: what attributes its tables' routes carry */

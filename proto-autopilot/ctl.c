@@ -78,7 +78,12 @@
 #define CTL_STALL_STATUS 2		/* A status request waits for overrides to be resolved */
 /* CTL_STALL_READ (autopilot.h): a read request streams its reply (observe.c) */
 
-/* Accept errors (out of descriptors) repeat every loop: log some */
+/*
+ * A failed accept() (out of descriptors) leaves the connection queued and
+ * the socket readable: the loop would call us again at once, forever.
+ * So we stop accepting for a while, and log some.
+ */
+#define CTL_ACCEPT_PAUSE (1 S)
 static struct tbf ctl_log_tbf = TBF_DEFAULT_LOG_LIMITS;
 
 static void ctl_run(struct autopilot_ctl_conn *c);
@@ -805,10 +810,36 @@ ctl_err(sock *sk, int err)
   ctl_run(c);
 }
 
+/*
+ * Past the limit, a controller is told why and closed: clients that connect
+ * and never leave must not take every descriptor BIRD has (its BGP sessions
+ * need them). The reply fits a new socket's empty buffer.
+ */
+static int
+ctl_refuse(struct autopilot_proto *p, sock *sk, uint open, uint max)
+{
+  char msg[96];
+  int len = bsnprintf(msg, sizeof(msg), "error over-limit %u connections open, the limit is %u\n", open, max);
+
+  if (write(sk->fd, msg, len) != len)
+    log(L_WARN "%s: Controller socket %s: cannot tell a refused connection why: %m", p->p.name, p->ctl.path);
+
+  p->ctl.refused++;
+  log_rl(&ctl_log_tbf, L_WARN "%s: Controller connection refused: %u open, the limit is %u",
+	 p->p.name, open, max);
+  rfree(sk);
+  return 0;
+}
+
 static int
 ctl_accept(sock *sk, uint size UNUSED)
 {
   struct autopilot_proto *p = sk->data;
+  uint open = autopilot_ctl_connections(p), max = ((struct autopilot_config *) p->p.cf)->ctl_max_conns;
+
+  if (open >= max)
+    return ctl_refuse(p, sk, open, max);
+
   struct autopilot_ctl_conn *c = mb_allocz(p->p.pool, sizeof(struct autopilot_ctl_conn));
 
   c->p = p;
@@ -833,7 +864,20 @@ ctl_accept_err(sock *sk, int err)
 {
   struct autopilot_proto *p = sk->data;
 
-  log_rl(&ctl_log_tbf, L_ERR "%s: Controller socket %s: accept failed: %M", p->p.name, p->ctl.path, err);
+  p->ctl.refused++;
+  sk->rx_hook = NULL;
+  tm_start(p->ctl.accept_timer, CTL_ACCEPT_PAUSE);
+  log_rl(&ctl_log_tbf, L_ERR "%s: Controller socket %s: accept failed: %M; accepting again in 1 s",
+	 p->p.name, p->ctl.path, err);
+}
+
+static void
+ctl_accept_resume(timer *t)
+{
+  struct autopilot_proto *p = t->data;
+
+  if (p->ctl.sk)
+    p->ctl.sk->rx_hook = ctl_accept;
 }
 
 /* Frees closed connections; answers status requests once overrides are resolved */
@@ -997,6 +1041,7 @@ ctl_unlisten(struct autopilot_proto *p)
 
   rfree(p->ctl.sk);
   p->ctl.sk = NULL;
+  tm_stop(p->ctl.accept_timer);
   unlink(p->ctl.path);
   mb_free(p->ctl.path);
   p->ctl.path = NULL;
@@ -1031,6 +1076,8 @@ autopilot_ctl_start(struct autopilot_proto *p)
 {
   init_list(&p->ctl.conns);
   p->ctl.event = ev_new_init(p->p.pool, ctl_event, p);
+  p->ctl.accept_timer = tm_new_init(p->p.pool, ctl_accept_resume, p, 0, 0);
+  p->ctl.refused = 0;
   p->ctl.sk = NULL;
   p->ctl.path = NULL;
   p->ctl.error[0] = 0;
@@ -1178,8 +1225,10 @@ autopilot_ctl_show(struct autopilot_proto *p)
     n++;
 
   if (p->ctl.sk && !p->ctl.error[0])
-    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Controller socket: %s (mode %04o%s%s): listening, %u client%s", p->ctl.path,
-	    cf->ctl_mode, cf->ctl_group ? ", group " : "", cf->ctl_group ?: "", n, (n == 1) ? "" : "s");
+    cli_msg(-AUTOPILOT_REPLY_SHOW, "  Controller socket: %s (mode %04o%s%s): %s, %u client%s (at most %u), %lu refused",
+	    p->ctl.path, cf->ctl_mode, cf->ctl_group ? ", group " : "", cf->ctl_group ?: "",
+	    p->ctl.sk->rx_hook ? "listening" : "paused (out of descriptors)", n, (n == 1) ? "" : "s",
+	    cf->ctl_max_conns, p->ctl.refused);
   else
     cli_msg(-AUTOPILOT_REPLY_SHOW, "  Controller socket: %s, %u client%s", p->ctl.error[0] ? p->ctl.error : "not opened",
 	    n, (n == 1) ? "" : "s");

@@ -13,6 +13,7 @@
 #include "nest/route.h"
 #include "lib/event.h"
 #include "lib/lists.h"
+#include "lib/timer.h"
 
 struct autopilot_proto;
 struct autopilot_config;
@@ -22,9 +23,14 @@ struct autopilot_ctl_conn;
 struct birdsock;
 struct symbol;
 
+#define AUTOPILOT_CTL_CONNS	64	/* Connections open at once, by default */
+#define AUTOPILOT_CTL_CONNS_MAX	4096	/* ... and at most (each is a descriptor of BIRD's) */
+
 /* The controller socket of one protocol instance, and its watchers */
 struct autopilot_ctl {
   struct birdsock *sk;			/* Listening socket, NULL if none */
+  timer *accept_timer;			/* Accepts again after a pause for want of descriptors */
+  u64 refused;				/* Connections refused: over the limit, or accept() failed */
   char *path;				/* Its path (our copy: the config may go first), for unlink */
   list conns;				/* Connected controllers: struct autopilot_ctl_conn (conn.h) */
   event *event;				/* Frees closed connections, answers waiting status requests */

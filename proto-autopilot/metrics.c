@@ -460,6 +460,8 @@ mt_controller(struct mt *m, struct autopilot_proto *p)
 	 p->ctl.sk && !p->ctl.error[0]);
   mt_one(m, "controller_connections", "gauge", "Controllers connected now.", autopilot_ctl_connections(p));
   mt_one(m, "controller_connections_accepted_total", "counter", "Controller connections accepted.", p->ctl.next_id);
+  mt_one(m, "controller_connections_refused_total", "counter",
+	 "Controller connections refused: over the socket's connections limit, or out of descriptors.", p->ctl.refused);
 
   mt_by_name(m, "controller_requests_total",
 	     "Controller socket requests by result code (ok or the error code); a batch is one request, its commit.",

@@ -361,3 +361,73 @@ def test_acknowledged_means_saved(topo, bins, sockdir):
         assert got == want, (i, len(got ^ want), sorted(got ^ want)[:5])
         acked = got
     assert log_lines(pop.switch, r"ap: Restored \d+ overrides from ")
+
+
+def test_ctl_connections_limited_and_no_spin_without_descriptors(topo, bins, sockdir):
+    import resource
+    pop = build(topo, bins, sockdir, socket_opts=" connections 2")
+    sw = pop.switch
+    pid = sw.daemon.proc.pid
+
+    def cpu_s():
+        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def connect():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(str(pop.sock))
+        return s
+
+    def ping(s):
+        s.sendall(b"ping\n")
+        return s.recv(100)
+
+    # Two at once; a third is told why and closed; the two go on
+    a, b = connect(), connect()
+    assert ping(a) == b"ok pong\n" and ping(b) == b"ok pong\n"
+    with connect() as c:
+        assert c.recv(200) == b"error over-limit 2 connections open, the limit is 2\n"
+        assert c.recv(200) == b""
+    assert ping(a) == b"ok pong\n"
+    show = sw.daemon.cmd("show autopilot ap")
+    assert "listening, 2 clients (at most 2), 1 refused" in show, show
+    assert log_lines(sw, r"Controller connection refused: 2 open, the limit is 2")
+    a.close()
+    b.close()
+
+    # Out of descriptors (a process limit at the lowest free one, holes filled by
+    # accepted connections): accept() fails, and BIRD pauses instead of spinning
+    sw.daemon.conf.write_text(sw.daemon.conf.read_text().replace(" connections 2", " connections 64"))
+    assert "Reconfigured" in sw.daemon.cmd("configure")
+    old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    fds = sorted(int(f) for f in os.listdir(f"/proc/{pid}/fd"))
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (fds[-1] + 1, old[1]))
+    held, waiting = [], None
+    try:
+        for _ in range(40):
+            s = connect()
+            s.sendall(b"ping\n")
+            s.settimeout(1)
+            try:
+                assert s.recv(100) == b"ok pong\n"
+                held.append(s)
+            except socket.timeout:
+                waiting = s
+                break
+        assert waiting, "every connection was accepted: no descriptor limit reached"
+        assert wait_until(lambda: log_lines(sw, r"accept failed: .*Too many open files; accepting again in 1 s"), 5)
+        cpu0, t0 = cpu_s(), time.monotonic()
+        time.sleep(2)
+        used = (cpu_s() - cpu0) / (time.monotonic() - t0)
+        assert used < 0.2, f"BIRD used {used:.0%} of a CPU with a connection it cannot accept"
+        assert ping(held[0]) == b"ok pong\n"
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
+    # Descriptors again: the connection that waited is taken within the pause
+    waiting.settimeout(5)
+    assert waiting.recv(100) == b"ok pong\n"
+    for s in held + [waiting]:
+        s.close()
+    assert wait_until(lambda: "listening, 0 clients (at most 64)" in sw.daemon.cmd("show autopilot ap"), 10)
+    assert topo.bug_lines() == {}

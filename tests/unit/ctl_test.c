@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -84,7 +85,8 @@ pump_once(void)
   struct autopilot_ctl_conn *c;
   int progress = 0;
 
-  if (p->ctl.sk)
+  /* (Not polled while paused: as io_loop(), which polls only sockets with an rx_hook) */
+  if (p->ctl.sk && p->ctl.sk->rx_hook)
   {
     struct pollfd pl = { .fd = p->ctl.sk->fd, .events = POLLIN };
     if ((poll(&pl, 1, 0) > 0) && (pl.revents & POLLIN))
@@ -337,6 +339,118 @@ over_the_limit(void **state UNUSED)
   assert_null(find("10.2.0.0/16"));
   assert_non_null(find("10.6.0.0/16"));
   close(fd);
+}
+
+/* Connect without waiting for BIRD to accept */
+static int
+client_nowait(void)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+  strcpy(sa.sun_path, path);
+  assert_true(fd >= 0);
+  if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+    fail_msg("connect %s: %s", path, strerror(errno));
+  return fd;
+}
+
+/* Everything until the server closes: its last words */
+static char *
+recv_to_eof(int fd)
+{
+  static char buf[256];
+  size_t len = 0;
+  ssize_t n;
+
+  for (int i = 0; i < 1000; i++)
+  {
+    pump();
+    n = recv(fd, buf + len, sizeof(buf) - 1 - len, MSG_DONTWAIT);
+    if (n == 0)
+      break;
+    if (n > 0)
+      len += n;
+  }
+  assert_int_equal(recv(fd, buf, 1, MSG_DONTWAIT), 0);
+  buf[len] = 0;
+  return buf;
+}
+
+static void
+connections_over_the_limit_are_told_and_closed(void **state UNUSED)
+{
+  start(tmp_sprintf("  controller socket \"%s\" connections 2;\n", path));
+  int a = client(), b = client(), c = client();
+
+  /* The third: why, then closed; the others work on */
+  assert_string_equal(recv_to_eof(c), "error over-limit 2 connections open, the limit is 2\n");
+  close(c);
+  assert_int_equal(conn_count(), 2);
+  assert_int_equal(p->ctl.refused, 1);
+  exchange(a, "ping\n", "ok pong\n");
+  exchange(b, "add 10.1.0.0/16 t1\n", "ok\n");
+
+  /* One gone, room for one more */
+  close(a);
+  pump();
+  int d = client();
+  exchange(d, "ping\n", "ok pong\n");
+  assert_int_equal(conn_count(), 2);
+
+  /* A higher limit by configure: no restart, the connections stay */
+  struct proto *before = &p->p;
+  start(tmp_sprintf("  controller socket \"%s\" connections 3;\n", path));
+  assert_ptr_equal(&p->p, before);
+  int e = client();
+  exchange(e, "ping\n", "ok pong\n");
+  exchange(b, "ping\n", "ok pong\n");
+  assert_int_equal(conn_count(), 3);
+  assert_int_equal(autopilot_ovr_count(p), 1);
+  close(b); close(d); close(e);
+}
+
+/*
+ * Out of descriptors, accept() fails and the connection stays queued: the
+ * socket stops being polled (else the loop spins) and accepts again later.
+ */
+static void
+out_of_descriptors_pauses_accepting(void **state UNUSED)
+{
+  start_default();
+  int a = client();
+  struct rlimit old, low;
+
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+  int b = client_nowait();
+
+  /* No descriptor left: the limit at the lowest free one, the holes below it filled */
+  int fill[64], nfill = 0, top = dup(0);
+  close(top);
+  low = old;
+  low.rlim_cur = top;
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+  while ((nfill < 64) && ((fill[nfill] = dup(0)) >= 0))
+    nfill++;
+  assert_int_equal(errno, EMFILE);
+
+  pump();
+  assert_null(p->ctl.sk->rx_hook);
+  assert_true(tm_active(p->ctl.accept_timer));
+  assert_int_equal(p->ctl.refused, 1);
+  assert_int_equal(conn_count(), 1);
+  exchange(a, "ping\n", "ok pong\n");
+
+  /* Descriptors again; the pause ends (BIRD's timer): the queued one is taken */
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+  while (nfill)
+    close(fill[--nfill]);
+  p->ctl.accept_timer->hook(p->ctl.accept_timer);
+  assert_non_null(p->ctl.sk->rx_hook);
+  pump();
+  assert_int_equal(conn_count(), 2);
+  exchange(b, "ping\n", "ok pong\n");
+  close(a); close(b);
 }
 
 static void
@@ -833,6 +947,8 @@ main(void)
     ap_test(ping_status_and_tags),
     ap_test(add_withdraw_flush_with_error_codes),
     ap_test(over_the_limit),
+    ap_test(connections_over_the_limit_are_told_and_closed),
+    ap_test(out_of_descriptors_pauses_accepting),
     ap_test(lines_split_anyhow),
     ap_test(long_lines_and_garbage_change_nothing),
     ap_test(batch_is_all_or_nothing),

@@ -37,6 +37,7 @@ good_ones_parse(void **state UNUSED)
   assert_non_null(ap_parse_ok(HOST("  egress label 1001 table alt1;\n  alternate copy minimal;\n")));
   assert_non_null(ap_parse_ok(SWITCH("  alternate copy full;\n")));
   assert_non_null(ap_parse_ok(SWITCH("  label retire time 0 s;\n")));
+  assert_non_null(ap_parse_ok(SWITCH("  controller socket \"/run/ap.ctl\" mode 0600 connections 4096;\n")));
   /* A link-local egress with the session's interface: its LFIB neighbor is found on it */
   struct config *c = ap_parse_ok(BASE "protocol bgp t6 { local as 65000; neighbor fe80::2%sw0 as 64506; ipv6 { import all; export none; }; }\n"
 				 "protocol autopilot ap {\n  ipv6;\n  egress t6 { label 1006; pp label 2006; };\n}\n");
@@ -90,6 +91,10 @@ static const struct risky {
     "Autopilot: ipv4 channel: it watches every path of its table (export all, the default)" },
   { "label_retire_time_out_of_range", SWITCH("  label retire time 3601 s;\n"),
     "Autopilot: label retire time out of range (0 to 3600 s)" },
+  { "controller_connections_none", SWITCH("  controller socket \"/run/ap.ctl\" connections 0;\n"),
+    "Controller socket connections must be in range 1-4096" },
+  { "controller_connections_too_many", SWITCH("  controller socket \"/run/ap.ctl\" connections 4097;\n"),
+    "Controller socket connections must be in range 1-4096" },
   /* Exported MPLS routes of other protocols reached the IP route hook: bug() */
   { "mpls_channel_with_export", BASE "mpls domain md; mpls table mt;\n"
     "protocol autopilot ap {\n  ipv4;\n  mpls { table mt; export all; };\n" EGRESSES "}\n",
