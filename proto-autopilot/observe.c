@@ -539,13 +539,84 @@ obs_session(struct bgp_proto *bp)
   return !bp ? "none" : (bp->p.proto_state == PS_UP) ? "up" : "down";
 }
 
+/* Overrides of one egress, for the egresses reply */
+struct obs_eg_count {
+  struct autopilot_egress_config *ec;	/* The egress, NULL for one without config */
+  uint by_state[AP_OVR_STATES];		/* Overrides to it, by state */
+  uint carried;				/* Active overrides whose copy goes out by it */
+};
+
+/* Index in @n of egress @name, or -1; @memo: the last name found (targets are shared) */
+static int
+obs_eg_by_name(struct obs_eg_count *n, uint len, const char *name, const char **memo, int *memo_i)
+{
+  if (name == *memo)
+    return *memo_i;
+
+  int i = len;
+  while (--i >= 0)
+    if (n[i].ec && !strcmp(n[i].ec->name, name))
+      break;
+
+  *memo = name;
+  return *memo_i = i;
+}
+
+static int
+obs_eg_by_label(struct obs_eg_count *n, uint len, u32 label)
+{
+  for (uint i = 0; i < len; i++)
+    if (n[i].ec && (n[i].ec->label == label))
+      return i;
+
+  return -1;
+}
+
+/* Every egress's overrides in one walk of the set (a walk per egress was E walks) */
+static struct obs_eg_count *
+obs_eg_counts(struct autopilot_proto *p, uint *len)
+{
+  struct autopilot_egress *e;
+  struct autopilot_override *o;
+  const char *memo = NULL;
+  int memo_i = -1, i;
+  u32 label_memo = AUTOPILOT_NO_LABEL;
+  int label_i = -1;
+
+  *len = list_length(&p->sw.egresses);
+  struct obs_eg_count *n = tmp_allocz(MAX(*len, 1) * sizeof(struct obs_eg_count));
+
+  i = 0;
+  WALK_LIST(e, p->sw.egresses)
+    n[i++].ec = e->cf;
+
+  HASH_WALK(p->store.hash, next_hash, o)
+  {
+    if (o->deleted)
+      continue;
+    if (o->target && ((i = obs_eg_by_name(n, *len, o->target, &memo, &memo_i)) >= 0))
+      n[i].by_state[o->state]++;
+    if (o->state == AP_OVR_ACTIVE)
+    {
+      if (o->via_label != label_memo)
+	label_i = obs_eg_by_label(n, *len, label_memo = o->via_label);
+      if (label_i >= 0)
+	n[label_i].carried++;
+    }
+  }
+  HASH_WALK_END;
+
+  return n;
+}
+
 static void
 obs_egresses(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
 {
   struct autopilot_proto *p = c->p;
   struct autopilot_egress *e;
-  struct autopilot_override *o;
   int first = 1;
+  uint len, i = 0;
+  struct obs_eg_count *n = obs_eg_counts(p, &len);
 
   js_line(c, req->tag, "ok ");
   js_fmt(c, "{\"protocol\":");
@@ -555,23 +626,12 @@ obs_egresses(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
   WALK_LIST(e, p->sw.egresses)
   {
     struct autopilot_egress_config *ec = e->cf;
+    struct obs_eg_count *k = &n[i++];
     if (!ec)
       continue;
 
     struct bgp_proto *bp = autopilot_egress_bgp(ec);
-    uint by_state[AP_OVR_STATES] = {}, carried = 0;
-
-    /* Overrides are few next to paths; a walk per request is what show does too */
-    HASH_WALK(p->store.hash, next_hash, o)
-    {
-      if (o->deleted)
-	continue;
-      if (o->target && !strcmp(o->target, ec->name))
-	by_state[o->state]++;
-      if ((o->state == AP_OVR_ACTIVE) && (o->via_label == ec->label))
-	carried++;
-    }
-    HASH_WALK_END;
+    uint *by_state = k->by_state, carried = k->carried;
 
     js_put(c, first ? "{\"name\":" : ",{\"name\":");
     first = 0;

@@ -453,6 +453,29 @@ out_of_descriptors_pauses_accepting(void **state UNUSED)
   close(a); close(b);
 }
 
+/* The egresses reply counts each egress's overrides (one walk of the set for all) */
+static void
+egresses_count_each_ones_overrides(void **state UNUSED)
+{
+  start_default();
+  int fd = client();
+
+  exchange(fd, "add 10.1.0.0/16 t1\nadd 10.2.0.0/16 t2\nadd 10.3.0.0/16 t1\nadd 2001:db8::/32 t2\n"
+	   "add 10.4.0.0/16 t2\nwithdraw 10.4.0.0/16\nadd 10.5.0.0/16 next-best\n",
+	   "ok\nok\nok\nok\nok\nok\nok\n");
+  send_str(fd, "egresses\n");
+  pump();
+  char *r = recv_all(fd);
+  char *t1 = strstr(r, "{\"name\":\"t1\""), *t2 = strstr(r, "{\"name\":\"t2\"");
+  assert_non_null(t1);
+  assert_non_null(t2);
+  assert_true(t1 < t2);
+  t2[-1] = 0;
+  assert_non_null(strstr(t1, "\"overrides\":{\"active\":0,\"pending\":2,\"shadow\":0},\"overrides_carried\":0}"));
+  assert_non_null(strstr(t2, "\"overrides\":{\"active\":0,\"pending\":2,\"shadow\":0},\"overrides_carried\":0}"));
+  close(fd);
+}
+
 static void
 lines_split_anyhow(void **state UNUSED)
 {
@@ -949,6 +972,7 @@ main(void)
     ap_test(over_the_limit),
     ap_test(connections_over_the_limit_are_told_and_closed),
     ap_test(out_of_descriptors_pauses_accepting),
+    ap_test(egresses_count_each_ones_overrides),
     ap_test(lines_split_anyhow),
     ap_test(long_lines_and_garbage_change_nothing),
     ap_test(batch_is_all_or_nothing),
