@@ -29,7 +29,10 @@
  * emptied. A crash between the two leaves a journal whose replay over the
  * new snapshot changes nothing: the snapshot was written after the
  * journal's last commit, and replaying is idempotent (an add sets, a
- * withdraw removes if there).
+ * withdraw removes if there). After a lost record (a write that failed,
+ * so the fold has changes the journal lacks), replay gives a prefix both
+ * touched its journaled value back: the last acknowledged one, since the
+ * fold's changes are answered only once the journal is emptied.
  *
  * Replay follows the state file's rules: an add whose expiry passed, or
  * one of a routing manager, removes what the prefix had.

@@ -682,6 +682,46 @@ journal_tail_is_cut_after_replay(void **state UNUSED)
 }
 
 /*
+ * A journal record lost (its write failed), then a crash between the
+ * fold's rename and the journal's truncation: the new snapshot has the
+ * unacknowledged changes (a withdraw of x, an add of y), the old journal
+ * the acknowledged add of x. Replayed over it, the journal gives x back
+ * as it was acknowledged (the withdraw was never answered ok: the fold
+ * had not finished), and y stays, unacknowledged but on disk; nothing
+ * acknowledged is lost. A second start gives the same set.
+ */
+static void
+crash_between_fold_and_truncation_keeps_what_was_acknowledged(void **state UNUSED)
+{
+  static char opts[256];
+  bsnprintf(opts, sizeof(opts), "  state filename \"%s\";\n", file);
+  static char journal[160];
+  bsnprintf(journal, sizeof(journal), "%s.journal", file);
+  FILE *f = fopen(file, "w");
+  assert_non_null(f);
+  fputs("# bird-autopilot overrides v1 protocol ap\n"
+	"add 192.0.3.0/24 t2 created 1700000100 source controller\n"
+	"add 192.0.4.0/24 t1 created 1700000000 source cli\n# end 2\n", f);
+  fclose(f);
+  f = fopen(journal, "w");
+  assert_non_null(f);
+  fputs("add 192.0.2.0/24 t1 created 1700000000 source cli\n"
+	"add 192.0.4.0/24 t1 created 1700000000 source cli\n# commit\n", f);
+  fclose(f);
+
+  for (int run = 0; run < 2; run++)
+  {
+    start(opts);
+    assert_int_equal(autopilot_ovr_count(p), 3);
+    assert_string_equal(ovr("192.0.2.0/24")->target, "t1");
+    assert_string_equal(ovr("192.0.3.0/24")->target, "t2");
+    assert_string_equal(ovr("192.0.4.0/24")->target, "t1");
+    ap_configure(conf(NULL));
+  }
+  assert_null(strstr(read_file(journal), "192.0.2.0/24"));	/* folded at the stop */
+}
+
+/*
  * A new state filename by configure: written at once. It was written at
  * the next change only: a crash before that restarted from the new,
  * empty file, and every override was gone. Configured again after none,
@@ -757,6 +797,7 @@ main(void)
     ap_test(truncated_state_file_is_reported),
     ap_test(unreadable_state_file_is_not_written_over),
     ap_test(journal_tail_is_cut_after_replay),
+    ap_test(crash_between_fold_and_truncation_keeps_what_was_acknowledged),
     ap_test(new_state_filename_is_written_at_configure),
     ap_test(override_of_a_family_without_channel_is_kept),
   };
