@@ -865,6 +865,14 @@ ctl_accept_err(sock *sk, int err)
   struct autopilot_proto *p = sk->data;
 
   p->ctl.refused++;
+
+  /* A client gone before we took it (ECONNABORTED, ...) does not come back */
+  if ((err != EMFILE) && (err != ENFILE) && (err != ENOBUFS) && (err != ENOMEM))
+  {
+    log_rl(&ctl_log_tbf, L_WARN "%s: Controller socket %s: accept failed: %M", p->p.name, p->ctl.path, err);
+    return;
+  }
+
   sk->rx_hook = NULL;
   tm_start(p->ctl.accept_timer, CTL_ACCEPT_PAUSE);
   log_rl(&ctl_log_tbf, L_ERR "%s: Controller socket %s: accept failed: %M; accepting again in 1 s",
