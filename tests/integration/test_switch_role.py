@@ -555,7 +555,9 @@ def test_lfib_protected_by_backups(topo, bins):
     assert (table["t1"][5], table["t1_6"][5]) == \
         ("protected by t3", "protected by t3_6")
     sw.set_link(t1.node, up=True)
-    wait_until(up("t1", "t1_6"), 60)   # after a link flap BGP takes its time
+    # After a link flap BGP takes its time: a session closed on an error waits
+    # BIRD's error wait time (60 s by default) before it connects again
+    wait_until(up("t1", "t1_6"), 150)
     assert wait_for(lambda: egress_table(pop)["t1_6"][5], "up", 5) == "up"
 
     # Every backup lost too: its entries follow its neighbor, as without protection
