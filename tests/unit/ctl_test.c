@@ -143,8 +143,9 @@ pump(void)
     ;
 }
 
+/* Connect without waiting for BIRD to accept */
 static int
-client(void)
+client_nowait(void)
 {
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
   int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -153,7 +154,14 @@ client(void)
   assert_true(fd >= 0);
   if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
     fail_msg("connect %s: %s", path, strerror(errno));
+  return fd;
+}
 
+/* Connect, and let BIRD accept */
+static int
+client(void)
+{
+  int fd = client_nowait();
   pump();
   return fd;
 }
@@ -339,20 +347,6 @@ over_the_limit(void **state UNUSED)
   assert_null(find("10.2.0.0/16"));
   assert_non_null(find("10.6.0.0/16"));
   close(fd);
-}
-
-/* Connect without waiting for BIRD to accept */
-static int
-client_nowait(void)
-{
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-  strcpy(sa.sun_path, path);
-  assert_true(fd >= 0);
-  if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-    fail_msg("connect %s: %s", path, strerror(errno));
-  return fd;
 }
 
 /* Everything until the server closes: its last words */
