@@ -455,7 +455,7 @@ def render(results):
         "places, not parsed as JSON) while the last egress's feeder is killed and comes back; the rates "
         "are each kind's events over the time from its first to its last; the switch's RSS sampled every "
         "20 ms against the same flap with no watcher (the memory a watcher costs while it keeps up; the "
-        "bound is 16 MiB of unread output).",
+        "bound is 64 MiB of unread output).",
     ]
     notes.append(
         "- *Egress protection, BIRD's side*: a switch with only the feeders (no hosts), the LFIB "

@@ -39,6 +39,8 @@ struct autopilot_ctl {
   u64 watch_seq;			/* Sequence number of the last event, one counter for all watchers */
   struct autopilot_ctl_conn *watch_js;	/* Scratch buffer an event is written into once, NULL until a watch */
   event *watch_ev;			/* Moves new events to the watchers' replies, NULL until a watch */
+  list watch_log;			/* Events not yet in every active watcher's replies: struct obs_log_chunk */
+  u64 watch_head;			/* Bytes of events ever put in watch_log */
 };
 
 /* ctl.c */

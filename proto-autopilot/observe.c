@@ -41,6 +41,7 @@
 #undef LOCAL_DEBUG
 
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "nest/bird.h"
@@ -1040,16 +1041,138 @@ obs_dump(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
  *	watch: changes, as events with sequence numbers
  */
 
-#define OBS_WATCH_MAX	(16 << 20)	/* Unread bytes (replies and events) past which a watcher gets resync */
+#define OBS_WATCH_MAX	(64 << 20)	/* Unread bytes (replies and events) past which a watcher gets resync */
 #define OBS_WATCH_SNDBUF (4 << 20)	/* Socket send buffer of a watcher (the kernel doubles it) */
+#define OBS_LOG_CHUNK	(1 << 20)	/* Bytes of events in one chunk of the log */
+
+/*
+ * Events are written once, into one log for all watchers, and go into each
+ * watcher's replies as its client reads them down, a reply buffer's worth
+ * at a time. A commit of 100,000 overrides makes 20 MB of events in one
+ * event round, before any socket is written: kept per watcher, that was a
+ * copy for each, and a bound small enough to multiply by the connections.
+ * The log is chunks of whole lines, freed as the slowest active watcher
+ * passes them; a watcher falling more than OBS_WATCH_MAX behind lets go of
+ * it (resync), so the log never holds more than that and one chunk.
+ */
+struct obs_log_chunk {
+  resource r;				/* In the protocol's pool: freed with it */
+  node n;				/* In autopilot_ctl.watch_log, oldest first */
+  u64 base;				/* Offset in the event stream of data[0] */
+  uint len;				/* Bytes in data: whole event lines */
+  uint size;				/* Room in data */
+  byte *data;				/* The lines, in pages of their own (below) */
+};
+
+/*
+ * A chunk's lines are pages mapped for it alone: freed, they go back to the
+ * system at once, where malloc() would keep 1 MiB blocks in its heap (its
+ * threshold for mapping moves up as mapped blocks are freed), and a
+ * watcher's burst would stay in BIRD's RSS after its resync.
+ */
+static void
+obs_log_chunk_free(resource *r)
+{
+  struct obs_log_chunk *k = (void *) r;
+
+  munmap(k->data, k->size);
+}
+
+static void
+obs_log_chunk_dump(struct dump_request *dreq, resource *r)
+{
+  struct obs_log_chunk *k = (void *) r;
+
+  RDUMP("(%u of %u bytes of watch events from %lu)\n", k->len, k->size, k->base);
+}
+
+static struct resmem
+obs_log_chunk_memsize(resource *r)
+{
+  struct obs_log_chunk *k = (void *) r;
+
+  return (struct resmem) { .effective = k->size, .overhead = sizeof(struct obs_log_chunk) };
+}
+
+static struct resclass obs_log_chunk_class = {
+  "Watch events",
+  sizeof(struct obs_log_chunk),
+  obs_log_chunk_free,
+  obs_log_chunk_dump,
+  NULL,
+  obs_log_chunk_memsize
+};
 
 /* The subscription of one connection */
 struct obs_watch {
-  byte *buf;				/* Events not yet in the connection's replies */
-  uint len;				/* Bytes in buf */
-  uint size;				/* Its allocated size */
+  u64 pos;				/* Offset in the event stream of the next byte it takes */
+  char resync[160];			/* Its resync line, not yet in its replies */
+  uint resync_len;			/* Bytes in resync, 0 if none */
   u8 active;				/* Events are sent; 0 after a resync, until watch again */
 };
+
+/* Bytes of the log active watcher @w has not taken yet */
+static inline u64
+obs_watch_lag(struct autopilot_proto *p, struct obs_watch *w)
+{
+  return w->active ? p->ctl.watch_head - w->pos : 0;
+}
+
+/* Free the chunks every active watcher has taken */
+static void
+obs_log_trim(struct autopilot_proto *p)
+{
+  struct autopilot_ctl_conn *c;
+  u64 min = p->ctl.watch_head;
+
+  WALK_LIST(c, p->ctl.conns)
+  {
+    struct obs_watch *w = c->watch;
+    if (!w || !w->active)
+      continue;
+
+    /* Nobody reads a client gone: what it has not taken is dropped */
+    if (c->quiet || c->closed)
+      w->pos = p->ctl.watch_head;
+    min = MIN(min, w->pos);
+  }
+
+  struct obs_log_chunk *k;
+  node *nn, *next;
+  WALK_LIST2_DELSAFE(k, nn, next, p->ctl.watch_log, n)
+  {
+    if (k->base + k->len > min)
+      break;
+    rem_node(&k->n);
+    rfree(k);
+  }
+}
+
+static void
+obs_log_append(struct autopilot_proto *p, const byte *s, uint len)
+{
+  struct obs_log_chunk *k =
+    EMPTY_LIST(p->ctl.watch_log) ? NULL : SKIP_BACK(struct obs_log_chunk, n, TAIL(p->ctl.watch_log));
+
+  if (!k || (k->len + len > k->size))
+  {
+    uint size = BIRD_ALIGN(MAX(OBS_LOG_CHUNK, len), page_size);
+    void *data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (data == MAP_FAILED)
+      die("Autopilot: cannot map %u bytes for watch events: %m", size);
+
+    k = ralloc(p->p.pool, &obs_log_chunk_class);
+    k->data = data;
+    k->base = p->ctl.watch_head;
+    k->len = 0;
+    k->size = size;
+    add_tail(&p->ctl.watch_log, &k->n);
+  }
+
+  memcpy(k->data + k->len, s, len);
+  k->len += len;
+  p->ctl.watch_head += len;
+}
 
 static void
 obs_watch_free(struct autopilot_ctl_conn *c)
@@ -1061,9 +1184,9 @@ obs_watch_free(struct autopilot_ctl_conn *c)
 
   if (w->active)
     c->p->metrics.watchers--;
-  mb_free(w->buf);
   mb_free(w);
   c->watch = NULL;
+  obs_log_trim(c->p);
 }
 
 static void
@@ -1082,35 +1205,60 @@ obs_watch_reply(struct autopilot_ctl_conn *c, const char *tag, const char *what,
  * runs: events and replies stay in the order they happened. Events wait
  * while a dump streams on the connection (a snapshot's come after it) and
  * while the client has not read its replies down (they count towards the
- * bound meanwhile).
+ * bound meanwhile). They go in whole lines, until the replies reach
+ * CTL_OUT_HIGH: then the socket reads no request until they are written,
+ * so a reply never overtakes an event before it.
  */
 void
 autopilot_watch_flush(struct autopilot_ctl_conn *c)
 {
+  struct autopilot_proto *p = c->p;
   struct obs_watch *w = c->watch;
 
-  if (!w || !w->len)
+  if (!w || (!w->resync_len && !obs_watch_lag(p, w)))
     return;
 
   if (c->quiet)
   {
-    w->len = 0;
+    w->resync_len = 0;
+    obs_log_trim(p);
     return;
   }
 
   if (c->obs || (c->out_len >= CTL_OUT_HIGH))
     return;
 
-  js_raw(c, (char *) w->buf, w->len);
-  w->len = 0;
-
-  /* A burst is over: give back its memory */
-  if (w->size > 65536)
+  /* A resync line is ahead of the events of a watch sent after it */
+  if (w->resync_len)
   {
-    mb_free(w->buf);
-    w->buf = NULL;
-    w->size = 0;
+    js_raw(c, w->resync, w->resync_len);
+    w->resync_len = 0;
   }
+
+  struct obs_log_chunk *k;
+  node *nn;
+  WALK_LIST2(k, nn, p->ctl.watch_log, n)
+  {
+    if ((c->out_len >= CTL_OUT_HIGH) || !obs_watch_lag(p, w))
+      break;
+    if (k->base + k->len <= w->pos)
+      continue;
+
+    byte *from = k->data + (w->pos - k->base);
+    uint n = k->base + k->len - w->pos, room = CTL_OUT_HIGH - c->out_len;
+    if (n > room)
+    {
+      byte *nl = memchr(from + room, '\n', n - room);
+      if (!nl)
+	bug("Autopilot: event log chunk ends within a line");
+      n = nl + 1 - from;
+    }
+
+    js_raw(c, (char *) from, n);
+    w->pos += n;
+  }
+
+  obs_log_trim(p);
 }
 
 /**
@@ -1127,7 +1275,7 @@ autopilot_watch_waiting(struct autopilot_ctl_conn *c)
 {
   struct obs_watch *w = c->watch;
 
-  return w && w->len && !c->quiet && !c->obs && (c->out_len < CTL_OUT_HIGH);
+  return w && (w->resync_len || obs_watch_lag(c->p, w)) && !c->quiet && !c->obs && (c->out_len < CTL_OUT_HIGH);
 }
 
 static void
@@ -1137,22 +1285,8 @@ obs_watch_event(void *data)
   struct autopilot_ctl_conn *c;
 
   WALK_LIST(c, p->ctl.conns)
-    if (c->watch && c->watch->len && !c->closed)
+    if (c->watch && (c->watch->resync_len || obs_watch_lag(p, c->watch)) && !c->closed)
       autopilot_ctl_run(c);
-}
-
-static void
-obs_watch_append(struct obs_watch *w, struct autopilot_proto *p, const byte *s, uint len)
-{
-  if (w->len + len > w->size)
-  {
-    uint size = MAX(MAX(2 * w->size, w->len + len), 4096);
-    w->buf = w->buf ? mb_realloc(w->buf, size) : mb_alloc(p->p.pool, size);
-    w->size = size;
-  }
-
-  memcpy(w->buf + w->len, s, len);
-  w->len += len;
 }
 
 /* Start an event: "+ {"seq":N,"event":"TYPE"" in the scratch buffer; NULL when nobody watches */
@@ -1181,6 +1315,9 @@ obs_event_end(struct autopilot_proto *p)
 
   js_put(j, "}\n");
 
+  u64 head = p->ctl.watch_head;
+  int kept = 0, dropped = 0;
+
   WALK_LIST(c, p->ctl.conns)
   {
     struct obs_watch *w = c->watch;
@@ -1191,28 +1328,29 @@ obs_event_end(struct autopilot_proto *p)
     if (c->quiet)
       continue;
 
-    if ((u64) c->out_len + w->len + j->out_len <= OBS_WATCH_MAX)
+    u64 lag = head - w->pos;
+    if ((u64) c->out_len + lag + j->out_len <= OBS_WATCH_MAX)
     {
-      obs_watch_append(w, p, j->out, j->out_len);
+      kept = 1;
       continue;
     }
 
     /* Fallen behind: its backlog of events goes, one line says so, and no more come */
-    char line[160];
-    uint dropped = w->len;
-    int n = bsnprintf(line, sizeof(line),
-		      "+ {\"seq\":%lu,\"event\":\"resync\",\"reason\":\"more than %u bytes unread\",\"bytes_dropped\":%u}\n",
-		      p->ctl.watch_seq, OBS_WATCH_MAX, dropped + j->out_len);
-    mb_free(w->buf);
-    w->buf = NULL;
-    w->len = w->size = 0;
-    obs_watch_append(w, p, line, n);
+    w->resync_len = bsnprintf(w->resync, sizeof(w->resync),
+			      "+ {\"seq\":%lu,\"event\":\"resync\",\"reason\":\"more than %u bytes unread\",\"bytes_dropped\":%lu}\n",
+			      p->ctl.watch_seq, OBS_WATCH_MAX, lag + j->out_len);
     w->active = 0;
+    dropped = 1;
     p->metrics.watchers--;
     p->metrics.watch_resyncs++;
-    log(L_WARN "%s: Controller #%u fell behind its watch (%u bytes unread): resync", p->p.name, c->id,
-	c->out_len + dropped);
+    log(L_WARN "%s: Controller #%u fell behind its watch (%lu bytes unread): resync", p->p.name, c->id,
+	(u64) c->out_len + lag);
   }
+
+  if (kept)
+    obs_log_append(p, j->out, j->out_len);
+  if (dropped)
+    obs_log_trim(p);
 
   /*
    * Scheduled once: ev_schedule() of an event already queued moves it to the
@@ -1340,6 +1478,8 @@ autopilot_watch_start(struct autopilot_proto *p)
   p->ctl.watch_seq = 0;
   p->ctl.watch_js = NULL;
   p->ctl.watch_ev = NULL;
+  init_list(&p->ctl.watch_log);
+  p->ctl.watch_head = 0;
   p->metrics.watchers = 0;
 }
 
@@ -1379,6 +1519,7 @@ obs_watch(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
 
   if (!w)
     w = c->watch = mb_allocz(p->p.pool, sizeof(struct obs_watch));
+  w->pos = p->ctl.watch_head;
 
   /*
    * A table's worth of events comes in slices of the table's prune (2000
@@ -1414,6 +1555,7 @@ obs_unwatch(struct autopilot_ctl_conn *c, const struct autopilot_request *req)
   /* Its events so far go first (the socket flushed them before this line) */
   w->active = 0;
   p->metrics.watchers--;
+  obs_log_trim(p);
   obs_watch_reply(c, req->tag, "stopped", p->ctl.watch_seq);
 }
 
