@@ -180,27 +180,15 @@ autopilot_host_flush(struct autopilot_proto *p)
   memcpy(w, p->host.pending, n * sizeof(w[0]));
   p->host.pending_len = 0;
 
-  for (uint i = 0; i < n; i++)
-    if (autopilot_channel_up(w[i].c))
-      fib_prefetch_bucket(&w[i].c->table->fib, (net_addr *) &w[i].net);
-
-  for (uint i = 0; i < n; i++)
-    if (autopilot_channel_up(w[i].c))
-      fib_prefetch_node(&w[i].c->table->fib, (net_addr *) &w[i].net);
-
-  /* A prefix already there: the route it replaces, then its attributes */
-  rte *r[AUTOPILOT_HOST_WINDOW];
+  /* Looked up ahead: a prefix already there has the route it replaces */
+  struct channel *c[AUTOPILOT_HOST_WINDOW];
+  const net_addr *a[AUTOPILOT_HOST_WINDOW];
   for (uint i = 0; i < n; i++)
   {
-    net *nn = autopilot_channel_up(w[i].c) ?
-      net_find(w[i].c->table, (net_addr *) &w[i].net) : NULL;
-    if ((r[i] = nn ? nn->routes : NULL))
-      __builtin_prefetch(r[i]);
+    c[i] = autopilot_channel_up(w[i].c) ? w[i].c : NULL;
+    a[i] = (net_addr *) &w[i].net;
   }
-
-  for (uint i = 0; i < n; i++)
-    if (r[i])
-      __builtin_prefetch(r[i]->attrs);
+  autopilot_rt_prefetch(c, a, n);
 
   for (uint i = 0; i < n; i++)
   {

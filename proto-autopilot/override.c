@@ -829,58 +829,29 @@ autopilot_ovr_defer(struct autopilot_proto *p, struct autopilot_override *o)
 /*
  * An egress going down hands the event tens of thousands of copies to
  * withdraw, each a lookup of its net and a walk of its routes for the new
- * best (rte_update2(), rte_better() over the attributes of each): cache
- * misses, one after the other. Like BGP's receive (patch 0011), a window
- * of them is looked up first, one level per pass with prefetches, so the
- * misses overlap. Only reads. Those found lost with their copy withdrawn
- * touch no table, so they are left out.
+ * best (rte_update2(), rte_better() over the attributes of each), then the
+ * copy and its attributes freed: cache misses, one after the other. Like
+ * BGP's receive (patch 0011), a window of them is looked up first
+ * (autopilot_rt_prefetch()), so the misses overlap. Those found lost with
+ * their copy withdrawn touch no table, so they are left out.
  */
 #define AP_PREFETCH_WINDOW	64	/* Overrides looked up ahead */
-#define AP_PREFETCH_ROUTES	4	/* Routes of each net brought in */
 
 static void
 autopilot_ovr_prefetch(struct autopilot_proto *p, struct autopilot_override **w, uint n)
 {
-  struct fib *f[AP_PREFETCH_WINDOW];
-  rte *r[AP_PREFETCH_WINDOW];
+  struct channel *c[AP_PREFETCH_WINDOW];
+  const net_addr *a[AP_PREFETCH_WINDOW];
 
   for (uint i = 0; i < n; i++)
   {
-    struct channel *c = autopilot_ovr_channel(p, (net_addr *) &w[i]->net);
-    f[i] = (c && (c->channel_state == CS_UP) && (w[i]->announced || !w[i]->lost)) ? &c->table->fib : NULL;
-    if (f[i])
-      fib_prefetch_bucket(f[i], (net_addr *) &w[i]->net);
+    a[i] = (net_addr *) &w[i]->net;
+    c[i] = autopilot_ovr_channel(p, a[i]);
+    if (!c[i] || (c[i]->channel_state != CS_UP) || (!w[i]->announced && w[i]->lost))
+      c[i] = NULL;
   }
 
-  for (uint i = 0; i < n; i++)
-    if (f[i])
-      fib_prefetch_node(f[i], (net_addr *) &w[i]->net);
-
-  for (uint i = 0; i < n; i++)
-  {
-    net *nn = f[i] ? fib_find(f[i], (net_addr *) &w[i]->net) : NULL;
-    if ((r[i] = nn ? nn->routes : NULL))
-      __builtin_prefetch(r[i]);
-  }
-
-  for (uint depth = 0; depth < AP_PREFETCH_ROUTES; depth++)
-    for (uint i = 0; i < n; i++)
-      if (r[i])
-      {
-	__builtin_prefetch(r[i]->attrs);
-	if ((r[i] = r[i]->next))
-	  __builtin_prefetch(r[i]);
-      }
-
-  /* Their extended attributes: BGP's rte_better() looks into them */
-  for (uint i = 0; i < n; i++)
-  {
-    net *nn = f[i] ? fib_find(f[i], (net_addr *) &w[i]->net) : NULL;
-    uint depth = 0;
-    for (rte *e = nn ? nn->routes : NULL; e && (depth < AP_PREFETCH_ROUTES); e = e->next, depth++)
-      if (e->attrs->eattrs)
-	__builtin_prefetch(e->attrs->eattrs);
-  }
+  autopilot_rt_prefetch(c, a, n);
 }
 
 /* Resolve a window of dirty overrides, looked up ahead */

@@ -55,4 +55,32 @@ autopilot_rt_withdraw(struct proto *P, struct channel *c, const net_addr *n)
   rte_update2(c, (net_addr *) n, NULL, P->main_source);
 }
 
+/*
+ * Look up ahead the prefixes @a of channels @c (net_prefetch(), patch
+ * 0011), one table at a time: a window of updates then runs from the
+ * cache. A NULL channel (one that is not up) is left out. At most
+ * NET_PREFETCH_MAX.
+ */
+static inline void
+autopilot_rt_prefetch(struct channel **c, const net_addr **a, uint n)
+{
+  const net_addr *t[NET_PREFETCH_MAX];
+  byte taken[NET_PREFETCH_MAX] = {};
+
+  ASSERT(n <= NET_PREFETCH_MAX);
+  for (uint i = 0; i < n; i++)
+    if (c[i] && !taken[i])
+    {
+      uint k = 0;
+      for (uint j = i; j < n; j++)
+	if (c[j] == c[i])
+	{
+	  t[k++] = a[j];
+	  taken[j] = 1;
+	}
+
+      net_prefetch(c[i]->table, t, k);
+    }
+}
+
 #endif
