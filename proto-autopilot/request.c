@@ -510,6 +510,75 @@ autopilot_format_quoted(const char *s, char *buf, uint size)
   return n;
 }
 
+/*
+ * A line being written: the journal writes one per change, so numbers,
+ * words and the prefix are copied straight, without a format to interpret
+ * (bsnprintf() was a seventh of the switch's CPU before it acknowledged a
+ * batch of 100,000). The text is the same as %u, %s and %N print.
+ */
+struct ap_line {
+  char *buf;				/* Output */
+  uint len;				/* Written so far */
+  uint size;				/* Size of buf */
+  int over;				/* Did not fit */
+};
+
+static void
+line_put(struct ap_line *l, const char *s, uint len)
+{
+  if (l->over || (len >= l->size - l->len))
+  {
+    l->over = 1;
+    return;
+  }
+
+  memcpy(l->buf + l->len, s, len);
+  l->len += len;
+  l->buf[l->len] = 0;
+}
+
+static inline void
+line_word(struct ap_line *l, const char *s)
+{
+  line_put(l, s, strlen(s));
+}
+
+static void
+line_uint(struct ap_line *l, u64 v)
+{
+  char tmp[20], *end = tmp + sizeof(tmp), *s = end;
+
+  do
+    *--s = '0' + v % 10;
+  while (v /= 10);
+
+  line_put(l, s, end - s);
+}
+
+static void
+line_net(struct ap_line *l, const net_addr *n)
+{
+  char tmp[IP6_MAX_TEXT_LENGTH + 8], *e;
+
+  switch (n->type)
+  {
+  case NET_IP4:
+    e = ip4_px_ntop(net4_prefix(n), net4_pxlen(n), tmp);
+    line_put(l, tmp, e - tmp);
+    return;
+
+  case NET_IP6:
+    e = ip6_ntop(net6_prefix(n), tmp);
+    *e++ = '/';
+    line_put(l, tmp, e - tmp);
+    line_uint(l, net6_pxlen(n));
+    return;
+
+  default:
+    bug("Autopilot: request for a prefix of type %u", n->type);
+  }
+}
+
 /**
  * autopilot_request_format - write @req as a line
  * @req: an add or withdraw request
@@ -522,43 +591,45 @@ autopilot_format_quoted(const char *s, char *buf, uint size)
 int
 autopilot_request_format(const struct autopilot_request *req, char *buf, uint size)
 {
-  int n = bsnprintf(buf, size, "%s %N", (req->op == AP_OP_WITHDRAW) ? "withdraw" : "add", &req->net);
+  struct ap_line l = { .buf = buf, .size = size, .over = !size };
 
-  if ((n < 0) || (req->op == AP_OP_WITHDRAW))
-    return n;
+  line_word(&l, (req->op == AP_OP_WITHDRAW) ? "withdraw " : "add ");
+  line_net(&l, (const net_addr *) &req->net);
 
-  int m = bsnprintf(buf + n, size - n, " %s", req->target);
-  if (m < 0) return -1;
-  n += m;
+  if (req->op == AP_OP_WITHDRAW)
+    return l.over ? -1 : (int) l.len;
+
+  line_put(&l, " ", 1);
+  line_word(&l, req->target);
 
   if (req->expires)
   {
-    if ((m = bsnprintf(buf + n, size - n, " expires-at %u", (uint) (req->expires TO_S))) < 0) return -1;
-    n += m;
+    line_word(&l, " expires-at ");
+    line_uint(&l, (uint) (req->expires TO_S));
   }
 
   if (req->created)
   {
-    if ((m = bsnprintf(buf + n, size - n, " created %u", (uint) (req->created TO_S))) < 0) return -1;
-    n += m;
+    line_word(&l, " created ");
+    line_uint(&l, (uint) (req->created TO_S));
   }
 
   if (req->source < AP_SRC_MAX)
   {
-    if ((m = bsnprintf(buf + n, size - n, " source %s", autopilot_source_names[req->source])) < 0) return -1;
-    n += m;
+    line_word(&l, " source ");
+    line_word(&l, autopilot_source_names[req->source]);
   }
 
-  if (req->reason && req->reason[0])
+  if (req->reason && req->reason[0] && !l.over)
   {
-    if ((m = bsnprintf(buf + n, size - n, " reason ")) < 0) return -1;
-    n += m;
-    uint q = autopilot_format_quoted(req->reason, buf + n, size - n);
-    if (q >= size - n) return -1;
-    n += q;
+    line_word(&l, " reason ");
+    uint q = l.over ? size : autopilot_format_quoted(req->reason, buf + l.len, size - l.len);
+    if (q >= size - l.len)
+      return -1;
+    l.len += q;
   }
 
-  return n;
+  return l.over ? -1 : (int) l.len;
 }
 
 /*

@@ -575,6 +575,12 @@ batch_is_all_or_nothing(void **state UNUSED)
 	   "error batch line 3: 10.1.0.0/16 is on line 1 too\n");
   assert_int_equal(autopilot_ovr_count(p), 1);
 
+  /* Of several, the first prefix given again, in order; an IPv6 prefix of the same bits is another */
+  exchange(fd, "begin\nadd 10.0.0.0/8 t1\nadd a00::/8 t1\nadd 10.3.0.0/16 t1\nadd 10.3.0.0/16 t2\n"
+	   "add 10.0.0.0/8 t2\ncommit\n",
+	   "error batch line 4: 10.3.0.0/16 is on line 3 too\n");
+  assert_int_equal(autopilot_ovr_count(p), 1);
+
   /* Abort drops it */
   exchange(fd, "begin\nadd 10.1.0.0/16 t1\n@z abort\n", "@z ok aborted 1\n");
   assert_null(find("10.1.0.0/16"));

@@ -156,6 +156,41 @@ absolute_times_round_trip(void **state UNUSED)
   assert_int_equal(autopilot_request_format(&req, line, 40), -1);
 }
 
+/*
+ * The journal's and the state file's lines, written without a format:
+ * the same text as the request read, byte for byte, and -1 for every
+ * buffer too small to hold it with its NUL
+ */
+static void
+formatted_lines_are_exact(void **state UNUSED)
+{
+  static const char *lines[] = {
+    "withdraw 10.0.0.0/8",
+    "withdraw 2001:db8::/32",
+    "add 0.0.0.0/0 t1",
+    "add ::/0 next-best",
+    "add 255.255.255.255/32 transit_a",
+    "add 2001:db8:0:1::/64 t1 source controller",
+    "add 198.51.100.128/25 10.0.3.2 expires-at 1800000000 created 1700000001 source bgp reason \"a\\\\b \\\"q\\\"\"",
+    "add 2001:db8::/48 t2 expires-at 4294967295",
+  };
+  char line[AUTOPILOT_LINE_MAX];
+
+  for (uint i = 0; i < ARRAY_SIZE(lines); i++)
+  {
+    parses(lines[i]);
+    int n = autopilot_request_format(&req, line, sizeof(line));
+    if (strcmp(line, lines[i]))
+      fail_msg("wrote '%s' for '%s'", line, lines[i]);
+    assert_int_equal(n, strlen(lines[i]));
+
+    for (uint size = 0; size <= (uint) n; size++)
+      assert_int_equal(autopilot_request_format(&req, line, size), -1);
+    assert_int_equal(autopilot_request_format(&req, line, n + 1), n);
+    assert_string_equal(line, lines[i]);
+  }
+}
+
 static void
 bad_prefixes(void **state UNUSED)
 {
@@ -315,6 +350,7 @@ main(void)
     cmocka_unit_test(other_requests),
     cmocka_unit_test(read_requests),
     cmocka_unit_test(absolute_times_round_trip),
+    cmocka_unit_test(formatted_lines_are_exact),
     cmocka_unit_test(bad_prefixes),
     cmocka_unit_test(bad_words),
     cmocka_unit_test(garbage_bytes),
