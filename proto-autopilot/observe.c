@@ -215,13 +215,8 @@ js_fmt(struct autopilot_ctl_conn *c, const char *fmt, ...)
 static inline void
 js_uint(struct autopilot_ctl_conn *c, u64 v)
 {
-  char tmp[20], *end = tmp + sizeof(tmp), *s = end;
-
-  do
-    *--s = '0' + v % 10;
-  while (v /= 10);
-
-  js_raw(c, s, end - s);
+  char *b = (char *) js_room(c, AUTOPILOT_UINT_TEXT_MAX);
+  c->out_len += autopilot_put_uint(b, v) - b;
 }
 
 /* "address", as %I prints it */
@@ -241,31 +236,16 @@ js_ip(struct autopilot_ctl_conn *c, ip_addr a)
 static void
 js_net(struct autopilot_ctl_conn *c, const net_addr *n)
 {
-  byte *b0, *b;
+  char *b0 = (char *) js_room(c, AUTOPILOT_NET_TEXT_MAX + 2), *b = b0;
 
-  switch (n->type)
+  *b++ = '"';
+  if (!(b = autopilot_put_net(b, n)))
   {
-  case NET_IP4:
-    b = b0 = js_room(c, IP4_PX_BUFFER_SIZE + 8);
-    *b++ = '"';
-    b = (byte *) ip4_px_ntop(net4_prefix(n), net4_pxlen(n), (char *) b);
-    *b++ = '"';
-    c->out_len += b - b0;
-    return;
-
-  case NET_IP6:
-    b = b0 = js_room(c, IP6_MAX_TEXT_LENGTH + 8);
-    *b++ = '"';
-    b = (byte *) ip6_ntop(net6_prefix(n), (char *) b);
-    *b++ = '/';
-    c->out_len += b - b0;
-    js_uint(c, net6_pxlen(n));
-    js_raw(c, "\"", 1);
-    return;
-
-  default:
     js_fmt(c, "\"%N\"", n);
+    return;
   }
+  *b++ = '"';
+  c->out_len += b - b0;
 }
 
 /* A JSON string: names and reasons are printable ASCII, but escape anyway */

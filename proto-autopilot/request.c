@@ -510,11 +510,42 @@ autopilot_format_quoted(const char *s, char *buf, uint size)
   return n;
 }
 
+char *
+autopilot_put_uint(char *b, u64 v)
+{
+  char tmp[AUTOPILOT_UINT_TEXT_MAX], *end = tmp + sizeof(tmp), *s = end;
+
+  do
+    *--s = '0' + v % 10;
+  while (v /= 10);
+
+  memcpy(b, s, end - s);
+  return b + (end - s);
+}
+
+char *
+autopilot_put_net(char *b, const net_addr *n)
+{
+  switch (n->type)
+  {
+  case NET_IP4:
+    return ip4_px_ntop(net4_prefix(n), net4_pxlen(n), b);
+
+  case NET_IP6:
+    b = ip6_ntop(net6_prefix(n), b);
+    *b++ = '/';
+    return autopilot_put_uint(b, net6_pxlen(n));
+
+  default:
+    return NULL;
+  }
+}
+
 /*
- * A line being written: the journal writes one per change, so numbers,
- * words and the prefix are copied straight, without a format to interpret
+ * A line being written: the journal writes one per change, so its words,
+ * numbers and prefix are copied straight, without a format to interpret
  * (bsnprintf() was a seventh of the switch's CPU before it acknowledged a
- * batch of 100,000). The text is the same as %u, %s and %N print.
+ * batch of 100,000).
  */
 struct ap_line {
   char *buf;				/* Output */
@@ -546,37 +577,19 @@ line_word(struct ap_line *l, const char *s)
 static void
 line_uint(struct ap_line *l, u64 v)
 {
-  char tmp[20], *end = tmp + sizeof(tmp), *s = end;
-
-  do
-    *--s = '0' + v % 10;
-  while (v /= 10);
-
-  line_put(l, s, end - s);
+  char tmp[AUTOPILOT_UINT_TEXT_MAX];
+  line_put(l, tmp, autopilot_put_uint(tmp, v) - tmp);
 }
 
 static void
 line_net(struct ap_line *l, const net_addr *n)
 {
-  char tmp[IP6_MAX_TEXT_LENGTH + 8], *e;
+  char tmp[AUTOPILOT_NET_TEXT_MAX], *e = autopilot_put_net(tmp, n);
 
-  switch (n->type)
-  {
-  case NET_IP4:
-    e = ip4_px_ntop(net4_prefix(n), net4_pxlen(n), tmp);
-    line_put(l, tmp, e - tmp);
-    return;
-
-  case NET_IP6:
-    e = ip6_ntop(net6_prefix(n), tmp);
-    *e++ = '/';
-    line_put(l, tmp, e - tmp);
-    line_uint(l, net6_pxlen(n));
-    return;
-
-  default:
+  if (!e)
     bug("Autopilot: request for a prefix of type %u", n->type);
-  }
+
+  line_put(l, tmp, e - tmp);
 }
 
 /**
@@ -591,7 +604,7 @@ line_net(struct ap_line *l, const net_addr *n)
 int
 autopilot_request_format(const struct autopilot_request *req, char *buf, uint size)
 {
-  struct ap_line l = { .buf = buf, .size = size, .over = !size };
+  struct ap_line l = { .buf = buf, .size = size };
 
   line_word(&l, (req->op == AP_OP_WITHDRAW) ? "withdraw " : "add ");
   line_net(&l, (const net_addr *) &req->net);
@@ -620,11 +633,11 @@ autopilot_request_format(const struct autopilot_request *req, char *buf, uint si
     line_word(&l, autopilot_source_names[req->source]);
   }
 
-  if (req->reason && req->reason[0] && !l.over)
+  if (req->reason && req->reason[0])
   {
     line_word(&l, " reason ");
-    uint q = l.over ? size : autopilot_format_quoted(req->reason, buf + l.len, size - l.len);
-    if (q >= size - l.len)
+    uint q;
+    if (l.over || ((q = autopilot_format_quoted(req->reason, buf + l.len, size - l.len)) >= size - l.len))
       return -1;
     l.len += q;
   }

@@ -117,6 +117,17 @@ const char *autopilot_line_problem(enum autopilot_line got);
  */
 uint autopilot_format_quoted(const char *s, char *buf, uint size);
 
+/*
+ * Numbers and prefixes as %u and %N print them, written straight (the
+ * journal's lines and a dump's items are mostly these): each returns the
+ * end of what it wrote, not terminated; autopilot_put_net() returns NULL
+ * for a prefix that is not IPv4 or IPv6.
+ */
+#define AUTOPILOT_UINT_TEXT_MAX	20			/* autopilot_put_uint()'s longest */
+#define AUTOPILOT_NET_TEXT_MAX	(IP6_MAX_TEXT_LENGTH + 8)	/* Room autopilot_put_net() needs */
+char *autopilot_put_uint(char *b, u64 v);
+char *autopilot_put_net(char *b, const net_addr *n);
+
 /* Parse a prefix "a.b.c.d/len" or "x:y::/len" with no host bits set */
 int autopilot_parse_prefix(const char *s, net_addr_ip6 *n, struct autopilot_error *err);
 
